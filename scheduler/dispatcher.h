@@ -1,14 +1,14 @@
 // Dispatcher: the request queue and the worker threads that drain it in batches.
 //
-// For now the policy is fixed: every batch runs `subnet_id`, with as many queued requests as are waiting (up
-// to max_batch), in FIFO order. The slack-aware policies replace this choice later; the plumbing (queue bound,
-// workers, drain on shutdown, exactly-once completion) stays.
+// For now the policy is fixed: every batch runs `subnet_id`, with as many queued requests as are
+// waiting (up to max_batch), in FIFO order. The slack-aware policies replace this choice later; the
+// plumbing (queue bound, workers, drain on shutdown, exactly-once completion) stays.
 //
-// The dispatcher never sees the model: each worker calls the BatchProcessor it was handed, with its own
-// worker index, so the processor can keep one engine per worker.
+// The dispatcher never sees the model: each worker calls the BatchProcessor it was handed, with its
+// own worker index, so the processor can keep one engine per worker.
 //
-// Thread-safe. Ownership: Enqueue takes ownership of the request only when it returns OK (as in TensorFlow
-// Serving's BatchScheduler::Schedule); it never blocks.
+// Thread-safe. Ownership: Enqueue takes ownership of the request only when it returns OK (as in
+// TensorFlow Serving's BatchScheduler::Schedule); it never blocks.
 #ifndef TERNSERVE_SCHEDULER_DISPATCHER_H_
 #define TERNSERVE_SCHEDULER_DISPATCHER_H_
 
@@ -33,7 +33,8 @@ class BatchProcessor {
   virtual ~BatchProcessor() = default;
   // `images` holds batch x 784 floats. Returns batch x num_classes logits.
   virtual absl::StatusOr<std::vector<float>> ProcessBatch(int worker, int subnet_id,
-                                                          absl::Span<const float> images, int batch) = 0;
+                                                          absl::Span<const float> images,
+                                                          int batch) = 0;
 };
 
 struct DispatcherOptions {
@@ -57,18 +58,22 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  // OK: the request is queued and its on_done will be called exactly once. RESOURCE_EXHAUSTED: the queue is
-  // full. UNAVAILABLE: the dispatcher is draining. On error the request is left with the caller.
+  // OK: the request is queued and its on_done will be called exactly once. RESOURCE_EXHAUSTED: the
+  // queue is full. UNAVAILABLE: the dispatcher is draining. INVALID_ARGUMENT: the image is not
+  // kRequestImageFloats floats or on_done is empty. On error the request is left with the caller.
   absl::Status Enqueue(std::unique_ptr<Request>* request);
 
-  // Stops accepting, lets the workers finish everything queued, and returns when they are idle and joined.
-  // Idempotent.
+  // Stops accepting, lets the workers finish everything queued, and returns when they are idle and
+  // joined. Idempotent.
   void Drain();
 
   int queue_depth() const;
 
  private:
   void WorkerLoop(int worker);
+  bool WorkOrDraining() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs one batch on `worker` and completes every request in it.
+  void RunBatch(int worker, std::vector<std::unique_ptr<Request>> batch);
 
   // Constant after construction.
   const DispatcherOptions options_;
@@ -79,8 +84,8 @@ class Dispatcher {
   std::deque<std::unique_ptr<Request>> queue_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
 
-  std::vector<std::thread> workers_;
   absl::Mutex join_mu_;  // serializes Drain's joins
+  std::vector<std::thread> workers_ ABSL_GUARDED_BY(join_mu_);
 };
 
 }  // namespace ternserve
