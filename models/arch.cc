@@ -14,7 +14,8 @@ int ArchConfig::StageWidth(int stage, double mult) const {
 }
 
 std::string SubnetName(const SubnetConfig& subnet) {
-  return absl::StrCat("d", absl::StrJoin(subnet.depths, "."), "-w", absl::StrJoin(subnet.widths, "."));
+  return absl::StrCat("d", absl::StrJoin(subnet.depths, "."), "-w",
+                      absl::StrJoin(subnet.widths, "."));
 }
 
 SubnetConfig LargestSubnet(const ArchConfig& arch) {
@@ -145,7 +146,8 @@ int64_t CountMacs(const ArchConfig& arch, const SubnetConfig& subnet) {
   // Every conv of stage s produces the stage's resolution (the stride sits in its first block).
   std::array<int64_t, kNumStages> stage_side{};
   int64_t side = kImageSide;
-  for (int s = 0; s < kNumStages; ++s) stage_side[s] = side = (side + arch.strides[s] - 1) / arch.strides[s];
+  for (int s = 0; s < kNumStages; ++s)
+    stage_side[s] = side = (side + arch.strides[s] - 1) / arch.strides[s];
   int64_t macs = 0;
   for (const LayerSpec& layer : SupernetLayers(arch)) {
     if (!LayerActive(layer, subnet)) continue;
@@ -165,8 +167,8 @@ int64_t CountParams(const ArchConfig& arch, const SubnetConfig& subnet) {
   int64_t params = 0;
   for (const LayerSpec& layer : SupernetLayers(arch)) {
     if (!LayerActive(layer, subnet)) continue;
-    params += static_cast<int64_t>(SlicedOut(layer, subnet)) * SlicedIn(layer, subnet) * layer.kernel *
-              layer.kernel;
+    params += static_cast<int64_t>(SlicedOut(layer, subnet)) * SlicedIn(layer, subnet) *
+              layer.kernel * layer.kernel;
   }
   return params + arch.num_classes;  // classifier bias
 }

@@ -1,28 +1,32 @@
-// The model bundle (*.tsn): one little-endian file that holds a trained SuperNet's packed ternary (or fp32)
-// weights, per-channel scales, each Pareto sub-net's folded BatchNorm, and metadata. See DESIGN.md "Bundle
-// format"; the byte layout is:
+// The model bundle (*.tsn): one little-endian file that holds a trained SuperNet's packed ternary
+// (or fp32) weights, per-channel scales, each Pareto sub-net's folded BatchNorm, and metadata. See
+// DESIGN.md "Bundle format"; the byte layout is:
 //
 //   offset 0   header (24 bytes): magic "TSNB", u32 version, u64 metadata length, u64 file length
-//   offset 24  metadata: UTF-8 JSON (architecture, labels, quantizer, recipe, sub-nets, section table)
-//   ...        zero padding to 64 bytes, then 64-byte-aligned sections (offsets in the section table)
-//   end - 8    trailer: u32 CRC-32 (zlib) of every byte before the trailer, then magic "TSNE"
+//   offset 24  metadata: UTF-8 JSON (architecture, labels, quantizer, recipe, sub-nets, section
+//   table)
+//   ...        zero padding to 64 bytes, then 64-byte-aligned sections (offsets in the section
+//   table) end - 8    trailer: u32 CRC-32 (zlib) of every byte before the trailer, then magic
+//   "TSNE"
 //
 // Section names: for every layer L of SupernetLayers(), either "L.codes" (dtype ternary2, shape
-// [out, in, k, k] or [out, in] for fc, packed as models/kernels/ternary_pack.h says) plus "L.scale" (fp32
-// [out]), or "L.weight" (fp32, same shape) for an fp32 bundle; "fc.bias" (fp32 [classes]); and for every sub-net
-// id I and every BN of a layer active in it, "subnet.I.BN.scale" and "subnet.I.BN.shift" (fp32 [sliced out]),
-// the BN folded as y = scale * x + shift.
+// [out, in, k, k] or [out, in] for fc, packed as models/kernels/ternary_pack.h says) plus "L.scale"
+// (fp32 [out]), or "L.weight" (fp32, same shape) for an fp32 bundle; "fc.bias" (fp32 [classes]);
+// and for every sub-net id I and every BN of a layer active in it, "subnet.I.BN.scale" and
+// "subnet.I.BN.shift" (fp32 [sliced out]), the BN folded as y = scale * x + shift.
 //
-// Bundle::Open validates everything before returning: header, version, bounds, checksum, JSON schema, section
-// table (alignment, bounds, overlap, byte counts), shapes against the architecture, codes, and finiteness. A bad
-// file is refused with a message naming the file and the fault; nothing is half-loaded. A Bundle is immutable
-// after Open and safe to share between threads. No LibTorch.
+// Bundle::Open validates everything before returning: header, version, bounds, checksum, JSON
+// schema, section table (alignment, bounds, overlap, byte counts), shapes against the architecture,
+// codes, and finiteness. A bad file is refused with a message naming the file and the fault;
+// nothing is half-loaded. A Bundle is immutable after Open and safe to share between threads. No
+// LibTorch.
 #ifndef TERNSERVE_MODELS_BUNDLE_H_
 #define TERNSERVE_MODELS_BUNDLE_H_
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,11 +73,11 @@ struct BundleMetadata {
   std::string model_name;
   ArchConfig arch;
   std::vector<std::string> labels;
-  std::string quantizer;       // "tga", "sca", "twn" or "none"
-  bool ternary = true;         // false only for quantizer "none"
-  float input_mean = 0.0f;     // normalization the engines apply: (pixel - mean) / std
+  std::string quantizer;    // "tga", "sca", "twn" or "none"
+  bool ternary = true;      // false only for quantizer "none"
+  float input_mean = 0.0f;  // normalization the engines apply: (pixel - mean) / std
   float input_std = 1.0f;
-  nlohmann::json recipe;       // how it was trained (free-form, for people)
+  nlohmann::json recipe;  // how it was trained (free-form, for people)
   std::vector<SubnetMeta> subnets;
 };
 
@@ -81,7 +85,8 @@ class Bundle {
  public:
   static absl::StatusOr<std::unique_ptr<Bundle>> Open(const std::string& path);
   // Validates `bytes` as a bundle; `source` names it in errors.
-  static absl::StatusOr<std::unique_ptr<Bundle>> FromBytes(std::string bytes, const std::string& source);
+  static absl::StatusOr<std::unique_ptr<Bundle>> FromBytes(std::string bytes,
+                                                           const std::string& source);
 
   const BundleMetadata& metadata() const { return metadata_; }
   const std::string& source() const { return source_; }
@@ -94,8 +99,8 @@ class Bundle {
   // The sub-net with the most MACs (the default to serve).
   const SubnetMeta& LargestSubnet() const;
 
-  // Dense fp32 weights of `layer` sliced to its leading [out][in] channels, as [out, in, k, k] (scale applied
-  // for ternary bundles).
+  // Dense fp32 weights of `layer` sliced to its leading [out][in] channels, as [out, in, k, k]
+  // (scale applied for ternary bundles).
   std::vector<float> SlicedWeights(const LayerSpec& layer, int out, int in) const;
   // Folded BN (scale, shift) of `layer` in sub-net `subnet_id`; both of the sliced width.
   void FoldedBn(int subnet_id, const LayerSpec& layer, std::vector<float>* scale,
@@ -104,6 +109,9 @@ class Bundle {
  private:
   Bundle() = default;
   absl::Status Parse();
+  absl::Status ValidateTensors();
+  absl::Status ExpectTensor(const std::string& name, DType dtype, const std::vector<int64_t>& shape,
+                            std::set<std::string>* seen) const;
 
   // Constant after construction.
   std::string source_;
@@ -115,9 +123,8 @@ class Bundle {
 // Builds a bundle file. Thread-compatible.
 class BundleWriter {
  public:
-  // `metadata` must hold everything BundleMetadata has, in the JSON schema Bundle::Open reads (see
-  // MetadataToJson); the writer adds the section table.
-  explicit BundleWriter(nlohmann::json metadata) : metadata_(std::move(metadata)) {}
+  // The writer adds the section table to the metadata's JSON form (models/bundle_schema.h).
+  explicit BundleWriter(BundleMetadata metadata) : metadata_(std::move(metadata)) {}
 
   // `t` holds values in {-1, 0, +1}, row-major over `shape` (rows = shape[0]).
   absl::Status AddTernary(const std::string& name, const std::vector<int64_t>& shape,
@@ -137,12 +144,9 @@ class BundleWriter {
     std::vector<int64_t> shape;
     std::string bytes;
   };
-  nlohmann::json metadata_;
+  BundleMetadata metadata_;
   std::vector<Section> sections_;
 };
-
-// The JSON form of metadata, as Bundle::Open reads it (without the section table).
-nlohmann::json MetadataToJson(const BundleMetadata& metadata);
 
 }  // namespace ternserve
 

@@ -1,8 +1,9 @@
-// TorchEngine: runs a bundle's sub-nets in LibTorch fp32. It is the parity oracle in tests and the baseline in
-// benchmarks. Each sub-net is materialized as a static network (sliced, dequantized weights; its own BN folded
-// into conv bias), so no elastic logic runs per request.
+// TorchEngine: runs a bundle's sub-nets in LibTorch fp32. It is the parity oracle in tests and the
+// baseline in benchmarks. Each sub-net is materialized as a static network (sliced, dequantized
+// weights; its own BN folded into conv bias), so no elastic logic runs per request.
 //
-// This header is LibTorch-free (pimpl): the serving path can hold a TorchEngine without LibTorch headers.
+// This header is LibTorch-free (pimpl): the serving path can hold a TorchEngine without LibTorch
+// headers.
 #ifndef TERNSERVE_MODELS_TORCH_ENGINE_H_
 #define TERNSERVE_MODELS_TORCH_ENGINE_H_
 

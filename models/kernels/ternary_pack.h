@@ -1,10 +1,11 @@
 // Packed 2-bit ternary weight codes: the storage format of every ternary weight in a bundle.
 //
-// A weight matrix [rows][k] (for a conv: rows = output channels, k = in_channels * kh * kw, in that order) is
-// stored row by row; a row takes PackedRowBytes(k) bytes and code i of a row sits in byte i / 4 at bits
-// 2 * (i % 4). A code is the two's-complement 2-bit value of t: 0b00 = 0, 0b01 = +1, 0b11 = -1; 0b10 is invalid.
-// Because the input channel is the slowest index within a row, WeightSlice (the leading in_channels) is a prefix
-// of every row, and the leading rows are the leading output channels.
+// A weight matrix [rows][k] (for a conv: rows = output channels, k = in_channels * kh * kw, in that
+// order) is stored row by row; a row takes PackedRowBytes(k) bytes and code i of a row sits in byte
+// i / 4 at bits 2 * (i % 4). A code is the two's-complement 2-bit value of t: 0b00 = 0, 0b01 = +1,
+// 0b11 = -1; 0b10 is invalid. Because the input channel is the slowest index within a row,
+// WeightSlice (the leading in_channels) is a prefix of every row, and the leading rows are the
+// leading output channels.
 //
 // Pure functions, thread-safe. No dependencies beyond libc.
 #ifndef TERNSERVE_MODELS_KERNELS_TERNARY_PACK_H_
@@ -31,8 +32,9 @@ constexpr size_t PackedMatrixBytes(int64_t rows, int64_t k) {
   return static_cast<size_t>(rows) * PackedRowBytes(k);
 }
 
-// Packs t[0..rows*k) (each -1, 0 or +1) into out[0..PackedMatrixBytes). Returns false, writing nothing
-// meaningful, if a value is outside {-1, 0, +1}. Padding codes at the end of a row are zero.
+// Packs t[0..rows*k) (each -1, 0 or +1) into out[0..PackedMatrixBytes). Returns false, writing
+// nothing meaningful, if a value is outside {-1, 0, +1}. Padding codes at the end of a row are
+// zero.
 bool PackTernary(const int8_t* t, int64_t rows, int64_t k, uint8_t* out);
 
 // Reads code i of a packed row as -1, 0 or +1 (an invalid code reads as 0; Validate first).
