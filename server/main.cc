@@ -1,0 +1,208 @@
+// ternserve: the serving daemon. Parses and validates flags, starts a Server, and waits for
+// SIGTERM/SIGINT; then it turns NOT_SERVING, stops taking RPCs, answers everything accepted, and
+// exits 0.
+//
+// Exit codes: 0 clean shutdown, 1 start-up failure (bundle, engine, port), 2 bad flags.
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/commandlineflag.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "models/bundle.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, bundle, "models/ternserve.tsn", "Model bundle (.tsn) to serve.");
+ABSL_FLAG(std::string, host, "127.0.0.1",
+          "Address to listen on (127.0.0.1 for local only, 0.0.0.0 or :: for all interfaces).");
+ABSL_FLAG(int, port, 8001, "gRPC port. 0 picks a free port; see --port_file.");
+ABSL_FLAG(
+    std::string, port_file, "",
+    "If set, the port actually listened on is written to this file (atomically) once serving.");
+ABSL_FLAG(int, subnet, -1, "Sub-net id every batch runs. -1 = the bundle's largest sub-net.");
+ABSL_FLAG(std::string, engine, "torch", "Inference engine. Valid: torch.");
+ABSL_FLAG(int, workers, 1,
+          "Worker threads, each with its own engine instance, each running one batch at a time.");
+ABSL_FLAG(int, threads, 0, "Intra-op threads per engine. 0 = hardware threads / workers.");
+ABSL_FLAG(
+    int, max_batch, 32,
+    "Largest batch a worker forms from the queue. Larger batches raise throughput and delay.");
+ABSL_FLAG(int, max_queue, 1024,
+          "Requests that may wait in the queue; beyond it requests fail with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(double, default_slo_ms, 100,
+          "Latency SLO (queue + compute) for requests that set latency_slo_ms = 0, in ms.");
+ABSL_FLAG(
+    double, max_slo_ms, 60000,
+    "Largest latency_slo_ms a request may ask for; larger ones are refused as INVALID_ARGUMENT.");
+
+namespace ternserve {
+namespace {
+
+constexpr int kExitStartup = 1;
+constexpr int kExitUsage = 2;
+
+std::vector<std::string> ValidateFlags(const ServerOptions& o) {
+  std::vector<std::string> errors;
+  if (o.bundle_path.empty()) errors.push_back("--bundle must not be empty");
+  if (o.host.empty()) errors.push_back("--host must not be empty");
+  if (o.port < 0 || o.port > 65535) {
+    errors.push_back(absl::StrCat("--port=", o.port, " is not in [0, 65535]"));
+  }
+  if (o.subnet_id < -1) {
+    errors.push_back(absl::StrCat("--subnet=", o.subnet_id, " must be a sub-net id or -1"));
+  }
+  const auto& engines = ValidEngineNames();
+  if (std::find(engines.begin(), engines.end(), o.engine) == engines.end()) {
+    errors.push_back(absl::StrCat("--engine=", o.engine,
+                                  " is unknown; valid engines: ", absl::StrJoin(engines, ", ")));
+  }
+  if (o.workers < 1 || o.workers > 64) {
+    errors.push_back(absl::StrCat("--workers=", o.workers, " is not in [1, 64]"));
+  }
+  if (o.threads < 0 || o.threads > 256) {
+    errors.push_back(absl::StrCat("--threads=", o.threads, " is not in [0, 256]"));
+  }
+  if (o.max_batch < 1 || o.max_batch > 4096) {
+    errors.push_back(absl::StrCat("--max_batch=", o.max_batch, " is not in [1, 4096]"));
+  }
+  if (o.max_queue < 1 || o.max_queue > 10000000) {
+    errors.push_back(absl::StrCat("--max_queue=", o.max_queue, " is not in [1, 10000000]"));
+  }
+  if (!std::isfinite(o.max_slo_ms) || o.max_slo_ms <= 0) {
+    errors.push_back(absl::StrCat("--max_slo_ms=", o.max_slo_ms, " must be a positive number"));
+  }
+  if (!std::isfinite(o.default_slo_ms) || o.default_slo_ms <= 0) {
+    errors.push_back(
+        absl::StrCat("--default_slo_ms=", o.default_slo_ms, " must be a positive number"));
+  } else if (o.default_slo_ms > o.max_slo_ms) {
+    errors.push_back(absl::StrCat("--default_slo_ms=", o.default_slo_ms,
+                                  " is more than --max_slo_ms=", o.max_slo_ms));
+  }
+  return errors;
+}
+
+// absl::ParseCommandLine exits 1 on an unknown flag or a bad value; flag errors must exit 2, so
+// check every
+// --name[=value] of ours (and reject names absl does not know) first. absl parses the same values
+// again after.
+bool PrevalidateFlags(int argc, char** argv) {
+  bool ok = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    arg = arg.substr(arg.rfind("--", 0) == 0 ? 2 : 1);
+    const size_t eq = arg.find('=');
+    std::string name = arg.substr(0, eq);
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr && name.rfind("no", 0) == 0)
+      flag = absl::FindCommandLineFlag(name.substr(2));
+    if (flag == nullptr) {
+      std::fprintf(stderr, "ternserve: unknown flag --%s\n", name.c_str());
+      ok = false;
+      continue;
+    }
+    if (flag->Filename().find("server/main.cc") == std::string::npos) continue;  // absl's own flags
+    std::string value;
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      std::fprintf(stderr, "ternserve: --%s needs a value\n", name.c_str());
+      ok = false;
+      continue;
+    }
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      std::fprintf(stderr, "ternserve: --%s=%s: %s\n", name.c_str(), value.c_str(), error.c_str());
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+int Main(int argc, char** argv) {
+  // Block the shutdown signals before any thread exists, so every thread inherits the mask and only
+  // sigwait below receives them.
+  sigset_t shutdown_signals;
+  sigemptyset(&shutdown_signals);
+  sigaddset(&shutdown_signals, SIGTERM);
+  sigaddset(&shutdown_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+
+  absl::SetProgramUsageMessage(
+      "Serves a Ternserve model bundle over gRPC (ternserve.v1.Classifier, grpc.health.v1.Health, "
+      "reflection).\n\nUsage: ternserve --bundle=models/ternserve.tsn [--port=8001] [flags]\n"
+      "SIGTERM or SIGINT: stop taking requests, answer everything accepted, exit 0.");
+  if (!PrevalidateFlags(argc, argv)) {
+    std::fprintf(stderr, "Try --help.\n");
+    return kExitUsage;
+  }
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    std::fprintf(stderr, "ternserve: unexpected argument '%s' (flags are --name=value)\n",
+                 positional[1]);
+    return kExitUsage;
+  }
+
+  ServerOptions options;
+  options.bundle_path = absl::GetFlag(FLAGS_bundle);
+  options.host = absl::GetFlag(FLAGS_host);
+  options.port = absl::GetFlag(FLAGS_port);
+  options.port_file = absl::GetFlag(FLAGS_port_file);
+  options.subnet_id = absl::GetFlag(FLAGS_subnet);
+  options.engine = absl::GetFlag(FLAGS_engine);
+  options.workers = absl::GetFlag(FLAGS_workers);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.max_batch = absl::GetFlag(FLAGS_max_batch);
+  options.max_queue = absl::GetFlag(FLAGS_max_queue);
+  options.default_slo_ms = absl::GetFlag(FLAGS_default_slo_ms);
+  options.max_slo_ms = absl::GetFlag(FLAGS_max_slo_ms);
+  if (std::vector<std::string> errors = ValidateFlags(options); !errors.empty()) {
+    for (const std::string& error : errors) std::fprintf(stderr, "ternserve: %s\n", error.c_str());
+    std::fprintf(stderr, "Try --help.\n");
+    return kExitUsage;
+  }
+
+  absl::StatusOr<std::unique_ptr<Bundle>> bundle = Bundle::Open(options.bundle_path);
+  if (!bundle.ok()) {
+    spdlog::error("cannot load bundle: {}", bundle.status().ToString());
+    return kExitStartup;
+  }
+  if (absl::StatusOr<int> subnet = ResolveSubnet(**bundle, options.subnet_id); !subnet.ok()) {
+    std::fprintf(stderr, "ternserve: --subnet: %s\n",
+                 std::string(subnet.status().message()).c_str());
+    return kExitUsage;
+  }
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Create(options, *std::move(bundle));
+  if (!server.ok()) {
+    spdlog::error("cannot start: {}", server.status().ToString());
+    return kExitStartup;
+  }
+
+  int signal = 0;
+  sigwait(&shutdown_signals, &signal);
+  spdlog::info("received {}, shutting down: not serving, answering every accepted request",
+               signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*server)->Shutdown(absl::Seconds(5));
+  server->reset();
+  spdlog::info("shut down cleanly");
+  return 0;
+}
+
+}  // namespace
+}  // namespace ternserve
+
+int main(int argc, char** argv) { return ternserve::Main(argc, argv); }

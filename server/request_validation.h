@@ -1,0 +1,52 @@
+// Validation of a ClassifyRequest against the server's limits, before anything is queued: every
+// rule of DESIGN.md "Errors and bad input" for our API, with a precise status and message. Also
+// turns the SLO and the gRPC deadline into the request's deadline.
+//
+// Pure functions of their inputs (time is passed in); thread-safe.
+#ifndef TERNSERVE_SERVER_REQUEST_VALIDATION_H_
+#define TERNSERVE_SERVER_REQUEST_VALIDATION_H_
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ternserve/v1/classifier.pb.h"
+
+namespace ternserve {
+
+struct ValidationLimits {
+  // SLO applied when a request's latency_slo_ms is 0 (--default_slo_ms).
+  double default_slo_ms = 100;
+  // Largest SLO a request may ask for (--max_slo_ms); larger is refused, not clamped.
+  double max_slo_ms = 60000;
+  // top_k may be 0..num_classes.
+  int num_classes = 10;
+  // Largest encoded (PNG/PGM) image accepted.
+  size_t max_encoded_bytes = size_t{1} << 20;
+  size_t max_request_id_bytes = 128;
+};
+
+struct ValidatedRequest {
+  std::vector<float> pixels;  // 784 values in [0, 1]
+  absl::Duration slo;         // the request's SLO, default applied
+  absl::Time deadline;        // min(arrival + slo, gRPC deadline)
+  int top_k = 1;              // 1..num_classes
+};
+
+// `arrival` is when the server received the request; `grpc_deadline` the client's deadline
+// (absl::InfiniteFuture() when it set none). INVALID_ARGUMENT for a malformed request,
+// DEADLINE_EXCEEDED when the gRPC deadline has already passed at arrival.
+absl::StatusOr<ValidatedRequest> ValidateClassifyRequest(const v1::ClassifyRequest& request,
+                                                         const ValidationLimits& limits,
+                                                         absl::Time arrival,
+                                                         absl::Time grpc_deadline);
+
+// The request_id to echo back: at most limits.max_request_id_bytes (a too-long id is cut, so that
+// error responses still carry a recognizable id).
+std::string EchoedRequestId(const v1::ClassifyRequest& request, const ValidationLimits& limits);
+
+}  // namespace ternserve
+
+#endif  // TERNSERVE_SERVER_REQUEST_VALIDATION_H_

@@ -1,0 +1,181 @@
+// Server wiring: bundle -> engines -> dispatcher -> gRPC. See server.h.
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "models/torch_engine.h"
+
+namespace ternserve {
+namespace {
+
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    out.close();
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write port file ", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOptions(const ServerOptions& options) {
+  const auto& engines = ValidEngineNames();
+  if (std::find(engines.begin(), engines.end(), options.engine) == engines.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown engine '", options.engine, "'; valid engines: ", absl::StrJoin(engines, ", ")));
+  }
+  if (options.workers < 1) return absl::InvalidArgumentError("workers must be >= 1");
+  if (options.threads < 0) return absl::InvalidArgumentError("threads must be >= 0");
+  if (options.max_batch < 1) return absl::InvalidArgumentError("max_batch must be >= 1");
+  if (options.max_queue < 1) return absl::InvalidArgumentError("max_queue must be >= 1");
+  if (options.port < 0 || options.port > 65535) {
+    return absl::InvalidArgumentError("port must be in [0, 65535]");
+  }
+  if (!(options.default_slo_ms > 0) || !(options.max_slo_ms >= options.default_slo_ms)) {
+    return absl::InvalidArgumentError("need 0 < default_slo_ms <= max_slo_ms");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const std::vector<std::string>& ValidEngineNames() {
+  static const auto* names = new std::vector<std::string>{"torch"};
+  return *names;
+}
+
+absl::StatusOr<int> ResolveSubnet(const Bundle& bundle, int requested) {
+  if (requested == -1) return bundle.metadata().subnets.empty() ? -1 : bundle.LargestSubnet().id;
+  if (bundle.FindSubnet(requested) != nullptr) return requested;
+  std::vector<int> ids;
+  for (const SubnetMeta& subnet : bundle.metadata().subnets) ids.push_back(subnet.id);
+  return absl::InvalidArgumentError(
+      absl::StrCat("sub-net ", requested, " is not in bundle ", bundle.source(),
+                   "; valid ids: ", absl::StrJoin(ids, ", "), " (or -1 for the largest)"));
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options) {
+  if (absl::Status valid = ValidateOptions(options); !valid.ok()) return valid;
+  absl::StatusOr<std::unique_ptr<Bundle>> bundle = Bundle::Open(options.bundle_path);
+  if (!bundle.ok()) return bundle.status();
+  return Create(options, *std::move(bundle));
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options,
+                                                       std::unique_ptr<Bundle> bundle) {
+  if (absl::Status valid = ValidateOptions(options); !valid.ok()) return valid;
+  std::unique_ptr<Server> server(new Server());
+  if (absl::Status started = server->Start(options, std::move(bundle)); !started.ok()) {
+    return started;
+  }
+  return server;
+}
+
+absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle> bundle) {
+  bundle_ = std::move(bundle);
+  const BundleMetadata& metadata = bundle_->metadata();
+  absl::StatusOr<int> subnet_id = ResolveSubnet(*bundle_, options.subnet_id);
+  if (!subnet_id.ok()) return subnet_id.status();
+  subnet_id_ = *subnet_id;
+  const SubnetMeta* subnet = bundle_->FindSubnet(subnet_id_);
+  if (subnet == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("bundle ", bundle_->source(), " has no sub-nets"));
+  }
+
+  TorchEngineOptions engine_options;
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  engine_options.threads =
+      options.threads > 0 ? options.threads : std::max(1, cores / options.workers);
+  std::vector<std::unique_ptr<Engine>> engines;
+  for (int w = 0; w < options.workers; ++w) {
+    absl::StatusOr<std::unique_ptr<Engine>> engine = CreateTorchEngine(*bundle_, engine_options);
+    if (!engine.ok()) return engine.status();
+    engines.push_back(*std::move(engine));
+  }
+  processor_ = std::make_unique<EngineBatchProcessor>(std::move(engines));
+
+  DispatcherOptions dispatcher_options;
+  dispatcher_options.workers = options.workers;
+  dispatcher_options.max_batch = options.max_batch;
+  dispatcher_options.max_queue = options.max_queue;
+  dispatcher_options.subnet_id = subnet_id_;
+  dispatcher_ =
+      std::make_unique<Dispatcher>(dispatcher_options, processor_.get(), RealClock::Get());
+
+  ClassifierServiceOptions service_options;
+  service_options.limits.default_slo_ms = options.default_slo_ms;
+  service_options.limits.max_slo_ms = options.max_slo_ms;
+  service_options.limits.num_classes = static_cast<int>(metadata.labels.size());
+  service_options.policy = absl::StrCat("fixed:", subnet->name);
+  service_options.engine = processor_->engine_name();
+  service_ = std::make_unique<ClassifierService>(service_options, &metadata, dispatcher_.get(),
+                                                 RealClock::Get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  const bool ipv6 = options.host.find(':') != std::string::npos;
+  const std::string address = ipv6 ? absl::StrCat("[", options.host, "]:", options.port)
+                                   : absl::StrCat(options.host, ":", options.port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.RegisterService(service_.get());
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || port_ == 0) {
+    dispatcher_->Drain();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", address, " (address in use or not available?)"));
+  }
+  grpc_server_->GetHealthCheckService()->SetServingStatus(true);
+
+  spdlog::info(
+      "serving bundle {}, sub-net {} ({}, test accuracy {:.4f}), engine {} x{} ({} threads "
+      "each), max batch {}, on {}:{}",
+      options.bundle_path, subnet_id_, subnet->name, subnet->test_accuracy, service_options.engine,
+      options.workers, engine_options.threads, options.max_batch, options.host, port_);
+  if (!options.port_file.empty()) {
+    if (absl::Status written = WritePortFile(options.port_file, port_); !written.ok()) {
+      Shutdown(absl::ZeroDuration());
+      return written;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  absl::MutexLock lock(&shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (grpc_server_ != nullptr) grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  // Drain first: from now on Enqueue refuses new work (UNAVAILABLE, at once), and Drain returns
+  // when every accepted request has been answered, however long the queue. Only then stop gRPC,
+  // whose deadline cancels whatever is still open (e.g. a stream whose client never half-closes);
+  // no accepted request is in those.
+  if (dispatcher_ != nullptr) dispatcher_->Drain();
+  if (grpc_server_ != nullptr) {
+    grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    grpc_server_->Wait();
+  }
+}
+
+Server::~Server() { Shutdown(); }
+
+}  // namespace ternserve

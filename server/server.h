@@ -1,0 +1,100 @@
+// Server: a running Ternserve instance. Wires a Bundle, one engine per worker, the Dispatcher and
+// the gRPC server (ternserve.v1.Classifier, grpc.health.v1.Health, server reflection) together.
+//
+// Ownership: the Server owns everything it creates, the bundle included. Lifecycle: Create() starts
+// serving and marks health SERVING; Shutdown() (or the destructor) turns NOT_SERVING, stops taking
+// RPCs, answers everything accepted and stops the workers. Thread-safe: Shutdown may be called from
+// any thread, once or more.
+#ifndef TERNSERVE_SERVER_SERVER_H_
+#define TERNSERVE_SERVER_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "models/bundle.h"
+#include "scheduler/clock.h"
+#include "scheduler/dispatcher.h"
+#include "server/classifier_service.h"
+#include "server/engine_batch_processor.h"
+
+namespace ternserve {
+
+// Engines --engine accepts.
+const std::vector<std::string>& ValidEngineNames();
+
+struct ServerOptions {
+  std::string bundle_path = "models/ternserve.tsn";
+  // Address to listen on. Port 0 picks a free port (see Server::port()).
+  std::string host = "127.0.0.1";
+  int port = 8001;
+  // If non-empty, the chosen port is written here (atomically) once the server listens.
+  std::string port_file;
+  // Sub-net every batch runs; -1 = the bundle's largest.
+  int subnet_id = -1;
+  std::string engine = "torch";
+  // Dispatcher workers, each with its own engine. More workers serve more batches at once.
+  int workers = 1;
+  // Intra-op threads per engine; 0 = hardware threads / workers (at least 1).
+  int threads = 0;
+  int max_batch = 32;
+  int max_queue = 1024;
+  double default_slo_ms = 100;
+  double max_slo_ms = 60000;
+  // Largest gRPC message accepted.
+  int max_receive_message_bytes = 4 << 20;
+};
+
+// The sub-net --subnet names: `requested` if the bundle has it, the largest for -1, else
+// INVALID_ARGUMENT listing the bundle's ids.
+absl::StatusOr<int> ResolveSubnet(const Bundle& bundle, int requested);
+
+class Server {
+ public:
+  // Opens options.bundle_path.
+  static absl::StatusOr<std::unique_ptr<Server>> Create(const ServerOptions& options);
+  // Serves an already opened bundle (options.bundle_path is then only used in logs).
+  static absl::StatusOr<std::unique_ptr<Server>> Create(const ServerOptions& options,
+                                                        std::unique_ptr<Bundle> bundle);
+  ~Server();
+
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The port actually listened on.
+  int port() const { return port_; }
+  int subnet_id() const { return subnet_id_; }
+  const Bundle& bundle() const { return *bundle_; }
+
+  // Turns NOT_SERVING; drains the dispatcher (new requests are refused UNAVAILABLE at once, every
+  // accepted one is answered, however long that takes); then shuts gRPC down, giving open RPCs
+  // (streams still being written to) up to `grace` before they are cancelled. Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+
+ private:
+  Server() = default;
+  absl::Status Start(const ServerOptions& options, std::unique_ptr<Bundle> bundle);
+
+  // Constant after Start. Destroyed in reverse order: gRPC server, service, dispatcher, processor,
+  // bundle.
+  std::unique_ptr<Bundle> bundle_;
+  int subnet_id_ = -1;
+  int port_ = 0;
+  std::unique_ptr<EngineBatchProcessor> processor_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<ClassifierService> service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+
+  absl::Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+};
+
+}  // namespace ternserve
+
+#endif  // TERNSERVE_SERVER_SERVER_H_

@@ -1,0 +1,133 @@
+// Reference model and server fixture for the end-to-end tests. See server_fixture.h.
+#include "tests/e2e/server_fixture.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/str_cat.h"
+#include "models/torch_engine.h"
+#include "server/classify_response.h"
+
+namespace ternserve {
+
+using ::ternserve::testing::RunToCompletion;
+
+std::string MakeTempDir() {
+  std::string tmpl = absl::StrCat(::testing::TempDir(), "/ternserve_e2e_XXXXXX");
+  char* dir = mkdtemp(tmpl.data());
+  return dir == nullptr ? ::testing::TempDir() : std::string(dir);
+}
+
+std::string ReadSmallFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+const Reference& GetReference() {
+  static Reference* reference = [] {
+    auto* r = new Reference();
+    auto bundle = Bundle::Open(TERNSERVE_E2E_BUNDLE);
+    EXPECT_TRUE(bundle.ok()) << bundle.status();
+    if (!bundle.ok()) return r;
+    r->bundle = *std::move(bundle);
+    r->subnet_id = r->bundle->LargestSubnet().id;
+    auto images = ReadIdxImages(kTestImages);
+    EXPECT_TRUE(images.ok()) << images.status();
+    if (!images.ok()) return r;
+    r->images = *std::move(images);
+    auto engine = CreateTorchEngine(*r->bundle);
+    EXPECT_TRUE(engine.ok()) << engine.status();
+    if (!engine.ok()) return r;
+    std::vector<float> batch;
+    for (int i = 0; i < kE2eImages; ++i) r->images.AppendImageAsFloat(i, &batch);
+    auto logits = (*engine)->Run(r->subnet_id, batch, kE2eImages);
+    EXPECT_TRUE(logits.ok()) << logits.status();
+    if (!logits.ok()) return r;
+    const size_t classes = r->bundle->metadata().labels.size();
+    for (int i = 0; i < kE2eImages; ++i) {
+      r->probabilities.push_back(
+          Softmax(absl::MakeConstSpan(*logits).subspan(i * classes, classes)));
+    }
+    return r;
+  }();
+  return *reference;
+}
+
+v1::ClassifyRequest ImageRequest(int index, int top_k) {
+  std::vector<float> pixels;
+  GetReference().images.AppendImageAsFloat(index, &pixels);
+  v1::ClassifyRequest request;
+  *request.mutable_pixels()->mutable_values() = {pixels.begin(), pixels.end()};
+  request.set_top_k(top_k);
+  request.set_latency_slo_ms(5000);
+  request.set_request_id(absl::StrCat("img-", index));
+  return request;
+}
+
+int ArgMax(const std::vector<float>& v) {
+  return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+void ExpectMatchesReference(const v1::ClassifyResponse& response, int index) {
+  SCOPED_TRACE(absl::StrCat("image ", index));
+  const Reference& ref = GetReference();
+  const std::vector<float>& expected = ref.probabilities.at(static_cast<size_t>(index));
+  ASSERT_EQ(response.top_k_size(), static_cast<int>(expected.size()));
+  EXPECT_EQ(response.top_k(0).class_id(), ArgMax(expected));
+  for (const v1::Prediction& p : response.top_k()) {
+    EXPECT_NEAR(p.probability(), expected[static_cast<size_t>(p.class_id())],
+                kProbabilityTolerance);
+    EXPECT_EQ(p.label(), ref.bundle->metadata().labels[static_cast<size_t>(p.class_id())]);
+  }
+  for (int k = 1; k < response.top_k_size(); ++k) {
+    EXPECT_GE(response.top_k(k - 1).probability(), response.top_k(k).probability());
+  }
+  EXPECT_EQ(response.subnet().id(), ref.subnet_id);
+  EXPECT_EQ(response.subnet().name(), ref.bundle->FindSubnet(ref.subnet_id)->name);
+  EXPECT_GE(response.batch_size(), 1);
+  EXPECT_GE(response.queue_us(), 0);
+  EXPECT_GT(response.compute_us(), 0);
+}
+
+void ServerE2eTest::SetUp() {
+  ASSERT_FALSE(GetReference().probabilities.empty()) << "reference model failed to load";
+  dir_ = MakeTempDir();
+  port_file_ = dir_ + "/port";
+  ASSERT_TRUE(
+      server_
+          .Start({TERNSERVE_SERVER_BIN, absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE), "--port=0",
+                  "--port_file=" + port_file_, "--max_batch=8", "--max_queue=4096"})
+          .ok());
+  const absl::Time give_up = absl::Now() + absl::Seconds(120);
+  while (ReadSmallFile(port_file_).empty()) {
+    ASSERT_FALSE(server_.Poll()) << "ternserve exited during start-up";
+    ASSERT_LT(absl::Now(), give_up) << "ternserve did not write its port file";
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  port_ = std::stoi(ReadSmallFile(port_file_));
+  address_ = absl::StrCat("127.0.0.1:", port_);
+  auto client = ClassifierClient::Create(address_);
+  ASSERT_TRUE(client.ok());
+  client_ = *std::move(client);
+}
+
+void ServerE2eTest::TearDown() {
+  if (!server_.running()) return;
+  server_.Signal(SIGTERM);
+  absl::StatusOr<int> code = server_.Wait(absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+}
+
+std::pair<int, std::string> ServerE2eTest::RunCli(std::vector<std::string> args) {
+  args.insert(args.begin(), TERNSERVE_CLI_BIN);
+  auto result = RunToCompletion(args, dir_ + "/cli.out");
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *result : std::make_pair(-1, std::string());
+}
+
+}  // namespace ternserve

@@ -1,0 +1,279 @@
+// Tests for server/classifier_service.cc over a real in-process gRPC channel, with a scripted
+// BatchProcessor instead of an engine: unary and streaming answers, per-message stream errors,
+// queue-full, GetModelInfo.
+#include "server/classifier_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ternserve {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Logit c = 10 * pixel c, so a request's top class is the index of its brightest pixel among 0..9.
+// Can be held (to fill the queue) and made to fail.
+class PixelProcessor : public BatchProcessor {
+ public:
+  absl::StatusOr<std::vector<float>> ProcessBatch(int /*worker*/, int /*subnet_id*/,
+                                                  absl::Span<const float> images,
+                                                  int batch) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++entered_;
+      mu_.Await(absl::Condition(this, &PixelProcessor::NotHeld));
+      if (!fail_.ok()) return fail_;
+    }
+    std::vector<float> logits;
+    for (int i = 0; i < batch; ++i) {
+      for (int c = 0; c < 10; ++c) logits.push_back(10.0f * images[i * 784 + c]);
+    }
+    return logits;
+  }
+  void Hold(bool held) {
+    absl::MutexLock lock(&mu_);
+    held_ = held;
+  }
+  void Fail(absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    fail_ = std::move(status);
+  }
+  void WaitEntered(int n) {
+    absl::MutexLock lock(&mu_);
+    want_ = n;
+    mu_.Await(absl::Condition(this, &PixelProcessor::EnteredEnough));
+  }
+
+ private:
+  bool NotHeld() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !held_; }
+  bool EnteredEnough() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return entered_ >= want_; }
+  absl::Mutex mu_;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
+  int entered_ ABSL_GUARDED_BY(mu_) = 0;
+  int want_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status fail_ ABSL_GUARDED_BY(mu_);
+};
+
+BundleMetadata TestMetadata() {
+  BundleMetadata metadata;
+  metadata.model_name = "test-supernet";
+  metadata.quantizer = "twn";
+  for (int c = 0; c < 10; ++c) metadata.labels.push_back("class" + std::to_string(c));
+  for (int id : {0, 1}) {
+    SubnetMeta subnet;
+    subnet.id = id;
+    subnet.config = {{id + 1, 1, 1}, {8, 16, 32}};
+    subnet.name = SubnetName(subnet.config);
+    subnet.macs = 1000 * (id + 1);
+    subnet.params = 100 * (id + 1);
+    subnet.val_accuracy = 0.8 + 0.01 * id;
+    subnet.test_accuracy = 0.7 + 0.01 * id;
+    subnet.sparsity = 0.4;
+    metadata.subnets.push_back(subnet);
+  }
+  return metadata;
+}
+
+v1::ClassifyRequest RequestForClass(int c, const std::string& id) {
+  v1::ClassifyRequest request;
+  for (int i = 0; i < 784; ++i) request.mutable_pixels()->add_values(i == c ? 1.0f : 0.0f);
+  request.set_request_id(id);
+  request.set_top_k(3);
+  request.set_latency_slo_ms(10000);
+  return request;
+}
+
+class ClassifierServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(/*max_queue=*/64); }
+  void TearDown() override { Stop(); }
+
+  void Start(int max_queue) {
+    DispatcherOptions dispatcher_options;
+    dispatcher_options.workers = 2;
+    dispatcher_options.max_batch = 4;
+    dispatcher_options.max_queue = max_queue;
+    dispatcher_options.subnet_id = 1;
+    dispatcher_ = std::make_unique<Dispatcher>(dispatcher_options, &processor_, RealClock::Get());
+    ClassifierServiceOptions options;
+    options.policy = "fixed:" + metadata_.subnets[1].name;
+    options.engine = "fake";
+    service_ = std::make_unique<ClassifierService>(options, &metadata_, dispatcher_.get(),
+                                                   RealClock::Get());
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ = v1::Classifier::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                                        grpc::InsecureChannelCredentials()));
+  }
+  void Stop() {
+    if (server_ == nullptr) return;
+    processor_.Hold(false);
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    dispatcher_->Drain();
+    server_->Wait();
+    server_.reset();
+  }
+
+  grpc::Status Classify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return stub_->Classify(&context, request, response);
+  }
+
+  BundleMetadata metadata_ = TestMetadata();
+  PixelProcessor processor_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<ClassifierService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::Classifier::Stub> stub_;
+};
+
+TEST_F(ClassifierServiceTest, UnaryClassifyAnswersWithTopKAndTimings) {
+  v1::ClassifyResponse response;
+  grpc::Status status = Classify(RequestForClass(7, "req-7"), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.request_id(), "req-7");
+  ASSERT_EQ(response.top_k_size(), 3);
+  EXPECT_EQ(response.top_k(0).class_id(), 7);
+  EXPECT_EQ(response.top_k(0).label(), "class7");
+  // softmax of one logit 10 and nine logits 0
+  EXPECT_NEAR(response.top_k(0).probability(), std::exp(10.0) / (std::exp(10.0) + 9), 1e-6);
+  EXPECT_EQ(response.top_k(1).class_id(), 0);  // ties break by class id
+  EXPECT_EQ(response.subnet().id(), 1);
+  EXPECT_EQ(response.subnet().name(), metadata_.subnets[1].name);
+  EXPECT_DOUBLE_EQ(response.subnet().expected_accuracy(), 0.71);
+  EXPECT_EQ(response.batch_size(), 1);
+  EXPECT_GE(response.queue_us(), 0);
+  EXPECT_GE(response.compute_us(), 0);
+  EXPECT_TRUE(response.deadline_met());
+  EXPECT_FALSE(response.has_status());  // unary uses the RPC status
+}
+
+TEST_F(ClassifierServiceTest, UnaryErrorsUseTheRpcStatus) {
+  v1::ClassifyRequest request = RequestForClass(1, "bad");
+  request.set_top_k(11);
+  v1::ClassifyResponse response;
+  grpc::Status status = Classify(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("top_k is 11"));
+
+  processor_.Fail(absl::InternalError("engine exploded"));
+  status = Classify(RequestForClass(1, "x"), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(status.error_message(), "engine exploded");
+  processor_.Fail(absl::OkStatus());
+  EXPECT_TRUE(Classify(RequestForClass(1, "x"), &response).ok());
+}
+
+TEST_F(ClassifierServiceTest, FullQueueIsResourceExhausted) {
+  Stop();
+  Start(/*max_queue=*/1);
+  processor_.Hold(true);
+  // Two workers each hold one request, one waits in the queue; the fourth is refused.
+  std::vector<std::thread> callers;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 3; ++i) {
+    callers.emplace_back([&, i] {
+      v1::ClassifyResponse response;
+      if (Classify(RequestForClass(i, "held"), &response).ok()) ++ok;
+    });
+    if (i < 2) processor_.WaitEntered(i + 1);
+  }
+  while (dispatcher_->queue_depth() < 1) absl::SleepFor(absl::Milliseconds(1));
+  v1::ClassifyResponse response;
+  grpc::Status status = Classify(RequestForClass(3, "refused"), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  processor_.Hold(false);
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(ok.load(), 3);
+}
+
+TEST_F(ClassifierServiceTest, StreamAnswersEachMessageAndSurvivesABadOne) {
+  grpc::ClientContext context;
+  auto stream = stub_->ClassifyStream(&context);
+  constexpr int kMessages = 20;
+  for (int i = 0; i < kMessages; ++i) {
+    v1::ClassifyRequest request = RequestForClass(i % 10, "s" + std::to_string(i));
+    if (i == 10) request.mutable_pixels()->set_values(3, 1.5f);
+    ASSERT_TRUE(stream->Write(request));
+  }
+  ASSERT_TRUE(stream->WritesDone());
+  std::map<std::string, v1::ClassifyResponse> responses;
+  v1::ClassifyResponse response;
+  while (stream->Read(&response)) responses[response.request_id()] = response;
+  grpc::Status status = stream->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(responses.size(), static_cast<size_t>(kMessages));
+  for (int i = 0; i < kMessages; ++i) {
+    const v1::ClassifyResponse& r = responses["s" + std::to_string(i)];
+    if (i == 10) {
+      EXPECT_EQ(r.status().code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+      EXPECT_THAT(r.status().message(), HasSubstr("pixel 3 is 1.5, outside [0, 1]"));
+      EXPECT_EQ(r.top_k_size(), 0);
+    } else {
+      EXPECT_EQ(r.status().code(), 0) << r.status().message();
+      ASSERT_EQ(r.top_k_size(), 3);
+      EXPECT_EQ(r.top_k(0).class_id(), i % 10);
+    }
+  }
+}
+
+TEST_F(ClassifierServiceTest, StreamWithManyInFlightRequestsAnswersAll) {
+  grpc::ClientContext context;
+  auto stream = stub_->ClassifyStream(&context);
+  processor_.Hold(true);
+  constexpr int kMessages = 40;
+  std::thread writer([&] {
+    for (int i = 0; i < kMessages; ++i) {
+      ASSERT_TRUE(stream->Write(RequestForClass(i % 10, std::to_string(i))));
+    }
+    stream->WritesDone();
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  processor_.Hold(false);
+  int answered = 0;
+  v1::ClassifyResponse response;
+  while (stream->Read(&response)) {
+    EXPECT_EQ(response.status().code(), 0);
+    EXPECT_EQ(response.top_k(0).class_id(), std::stoi(response.request_id()) % 10);
+    ++answered;
+  }
+  writer.join();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(answered, kMessages);
+}
+
+TEST_F(ClassifierServiceTest, GetModelInfoReportsTheBundle) {
+  grpc::ClientContext context;
+  v1::ModelInfo info;
+  ASSERT_TRUE(stub_->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
+  EXPECT_EQ(info.model_name(), "test-supernet");
+  ASSERT_EQ(info.labels_size(), 10);
+  EXPECT_EQ(info.labels(9), "class9");
+  ASSERT_EQ(info.subnets_size(), 2);
+  EXPECT_EQ(info.subnets(1).name(), metadata_.subnets[1].name);
+  EXPECT_THAT(info.subnets(1).depths(), ::testing::ElementsAre(2, 1, 1));
+  EXPECT_THAT(info.subnets(1).widths(), ::testing::ElementsAre(8, 16, 32));
+  EXPECT_EQ(info.subnets(1).macs(), 2000);
+  EXPECT_DOUBLE_EQ(info.subnets(1).test_accuracy(), 0.71);
+  EXPECT_EQ(info.policy(), "fixed:" + metadata_.subnets[1].name);
+  EXPECT_EQ(info.engine(), "fake");
+  EXPECT_EQ(info.quantizer(), "twn");
+  EXPECT_EQ(info.version(), "0.1.0");
+  EXPECT_EQ(info.latency_table_size(), 0);
+}
+
+}  // namespace
+}  // namespace ternserve
