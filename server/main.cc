@@ -18,6 +18,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "models/bundle.h"
@@ -105,6 +107,13 @@ bool PrevalidateFlags(int argc, char** argv) {
     arg = arg.substr(arg.rfind("--", 0) == 0 ? 2 : 1);
     const size_t eq = arg.find('=');
     std::string name = arg.substr(0, eq);
+    // absl's usage flags are handled by ParseCommandLine and are not in the flag registry.
+    static const char* const kUsageFlags[] = {"help",        "helpfull", "helpshort",
+                                              "helppackage", "version",  "only_check_args",
+                                              "helpmatch",   "helpon"};
+    if (std::find(std::begin(kUsageFlags), std::end(kUsageFlags), name) != std::end(kUsageFlags)) {
+      continue;
+    }
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     if (flag == nullptr && name.rfind("no", 0) == 0)
       flag = absl::FindCommandLineFlag(name.substr(2));
@@ -142,6 +151,14 @@ int Main(int argc, char** argv) {
   sigaddset(&shutdown_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
 
+  absl::FlagsUsageConfig usage_config;
+  // --help lists this file's flags (absl's default matches files named after the binary).
+  usage_config.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "server/main.cc");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  usage_config.version_string = [] { return absl::StrCat("ternserve ", kTernserveVersion, "\n"); };
+  absl::SetFlagsUsageConfig(usage_config);
   absl::SetProgramUsageMessage(
       "Serves a Ternserve model bundle over gRPC (ternserve.v1.Classifier, grpc.health.v1.Health, "
       "reflection).\n\nUsage: ternserve --bundle=models/ternserve.tsn [--port=8001] [flags]\n"

@@ -108,6 +108,13 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   for (int w = 0; w < options.workers; ++w) {
     absl::StatusOr<std::unique_ptr<Engine>> engine = CreateTorchEngine(*bundle_, engine_options);
     if (!engine.ok()) return engine.status();
+    // Warm up (the first LibTorch run is slow) and fail at start-up, not on the first request.
+    const std::vector<float> blank(kRequestImageFloats, 0.0f);
+    if (absl::StatusOr<std::vector<float>> warm = (*engine)->Run(subnet_id_, blank, 1);
+        !warm.ok()) {
+      return absl::Status(warm.status().code(),
+                          absl::StrCat("engine warm-up failed: ", warm.status().message()));
+    }
     engines.push_back(*std::move(engine));
   }
   processor_ = std::make_unique<EngineBatchProcessor>(std::move(engines));

@@ -97,11 +97,11 @@ void ServerE2eTest::SetUp() {
   ASSERT_FALSE(GetReference().probabilities.empty()) << "reference model failed to load";
   dir_ = MakeTempDir();
   port_file_ = dir_ + "/port";
-  ASSERT_TRUE(
-      server_
-          .Start({TERNSERVE_SERVER_BIN, absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE), "--port=0",
-                  "--port_file=" + port_file_, "--max_batch=8", "--max_queue=4096"})
-          .ok());
+  std::vector<std::string> argv = {TERNSERVE_SERVER_BIN,
+                                   absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE), "--port=0",
+                                   "--port_file=" + port_file_, "--max_queue=4096"};
+  argv.push_back(absl::StrCat("--max_batch=", max_batch_));
+  ASSERT_TRUE(server_.Start(argv).ok());
   const absl::Time give_up = absl::Now() + absl::Seconds(120);
   while (ReadSmallFile(port_file_).empty()) {
     ASSERT_FALSE(server_.Poll()) << "ternserve exited during start-up";

@@ -49,6 +49,7 @@ class ServerE2eTest : public ::testing::Test {
   // Runs ternserve-cli with `args`; returns (exit code, stdout).
   std::pair<int, std::string> RunCli(std::vector<std::string> args);
 
+  int max_batch_ = 8;  // --max_batch for the server; set before SetUp
   std::string dir_;
   std::string port_file_;
   int port_ = 0;

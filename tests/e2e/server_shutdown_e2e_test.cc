@@ -17,13 +17,18 @@ namespace {
 using ::ternserve::testing::RunToCompletion;
 
 // How long to let the server read requests that are already on the wire before signalling it.
-// Reading takes microseconds; serving the backlog takes seconds, so the requests are accepted and
-// still in flight.
-constexpr absl::Duration kSettle = absl::Milliseconds(300);
+// Reading takes microseconds; serving the backlog one image per batch (--max_batch=1) on the
+// largest sub-net takes far longer, so the requests are accepted and still in flight.
+constexpr absl::Duration kSettle = absl::Milliseconds(50);
 
-TEST_F(ServerE2eTest, SigtermAnswersEveryStreamedRequestInFlightAndExitsZero) {
+class ServerShutdownE2eTest : public ServerE2eTest {
+ protected:
+  ServerShutdownE2eTest() { max_batch_ = 1; }
+};
+
+TEST_F(ServerShutdownE2eTest, SigtermAnswersEveryStreamedRequestInFlightAndExitsZero) {
   constexpr int kStreams = 4;
-  constexpr int kPerStream = 20;
+  constexpr int kPerStream = 50;
   std::atomic<bool> signalled{false};
   std::atomic<int> streams_answering{0};
   std::atomic<int> answered_after_signal{0};
@@ -68,8 +73,8 @@ TEST_F(ServerE2eTest, SigtermAnswersEveryStreamedRequestInFlightAndExitsZero) {
   EXPECT_FALSE(client_->Classify(ImageRequest(0), absl::Seconds(2)).ok());
 }
 
-TEST_F(ServerE2eTest, SigtermAnswersEveryUnaryCallInFlight) {
-  constexpr int kCalls = 32;
+TEST_F(ServerShutdownE2eTest, SigtermAnswersEveryUnaryCallInFlight) {
+  constexpr int kCalls = 64;
   std::atomic<bool> signalled{false};
   std::atomic<int> answered_after_signal{0};
   std::vector<absl::Status> results(kCalls);
@@ -77,7 +82,7 @@ TEST_F(ServerE2eTest, SigtermAnswersEveryUnaryCallInFlight) {
   for (int i = 0; i < kCalls; ++i) {
     callers.emplace_back([&, i] {
       results[i] = client_->Classify(ImageRequest(i), absl::Seconds(120)).status();
-      if (signalled) ++answered_after_signal;
+      if (signalled && results[i].ok()) ++answered_after_signal;
     });
   }
   absl::SleepFor(kSettle);
@@ -87,7 +92,12 @@ TEST_F(ServerE2eTest, SigtermAnswersEveryUnaryCallInFlight) {
   absl::StatusOr<int> code = server_.Wait(absl::Seconds(60));
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0);
-  for (const absl::Status& s : results) EXPECT_TRUE(s.ok()) << s;
+  // A call was either accepted and answered OK, or (if it reached the server after SIGTERM) refused
+  // at once with UNAVAILABLE; an accepted call that was dropped would show up as CANCELLED or a
+  // timeout.
+  for (const absl::Status& s : results) {
+    EXPECT_TRUE(s.ok() || s.code() == absl::StatusCode::kUnavailable) << s;
+  }
   EXPECT_GT(answered_after_signal.load(), 0) << "nothing was in flight at SIGTERM; test too weak";
 }
 
