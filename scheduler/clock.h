@@ -1,5 +1,6 @@
-// Time source for everything in scheduler/ and server/ that reasons about deadlines. Injected so that tests
-// and the simulator can run on a fake clock (STYLE.md rule 4). Implementations must be thread-safe.
+// Time source for everything in scheduler/ and server/ that reasons about deadlines. Injected so
+// that tests and the simulator can run on a fake clock (STYLE.md rule 4). Implementations must be
+// thread-safe.
 #ifndef TERNSERVE_SCHEDULER_CLOCK_H_
 #define TERNSERVE_SCHEDULER_CLOCK_H_
 
