@@ -27,7 +27,7 @@ absl::Status WriteBundle(Supernet& net, std::vector<ExportSubnet>& subnets,
   std::map<std::string, TernaryWeight> ternarized;
   if (ternary) {
     for (const LayerSpec& layer : net->layers())
-      ternarized[layer.name] = TwnTernarize(net->weight(layer.name));
+      ternarized[layer.name] = net->Ternarize(layer.name);
   }
   metadata.subnets.clear();
   for (ExportSubnet& s : subnets) {

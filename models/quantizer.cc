@@ -1,18 +1,50 @@
 #include "models/quantizer.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 
 namespace ternserve {
+namespace {
+
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+
+// Channel statistics over all but the first dimension.
+void ChannelMoments(const torch::Tensor& w, torch::Tensor* mu, torch::Tensor* sigma) {
+  const torch::Tensor rows = w.detach().reshape({w.size(0), -1});
+  *mu = rows.mean(1);
+  *sigma = rows.std(1, /*unbiased=*/false).clamp_min(1e-8);
+}
+
+}  // namespace
 
 absl::StatusOr<QuantizerKind> ParseQuantizer(const std::string& name) {
   if (name == "none") return QuantizerKind::kNone;
   if (name == "twn") return QuantizerKind::kTwn;
+  if (name == "tga") return QuantizerKind::kTga;
+  if (name == "sca") return QuantizerKind::kSca;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown quantizer \"", name, "\" (valid: twn, none)"));
+      absl::StrCat("unknown quantizer \"", name, "\" (valid: tga, sca, twn, none)"));
 }
 
 const char* QuantizerName(QuantizerKind kind) {
-  return kind == QuantizerKind::kTwn ? "twn" : "none";
+  switch (kind) {
+    case QuantizerKind::kTwn:
+      return "twn";
+    case QuantizerKind::kTga:
+      return "tga";
+    case QuantizerKind::kSca:
+      return "sca";
+    case QuantizerKind::kNone:
+      break;
+  }
+  return "none";
+}
+
+torch::Tensor PerChannel(const torch::Tensor& v, int64_t dims) {
+  std::vector<int64_t> shape(dims, 1);
+  shape[0] = v.size(0);
+  return v.reshape(shape);
 }
 
 TernaryWeight TwnTernarize(const torch::Tensor& weight) {
@@ -26,12 +58,93 @@ TernaryWeight TwnTernarize(const torch::Tensor& weight) {
   return {codes.reshape(weight.sizes()), scale};
 }
 
-torch::Tensor FakeQuantize(const torch::Tensor& weight, QuantizerKind kind) {
-  if (kind == QuantizerKind::kNone) return weight;
-  const TernaryWeight q = TwnTernarize(weight);
-  std::vector<int64_t> scale_shape(weight.dim(), 1);
-  scale_shape[0] = weight.size(0);
-  const torch::Tensor quantized = q.codes.to(weight.scalar_type()) * q.scale.reshape(scale_shape);
+torch::Tensor TgaScale(const torch::Tensor& mu, const torch::Tensor& sigma,
+                       const torch::Tensor& delta) {
+  const torch::Tensor threshold =
+      torch::minimum(delta.abs(), 3.0 * sigma);  // clamp(|delta|, 0, 3 sigma)
+  const torch::Tensor beta = threshold / sigma;
+  const torch::Tensor pdf = kInvSqrt2Pi * torch::exp(-0.5 * beta * beta);
+  const torch::Tensor survival = 0.5 * torch::erfc(beta / std::sqrt(2.0));  // 1 - Phi(beta)
+  return mu + sigma * pdf / survival;
+}
+
+TernaryWeight TgaTernarize(const torch::Tensor& weight, const torch::Tensor& delta) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor mu, sigma;
+  ChannelMoments(weight, &mu, &sigma);
+  const torch::Tensor threshold =
+      PerChannel(torch::minimum(delta.abs(), 3.0 * sigma), weight.dim());
+  const torch::Tensor centered = weight - PerChannel(mu, weight.dim());
+  const torch::Tensor codes =
+      ((centered > threshold).to(torch::kInt8) - (centered < -threshold).to(torch::kInt8))
+          .to(torch::kInt8);
+  return {codes, TgaScale(mu, sigma, delta)};
+}
+
+torch::Tensor TgaFakeQuantize(const torch::Tensor& weight, const torch::Tensor& delta) {
+  torch::Tensor mu, sigma;
+  ChannelMoments(weight, &mu, &sigma);
+  torch::Tensor codes;
+  {
+    torch::NoGradGuard no_grad;
+    codes = TgaTernarize(weight, delta).codes.to(weight.scalar_type());
+  }
+  const torch::Tensor quantized = PerChannel(TgaScale(mu, sigma, delta), weight.dim()) * codes;
+  return quantized +
+         (weight -
+          weight.detach());  // straight-through to the weight; alpha carries delta's gradient
+}
+
+torch::Tensor TgaInitialDelta(const torch::Tensor& weight) {
+  torch::NoGradGuard no_grad;
+  return (0.7 * weight.abs().mean()).reshape({1}).clone();
+}
+
+torch::Tensor ScaRegularizer(const torch::Tensor& theta, double a) {
+  const torch::Tensor t2 = torch::tanh(theta).pow(2);
+  return ((a - t2) * t2).sum();
+}
+
+TernaryWeight ScaTernarize(const torch::Tensor& theta) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor w = torch::tanh(theta);
+  const torch::Tensor codes = torch::round(w).to(torch::kInt8);
+  const torch::Tensor t = codes.to(w.scalar_type()).reshape({w.size(0), -1});
+  const torch::Tensor rows = w.reshape({w.size(0), -1});
+  const torch::Tensor scale = (rows * t).sum(1) / t.abs().sum(1).clamp_min(1.0);
+  return {codes, scale};
+}
+
+TernaryWeight Ternarize(QuantizerKind kind, const torch::Tensor& weight,
+                        const torch::Tensor& delta) {
+  switch (kind) {
+    case QuantizerKind::kTga:
+      return TgaTernarize(weight, delta);
+    case QuantizerKind::kSca:
+      return ScaTernarize(weight);
+    case QuantizerKind::kTwn:
+    case QuantizerKind::kNone:
+      break;
+  }
+  return TwnTernarize(weight);
+}
+
+torch::Tensor FakeQuantize(QuantizerKind kind, const torch::Tensor& weight,
+                           const torch::Tensor& delta, bool training) {
+  switch (kind) {
+    case QuantizerKind::kNone:
+      return weight;
+    case QuantizerKind::kTga:
+      return TgaFakeQuantize(weight, delta);
+    case QuantizerKind::kSca:
+      if (training) return torch::tanh(weight);
+      break;
+    case QuantizerKind::kTwn:
+      break;
+  }
+  const TernaryWeight q = Ternarize(kind, weight, delta);
+  const torch::Tensor quantized =
+      q.codes.to(weight.scalar_type()) * PerChannel(q.scale, weight.dim());
   // Straight-through estimator: forward exactly the ternary weight (w - w.detach() is exactly 0),
   // pass the gradient to the latent weight unchanged.
   return quantized + (weight - weight.detach());

@@ -3,7 +3,15 @@
 // (DESIGN.md "Ternary weights"): per-channel scales keep WeightSlice exact, since a narrower
 // sub-net reuses the same codes and scales.
 //
-// Stateless functions; thread-compatible.
+//   twn  Li, Zhang & Liu, "Ternary Weight Networks" (2016).
+//   tga  He & Fan, "Simultaneously Optimizing Weight and Quantizer of Ternary Neural Network using
+//   Truncated
+//        Gaussian Approximation", CVPR 2019: a trainable threshold whose scale has a closed form.
+//   sca  Deng & Zhang, "Sparsity-control Ternary Weight Networks", arXiv 2011.00580: W =
+//   tanh(Theta) and a
+//        discretization regularizer; no straight-through estimator.
+//
+// Stateless functions; thread-compatible. Per-layer state (TGA's threshold) lives in the SuperNet.
 #ifndef TERNSERVE_MODELS_QUANTIZER_H_
 #define TERNSERVE_MODELS_QUANTIZER_H_
 
@@ -15,7 +23,7 @@
 
 namespace ternserve {
 
-enum class QuantizerKind { kNone, kTwn };
+enum class QuantizerKind { kNone, kTwn, kTga, kSca };
 
 absl::StatusOr<QuantizerKind> ParseQuantizer(const std::string& name);
 const char* QuantizerName(QuantizerKind kind);
@@ -25,14 +33,54 @@ struct TernaryWeight {
   torch::Tensor scale;  // fp32 [out]
 };
 
-// TWN (Li, Zhang & Liu, "Ternary Weight Networks", 2016), per output channel:
-// Delta_c = 0.7 * mean|W_c|, t = sign(W) where |W| > Delta_c, alpha_c = mean of |W_c| over those
-// weights.
+// Broadcasts a per-output-channel [out] vector against a weight of `dims` dimensions.
+torch::Tensor PerChannel(const torch::Tensor& v, int64_t dims);
+
+// --- TWN
+// ---------------------------------------------------------------------------------------------------
+// Per output channel: Delta_c = 0.7 * mean|W_c|, t = sign(W) where |W| > Delta_c, alpha_c = mean
+// |W_c| over those weights.
 TernaryWeight TwnTernarize(const torch::Tensor& weight);
 
-// The weight the forward pass uses: identity for kNone; alpha * t with a straight-through gradient
-// to the latent weight for kTwn.
-torch::Tensor FakeQuantize(const torch::Tensor& weight, QuantizerKind kind);
+// --- TGA
+// ---------------------------------------------------------------------------------------------------
+// Per output channel c, with mu_c and sigma_c the channel's weight mean and standard deviation and
+// delta the layer's trainable threshold:
+//   Delta_c = clamp(|delta|, 0, 3 sigma_c)
+//   t = +1 if w > mu_c + Delta_c, -1 if w < mu_c - Delta_c, else 0
+//   alpha_c = mu_c + sigma_c * phi(beta_c) / (1 - Phi(beta_c)),  beta_c = Delta_c / sigma_c (paper
+//   Eq. 9)
+// i.e. alpha_c is the mean of a Gaussian truncated below at mu_c + Delta_c. alpha is differentiable
+// in delta, which is how the loss gradient reaches the threshold.
+torch::Tensor TgaScale(const torch::Tensor& mu, const torch::Tensor& sigma,
+                       const torch::Tensor& delta);
+TernaryWeight TgaTernarize(const torch::Tensor& weight, const torch::Tensor& delta);
+// alpha(delta) * t with a straight-through gradient to the latent weight; differentiable in delta.
+torch::Tensor TgaFakeQuantize(const torch::Tensor& weight, const torch::Tensor& delta);
+// The initial threshold: TWN's 0.7 * mean|W| over the layer.
+torch::Tensor TgaInitialDelta(const torch::Tensor& weight);
+
+// --- SCA
+// ---------------------------------------------------------------------------------------------------
+// Training runs on W = tanh(Theta) itself (no estimator); the regularizer (paper Eq. 6)
+//   R(Theta) = sum (a - tanh^2 theta) * tanh^2 theta
+// is minimal at tanh^2 = 0 and tanh^2 = 1 and its barrier sits at a / 2, so a larger `a` sends more
+// weights to zero: `a` controls sparsity. The final codes are round(tanh theta), with the
+// per-channel least-squares scale alpha_c = <tanh theta_c, t_c> / <t_c, t_c>.
+torch::Tensor ScaRegularizer(const torch::Tensor& theta, double a);
+TernaryWeight ScaTernarize(const torch::Tensor& theta);
+
+// --- Common
+// ------------------------------------------------------------------------------------------------
+// The ternary codes and scales a layer exports; `delta` is used by TGA only.
+TernaryWeight Ternarize(QuantizerKind kind, const torch::Tensor& weight,
+                        const torch::Tensor& delta);
+
+// The weight the forward pass uses. kNone: the weight. kTwn, kTga: alpha * t with a
+// straight-through gradient. kSca: tanh(theta) while training, alpha * round(tanh theta) in
+// evaluation.
+torch::Tensor FakeQuantize(QuantizerKind kind, const torch::Tensor& weight,
+                           const torch::Tensor& delta, bool training);
 
 }  // namespace ternserve
 

@@ -48,7 +48,7 @@ StaticNet StaticNetFromSupernet(Supernet& supernet, const SubnetConfig& subnet,
                                 const BnStats& stats) {
   torch::NoGradGuard no_grad;
   auto sliced = [&](const LayerSpec& layer) {
-    return FakeQuantize(supernet->weight(layer.name), supernet->quantizer())
+    return supernet->QuantizedWeight(layer.name)
         .narrow(0, 0, SlicedOut(layer, subnet))
         .narrow(1, 0, SlicedIn(layer, subnet));
   };

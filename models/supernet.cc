@@ -35,9 +35,16 @@ SupernetImpl::SupernetImpl(const ArchConfig& arch, QuantizerKind quantizer)
     std::vector<int64_t> shape = {layer.out_channels, layer.in_channels};
     if (layer.name != "fc") shape.insert(shape.end(), {layer.kernel, layer.kernel});
     const double fan_in = static_cast<double>(layer.RowLength());
-    // He (Kaiming) normal initialization for ReLU networks.
-    torch::Tensor w = torch::randn(shape) * std::sqrt(2.0 / fan_in);
+    // He (Kaiming) normal initialization for ReLU networks. SCA's latent Theta starts at unit scale
+    // so that tanh(Theta) spans both basins of its regularizer (BN after each conv makes the weight
+    // scale irrelevant).
+    torch::Tensor w =
+        torch::randn(shape) * (quantizer == QuantizerKind::kSca ? 1.0 : std::sqrt(2.0 / fan_in));
     weights_[layer.name] = register_parameter(ParamName(layer.name) + "_weight", w);
+    if (quantizer == QuantizerKind::kTga) {
+      deltas_[layer.name] =
+          register_parameter(ParamName(layer.name) + "_delta", TgaInitialDelta(w));
+    }
     if (!layer.bn_name.empty()) {
       bn_gamma_[layer.bn_name] = register_parameter(ParamName(layer.bn_name) + "_gamma",
                                                     torch::ones({layer.out_channels}));
@@ -48,9 +55,34 @@ SupernetImpl::SupernetImpl(const ArchConfig& arch, QuantizerKind quantizer)
   fc_bias_ = register_parameter("fc_bias", torch::zeros({arch.num_classes}));
 }
 
+torch::Tensor SupernetImpl::QuantizedWeight(const std::string& layer) {
+  auto delta = deltas_.find(layer);
+  return FakeQuantize(quantizer_, weights_.at(layer),
+                      delta == deltas_.end() ? torch::Tensor() : delta->second, is_training());
+}
+
+TernaryWeight SupernetImpl::Ternarize(const std::string& layer) {
+  auto delta = deltas_.find(layer);
+  return ternserve::Ternarize(quantizer_, weights_.at(layer),
+                              delta == deltas_.end() ? torch::Tensor() : delta->second);
+}
+
+std::vector<torch::Tensor> SupernetImpl::thresholds() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& [name, delta] : deltas_) out.push_back(delta);
+  return out;
+}
+
+torch::Tensor SupernetImpl::Regularizer(double a) {
+  torch::Tensor total = torch::zeros({});
+  if (quantizer_ != QuantizerKind::kSca) return total;
+  for (const auto& [name, theta] : weights_) total = total + ScaRegularizer(theta, a);
+  return total;
+}
+
 torch::Tensor SupernetImpl::Conv(const LayerSpec& layer, const torch::Tensor& x,
                                  const SubnetConfig& subnet) {
-  const torch::Tensor w = FakeQuantize(weights_.at(layer.name), quantizer_)
+  const torch::Tensor w = QuantizedWeight(layer.name)
                               .narrow(0, 0, SlicedOut(layer, subnet))
                               .narrow(1, 0, SlicedIn(layer, subnet));
   return torch::conv2d(x, w, {}, layer.stride, layer.kernel / 2);
@@ -94,8 +126,7 @@ torch::Tensor SupernetImpl::forward(const torch::Tensor& x, const SubnetConfig& 
       block_input = h;
     } else if (layer.name == "fc") {
       const torch::Tensor pooled = h.mean({2, 3});
-      const torch::Tensor w =
-          FakeQuantize(weights_.at("fc"), quantizer_).narrow(1, 0, SlicedIn(layer, subnet));
+      const torch::Tensor w = QuantizedWeight("fc").narrow(1, 0, SlicedIn(layer, subnet));
       return torch::addmm(fc_bias_, pooled, w.t());
     } else if (IsConv2(layer)) {
       residual = Norm(layer, Conv(layer, h, subnet), mode, stats, accumulator);

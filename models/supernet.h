@@ -61,8 +61,17 @@ class SupernetImpl : public torch::nn::Module {
   QuantizerKind quantizer() const { return quantizer_; }
   const std::vector<LayerSpec>& layers() const { return layers_; }
 
-  // Latent weight of a layer at maximum shape ([out, in, k, k]; fc: [classes, in]).
+  // Latent weight of a layer at maximum shape ([out, in, k, k]; fc: [classes, in]). For SCA this is
+  // Theta.
   torch::Tensor& weight(const std::string& layer) { return weights_.at(layer); }
+  // The weight the forward pass uses, at maximum shape (see FakeQuantize): follows train()/eval().
+  torch::Tensor QuantizedWeight(const std::string& layer);
+  // The layer's exported codes and per-channel scales.
+  TernaryWeight Ternarize(const std::string& layer);
+  // TGA's trainable per-layer thresholds (empty for other quantizers).
+  std::vector<torch::Tensor> thresholds() const;
+  // SCA's discretization regularizer over every layer (0 for other quantizers).
+  torch::Tensor Regularizer(double a);
   torch::Tensor& bn_gamma(const std::string& bn) { return bn_gamma_.at(bn); }
   torch::Tensor& bn_beta(const std::string& bn) { return bn_beta_.at(bn); }
   torch::Tensor& fc_bias() { return fc_bias_; }
@@ -77,6 +86,7 @@ class SupernetImpl : public torch::nn::Module {
   const std::vector<LayerSpec> layers_;
   std::set<std::pair<int, int>> projected_blocks_;  // (stage, block) with a 1x1 projection shortcut
   std::map<std::string, torch::Tensor> weights_;
+  std::map<std::string, torch::Tensor> deltas_;  // TGA thresholds by layer
   std::map<std::string, torch::Tensor> bn_gamma_;
   std::map<std::string, torch::Tensor> bn_beta_;
   torch::Tensor fc_bias_;

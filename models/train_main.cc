@@ -10,42 +10,57 @@
 #include "models/trainer.h"
 
 ABSL_FLAG(std::string, out, "",
-          "Bundle to write (required), e.g. models/ternserve.tsn. A training curve is "
-          "written next to it as <out>.curve.csv.");
+          "Bundle to write (required), e.g. models/ternserve.tsn. Beside it: <out>.curve.csv/.png "
+          "(training "
+          "curve), <out>.search.csv and <out>.pareto.png (sub-net search), <out>.ckpt* "
+          "(checkpoint, every epoch).");
 ABSL_FLAG(std::string, data_dir, "/usr/share/datasets/fashion-mnist",
           "Folder with the Fashion-MNIST IDX files (Debian package dataset-fashion-mnist).");
-ABSL_FLAG(std::string, quantizer, "twn",
-          "Weight quantizer: twn (ternary) or none (fp32 reference).");
-ABSL_FLAG(int, epochs, 3, "Training epochs over the 55,000 training images.");
-ABSL_FLAG(int, warmup_epochs, 1,
+ABSL_FLAG(std::string, quantizer, "tga",
+          "Weight quantizer: tga (trainable thresholds, He & Fan 2019), sca (sparsity control, "
+          "Deng & Zhang "
+          "2020), twn (ternary weight networks), none (fp32 reference).");
+ABSL_FLAG(int, epochs, 8, "Training epochs over the 55,000 training images.");
+ABSL_FLAG(int, warmup_epochs, 2,
           "Epochs that train the full model alone before the sandwich rule starts.");
+ABSL_FLAG(double, ramp_epochs, 1.0,
+          "Epochs over which the sub-nets' loss weight ramps from 0 to 1 (DεS).");
 ABSL_FLAG(int, batch_size, 128, "Training batch size.");
 ABSL_FLAG(double, lr, 0.1,
           "Peak learning rate (SGD, Nesterov momentum 0.9, one-cycle cosine schedule).");
-ABSL_FLAG(double, weight_decay, 5e-4, "L2 weight decay.");
+ABSL_FLAG(double, weight_decay, 5e-4, "L2 weight decay on conv/linear weights (not for sca).");
+ABSL_FLAG(double, threshold_lr, 1e-4, "Learning rate of TGA's thresholds (Adam).");
+ABSL_FLAG(double, sca_a, 0.8, "SCA's sparsity controller a in (0, 2]: larger a, sparser weights.");
+ABSL_FLAG(double, sca_lambda, 1e-5, "Weight of SCA's discretization regularizer.");
+ABSL_FLAG(bool, sort_channels, true, "Sort channels by importance at the end of the warm-up.");
 ABSL_FLAG(uint64_t, seed, 1,
-          "Random seed (initialization, data order, augmentation, sub-net sampling).");
+          "Random seed (initialization, data order, augmentation, sub-net sampling, search).");
 ABSL_FLAG(int, threads, 2, "LibTorch intra-op threads.");
 ABSL_FLAG(int, calib_images, 2000,
-          "Training images used to recalibrate each exported sub-net's BatchNorm.");
+          "Training images used to recalibrate each sub-net's BatchNorm (SubnetNorm).");
 ABSL_FLAG(int, eval_images, 0, "Evaluate on only the first N validation/test images (0 = all).");
 ABSL_FLAG(int, train_images, 0, "Train on only the first N training images (0 = all 55,000).");
 ABSL_FLAG(int, max_steps, 0, "Stop after N optimizer steps (0 = run all epochs).");
-ABSL_FLAG(
-    std::string, subnets, "spread",
-    "Sub-nets to export: spread (6 uniform sub-nets from smallest to largest) or extremes (2).");
-ABSL_FLAG(
-    std::string, export_from, "",
-    "Skip training: load this checkpoint (the <out>.ckpt an earlier run wrote) and only export.");
+ABSL_FLAG(int, search_samples, 150,
+          "Random sub-nets evaluated in the Pareto search, beyond the largest, the smallest and "
+          "the 12 uniform ones.");
+ABSL_FLAG(int, max_subnets, 24, "At most this many Pareto sub-nets go into the bundle.");
+ABSL_FLAG(bool, resume, false, "Continue a killed run from its last checkpoint (<out>.ckpt).");
+ABSL_FLAG(bool, plots, true, "Write PNG plots (needs /usr/bin/python3 with matplotlib).");
+ABSL_FLAG(std::string, export_from, "",
+          "Skip training: load this checkpoint (the <out>.ckpt an earlier run wrote), search and "
+          "export.");
 ABSL_FLAG(bool, tiny, false,
-          "Smoke-test run: a few steps on 1,024 images, 2 sub-nets, 256-image evaluation. "
+          "Smoke-test run: a few steps on 1,024 images, the largest and smallest sub-nets, "
+          "256-image evaluation. "
           "Writes a valid (inaccurate) bundle in seconds; used by the tests.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Trains the weight-shared ternary SuperNet on Fashion-MNIST and writes a Ternserve model "
       "bundle.\n"
-      "Usage: ternserve-train --out=models/ternserve.tsn [--epochs=N --quantizer=twn|none --seed=S "
+      "Usage: ternserve-train --out=models/ternserve.tsn [--quantizer=tga|sca|twn|none --epochs=N "
+      "--seed=S "
       "...]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() > 1) {
@@ -59,16 +74,24 @@ int main(int argc, char** argv) {
   options.quantizer = absl::GetFlag(FLAGS_quantizer);
   options.epochs = absl::GetFlag(FLAGS_epochs);
   options.warmup_epochs = absl::GetFlag(FLAGS_warmup_epochs);
+  options.ramp_epochs = absl::GetFlag(FLAGS_ramp_epochs);
   options.batch_size = absl::GetFlag(FLAGS_batch_size);
   options.lr = absl::GetFlag(FLAGS_lr);
   options.weight_decay = absl::GetFlag(FLAGS_weight_decay);
+  options.threshold_lr = absl::GetFlag(FLAGS_threshold_lr);
+  options.sca_a = absl::GetFlag(FLAGS_sca_a);
+  options.sca_lambda = absl::GetFlag(FLAGS_sca_lambda);
+  options.sort_channels = absl::GetFlag(FLAGS_sort_channels);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.threads = absl::GetFlag(FLAGS_threads);
   options.calib_images = absl::GetFlag(FLAGS_calib_images);
   options.eval_images = absl::GetFlag(FLAGS_eval_images);
   options.train_images = absl::GetFlag(FLAGS_train_images);
   options.max_steps = absl::GetFlag(FLAGS_max_steps);
-  options.subnets = absl::GetFlag(FLAGS_subnets);
+  options.search_samples = absl::GetFlag(FLAGS_search_samples);
+  options.max_subnets = absl::GetFlag(FLAGS_max_subnets);
+  options.resume = absl::GetFlag(FLAGS_resume);
+  options.plots = absl::GetFlag(FLAGS_plots);
   options.tiny = absl::GetFlag(FLAGS_tiny);
   options.export_from = absl::GetFlag(FLAGS_export_from);
   options.command_line = absl::StrJoin(argv, argv + argc, " ");

@@ -1,82 +1,53 @@
 #include "models/trainer.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
-#include <random>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "models/export.h"
 #include "models/fashion_mnist.h"
+#include "models/subnet_search.h"
 #include "models/supernet.h"
+#include "models/train_data.h"
+#include "models/train_loop.h"
 #include "spdlog/spdlog.h"
+
+#ifndef TERNSERVE_PLOT_SCRIPT
+#define TERNSERVE_PLOT_SCRIPT "models/plot_training.py"
+#endif
 
 namespace ternserve {
 namespace {
 
-constexpr int kValidationImages = 5000;  // the last 5,000 training images (DESIGN.md "Data")
 constexpr int kEvalBatch = 500;
 
-struct Split {
-  torch::Tensor images;  // [N, 1, 28, 28] float in [0, 1]
-  torch::Tensor labels;  // [N] int64
-};
-
-Split ToTensors(const ImageSet& set, int64_t begin, int64_t end) {
-  const int64_t n = end - begin;
-  torch::Tensor pixels =
-      torch::from_blob(const_cast<uint8_t*>(set.pixels.data()) + begin * kImagePixels,
-                       {n, 1, 28, 28}, torch::kUInt8)
-          .to(torch::kFloat32)
-          .div_(255.0);
-  torch::Tensor labels =
-      torch::from_blob(const_cast<uint8_t*>(set.labels.data()) + begin, {n}, torch::kUInt8)
-          .to(torch::kInt64);
-  return {pixels, labels};
-}
-
-Split Head(const Split& s, int64_t n) {
-  if (n <= 0 || n >= s.images.size(0)) return s;
-  return {s.images.narrow(0, 0, n), s.labels.narrow(0, 0, n)};
-}
-
-// Random translation by up to 2 pixels (zero padding) and a random horizontal flip, per image.
-torch::Tensor Augment(const torch::Tensor& x, std::mt19937_64& rng) {
-  const int64_t n = x.size(0);
-  const torch::Tensor padded = torch::constant_pad_nd(x, {2, 2, 2, 2}, 0.0);
-  std::uniform_int_distribution<int> shift(0, 4);
-  std::vector<torch::Tensor> crops;
-  crops.reserve(n);
-  for (int64_t i = 0; i < n; ++i) {
-    crops.push_back(padded[i].narrow(1, shift(rng), 28).narrow(2, shift(rng), 28));
+absl::Status Validate(const TrainOptions& o) {
+  if (o.out.empty()) return absl::InvalidArgumentError("--out is required");
+  if (o.epochs < 1 || o.warmup_epochs < 0 || o.warmup_epochs > o.epochs) {
+    return absl::InvalidArgumentError("need --epochs >= 1 and 0 <= --warmup_epochs <= --epochs");
   }
-  torch::Tensor out = torch::stack(crops);
-  const torch::Tensor flip = torch::rand({n, 1, 1, 1}) < 0.5;
-  return torch::where(flip, out.flip({3}), out);
-}
-
-std::string Duration(double seconds) {
-  const int s = static_cast<int>(seconds);
-  return s >= 3600 ? absl::StrFormat("%dh%02dm", s / 3600, s / 60 % 60)
-                   : absl::StrFormat("%dm%02ds", s / 60, s % 60);
-}
-
-std::vector<SubnetConfig> ExportSet(const ArchConfig& arch, const std::string& which) {
-  if (which == "extremes") return {LargestSubnet(arch), SmallestSubnet(arch)};
-  // A spread of uniform sub-nets from the smallest to the largest (Pareto selection comes with the
-  // real recipe).
-  const std::vector<std::pair<int, double>> points = {{1, 0.25}, {1, 0.5},  {2, 0.5},
-                                                      {2, 0.75}, {3, 0.75}, {3, 1.0}};
-  std::vector<SubnetConfig> out;
-  for (const auto& [depth, mult] : points) {
-    SubnetConfig s;
-    for (int i = 0; i < kNumStages; ++i) {
-      s.depths[i] = depth;
-      s.widths[i] = arch.StageWidth(i, mult);
-    }
-    out.push_back(s);
+  if (o.batch_size < 2 || o.lr <= 0 || o.threads < 1 || o.calib_images < 2 || o.ramp_epochs <= 0) {
+    return absl::InvalidArgumentError(
+        "need --batch_size >= 2, --lr > 0, --threads >= 1, --calib_images >= 2 and --ramp_epochs > "
+        "0");
   }
-  return out;
+  if (o.sca_a <= 0 || o.sca_a > 2 || o.sca_lambda < 0 || o.threshold_lr <= 0) {
+    return absl::InvalidArgumentError(
+        "need 0 < --sca_a <= 2, --sca_lambda >= 0 and --threshold_lr > 0");
+  }
+  if (o.max_subnets < 1 || o.search_samples < 0) {
+    return absl::InvalidArgumentError("need --max_subnets >= 1 and --search_samples >= 0");
+  }
+  return absl::OkStatus();
+}
+
+// PNG plots are for people: a missing python3 or matplotlib costs a warning, not the run.
+void Plot(const std::string& kind, const std::string& csv, const std::string& png) {
+  const std::string command = absl::StrCat("/usr/bin/python3 ", TERNSERVE_PLOT_SCRIPT, " ", kind,
+                                           " '", csv, "' '", png, "' 2>&1");
+  if (std::system(command.c_str()) != 0)
+    spdlog::warn("could not plot {} (needs python3-matplotlib)", png);
 }
 
 }  // namespace
@@ -90,68 +61,28 @@ absl::Status RunTraining(TrainOptions options) {
     options.train_images = 1024;
     options.calib_images = 256;
     options.eval_images = 256;
-    options.subnets = "extremes";
   }
-  if (options.out.empty()) return absl::InvalidArgumentError("--out is required");
-  if (options.epochs < 1 || options.warmup_epochs < 0 || options.warmup_epochs > options.epochs) {
-    return absl::InvalidArgumentError("need epochs >= 1 and 0 <= warmup_epochs <= epochs");
-  }
-  if (options.batch_size < 2 || options.lr <= 0 || options.threads < 1 ||
-      options.calib_images < 2) {
-    return absl::InvalidArgumentError(
-        "need batch_size >= 2, lr > 0, threads >= 1 and calib_images >= 2");
-  }
-  if (options.subnets != "spread" && options.subnets != "extremes") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--subnets=", options.subnets, ": expected spread or extremes"));
-  }
+  if (absl::Status s = Validate(options); !s.ok()) return s;
   absl::StatusOr<QuantizerKind> quantizer = ParseQuantizer(options.quantizer);
   if (!quantizer.ok()) return quantizer.status();
-
-  absl::StatusOr<ImageSet> train_set =
-      LoadFashionMnist(options.data_dir, FashionMnistSplit::kTrain);
-  if (!train_set.ok()) return train_set.status();
-  absl::StatusOr<ImageSet> test_set = LoadFashionMnist(options.data_dir, FashionMnistSplit::kTest);
-  if (!test_set.ok()) return test_set.status();
-  const int64_t train_end = train_set->count - kValidationImages;
-  const Split train = Head(ToTensors(*train_set, 0, train_end), options.train_images);
-  const Split val = Head(ToTensors(*train_set, train_end, train_set->count), options.eval_images);
-  const Split test = Head(ToTensors(*test_set, 0, test_set->count), options.eval_images);
+  absl::StatusOr<TrainingData> data =
+      LoadTrainingData(options.data_dir, options.train_images, options.eval_images);
+  if (!data.ok()) return data.status();
 
   torch::manual_seed(options.seed);
   torch::set_num_threads(options.threads);
-  std::mt19937_64 rng(options.seed);
   const ArchConfig arch;
   Supernet net(arch, *quantizer);
-  const SubnetConfig largest = LargestSubnet(arch), smallest = SmallestSubnet(arch);
-  const std::vector<SubnetConfig> space = AllSubnets(arch);
-
-  const int64_t n_train = train.images.size(0);
-  const int64_t steps_per_epoch = n_train / options.batch_size;
-  int64_t total_steps = steps_per_epoch * options.epochs;
-  if (options.max_steps > 0) total_steps = std::min<int64_t>(total_steps, options.max_steps);
-  const int64_t warmup_steps = steps_per_epoch * options.warmup_epochs;
-  const int64_t ramp_steps = std::max<int64_t>(1, steps_per_epoch / 2);
-  torch::optim::SGD optimizer(net->parameters(), torch::optim::SGDOptions(options.lr)
-                                                     .momentum(0.9)
-                                                     .nesterov(true)
-                                                     .weight_decay(options.weight_decay));
-  spdlog::info(
-      "training {} SuperNet: {} images, {} epochs x {} steps (warm-up {} epochs), batch {}, seed "
-      "{}",
-      options.quantizer, n_train, options.epochs, steps_per_epoch, options.warmup_epochs,
-      options.batch_size, options.seed);
-
+  TrainLoop loop(options, net, data->train.size());
+  const std::string checkpoint = options.out + ".ckpt";
   const std::string curve_path = options.out + ".curve.csv";
-  std::ofstream curve(curve_path);
-  curve << "epoch,step,train_loss,val_acc_largest,val_acc_smallest,elapsed_s\n";
-  const auto start = std::chrono::steady_clock::now();
-  auto elapsed = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
-  std::uniform_int_distribution<size_t> pick(0, space.size() - 1);
-
-  const std::string checkpoint_path = options.out + ".ckpt";
+  int first_epoch = 0;
+  if (options.resume) {
+    absl::StatusOr<int> done = loop.Load(checkpoint);
+    if (!done.ok()) return done.status();
+    first_epoch = *done;
+    spdlog::info("resuming from {} after epoch {} (step {})", checkpoint, first_epoch, loop.step());
+  }
   if (!options.export_from.empty()) {
     try {
       torch::load(net, options.export_from);
@@ -160,92 +91,72 @@ absl::Status RunTraining(TrainOptions options) {
           options.export_from, ": not a SuperNet checkpoint (", e.what_without_backtrace(), ")"));
     }
     spdlog::info("loaded {}; exporting without training", options.export_from);
-    total_steps = 0;
+    first_epoch = options.epochs;
   }
-  int64_t step = 0;
-  for (int epoch = 0; epoch < options.epochs && step < total_steps; ++epoch) {
-    net->train();
-    const torch::Tensor order = torch::randperm(n_train, torch::kInt64);
-    double loss_sum = 0;
-    int64_t loss_count = 0;
-    for (int64_t b = 0; b < steps_per_epoch && step < total_steps; ++b, ++step) {
-      // One-cycle schedule: linear warm-up over the first 3% of steps, then cosine decay to zero.
-      const double warm = std::max<double>(1.0, 0.03 * total_steps);
-      const double lr =
-          step < warm
-              ? options.lr * (step + 1) / warm
-              : options.lr * 0.5 * (1 + std::cos(M_PI * (step - warm) / (total_steps - warm)));
-      for (auto& group : optimizer.param_groups())
-        static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+  spdlog::info(
+      "training {} SuperNet: {} images, {} epochs x {} steps (warm-up {}), batch {}, seed {}",
+      options.quantizer, data->train.size(), options.epochs, loop.steps_per_epoch(),
+      options.warmup_epochs, options.batch_size, options.seed);
 
-      const torch::Tensor index = order.narrow(0, b * options.batch_size, options.batch_size);
-      const torch::Tensor x = Augment(train.images.index_select(0, index), rng);
-      const torch::Tensor y = train.labels.index_select(0, index);
-      optimizer.zero_grad();
-      const torch::Tensor logits = net->forward(x, largest);
-      torch::Tensor loss = torch::cross_entropy_loss(logits, y, {}, at::Reduction::Mean, -100, 0.1);
-      loss.backward();
-      loss_sum += loss.item<double>();
-      ++loss_count;
-      if (step >= warmup_steps) {
-        // Sandwich rule with in-place distillation; the weight ramps from 0 so the sub-nets join
-        // gradually (delayed shrinking, DεS).
-        const double weight =
-            std::min(1.0, static_cast<double>(step - warmup_steps + 1) / ramp_steps);
-        const torch::Tensor soft = torch::softmax(logits.detach(), 1);
-        for (const SubnetConfig& s : {smallest, space[pick(rng)], space[pick(rng)]}) {
-          const torch::Tensor log_p = torch::log_softmax(net->forward(x, s), 1);
-          torch::Tensor kd = torch::kl_div(log_p, soft, at::Reduction::None).sum(1).mean() * weight;
-          kd.backward();
-        }
-      }
-      optimizer.step();
-      if ((b + 1) % 50 == 0 || step + 1 == total_steps) {
-        const double rate = (step + 1) / elapsed();
-        std::fprintf(stderr,
-                     "\repoch %d/%d  step %lld/%lld  loss %.4f  lr %.4f  %.1f steps/s  ETA %s   ",
-                     epoch + 1, options.epochs, static_cast<long long>(b + 1),
-                     static_cast<long long>(steps_per_epoch), loss_sum / loss_count, lr, rate,
-                     Duration((total_steps - step - 1) / rate).c_str());
-      }
+  std::ofstream curve(curve_path, first_epoch > 0 ? std::ios::app : std::ios::trunc);
+  if (first_epoch == 0)
+    curve << "epoch,step,lr,train_loss,val_acc_largest,val_acc_smallest,elapsed_s\n";
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  const SubnetConfig largest = LargestSubnet(arch), smallest = SmallestSubnet(arch);
+  const Split calib = data->train.Head(options.calib_images);
+  for (int epoch = first_epoch; epoch < options.epochs && loop.step() < loop.total_steps();
+       ++epoch) {
+    const double loss = loop.RunEpoch(epoch, data->train);
+    if (options.sort_channels && epoch + 1 == options.warmup_epochs) {
+      loop.SortChannels();
+      spdlog::info("sorted channels by importance after the warm-up");
     }
-    std::fprintf(stderr, "\n");
     net->eval();
-    const Split calib = Head(train, options.calib_images);
     const double val_largest =
         EvaluateAccuracy(net, largest, CalibrateBn(net, largest, calib.images, kEvalBatch),
-                         val.images, val.labels, kEvalBatch);
+                         data->val.images, data->val.labels, kEvalBatch);
     const double val_smallest =
         EvaluateAccuracy(net, smallest, CalibrateBn(net, smallest, calib.images, kEvalBatch),
-                         val.images, val.labels, kEvalBatch);
-    const double done = static_cast<double>(step) / total_steps;
+                         data->val.images, data->val.labels, kEvalBatch);
+    const double done =
+        static_cast<double>(epoch + 1 - first_epoch) / (options.epochs - first_epoch);
     spdlog::info(
-        "epoch {}/{}: train loss {:.4f}, val acc largest {:.2f}%, smallest {:.2f}%, elapsed {}, "
-        "ETA {}",
-        epoch + 1, options.epochs, loss_sum / std::max<int64_t>(1, loss_count), 100 * val_largest,
-        100 * val_smallest, Duration(elapsed()), Duration(elapsed() / done * (1 - done)));
-    curve << epoch + 1 << "," << step << "," << loss_sum / std::max<int64_t>(1, loss_count) << ","
+        "epoch {}/{}: loss {:.4f}, val acc largest {:.2f}%, smallest {:.2f}%, elapsed {:.0f}s, ETA "
+        "{:.0f}s",
+        epoch + 1, options.epochs, loss, 100 * val_largest, 100 * val_smallest, elapsed(),
+        elapsed() / done * (1 - done));
+    curve << epoch + 1 << "," << loop.step() << "," << loop.last_lr() << "," << loss << ","
           << val_largest << "," << val_smallest << "," << elapsed() << "\n";
     curve.flush();
-    torch::save(net, checkpoint_path);
+    if (absl::Status s = loop.Save(checkpoint, epoch + 1); !s.ok()) return s;
   }
+  curve.close();
+  if (options.plots) Plot("curve", curve_path, options.out + ".curve.png");
 
-  // SubnetNorm and evaluation of every exported sub-net.
-  net->eval();
-  const Split calib = Head(train, options.calib_images);
+  SearchOptions search;
+  search.samples = options.search_samples;
+  search.seed = options.seed;
+  search.calib_images = options.calib_images;
+  search.max_subnets = static_cast<size_t>(options.max_subnets);
+  if (options.tiny) search.fixed = {largest, smallest};
+  const SearchResult result = SearchSubnets(net, *data, search);
+  const std::string search_path = options.out + ".search.csv";
+  WriteSearchCsv(result, search_path);
+  if (options.plots) Plot("pareto", search_path, options.out + ".pareto.png");
+
   std::vector<ExportSubnet> exported;
-  const std::vector<SubnetConfig> export_set = ExportSet(arch, options.subnets);
-  for (size_t i = 0; i < export_set.size(); ++i) {
+  for (size_t i : result.chosen) {
     ExportSubnet e;
-    e.meta.id = static_cast<int>(i);
-    e.meta.config = export_set[i];
-    e.stats = CalibrateBn(net, e.meta.config, calib.images, kEvalBatch);
-    e.meta.val_accuracy =
-        EvaluateAccuracy(net, e.meta.config, e.stats, val.images, val.labels, kEvalBatch);
-    e.meta.test_accuracy =
-        EvaluateAccuracy(net, e.meta.config, e.stats, test.images, test.labels, kEvalBatch);
-    spdlog::info("sub-net {} {}: {:.1f} M MACs, val {:.2f}%, test {:.2f}%", i,
-                 SubnetName(e.meta.config), CountMacs(arch, e.meta.config) / 1e6,
+    e.meta.id = static_cast<int>(exported.size());
+    e.meta.config = result.evaluated[i].config;
+    e.meta.val_accuracy = result.evaluated[i].val_accuracy;
+    e.meta.test_accuracy = result.evaluated[i].test_accuracy;
+    e.stats = result.stats[i];
+    spdlog::info("sub-net {} {}: {:.2f} M MACs, val {:.2f}%, test {:.2f}%", e.meta.id,
+                 SubnetName(e.meta.config), result.evaluated[i].macs / 1e6,
                  100 * e.meta.val_accuracy, 100 * e.meta.test_accuracy);
     exported.push_back(std::move(e));
   }
@@ -258,19 +169,27 @@ absl::Status RunTraining(TrainOptions options) {
                      {"seed", options.seed},
                      {"epochs", options.epochs},
                      {"warmup_epochs", options.warmup_epochs},
+                     {"ramp_epochs", options.ramp_epochs},
                      {"batch_size", options.batch_size},
                      {"lr", options.lr},
                      {"weight_decay", options.weight_decay},
-                     {"steps", step},
-                     {"train_images", n_train},
-                     {"val_images", val.images.size(0)},
-                     {"test_images", test.images.size(0)},
-                     {"calib_images", calib.images.size(0)},
-                     {"sandwich", "largest + smallest + 2 random, in-place distillation"},
-                     {"wall_seconds", elapsed()}};
+                     {"threshold_lr", options.threshold_lr},
+                     {"sca_a", options.sca_a},
+                     {"sca_lambda", options.sca_lambda},
+                     {"sort_channels", options.sort_channels},
+                     {"steps", loop.step()},
+                     {"train_images", data->train.size()},
+                     {"val_images", data->val.size()},
+                     {"test_images", data->test.size()},
+                     {"calib_images", calib.size()},
+                     {"searched_subnets", result.evaluated.size()},
+                     {"pareto_front", result.front.size()},
+                     {"sandwich", "largest + smallest + 2 random, in-place distillation, DεS ramp"},
+                     {"wall_seconds_this_run", elapsed()}};
   if (absl::Status s = WriteBundle(net, exported, metadata, options.out); !s.ok()) return s;
-  spdlog::info("wrote {} ({} sub-nets) and {} in {}", options.out, exported.size(), curve_path,
-               Duration(elapsed()));
+  spdlog::info("wrote {} ({} sub-nets, {} bytes of metadata+weights) in {:.0f}s", options.out,
+               exported.size(),
+               std::ifstream(options.out, std::ios::ate | std::ios::binary).tellg(), elapsed());
   return absl::OkStatus();
 }
 

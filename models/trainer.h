@@ -1,14 +1,16 @@
-// SuperNet training and export, behind a LibTorch-free interface (ternserve-train's main only sees
-// this).
+// SuperNet training, sub-net search and export, behind a LibTorch-free interface (ternserve-train's
+// main sees only this).
 //
-// Recipe: the full model is warmed up alone; then every step follows the sandwich rule (largest,
-// smallest and 2 random sub-nets) with in-place distillation from the largest sub-net's soft
-// targets, the sub-nets' loss weight ramping up from 0 after the warm-up. After training, each
-// exported sub-net gets its own BN statistics (SubnetNorm) from training images, and its validation
-// and test accuracy are measured and stored.
+// Recipe: the full model is warmed up alone, its channels are then sorted by importance (so width
+// prefixes are good sub-nets), and every later step follows the sandwich rule (largest, smallest
+// and 2 random sub-nets) with in-place distillation from the largest sub-net's soft targets, the
+// sub-nets' loss weight ramping up from 0 (DεS). Afterwards every candidate sub-net gets its own BN
+// statistics (SubnetNorm), the Pareto set by validation accuracy vs MACs is chosen, and the bundle
+// is written with each sub-net's test accuracy.
 #ifndef TERNSERVE_MODELS_TRAINER_H_
 #define TERNSERVE_MODELS_TRAINER_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -17,29 +19,35 @@ namespace ternserve {
 
 struct TrainOptions {
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
-  std::string out;                // bundle path
-  std::string quantizer = "twn";  // twn | none
-  int epochs = 3;
-  int warmup_epochs = 1;  // full model alone before the sandwich starts
+  std::string out;  // bundle path; <out>.curve.csv/.png, .search.csv, .pareto.png, .ckpt* beside it
+  std::string quantizer = "tga";  // tga | sca | twn | none
+  int epochs = 8;
+  int warmup_epochs = 2;     // full model alone before the sandwich rule starts
+  double ramp_epochs = 1.0;  // epochs over which the sub-nets' loss weight ramps from 0 to 1
   int batch_size = 128;
   double lr = 0.1;  // peak SGD learning rate (one-cycle: warm-up, then cosine to 0)
   double weight_decay = 5e-4;
+  double threshold_lr = 1e-4;  // TGA thresholds (Adam)
+  double sca_a = 0.8;          // SCA sparsity controller a
+  double sca_lambda = 1e-5;    // SCA regularizer weight
+  bool sort_channels = true;   // channel importance sorting at the end of the warm-up
   uint64_t seed = 1;
-  int threads = 2;          // LibTorch intra-op threads
-  int calib_images = 2000;  // BN calibration images per exported sub-net (training split)
-  int eval_images = 0;      // 0 = the whole validation / test split; else only the first N
-  int train_images = 0;     // 0 = the whole training split (55,000); else only the first N
-  int max_steps = 0;        // 0 = no limit; else stop after this many steps
-  bool tiny = false;        // a few steps, 2 sub-nets, small evaluation: a valid bundle in seconds
-  std::string subnets =
-      "spread";  // "spread" (6 sub-nets across the space) | "extremes" (largest, smallest)
+  int threads = 2;           // LibTorch intra-op threads
+  int calib_images = 2000;   // BN calibration images per sub-net (training split)
+  int eval_images = 0;       // 0 = the whole validation / test split; else only the first N
+  int train_images = 0;      // 0 = the whole training split (55,000); else only the first N
+  int max_steps = 0;         // 0 = no limit; else stop after this many steps
+  int search_samples = 150;  // random sub-nets evaluated beyond the extremes and 12 uniform ones
+  int max_subnets = 24;      // at most this many Pareto sub-nets in the bundle
+  bool resume = false;       // continue from <out>.ckpt
+  bool plots = true;         // PNG plots through /usr/bin/python3 + matplotlib
+  bool tiny = false;         // a few steps, 2 sub-nets, small evaluation: a valid bundle in seconds
   std::string
       export_from;  // a checkpoint (<out>.ckpt of an earlier run): skip training, only export
   std::string command_line;  // recorded in the bundle's recipe
 };
 
-// Trains, exports the bundle to options.out and writes a training curve (<out>.curve.csv) and the
-// trained SuperNet's weights (<out>.ckpt, every epoch) next to it.
+// Trains, searches, and exports the bundle to options.out.
 absl::Status RunTraining(TrainOptions options);
 
 }  // namespace ternserve

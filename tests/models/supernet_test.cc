@@ -83,7 +83,7 @@ void CopySlices(Supernet& net, const SubnetConfig& s, const BnStats& stats, Smal
   size_t next = 0;
   for (const LayerSpec& layer : net->layers()) {
     if (!LayerActive(layer, s)) continue;
-    const torch::Tensor w = FakeQuantize(net->weight(layer.name), net->quantizer())
+    const torch::Tensor w = net->QuantizedWeight(layer.name)
                                 .narrow(0, 0, SlicedOut(layer, s))
                                 .narrow(1, 0, SlicedIn(layer, s));
     if (layer.name == "fc") {
@@ -166,29 +166,6 @@ TEST(SupernetTest, CalibrateBnMeasuresTheSubnetsOwnStatistics) {
                               1e-4, 1e-5));
   EXPECT_EQ(stats.mean.at("s2.b0.bn1").size(0), 32);
   EXPECT_EQ(stats.mean.count("s2.b1.bn1"), 0u);  // inactive block: no statistics
-}
-
-TEST(QuantizerTest, TwnOnAKnownTensor) {
-  // Row 0: mean|w| = 1.0, Delta = 0.7: kept |w| > 0.7 -> {2, -1.5}, alpha = 1.75.
-  // Row 1: mean|w| = 0.25, Delta = 0.175: kept {0.5, -0.3, 0.2}, alpha = 1/3.
-  const torch::Tensor w = torch::tensor({{2.0f, -1.5f, 0.3f, 0.2f}, {0.5f, -0.3f, 0.2f, 0.0f}});
-  const TernaryWeight q = TwnTernarize(w);
-  EXPECT_TRUE(torch::equal(q.codes, torch::tensor({{1, -1, 0, 0}, {1, -1, 1, 0}}, torch::kInt8)));
-  EXPECT_NEAR(q.scale[0].item<float>(), 1.75f, 1e-6);
-  EXPECT_NEAR(q.scale[1].item<float>(), 1.0f / 3.0f, 1e-6);
-}
-
-TEST(QuantizerTest, FakeQuantizeIsTernaryPerChannelWithStraightThroughGradient) {
-  torch::manual_seed(1);
-  const torch::Tensor w = torch::randn({6, 4, 3, 3}).requires_grad_(true);
-  const torch::Tensor q = FakeQuantize(w, QuantizerKind::kTwn);
-  for (int64_t c = 0; c < 6; ++c) {
-    const torch::Tensor values = std::get<0>(torch::_unique(q[c].detach().abs()));
-    EXPECT_LE(values.numel(), 2) << "channel " << c;  // {0, alpha_c}
-  }
-  q.sum().backward();
-  EXPECT_TRUE(torch::equal(w.grad(), torch::ones_like(w)));
-  EXPECT_EQ(ParseQuantizer("tga").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ExportTest, BundleServedByTorchEngineMatchesTheSupernet) {

@@ -1,0 +1,63 @@
+// The SuperNet training loop: one-cycle SGD over the weights, the sandwich rule with in-place
+// distillation after a full-model warm-up (sub-net loss weight ramping up from 0: delayed
+// shrinking, DεS, arXiv 2407.06167), TGA's thresholds on their own optimizer (stepped before the
+// weights, as He & Fan order it), SCA's regularizer, and checkpoints that a killed run resumes
+// from.
+//
+// Not thread-safe; owns its optimizers, shares the Supernet with the caller.
+#ifndef TERNSERVE_MODELS_TRAIN_LOOP_H_
+#define TERNSERVE_MODELS_TRAIN_LOOP_H_
+
+#include <memory>
+#include <random>
+#include <string>
+
+#include "absl/status/status.h"
+#include "models/supernet.h"
+#include "models/train_data.h"
+#include "models/trainer.h"
+
+namespace ternserve {
+
+class TrainLoop {
+ public:
+  TrainLoop(const TrainOptions& options, Supernet net, int64_t train_images);
+
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  int64_t total_steps() const { return total_steps_; }
+  int64_t step() const { return step_; }
+  double last_lr() const { return last_lr_; }
+
+  // One epoch (or what is left of max_steps); returns the mean training loss of the largest
+  // sub-net. `epoch` seeds the data order and augmentation, so a resumed run sees the same batches.
+  double RunEpoch(int epoch, const Split& train);
+
+  // Channel importance sorting (models/channel_sort.h); resets optimizer momentum, which it
+  // invalidates.
+  void SortChannels();
+
+  // <prefix> (model), <prefix>.opt (optimizers), <prefix>.json (progress).
+  absl::Status Save(const std::string& prefix, int epochs_done) const;
+  // Restores a Save(); returns the number of epochs it had completed.
+  absl::StatusOr<int> Load(const std::string& prefix);
+
+ private:
+  double LearningRate() const;
+  void BuildOptimizers();
+
+  const TrainOptions options_;
+  Supernet net_;
+  const int64_t steps_per_epoch_;
+  const int64_t total_steps_;
+  const int64_t warmup_steps_;
+  const int64_t ramp_steps_;
+  const std::vector<SubnetConfig> space_;
+  std::unique_ptr<torch::optim::SGD> weights_optimizer_;
+  std::unique_ptr<torch::optim::Adam> thresholds_optimizer_;  // TGA only
+  int64_t step_ = 0;
+  double last_lr_ = 0;
+};
+
+}  // namespace ternserve
+
+#endif  // TERNSERVE_MODELS_TRAIN_LOOP_H_

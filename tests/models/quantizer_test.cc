@@ -1,0 +1,148 @@
+// Each quantizer behaves as its paper says.
+#include "models/quantizer.h"
+
+#include <cmath>
+
+#include "gtest/gtest.h"
+
+namespace ternserve {
+namespace {
+
+// Every channel of alpha * t holds only {-alpha_c, 0, +alpha_c}.
+void ExpectTernaryPerChannel(const torch::Tensor& q) {
+  for (int64_t c = 0; c < q.size(0); ++c) {
+    const torch::Tensor values = std::get<0>(torch::_unique(q[c].detach().abs()));
+    EXPECT_LE(values.numel(), 2) << "channel " << c;  // {0, alpha_c}
+  }
+}
+
+TEST(QuantizerTest, ParsesNames) {
+  for (const char* name : {"tga", "sca", "twn", "none"}) {
+    absl::StatusOr<QuantizerKind> kind = ParseQuantizer(name);
+    ASSERT_TRUE(kind.ok()) << name;
+    EXPECT_STREQ(QuantizerName(*kind), name);
+  }
+  EXPECT_EQ(ParseQuantizer("ttq").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(QuantizerTest, TwnOnAKnownTensor) {
+  // Row 0: mean|w| = 1.0, Delta = 0.7: kept |w| > 0.7 -> {2, -1.5}, alpha = 1.75.
+  // Row 1: mean|w| = 0.25, Delta = 0.175: kept {0.5, -0.3, 0.2}, alpha = 1/3.
+  const torch::Tensor w = torch::tensor({{2.0f, -1.5f, 0.3f, 0.2f}, {0.5f, -0.3f, 0.2f, 0.0f}});
+  const TernaryWeight q = TwnTernarize(w);
+  EXPECT_TRUE(torch::equal(q.codes, torch::tensor({{1, -1, 0, 0}, {1, -1, 1, 0}}, torch::kInt8)));
+  EXPECT_NEAR(q.scale[0].item<float>(), 1.75f, 1e-6);
+  EXPECT_NEAR(q.scale[1].item<float>(), 1.0f / 3.0f, 1e-6);
+}
+
+// E[w | w > mu + Delta] for w ~ N(mu, sigma^2), by the trapezoid rule.
+double TruncatedGaussianMean(double mu, double sigma, double delta) {
+  const double lo = mu + delta, hi = mu + 12 * sigma;
+  const int n = 200000;
+  const double h = (hi - lo) / n;
+  double mass = 0, moment = 0;
+  for (int i = 0; i <= n; ++i) {
+    const double w = lo + i * h;
+    const double density =
+        std::exp(-0.5 * std::pow((w - mu) / sigma, 2)) / (sigma * std::sqrt(2 * M_PI));
+    const double weight = (i == 0 || i == n) ? 0.5 : 1.0;
+    mass += weight * density * h;
+    moment += weight * w * density * h;
+  }
+  return moment / mass;
+}
+
+TEST(QuantizerTest, TgaScaleIsTheTruncatedGaussianMean) {
+  struct Case {
+    double mu, sigma, delta;
+  } cases[] = {{0.0, 1.0, 0.5}, {0.01, 0.05, 0.03}, {-0.02, 0.2, 0.3}, {0.0, 0.1, 0.0}};
+  for (const Case& c : cases) {
+    const torch::Tensor alpha =
+        TgaScale(torch::tensor({c.mu}, torch::kFloat64), torch::tensor({c.sigma}, torch::kFloat64),
+                 torch::tensor({c.delta}, torch::kFloat64));
+    EXPECT_NEAR(alpha.item<double>(), TruncatedGaussianMean(c.mu, c.sigma, c.delta),
+                1e-6 * (1 + c.sigma))
+        << "mu " << c.mu << " sigma " << c.sigma << " delta " << c.delta;
+  }
+  // The threshold is clamped to 3 sigma: a huge delta gives the scale at beta = 3.
+  const torch::Tensor clamped =
+      TgaScale(torch::tensor({0.0}), torch::tensor({1.0}), torch::tensor({100.0}));
+  EXPECT_NEAR(clamped.item<float>(), TruncatedGaussianMean(0, 1, 3), 1e-4);
+}
+
+TEST(QuantizerTest, TgaThresholdGetsAGradient) {
+  torch::manual_seed(2);
+  const torch::Tensor w = (torch::randn({8, 4, 3, 3}) * 0.1).requires_grad_(true);
+  const torch::Tensor delta = TgaInitialDelta(w).requires_grad_(true);
+  const torch::Tensor q = TgaFakeQuantize(w, delta);
+  ExpectTernaryPerChannel(q);
+  // A loss that depends on the scale: the gradient must reach delta, and w gets the
+  // straight-through gradient.
+  const torch::Tensor target = torch::randn_like(w);
+  (q * target).sum().backward();
+  ASSERT_TRUE(delta.grad().defined());
+  EXPECT_GT(delta.grad().abs().item<float>(), 1e-6);
+  EXPECT_TRUE(torch::allclose(w.grad(), target));
+  // Codes follow the per-channel threshold around the channel mean.
+  const TernaryWeight t = TgaTernarize(w, delta);
+  const torch::Tensor rows = w.detach().reshape({8, -1});
+  const torch::Tensor mu = rows.mean(1, true);
+  const torch::Tensor thr = torch::minimum(delta.detach().abs(), 3 * rows.std(1, false, true));
+  const torch::Tensor expected =
+      (rows > mu + thr).to(torch::kInt8) - (rows < mu - thr).to(torch::kInt8);
+  EXPECT_TRUE(torch::equal(t.codes.reshape({8, -1}), expected));
+}
+
+TEST(QuantizerTest, ScaSparsityGrowsWithA) {
+  // Same tensor, same number of steps on the regularizer alone: sparsity of round(tanh theta)
+  // strictly increases over a in {0.4, 0.8, 1.2, 1.6}.
+  torch::manual_seed(5);
+  const torch::Tensor init = torch::randn({16, 64});
+  double previous = -1;
+  for (double a : {0.4, 0.8, 1.2, 1.6}) {
+    torch::Tensor theta = init.clone().requires_grad_(true);
+    torch::optim::SGD sgd({theta}, torch::optim::SGDOptions(0.05));
+    for (int step = 0; step < 300; ++step) {
+      sgd.zero_grad();
+      ScaRegularizer(theta, a).backward();
+      sgd.step();
+    }
+    const TernaryWeight q = ScaTernarize(theta);
+    const double sparsity = q.codes.eq(0).to(torch::kFloat64).mean().item<double>();
+    EXPECT_GT(sparsity, previous) << "a = " << a;
+    previous = sparsity;
+  }
+}
+
+TEST(QuantizerTest, ScaCodesAreRoundedTanhWithFittedScale) {
+  const torch::Tensor theta = torch::tensor({{2.0f, -2.0f, 0.1f, 1.0f}});
+  const TernaryWeight q = ScaTernarize(theta);
+  EXPECT_TRUE(torch::equal(q.codes, torch::tensor({{1, -1, 0, 1}}, torch::kInt8)));
+  const double expected =
+      (std::tanh(2.0) * 2 + std::tanh(1.0)) / 3;  // least squares over the non-zero codes
+  EXPECT_NEAR(q.scale[0].item<float>(), expected, 1e-6);
+  // Training runs on tanh(theta) itself; evaluation on alpha * t.
+  EXPECT_TRUE(
+      torch::allclose(FakeQuantize(QuantizerKind::kSca, theta, {}, true), torch::tanh(theta)));
+  ExpectTernaryPerChannel(FakeQuantize(QuantizerKind::kSca, theta, {}, false));
+}
+
+TEST(QuantizerTest, EveryQuantizerIsTernaryPerChannelInEvaluation) {
+  torch::manual_seed(1);
+  const torch::Tensor w = torch::randn({6, 4, 3, 3}).requires_grad_(true);
+  for (QuantizerKind kind : {QuantizerKind::kTwn, QuantizerKind::kTga, QuantizerKind::kSca}) {
+    const torch::Tensor delta = TgaInitialDelta(w);
+    const torch::Tensor q = FakeQuantize(kind, w, delta, /*training=*/false);
+    ExpectTernaryPerChannel(q);
+    const TernaryWeight t = Ternarize(kind, w, delta);
+    EXPECT_TRUE(torch::equal(q.detach(), t.codes.to(torch::kFloat32) * PerChannel(t.scale, 4)))
+        << QuantizerName(kind);
+  }
+  // TWN's straight-through gradient is the identity.
+  const torch::Tensor q = FakeQuantize(QuantizerKind::kTwn, w, {}, /*training=*/true);
+  q.sum().backward();
+  EXPECT_TRUE(torch::equal(w.grad(), torch::ones_like(w)));
+}
+
+}  // namespace
+}  // namespace ternserve
