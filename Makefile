@@ -11,8 +11,9 @@ HOST        ?= 127.0.0.1
 PORT        ?= 8001
 SERVE_FLAGS ?=
 
-# Build tools, libraries, the data set, the runtime BLAS and matplotlib (the trainer's plots). libopenblas0-openmp matters: without it Debian's
-# LibTorch falls back to the reference BLAS (~30x slower), which would make every LibTorch baseline unfair.
+# Build tools, libraries, the data set, the runtime BLAS and matplotlib (the trainer's plots).
+# libopenblas0-openmp matters: without it Debian's LibTorch falls back to the reference BLAS (~30x slower),
+# which would make every LibTorch baseline unfair.
 APT_PACKAGES := g++ cmake ninja-build pkg-config \
   libtorch-dev libopenblas0-openmp \
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev \
