@@ -1,0 +1,160 @@
+// AVX-512 VNNI variant of the ternary conv (conv_kernels.h): vpdpbusd multiplies 4 u8 activations
+// (one broadcast dword: 4 consecutive channels of a pixel) by a WeightBlock's 4 int8 weights per
+// output-channel lane and adds them into 16 int32 accumulators. Up to 4 output blocks (64 output
+// channels) share each broadcast. The epilogue is conv_params.h's, op for op, 16 lanes at a time.
+//
+// Every function here carries a target attribute instead of the whole TU being built with
+// -mavx512*, so nothing here runs unless the dispatcher checked the CPU. Bit-exact with the
+// scalar reference: integer sums are associative, and the float steps are the same IEEE ops in
+// the same order (the TU builds with -ffp-contract=off, so no FMA is formed).
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "models/kernels/conv_kernels.h"
+
+// GCC 12's intrinsic headers self-initialise their "undefined" vectors (`__m512 __Y = __Y;`), which
+// -Wmaybe-uninitialized flags once they are inlined here; the values are never read.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#define TERNSERVE_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+
+namespace ternserve::kernels {
+namespace {
+
+constexpr int kMaxBlocksPerPass = 4;
+
+struct InBoundsTap {
+  int tap;
+  const uint8_t* pixel;
+};
+
+TERNSERVE_AVX512_VNNI inline void StoreBlock(__m512i acc, int c0, int64_t element,
+                                             const PackedTernaryConv& weights,
+                                             const ConvEpilogue& e, float inv_out_scale) {
+  const int out_stride = PaddedChannels(weights.out_channels);
+  const int valid = weights.out_channels - c0 < kBlockOut ? weights.out_channels - c0 : kBlockOut;
+  const int stored = out_stride - c0 < kBlockOut ? out_stride - c0 : kBlockOut;
+  const __mmask16 load_mask = static_cast<__mmask16>((1u << valid) - 1);
+  const __mmask16 store_mask = static_cast<__mmask16>((1u << stored) - 1);
+  const __m512 zero = _mm512_setzero_ps();
+
+  __m512 y =
+      _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_maskz_loadu_ps(load_mask, e.multiplier + c0));
+  y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(load_mask, e.bias + c0));
+  if (e.residual_u8 != nullptr) {
+    const __m128i r8 = _mm_maskz_loadu_epi8(load_mask, e.residual_u8 + element);
+    const __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(r8));
+    y = _mm512_add_ps(y, _mm512_mul_ps(r, _mm512_set1_ps(e.residual_scale)));
+  } else if (e.residual_f32 != nullptr) {
+    y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(load_mask, e.residual_f32 + element));
+  }
+  // max_ps(a, b) is a > b ? a : b, exactly the scalar `y > 0 ? y : 0` (NaN and -0 included).
+  if (e.relu) y = _mm512_max_ps(y, zero);
+  if (e.out_u8 != nullptr) {
+    __m512 q = _mm512_mul_ps(y, _mm512_set1_ps(inv_out_scale));
+    q = _mm512_max_ps(q, zero);
+    q = _mm512_min_ps(q, _mm512_set1_ps(255.0f));
+    // cvtps rounds with MXCSR (default: to nearest even), like std::nearbyint.
+    const __m128i q8 = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q));
+    _mm_mask_storeu_epi8(e.out_u8 + element, store_mask, q8);
+  } else {
+    // Lanes past out_channels are 0 (zero weights, masked-to-zero multiplier, bias, residual).
+    _mm512_mask_storeu_ps(e.out_f32 + element, store_mask, y);
+  }
+}
+
+template <int kBlocks>
+TERNSERVE_AVX512_VNNI void ConvPixel(const InBoundsTap* taps, int num_taps, int ob0,
+                                     int32_t zero_point, int64_t element,
+                                     const PackedTernaryConv& weights, const ConvEpilogue& e,
+                                     float inv_out_scale) {
+  __m512i acc[kBlocks];
+  for (int b = 0; b < kBlocks; ++b) acc[b] = _mm512_setzero_si512();
+  const int groups = weights.in_groups;
+  for (int t = 0; t < num_taps; ++t) {
+    const uint8_t* px = taps[t].pixel;
+    const WeightBlock* w[kBlocks];
+    for (int b = 0; b < kBlocks; ++b) w[b] = weights.Block(ob0 + b, taps[t].tap, 0);
+    for (int ig = 0; ig < groups; ++ig) {
+      int32_t quad;
+      std::memcpy(&quad, px + ig * kBlockIn, sizeof(quad));
+      const __m512i a = _mm512_set1_epi32(quad);
+      for (int b = 0; b < kBlocks; ++b) {
+        acc[b] = _mm512_dpbusd_epi32(acc[b], a, _mm512_load_si512(w[b] + ig));
+      }
+    }
+    if (zero_point != 0) {
+      // sum w * (x - z) = sum w * x - z * sum w, over this in-bounds tap.
+      const __m512i z = _mm512_set1_epi32(zero_point);
+      for (int b = 0; b < kBlocks; ++b) {
+        const __m512i sums = _mm512_loadu_si512(weights.TapSums(ob0 + b, taps[t].tap));
+        acc[b] = _mm512_sub_epi32(acc[b], _mm512_mullo_epi32(z, sums));
+      }
+    }
+  }
+  for (int b = 0; b < kBlocks; ++b) {
+    const int c0 = (ob0 + b) * kBlockOut;
+    StoreBlock(acc[b], c0, element + c0, weights, e, inv_out_scale);
+  }
+}
+
+}  // namespace
+
+TERNSERVE_AVX512_VNNI void TernaryConvAvx512Vnni(const ConvShape& shape, const ConvInput& input,
+                                                 const PackedTernaryConv& weights,
+                                                 const ConvEpilogue& epilogue) {
+  const int k = weights.kernel;
+  const int pad = k / 2;
+  const int out_h = shape.OutH(k);
+  const int out_w = shape.OutW(k);
+  const int in_stride = PaddedChannels(weights.in_channels);
+  const int out_stride = PaddedChannels(weights.out_channels);
+  const float inv_out_scale = 1.0f / epilogue.out_scale;
+  InBoundsTap taps[9];
+
+  for (int n = 0; n < shape.batch; ++n) {
+    for (int oy = 0; oy < out_h; ++oy) {
+      for (int ox = 0; ox < out_w; ++ox) {
+        int num_taps = 0;
+        for (int ky = 0; ky < k; ++ky) {
+          const int iy = oy * shape.stride - pad + ky;
+          if (iy < 0 || iy >= shape.in_h) continue;
+          for (int kx = 0; kx < k; ++kx) {
+            const int ix = ox * shape.stride - pad + kx;
+            if (ix < 0 || ix >= shape.in_w) continue;
+            taps[num_taps].tap = ky * k + kx;
+            taps[num_taps].pixel =
+                input.data +
+                ((static_cast<int64_t>(n) * shape.in_h + iy) * shape.in_w + ix) * in_stride;
+            ++num_taps;
+          }
+        }
+        const int64_t element = ((static_cast<int64_t>(n) * out_h + oy) * out_w + ox) * out_stride;
+        int ob = 0;
+        for (; ob + kMaxBlocksPerPass <= weights.out_blocks; ob += kMaxBlocksPerPass) {
+          ConvPixel<kMaxBlocksPerPass>(taps, num_taps, ob, input.zero_point, element, weights,
+                                       epilogue, inv_out_scale);
+        }
+        switch (weights.out_blocks - ob) {
+          case 3:
+            ConvPixel<3>(taps, num_taps, ob, input.zero_point, element, weights, epilogue,
+                         inv_out_scale);
+            break;
+          case 2:
+            ConvPixel<2>(taps, num_taps, ob, input.zero_point, element, weights, epilogue,
+                         inv_out_scale);
+            break;
+          case 1:
+            ConvPixel<1>(taps, num_taps, ob, input.zero_point, element, weights, epilogue,
+                         inv_out_scale);
+            break;
+          default:
+            break;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace ternserve::kernels

@@ -1,0 +1,64 @@
+// Ternary conv / linear kernels and the table that lists every variant (one table per weight
+// format, as in ggml).
+//
+// Every variant computes exactly the integer accumulator and float epilogue that conv_params.h
+// defines, so their outputs are bit-identical; TernaryConvScalar is the reference. A variant that
+// needs an instruction set is compiled with function-level target attributes, so the library runs
+// on any x86-64 CPU; its table entry's `supported()` says whether this CPU can run it.
+//
+// Thread-safety: the kernels are pure functions of their arguments (no globals written); calls on
+// disjoint outputs may run concurrently. The table is immutable.
+#ifndef TERNSERVE_MODELS_KERNELS_CONV_KERNELS_H_
+#define TERNSERVE_MODELS_KERNELS_CONV_KERNELS_H_
+
+#include <cstddef>
+
+#include "models/kernels/conv_params.h"
+#include "models/kernels/ternary_blocks.h"
+
+namespace ternserve::kernels {
+
+// Conv with weights.kernel() x kernel() taps (3x3 with padding 1, or 1x1 with padding 0), stride
+// shape.stride, from weights.in_channels to weights.out_channels.
+using TernaryConvFn = void (*)(const ConvShape& shape, const ConvInput& input,
+                               const PackedTernaryConv& weights, const ConvEpilogue& epilogue);
+
+// The portable reference.
+void TernaryConvScalar(const ConvShape& shape, const ConvInput& input,
+                       const PackedTernaryConv& weights, const ConvEpilogue& epilogue);
+// AVX2 (vpmaddubsw + vpmaddwd; ternary weights keep int16 pairs within +-510, no saturation).
+// Call only if the CPU supports it (see the table).
+void TernaryConvAvx2(const ConvShape& shape, const ConvInput& input,
+                     const PackedTernaryConv& weights, const ConvEpilogue& epilogue);
+// AVX-512 F/BW/VL/VNNI (vpdpbusd). Call only if the CPU supports it (see the table).
+void TernaryConvAvx512Vnni(const ConvShape& shape, const ConvInput& input,
+                           const PackedTernaryConv& weights, const ConvEpilogue& epilogue);
+
+struct TernaryConvKernel {
+  const char* name;     // "scalar", "avx2", "avx512vnni"
+  bool (*supported)();  // true if this CPU (and OS) can run it
+  TernaryConvFn conv;
+};
+
+// Every variant, the scalar reference first, fastest last.
+const TernaryConvKernel* TernaryConvKernels(size_t* count);
+// nullptr if there is no variant of that name.
+const TernaryConvKernel* FindTernaryConvKernel(const char* name);
+// The last supported entry of the table (scalar at worst).
+const TernaryConvKernel& BestTernaryConvKernel();
+
+// A fully connected layer (weights.kernel() == 1) as a 1x1 conv over a 1x1 image: `input` is
+// [batch][PaddedChannels(in)], the output [batch][PaddedChannels(out)].
+inline void TernaryLinear(const TernaryConvKernel& kernel, int batch, const ConvInput& input,
+                          const PackedTernaryConv& weights, const ConvEpilogue& epilogue) {
+  ConvShape shape;
+  shape.batch = batch;
+  shape.in_h = 1;
+  shape.in_w = 1;
+  shape.stride = 1;
+  kernel.conv(shape, input, weights, epilogue);
+}
+
+}  // namespace ternserve::kernels
+
+#endif  // TERNSERVE_MODELS_KERNELS_CONV_KERNELS_H_

@@ -1,0 +1,47 @@
+// Repacking bundle codes into the kernels' WeightBlock layout (ternary_blocks.h).
+#include "models/kernels/ternary_blocks.h"
+
+#include <utility>
+
+#include "models/kernels/ternary_pack.h"
+
+namespace ternserve::kernels {
+
+bool RepackTernaryConv(const uint8_t* codes, int full_out, int full_in, int kernel, int out_used,
+                       int in_used, PackedTernaryConv* out) {
+  if (kernel != 1 && kernel != 3) return false;
+  if (out_used <= 0 || in_used <= 0 || out_used > full_out || in_used > full_in) return false;
+  const int taps = kernel * kernel;
+  const int64_t row_length = static_cast<int64_t>(full_in) * taps;
+  const size_t row_bytes = PackedRowBytes(row_length);
+
+  PackedTernaryConv p;
+  p.out_channels = out_used;
+  p.in_channels = in_used;
+  p.kernel = kernel;
+  p.out_blocks = (out_used + kBlockOut - 1) / kBlockOut;
+  p.in_groups = (in_used + kBlockIn - 1) / kBlockIn;
+  p.blocks.assign(static_cast<size_t>(p.out_blocks) * taps * p.in_groups, WeightBlock{});
+  p.tap_sums.assign(static_cast<size_t>(p.out_blocks) * taps * kBlockOut, 0);
+
+  for (int o = 0; o < out_used; ++o) {
+    const uint8_t* row = codes + static_cast<size_t>(o) * row_bytes;
+    const int ob = o / kBlockOut;
+    const int lane = o % kBlockOut;
+    for (int i = 0; i < in_used; ++i) {
+      for (int tap = 0; tap < taps; ++tap) {
+        const int64_t index = static_cast<int64_t>(i) * taps + tap;
+        const uint8_t code = (row[index >> 2] >> ((index & 3) * 2)) & 0b11;
+        if (code == kCodeInvalid) return false;
+        const int8_t w = TernaryAt(row, index);
+        const size_t b = (static_cast<size_t>(ob) * taps + tap) * p.in_groups + i / kBlockIn;
+        p.blocks[b].w[lane][i % kBlockIn] = w;
+        p.tap_sums[(static_cast<size_t>(ob) * taps + tap) * kBlockOut + lane] += w;
+      }
+    }
+  }
+  *out = std::move(p);
+  return true;
+}
+
+}  // namespace ternserve::kernels

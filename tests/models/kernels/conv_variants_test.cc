@@ -1,0 +1,142 @@
+// Every variant of the ternary conv table against the scalar reference, bit for bit, over random
+// shapes of the SuperNet's layers (and odd ones). A variant this CPU cannot run is skipped.
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "models/kernels/conv_kernels.h"
+#include "tests/models/kernels/conv_test_cases.h"
+
+namespace ternserve::kernels {
+namespace {
+
+using testing::ConvCase;
+using testing::MakeConvCase;
+using testing::Residual;
+
+std::vector<std::string> VariantNames() {
+  size_t count = 0;
+  const TernaryConvKernel* table = TernaryConvKernels(&count);
+  std::vector<std::string> names;
+  for (size_t i = 0; i < count; ++i) names.push_back(table[i].name);
+  return names;
+}
+
+class ConvVariantTest : public ::testing::TestWithParam<std::string> {};
+
+// Runs `c` through the reference and the variant; expects identical bytes.
+void ExpectBitExact(const TernaryConvKernel& variant, const ConvCase& c) {
+  std::vector<uint8_t> ref_u8, got_u8;
+  std::vector<float> ref_f32, got_f32;
+  TernaryConvScalar(c.shape, testing::InputOf(c), c.weights,
+                    testing::EpilogueOf(c, &ref_u8, &ref_f32));
+  variant.conv(c.shape, testing::InputOf(c), c.weights, testing::EpilogueOf(c, &got_u8, &got_f32));
+  if (c.u8_output) {
+    ASSERT_EQ(got_u8.size(), ref_u8.size());
+    for (size_t e = 0; e < ref_u8.size(); ++e) {
+      ASSERT_EQ(got_u8[e], ref_u8[e]) << variant.name << " element " << e << ", " << c.Describe();
+    }
+  } else {
+    ASSERT_EQ(got_f32.size(), ref_f32.size());
+    for (size_t e = 0; e < ref_f32.size(); ++e) {
+      uint32_t got, ref;
+      std::memcpy(&got, &got_f32[e], 4);
+      std::memcpy(&ref, &ref_f32[e], 4);
+      ASSERT_EQ(got, ref) << variant.name << " element " << e << " (" << got_f32[e] << " vs "
+                          << ref_f32[e] << "), " << c.Describe();
+    }
+  }
+}
+
+TEST_P(ConvVariantTest, BitExactWithScalarOnRandomShapes) {
+  const TernaryConvKernel* variant = FindTernaryConvKernel(GetParam().c_str());
+  ASSERT_NE(variant, nullptr);
+  if (!variant->supported()) GTEST_SKIP() << "this CPU lacks " << variant->name;
+  std::mt19937 rng(1234);
+  const int channels[] = {1, 3, 8, 16, 24, 32, 48, 64, 96, 128};
+  const int sides[] = {28, 14, 7};
+  const int num_cases = 120;
+  for (int i = 0; i < num_cases; ++i) {
+    const int kernel = i % 3 == 2 ? 1 : 3;
+    const int stride = 1 + static_cast<int>(rng() % 2);
+    const int side = sides[rng() % 3];
+    const int in = channels[rng() % 10], out = channels[rng() % 10];
+    // Cap the reference's work per case, keeping batch >= 1.
+    const int64_t macs_per_image =
+        static_cast<int64_t>(side) * side * in * out * kernel * kernel / (stride * stride);
+    int batch = 1 + static_cast<int>(rng() % 8);
+    while (batch > 1 && batch * macs_per_image > 40'000'000) --batch;
+    const int32_t zero_point = i % 5 == 0 ? static_cast<int32_t>(rng() % 256) : 0;
+    const Residual residual = static_cast<Residual>(rng() % 3);
+    const bool relu = rng() % 4 != 0;
+    const bool u8_output = rng() % 3 != 0;
+    const ConvCase c = MakeConvCase(&rng, kernel, stride, side, batch, in, out, zero_point,
+                                    residual, relu, u8_output);
+    ExpectBitExact(*variant, c);
+    if (HasFatalFailure()) return;
+  }
+}
+
+// The classifier: a 1x1 conv over a 1x1 image, float logits.
+TEST_P(ConvVariantTest, BitExactOnLinear) {
+  const TernaryConvKernel* variant = FindTernaryConvKernel(GetParam().c_str());
+  ASSERT_NE(variant, nullptr);
+  if (!variant->supported()) GTEST_SKIP() << "this CPU lacks " << variant->name;
+  std::mt19937 rng(99);
+  for (int in : {32, 48, 96, 128}) {
+    for (int batch : {1, 5, 8}) {
+      const ConvCase c =
+          MakeConvCase(&rng, 1, 1, 1, batch, in, 10, 0, Residual::kNone, false, false);
+      ExpectBitExact(*variant, c);
+      std::vector<uint8_t> unused;
+      std::vector<float> ref, got;
+      TernaryConvScalar(c.shape, testing::InputOf(c), c.weights,
+                        testing::EpilogueOf(c, &unused, &ref));
+      TernaryLinear(*variant, batch, testing::InputOf(c), c.weights,
+                    testing::EpilogueOf(c, &unused, &got));
+      ASSERT_EQ(std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)), 0);
+    }
+  }
+}
+
+// Accumulators near the extremes: all-255 input, all +1 (then all -1) weights, 128 -> 128 3x3.
+TEST_P(ConvVariantTest, BitExactAtAccumulatorExtremes) {
+  const TernaryConvKernel* variant = FindTernaryConvKernel(GetParam().c_str());
+  ASSERT_NE(variant, nullptr);
+  if (!variant->supported()) GTEST_SKIP() << "this CPU lacks " << variant->name;
+  std::mt19937 rng(5);
+  for (int8_t w : {1, -1}) {
+    ConvCase c = MakeConvCase(&rng, 3, 1, 7, 2, 128, 128, 0, Residual::kNone, false, false);
+    std::vector<int8_t> t(128 * 128 * 9, w);
+    std::vector<uint8_t> codes(PackedMatrixBytes(128, 128 * 9));
+    PackTernary(t.data(), 128, 128 * 9, codes.data());
+    ASSERT_TRUE(RepackTernaryConv(codes.data(), 128, 128, 3, 128, 128, &c.weights));
+    std::fill(c.input.begin(), c.input.end(), 255);
+    std::fill(c.multiplier.begin(), c.multiplier.end(), 1.0f);
+    std::fill(c.bias.begin(), c.bias.end(), 0.0f);
+    ExpectBitExact(*variant, c);
+    std::vector<uint8_t> unused;
+    std::vector<float> got;
+    variant->conv(c.shape, testing::InputOf(c), c.weights, testing::EpilogueOf(c, &unused, &got));
+    EXPECT_EQ(got[(3 * 7 + 3) * 128], w * 255.0f * 128 * 9);  // centre pixel: all 9 taps
+  }
+}
+
+TEST(ConvKernelTableTest, ScalarFirstAndBestIsSupported) {
+  size_t count = 0;
+  const TernaryConvKernel* table = TernaryConvKernels(&count);
+  ASSERT_GE(count, 2u);
+  EXPECT_STREQ(table[0].name, "scalar");
+  EXPECT_TRUE(BestTernaryConvKernel().supported());
+  EXPECT_EQ(FindTernaryConvKernel("no-such-isa"), nullptr);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllVariants, ConvVariantTest, ::testing::ValuesIn(VariantNames()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+}  // namespace
+}  // namespace ternserve::kernels
