@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "models/kernels/conv_kernels.h"
+#include "models/kernels/conv_pixel_loop.h"
 
 // GCC 12's intrinsic headers self-initialise their "undefined" vectors, which
 // -Wmaybe-uninitialized flags once they are inlined here; the values are never read.
@@ -25,13 +26,7 @@
 namespace ternserve::kernels {
 namespace {
 
-constexpr int kMaxBlocksPerPass = 4;
 constexpr int kHalf = kBlockOut / 2;  // int32 lanes per ymm
-
-struct InBoundsTap {
-  int tap;
-  const uint8_t* pixel;
-};
 
 inline int Clamp8(int n) { return n < 0 ? 0 : (n > kHalf ? kHalf : n); }
 
@@ -128,57 +123,14 @@ TERNSERVE_AVX2 void ConvPixel(const InBoundsTap* taps, int num_taps, int ob0, in
 TERNSERVE_AVX2 void TernaryConvAvx2(const ConvShape& shape, const ConvInput& input,
                                     const PackedTernaryConv& weights,
                                     const ConvEpilogue& epilogue) {
-  const int k = weights.kernel;
-  const int pad = k / 2;
-  const int out_h = shape.OutH(k);
-  const int out_w = shape.OutW(k);
-  const int in_stride = PaddedChannels(weights.in_channels);
-  const int out_stride = PaddedChannels(weights.out_channels);
   const float inv_out_scale = 1.0f / epilogue.out_scale;
-  InBoundsTap taps[9];
-
-  for (int n = 0; n < shape.batch; ++n) {
-    for (int oy = 0; oy < out_h; ++oy) {
-      for (int ox = 0; ox < out_w; ++ox) {
-        int num_taps = 0;
-        for (int ky = 0; ky < k; ++ky) {
-          const int iy = oy * shape.stride - pad + ky;
-          if (iy < 0 || iy >= shape.in_h) continue;
-          for (int kx = 0; kx < k; ++kx) {
-            const int ix = ox * shape.stride - pad + kx;
-            if (ix < 0 || ix >= shape.in_w) continue;
-            taps[num_taps].tap = ky * k + kx;
-            taps[num_taps].pixel =
-                input.data +
-                ((static_cast<int64_t>(n) * shape.in_h + iy) * shape.in_w + ix) * in_stride;
-            ++num_taps;
-          }
-        }
-        const int64_t element = ((static_cast<int64_t>(n) * out_h + oy) * out_w + ox) * out_stride;
-        int ob = 0;
-        for (; ob + kMaxBlocksPerPass <= weights.out_blocks; ob += kMaxBlocksPerPass) {
-          ConvPixel<kMaxBlocksPerPass>(taps, num_taps, ob, input.zero_point, element, weights,
-                                       epilogue, inv_out_scale);
-        }
-        switch (weights.out_blocks - ob) {
-          case 3:
-            ConvPixel<3>(taps, num_taps, ob, input.zero_point, element, weights, epilogue,
-                         inv_out_scale);
-            break;
-          case 2:
-            ConvPixel<2>(taps, num_taps, ob, input.zero_point, element, weights, epilogue,
-                         inv_out_scale);
-            break;
-          case 1:
-            ConvPixel<1>(taps, num_taps, ob, input.zero_point, element, weights, epilogue,
-                         inv_out_scale);
-            break;
-          default:
-            break;
-        }
-      }
-    }
-  }
+  ForEachOutputPixel(
+      shape, input, weights, [&](const InBoundsTap* taps, int num_taps, int64_t element) {
+        ForEachBlockPass(weights.out_blocks, [&](auto blocks, int ob) {
+          ConvPixel<decltype(blocks)::value>(taps, num_taps, ob, input.zero_point, element, weights,
+                                             epilogue, inv_out_scale);
+        });
+      });
 }
 
 }  // namespace ternserve::kernels

@@ -12,22 +12,18 @@
 #include <cstring>
 
 #include "models/kernels/conv_kernels.h"
+#include "models/kernels/conv_pixel_loop.h"
 
 // GCC 12's intrinsic headers self-initialise their "undefined" vectors (`__m512 __Y = __Y;`), which
-// -Wmaybe-uninitialized flags once they are inlined here; the values are never read.
+// -Wmaybe-uninitialized (or -Wuninitialized, depending on inlining) flags once they are inlined
+// here; the values are never read.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #define TERNSERVE_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
 namespace ternserve::kernels {
 namespace {
-
-constexpr int kMaxBlocksPerPass = 4;
-
-struct InBoundsTap {
-  int tap;
-  const uint8_t* pixel;
-};
 
 TERNSERVE_AVX512_VNNI inline void StoreBlock(__m512i acc, int c0, int64_t element,
                                              const PackedTernaryConv& weights,
@@ -104,57 +100,14 @@ TERNSERVE_AVX512_VNNI void ConvPixel(const InBoundsTap* taps, int num_taps, int 
 TERNSERVE_AVX512_VNNI void TernaryConvAvx512Vnni(const ConvShape& shape, const ConvInput& input,
                                                  const PackedTernaryConv& weights,
                                                  const ConvEpilogue& epilogue) {
-  const int k = weights.kernel;
-  const int pad = k / 2;
-  const int out_h = shape.OutH(k);
-  const int out_w = shape.OutW(k);
-  const int in_stride = PaddedChannels(weights.in_channels);
-  const int out_stride = PaddedChannels(weights.out_channels);
   const float inv_out_scale = 1.0f / epilogue.out_scale;
-  InBoundsTap taps[9];
-
-  for (int n = 0; n < shape.batch; ++n) {
-    for (int oy = 0; oy < out_h; ++oy) {
-      for (int ox = 0; ox < out_w; ++ox) {
-        int num_taps = 0;
-        for (int ky = 0; ky < k; ++ky) {
-          const int iy = oy * shape.stride - pad + ky;
-          if (iy < 0 || iy >= shape.in_h) continue;
-          for (int kx = 0; kx < k; ++kx) {
-            const int ix = ox * shape.stride - pad + kx;
-            if (ix < 0 || ix >= shape.in_w) continue;
-            taps[num_taps].tap = ky * k + kx;
-            taps[num_taps].pixel =
-                input.data +
-                ((static_cast<int64_t>(n) * shape.in_h + iy) * shape.in_w + ix) * in_stride;
-            ++num_taps;
-          }
-        }
-        const int64_t element = ((static_cast<int64_t>(n) * out_h + oy) * out_w + ox) * out_stride;
-        int ob = 0;
-        for (; ob + kMaxBlocksPerPass <= weights.out_blocks; ob += kMaxBlocksPerPass) {
-          ConvPixel<kMaxBlocksPerPass>(taps, num_taps, ob, input.zero_point, element, weights,
-                                       epilogue, inv_out_scale);
-        }
-        switch (weights.out_blocks - ob) {
-          case 3:
-            ConvPixel<3>(taps, num_taps, ob, input.zero_point, element, weights, epilogue,
-                         inv_out_scale);
-            break;
-          case 2:
-            ConvPixel<2>(taps, num_taps, ob, input.zero_point, element, weights, epilogue,
-                         inv_out_scale);
-            break;
-          case 1:
-            ConvPixel<1>(taps, num_taps, ob, input.zero_point, element, weights, epilogue,
-                         inv_out_scale);
-            break;
-          default:
-            break;
-        }
-      }
-    }
-  }
+  ForEachOutputPixel(
+      shape, input, weights, [&](const InBoundsTap* taps, int num_taps, int64_t element) {
+        ForEachBlockPass(weights.out_blocks, [&](auto blocks, int ob) {
+          ConvPixel<decltype(blocks)::value>(taps, num_taps, ob, input.zero_point, element, weights,
+                                             epilogue, inv_out_scale);
+        });
+      });
 }
 
 }  // namespace ternserve::kernels
