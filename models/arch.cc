@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -171,6 +172,19 @@ int64_t CountParams(const ArchConfig& arch, const SubnetConfig& subnet) {
               layer.kernel * layer.kernel;
   }
   return params + arch.num_classes;  // classifier bias
+}
+
+std::vector<std::string> ActivationNames(const ArchConfig& arch, const SubnetConfig& subnet) {
+  std::vector<std::string> names = {"stem"};
+  for (const LayerSpec& layer : SupernetLayers(arch)) {
+    if (layer.stage < 0 || !LayerActive(layer, subnet)) continue;
+    if (absl::EndsWith(layer.name, ".conv1")) {
+      names.push_back(layer.name);
+      names.push_back(absl::StrCat("s", layer.stage, ".b", layer.block));
+    }
+  }
+  names.push_back("pool");
+  return names;
 }
 
 }  // namespace ternserve

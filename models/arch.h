@@ -86,6 +86,12 @@ bool LayerActive(const LayerSpec& layer, const SubnetConfig& subnet);
 int SlicedOut(const LayerSpec& layer, const SubnetConfig& subnet);
 int SlicedIn(const LayerSpec& layer, const SubnetConfig& subnet);
 
+// The sub-net's u8 activation tensors that an integer engine requantizes, in execution order, by
+// the name SubnetMeta::activation_scales uses: "stem" (stem output), then per active block
+// "sS.bB.conv1" (conv1's output) and "sS.bB" (the block's output), then "pool" (the pooled
+// features that feed fc). All of them follow a ReLU (or an average of ReLU outputs), so >= 0.
+std::vector<std::string> ActivationNames(const ArchConfig& arch, const SubnetConfig& subnet);
+
 // Multiply-accumulates per image and weight count (conv and linear weights plus the classifier
 // bias; BN excluded).
 int64_t CountMacs(const ArchConfig& arch, const SubnetConfig& subnet);

@@ -227,6 +227,12 @@ absl::StatusOr<TensorView> Bundle::Tensor(std::string_view name) const {
   return it->second;
 }
 
+std::vector<std::string> Bundle::SectionNames() const {
+  std::vector<std::string> names;
+  for (const auto& [name, view] : sections_) names.push_back(name);
+  return names;
+}
+
 const SubnetMeta* Bundle::FindSubnet(int id) const {
   for (const SubnetMeta& s : metadata_.subnets) {
     if (s.id == id) return &s;

@@ -67,6 +67,10 @@ struct SubnetMeta {
   double val_accuracy = 0;   // [0, 1]
   double test_accuracy = 0;  // [0, 1]
   double sparsity = 0;       // fraction of zero weight codes
+  // u8 requantization scale (real value of one u8 step) of each activation tensor that
+  // ActivationNames() lists, calibrated on training images at export; what TernaryEngine needs.
+  // Empty if the bundle was written without calibration (optional in the file).
+  std::map<std::string, float> activation_scales;
 };
 
 struct BundleMetadata {
@@ -94,6 +98,8 @@ class Bundle {
 
   // NOT_FOUND if there is no such section.
   absl::StatusOr<TensorView> Tensor(std::string_view name) const;
+  // Every section's name, sorted.
+  std::vector<std::string> SectionNames() const;
   // nullptr if the bundle has no such sub-net.
   const SubnetMeta* FindSubnet(int id) const;
   // The sub-net with the most MACs (the default to serve).
@@ -125,6 +131,10 @@ class BundleWriter {
  public:
   // The writer adds the section table to the metadata's JSON form (models/bundle_schema.h).
   explicit BundleWriter(BundleMetadata metadata) : metadata_(std::move(metadata)) {}
+  // A writer holding a copy of `bundle`'s metadata and sections, to rewrite it with changes.
+  static BundleWriter CopyOf(const Bundle& bundle);
+
+  BundleMetadata& metadata() { return metadata_; }
 
   // `t` holds values in {-1, 0, +1}, row-major over `shape` (rows = shape[0]).
   absl::Status AddTernary(const std::string& name, const std::vector<int64_t>& shape,

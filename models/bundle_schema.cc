@@ -116,6 +116,35 @@ absl::Status ArchFromJson(const json& j, ArchConfig* arch) {
   return absl::OkStatus();
 }
 
+// Optional "activation_scales": {name: scale}, exactly the names ActivationNames() gives for the
+// sub-net, each a finite scale > 0.
+absl::Status ActivationScalesFromJson(const json& j, const std::string& path,
+                                      const ArchConfig& arch, SubnetMeta* subnet) {
+  subnet->activation_scales.clear();
+  const auto it = j.find("activation_scales");
+  if (it == j.end()) return absl::OkStatus();
+  const std::string field = path + ".activation_scales";
+  if (!it->is_object()) return FieldError(field, "expected an object");
+  const std::vector<std::string> names = ActivationNames(arch, subnet->config);
+  for (const std::string& name : names) {
+    const auto v = it->find(name);
+    if (v == it->end()) return FieldError(field, absl::StrCat("missing \"", name, "\""));
+    if (!v->is_number()) return FieldError(field + "." + name, "expected a number");
+    const double scale = v->get<double>();
+    if (!(scale > 0 && scale < 1e30)) {
+      return FieldError(field + "." + name, absl::StrCat(scale, " is not a finite scale > 0"));
+    }
+    subnet->activation_scales[name] = static_cast<float>(scale);
+  }
+  if (it->size() != names.size()) {
+    for (const auto& [key, value] : it->items()) {
+      if (std::find(names.begin(), names.end(), key) == names.end())
+        return FieldError(field, absl::StrCat("unexpected \"", key, "\" for this sub-net"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SubnetFromJson(const json& j, const std::string& path, const ArchConfig& arch,
                             SubnetMeta* subnet) {
   if (!j.is_object()) return FieldError(path, "expected an object");
@@ -132,7 +161,8 @@ absl::Status SubnetFromJson(const json& j, const std::string& path, const ArchCo
   if (auto s = GetInt(j, path, "params", 0, int64_t{1} << 40, &subnet->params); !s.ok()) return s;
   if (auto s = GetNumber(j, path, "val_accuracy", 0, 1, &subnet->val_accuracy); !s.ok()) return s;
   if (auto s = GetNumber(j, path, "test_accuracy", 0, 1, &subnet->test_accuracy); !s.ok()) return s;
-  return GetNumber(j, path, "sparsity", 0, 1, &subnet->sparsity);
+  if (auto s = GetNumber(j, path, "sparsity", 0, 1, &subnet->sparsity); !s.ok()) return s;
+  return ActivationScalesFromJson(j, path, arch, subnet);
 }
 
 }  // namespace
@@ -157,6 +187,7 @@ json MetadataToJson(const BundleMetadata& m) {
                        {"val_accuracy", s.val_accuracy},
                        {"test_accuracy", s.test_accuracy},
                        {"sparsity", s.sparsity}});
+    if (!s.activation_scales.empty()) subnets.back()["activation_scales"] = s.activation_scales;
   }
   return {{"format", "ternserve-bundle"},
           {"model_name", m.model_name},

@@ -45,6 +45,16 @@ absl::Status BundleWriter::AddTernary(const std::string& name, const std::vector
   return absl::OkStatus();
 }
 
+BundleWriter BundleWriter::CopyOf(const Bundle& bundle) {
+  BundleWriter writer(bundle.metadata());
+  for (const std::string& name : bundle.SectionNames()) {
+    const TensorView t = *bundle.Tensor(name);
+    writer.sections_.push_back(Section{
+        name, t.dtype, t.shape, std::string(reinterpret_cast<const char*>(t.data), t.bytes)});
+  }
+  return writer;
+}
+
 absl::Status BundleWriter::AddFloat(const std::string& name, const std::vector<int64_t>& shape,
                                     const std::vector<float>& values) {
   if (shape.empty() || Numel(shape) != static_cast<int64_t>(values.size())) {

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "models/quantizer.h"
+#include "models/static_net.h"
 
 namespace ternserve {
 namespace {
@@ -16,7 +17,8 @@ std::vector<int64_t> Shape(const torch::Tensor& t) { return t.sizes().vec(); }
 }  // namespace
 
 absl::Status WriteBundle(Supernet& net, std::vector<ExportSubnet>& subnets,
-                         BundleMetadata& metadata, const std::string& path) {
+                         BundleMetadata& metadata, const torch::Tensor& calib_images,
+                         const std::string& path) {
   torch::NoGradGuard no_grad;
   const bool ternary = net->quantizer() != QuantizerKind::kNone;
   metadata.arch = net->arch();
@@ -45,6 +47,8 @@ absl::Status WriteBundle(Supernet& net, std::vector<ExportSubnet>& subnets,
       total += codes.numel();
     }
     s.meta.sparsity = total == 0 ? 0.0 : static_cast<double>(zeros) / total;
+    s.meta.activation_scales =
+        CalibrateActivationScales(StaticNetFromSupernet(net, config, s.stats), calib_images);
     metadata.subnets.push_back(s.meta);
   }
 
@@ -81,6 +85,18 @@ absl::Status WriteBundle(Supernet& net, std::vector<ExportSubnet>& subnets,
     }
   }
   return writer.WriteFile(path);
+}
+
+absl::Status RecalibrateBundle(const std::string& in, const torch::Tensor& calib_images,
+                               const std::string& out) {
+  absl::StatusOr<std::unique_ptr<Bundle>> bundle = Bundle::Open(in);
+  if (!bundle.ok()) return bundle.status();
+  BundleWriter writer = BundleWriter::CopyOf(**bundle);
+  for (SubnetMeta& subnet : writer.metadata().subnets) {
+    subnet.activation_scales =
+        CalibrateActivationScales(StaticNetFromBundle(**bundle, subnet), calib_images);
+  }
+  return writer.WriteFile(out);
 }
 
 }  // namespace ternserve

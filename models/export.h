@@ -20,9 +20,16 @@ struct ExportSubnet {
 };
 
 // `metadata` supplies name, labels, recipe and input normalization; arch, quantizer and the sub-net
-// list come from `net` and `subnets`. On success `metadata` holds what was written.
+// list come from `net` and `subnets`. Each sub-net's u8 activation scales are calibrated on
+// `calib_images` ([N, 1, 28, 28] training pixels). On success `metadata` holds what was written.
 absl::Status WriteBundle(Supernet& net, std::vector<ExportSubnet>& subnets,
-                         BundleMetadata& metadata, const std::string& path);
+                         BundleMetadata& metadata, const torch::Tensor& calib_images,
+                         const std::string& path);
+
+// Rewrites the bundle at `in` to `out` with every sub-net's activation scales (re)calibrated on
+// `calib_images`; weights and everything else are copied unchanged.
+absl::Status RecalibrateBundle(const std::string& in, const torch::Tensor& calib_images,
+                               const std::string& out);
 
 }  // namespace ternserve
 

@@ -1,6 +1,10 @@
 #include "models/static_net.h"
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
+
+#include "absl/strings/str_cat.h"
 
 namespace ternserve {
 namespace {
@@ -25,6 +29,7 @@ StaticNet Assemble(const ArchConfig& arch, const SubnetConfig& subnet,
       net.blocks.back().shortcut = make_conv(layer);
     } else if (layer.name.back() == '1') {
       net.blocks.emplace_back();
+      net.blocks.back().name = absl::StrCat("s", layer.stage, ".b", layer.block);
       net.blocks.back().conv1 = make_conv(layer);
     } else {
       net.blocks.back().conv2 = make_conv(layer);
@@ -35,13 +40,41 @@ StaticNet Assemble(const ArchConfig& arch, const SubnetConfig& subnet,
 
 }  // namespace
 
-torch::Tensor StaticNet::Forward(const torch::Tensor& x) const {
-  torch::Tensor h = torch::relu(RunConv(stem, (x - input_mean) / input_std));
+torch::Tensor StaticNet::Forward(const torch::Tensor& x, const Observer& observe) const {
+  auto seen = [&](const std::string& name, const torch::Tensor& t) {
+    if (observe) observe(name, t);
+    return t;
+  };
+  torch::Tensor h = seen("stem", torch::relu(RunConv(stem, (x - input_mean) / input_std)));
   for (const StaticBlock& block : blocks) {
-    const torch::Tensor y = RunConv(block.conv2, torch::relu(RunConv(block.conv1, h)));
-    h = torch::relu(y + (block.shortcut ? RunConv(*block.shortcut, h) : h));
+    const torch::Tensor a = seen(block.name + ".conv1", torch::relu(RunConv(block.conv1, h)));
+    const torch::Tensor y = RunConv(block.conv2, a);
+    h = seen(block.name, torch::relu(y + (block.shortcut ? RunConv(*block.shortcut, h) : h)));
   }
-  return torch::addmm(fc_bias, h.mean({2, 3}), fc_weight.t());
+  return torch::addmm(fc_bias, seen("pool", h.mean({2, 3})), fc_weight.t());
+}
+
+std::map<std::string, float> CalibrateActivationScales(const StaticNet& net,
+                                                       const torch::Tensor& images,
+                                                       double percentile, int64_t batch) {
+  torch::NoGradGuard no_grad;
+  std::map<std::string, float> scales;
+  for (int64_t first = 0; first < images.size(0); first += batch) {
+    const torch::Tensor x = images.narrow(0, first, std::min(batch, images.size(0) - first));
+    net.Forward(x, [&](const std::string& name, const torch::Tensor& t) {
+      // torch::quantile sorts; kthvalue on the flattened tensor is the same order statistic.
+      const torch::Tensor flat = t.reshape({-1});
+      const int64_t k = std::clamp<int64_t>(
+          static_cast<int64_t>(std::ceil(percentile * static_cast<double>(flat.numel()))), 1,
+          flat.numel());
+      const float q = std::get<0>(flat.kthvalue(k)).item<float>();
+      float& scale = scales[name];
+      scale = std::max(scale, q / 255.0f);
+    });
+  }
+  // A tensor that is all zeros on the calibration images still needs a valid (tiny) scale.
+  for (auto& [name, scale] : scales) scale = std::max(scale, 1e-6f);
+  return scales;
 }
 
 StaticNet StaticNetFromSupernet(Supernet& supernet, const SubnetConfig& subnet,

@@ -9,7 +9,10 @@
 
 #include <torch/torch.h>
 
+#include <functional>
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "models/bundle.h"
@@ -25,6 +28,7 @@ struct StaticConv {
 };
 
 struct StaticBlock {
+  std::string name;  // "sS.bB"
   StaticConv conv1;
   StaticConv conv2;
   std::optional<StaticConv> shortcut;  // identity when empty
@@ -38,9 +42,20 @@ struct StaticNet {
   torch::Tensor fc_weight;  // [classes, in]
   torch::Tensor fc_bias;    // [classes]
 
+  // Called with each activation tensor that ActivationNames() (models/arch.h) lists, by that name.
+  using Observer = std::function<void(const std::string& name, const torch::Tensor& activation)>;
+
   // x: [N, 1, 28, 28] pixels in [0, 1] -> [N, classes] logits.
-  torch::Tensor Forward(const torch::Tensor& x) const;
+  torch::Tensor Forward(const torch::Tensor& x, const Observer& observe = nullptr) const;
 };
+
+// The u8 scale of each activation tensor of `net` (SubnetMeta::activation_scales): the largest,
+// over batches of `images` ([N, 1, 28, 28] pixels), of the tensor's `percentile` quantile, / 255.
+// A percentile just below 1 clips rare outliers so the u8 steps stay fine for the bulk of values.
+std::map<std::string, float> CalibrateActivationScales(const StaticNet& net,
+                                                       const torch::Tensor& images,
+                                                       double percentile = 0.9999,
+                                                       int64_t batch = 250);
 
 // Copies the sub-net's slice of the SuperNet's (quantized) weights and folds `stats` into it.
 StaticNet StaticNetFromSupernet(Supernet& net, const SubnetConfig& subnet, const BnStats& stats);

@@ -50,6 +50,9 @@ ABSL_FLAG(bool, plots, true, "Write PNG plots (needs /usr/bin/python3 with matpl
 ABSL_FLAG(std::string, export_from, "",
           "Skip training: load this checkpoint (the <out>.ckpt an earlier run wrote), search and "
           "export.");
+ABSL_FLAG(std::string, calibrate, "",
+          "Skip training: copy this bundle to --out with every sub-net's u8 activation scales "
+          "(what the ternary engine needs) calibrated on --calib_images training images.");
 ABSL_FLAG(bool, tiny, false,
           "Smoke-test run: a few steps on 1,024 images, the largest and smallest sub-nets, "
           "256-image evaluation. "
@@ -94,6 +97,7 @@ int main(int argc, char** argv) {
   options.plots = absl::GetFlag(FLAGS_plots);
   options.tiny = absl::GetFlag(FLAGS_tiny);
   options.export_from = absl::GetFlag(FLAGS_export_from);
+  options.calibrate = absl::GetFlag(FLAGS_calibrate);
   options.command_line = absl::StrJoin(argv, argv + argc, " ");
   if (absl::Status s = ternserve::RunTraining(options); !s.ok()) {
     std::fprintf(stderr, "ternserve-train: %s\n", std::string(s.message()).c_str());

@@ -71,6 +71,14 @@ absl::Status RunTraining(TrainOptions options) {
 
   torch::manual_seed(options.seed);
   torch::set_num_threads(options.threads);
+  if (!options.calibrate.empty()) {
+    const Split calib = data->train.Head(options.calib_images);
+    if (absl::Status s = RecalibrateBundle(options.calibrate, calib.images, options.out); !s.ok())
+      return s;
+    spdlog::info("wrote {}: {} with activation scales calibrated on {} training images",
+                 options.out, options.calibrate, calib.size());
+    return absl::OkStatus();
+  }
   const ArchConfig arch;
   Supernet net(arch, *quantizer);
   TrainLoop loop(options, net, data->train.size());
@@ -186,7 +194,8 @@ absl::Status RunTraining(TrainOptions options) {
                      {"pareto_front", result.front.size()},
                      {"sandwich", "largest + smallest + 2 random, in-place distillation, DεS ramp"},
                      {"wall_seconds_this_run", elapsed()}};
-  if (absl::Status s = WriteBundle(net, exported, metadata, options.out); !s.ok()) return s;
+  if (absl::Status s = WriteBundle(net, exported, metadata, calib.images, options.out); !s.ok())
+    return s;
   spdlog::info("wrote {} ({} sub-nets, {} bytes of metadata+weights) in {:.0f}s", options.out,
                exported.size(),
                std::ifstream(options.out, std::ios::ate | std::ios::binary).tellg(), elapsed());

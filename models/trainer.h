@@ -44,6 +44,8 @@ struct TrainOptions {
   bool tiny = false;         // a few steps, 2 sub-nets, small evaluation: a valid bundle in seconds
   std::string
       export_from;  // a checkpoint (<out>.ckpt of an earlier run): skip training, only export
+  // A bundle: skip training, write it to `out` with its activation scales (re)calibrated.
+  std::string calibrate;
   std::string command_line;  // recorded in the bundle's recipe
 };
 

@@ -33,7 +33,12 @@ ABSL_FLAG(
     std::string, port_file, "",
     "If set, the port actually listened on is written to this file (atomically) once serving.");
 ABSL_FLAG(int, subnet, -1, "Sub-net id every batch runs. -1 = the bundle's largest sub-net.");
-ABSL_FLAG(std::string, engine, "torch", "Inference engine. Valid: torch.");
+ABSL_FLAG(std::string, engine, "ternary",
+          "Inference engine: ternary (the integer ternary kernels) or torch (LibTorch fp32, the "
+          "reference).");
+ABSL_FLAG(std::string, isa, "",
+          "Ternary kernel variant: scalar, avx2 or avx512vnni. Empty = the fastest this CPU "
+          "supports; a variant the CPU lacks is a start-up error.");
 ABSL_FLAG(int, workers, 1,
           "Worker threads, each with its own engine instance, each running one batch at a time.");
 ABSL_FLAG(int, threads, 0, "Intra-op threads per engine. 0 = hardware threads / workers.");
@@ -68,6 +73,12 @@ std::vector<std::string> ValidateFlags(const ServerOptions& o) {
   if (std::find(engines.begin(), engines.end(), o.engine) == engines.end()) {
     errors.push_back(absl::StrCat("--engine=", o.engine,
                                   " is unknown; valid engines: ", absl::StrJoin(engines, ", ")));
+  }
+  if (!o.isa.empty() && o.isa != "scalar" && o.isa != "avx2" && o.isa != "avx512vnni") {
+    errors.push_back(
+        absl::StrCat("--isa=", o.isa, " is unknown; valid: scalar, avx2, avx512vnni (or empty)"));
+  } else if (!o.isa.empty() && o.engine != "ternary") {
+    errors.push_back(absl::StrCat("--isa applies only to --engine=ternary"));
   }
   if (o.workers < 1 || o.workers > 64) {
     errors.push_back(absl::StrCat("--workers=", o.workers, " is not in [1, 64]"));
@@ -181,6 +192,7 @@ int Main(int argc, char** argv) {
   options.port_file = absl::GetFlag(FLAGS_port_file);
   options.subnet_id = absl::GetFlag(FLAGS_subnet);
   options.engine = absl::GetFlag(FLAGS_engine);
+  options.isa = absl::GetFlag(FLAGS_isa);
   options.workers = absl::GetFlag(FLAGS_workers);
   options.threads = absl::GetFlag(FLAGS_threads);
   options.max_batch = absl::GetFlag(FLAGS_max_batch);

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "models/ternary_engine.h"
 #include "models/torch_engine.h"
 
 namespace ternserve {
@@ -57,7 +58,7 @@ absl::Status ValidateOptions(const ServerOptions& options) {
 }  // namespace
 
 const std::vector<std::string>& ValidEngineNames() {
-  static const auto* names = new std::vector<std::string>{"torch"};
+  static const auto* names = new std::vector<std::string>{"ternary", "torch"};
   return *names;
 }
 
@@ -100,13 +101,25 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
         absl::StrCat("bundle ", bundle_->source(), " has no sub-nets"));
   }
 
-  TorchEngineOptions engine_options;
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  engine_options.threads =
-      options.threads > 0 ? options.threads : std::max(1, cores / options.workers);
+  const int threads = options.threads > 0 ? options.threads : std::max(1, cores / options.workers);
+  std::string isa;
   std::vector<std::unique_ptr<Engine>> engines;
   for (int w = 0; w < options.workers; ++w) {
-    absl::StatusOr<std::unique_ptr<Engine>> engine = CreateTorchEngine(*bundle_, engine_options);
+    absl::StatusOr<std::unique_ptr<Engine>> engine;
+    if (options.engine == "ternary") {
+      TernaryEngineOptions ternary_options;
+      ternary_options.threads = threads;
+      ternary_options.isa = options.isa;
+      absl::StatusOr<std::unique_ptr<TernaryEngine>> ternary =
+          TernaryEngine::Create(*bundle_, ternary_options);
+      if (ternary.ok()) isa = (*ternary)->isa();
+      engine = std::move(ternary);
+    } else {
+      TorchEngineOptions torch_options;
+      torch_options.threads = threads;
+      engine = CreateTorchEngine(*bundle_, torch_options);
+    }
     if (!engine.ok()) return engine.status();
     // Warm up (the first LibTorch run is slow) and fail at start-up, not on the first request.
     const std::vector<float> blank(kRequestImageFloats, 0.0f);
@@ -154,10 +167,11 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   grpc_server_->GetHealthCheckService()->SetServingStatus(true);
 
   spdlog::info(
-      "serving bundle {}, sub-net {} ({}, test accuracy {:.4f}), engine {} x{} ({} threads "
+      "serving bundle {}, sub-net {} ({}, test accuracy {:.4f}), engine {}{} x{} ({} threads "
       "each), max batch {}, on {}:{}",
       options.bundle_path, subnet_id_, subnet->name, subnet->test_accuracy, service_options.engine,
-      options.workers, engine_options.threads, options.max_batch, options.host, port_);
+      isa.empty() ? "" : absl::StrCat(" (", isa, ")"), options.workers, threads, options.max_batch,
+      options.host, port_);
   if (!options.port_file.empty()) {
     if (absl::Status written = WritePortFile(options.port_file, port_); !written.ok()) {
       Shutdown(absl::ZeroDuration());

@@ -38,7 +38,10 @@ struct ServerOptions {
   std::string port_file;
   // Sub-net every batch runs; -1 = the bundle's largest.
   int subnet_id = -1;
-  std::string engine = "torch";
+  // "ternary" (the integer kernels, the default) or "torch" (LibTorch fp32).
+  std::string engine = "ternary";
+  // Ternary kernel variant: "scalar", "avx2", "avx512vnni"; empty = the fastest this CPU has.
+  std::string isa;
   // Dispatcher workers, each with its own engine. More workers serve more batches at once.
   int workers = 1;
   // Intra-op threads per engine; 0 = hardware threads / workers (at least 1).

@@ -60,6 +60,10 @@ struct PackedTernaryConv {
   std::vector<int32_t> tap_sums;    // [out_blocks][kernel * kernel][kBlockOut]
 
   int taps() const { return kernel * kernel; }
+  // Resident bytes of the pack (weights and tap sums).
+  size_t bytes() const {
+    return blocks.size() * sizeof(WeightBlock) + tap_sums.size() * sizeof(int32_t);
+  }
   const WeightBlock* Block(int ob, int tap, int ig) const {
     return &blocks[(static_cast<size_t>(ob) * taps() + tap) * in_groups + ig];
   }

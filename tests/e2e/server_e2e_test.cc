@@ -129,7 +129,7 @@ TEST_F(ServerE2eTest, ModelInfoAndHealth) {
     EXPECT_THAT(s.widths(), ::testing::ElementsAreArray(m.config.widths));
   }
   EXPECT_EQ(info->policy(), "fixed:" + GetReference().bundle->LargestSubnet().name);
-  EXPECT_EQ(info->engine(), "torch");
+  EXPECT_EQ(info->engine(), "ternary");
   EXPECT_EQ(info->quantizer(), metadata.quantizer);
   EXPECT_EQ(info->version(), "0.1.0");
 

@@ -9,7 +9,7 @@
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
-#include "models/torch_engine.h"
+#include "models/ternary_engine.h"
 #include "server/classify_response.h"
 
 namespace ternserve {
@@ -39,7 +39,8 @@ const Reference& GetReference() {
     EXPECT_TRUE(images.ok()) << images.status();
     if (!images.ok()) return r;
     r->images = *std::move(images);
-    auto engine = CreateTorchEngine(*r->bundle);
+    // The server's default engine; its logits do not depend on the ISA or thread count.
+    auto engine = TernaryEngine::Create(*r->bundle);
     EXPECT_TRUE(engine.ok()) << engine.status();
     if (!engine.ok()) return r;
     std::vector<float> batch;

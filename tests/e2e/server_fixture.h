@@ -21,8 +21,8 @@ inline constexpr int kE2eImages = 64;
 inline constexpr double kProbabilityTolerance = 1e-4;
 inline constexpr char kTestImages[] = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
 
-// The bundle, the first kE2eImages test images and their reference probabilities (TorchEngine
-// in-process + softmax, largest sub-net), computed once per process.
+// The bundle, the first kE2eImages test images and their reference probabilities (TernaryEngine,
+// the server's default, in-process + softmax, largest sub-net), computed once per process.
 struct Reference {
   std::unique_ptr<Bundle> bundle;
   ImageSet images;

@@ -3,11 +3,15 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/server_fixture.h"
 
@@ -105,8 +109,11 @@ TEST_F(ServerShutdownE2eTest, SigtermAnswersEveryUnaryCallInFlight) {
 TEST(ServerFlagsE2eTest, BadFlagsExit2) {
   const std::string out = ::testing::TempDir() + "/flags.out";
   const std::vector<std::vector<std::string>> cases = {
-      {"--workers=0"},     {"--port=70000"},     {"--engine=onnx"}, {"--default_slo_ms=-5"},
-      {"--max_batch=abc"}, {"--no_such_flag=1"}, {"--subnet=999"},  {"positional"},
+      {"--workers=0"},     {"--port=70000"},
+      {"--engine=onnx"},   {"--default_slo_ms=-5"},
+      {"--max_batch=abc"}, {"--no_such_flag=1"},
+      {"--subnet=999"},    {"positional"},
+      {"--isa=sse9"},      {"--engine=torch", "--isa=avx2"},
   };
   for (const auto& extra : cases) {
     SCOPED_TRACE(extra[0]);
@@ -121,6 +128,40 @@ TEST(ServerFlagsE2eTest, BadFlagsExit2) {
       RunToCompletion({TERNSERVE_SERVER_BIN, "--bundle=/nonexistent.tsn", "--port=0"}, out);
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->first, 1);
+}
+
+// The LibTorch engine still serves on request (--engine=torch), and the ternary engine on every
+// kernel variant this CPU has.
+TEST(ServerFlagsE2eTest, EveryEngineAndIsaStartsAndAnswers) {
+  const std::string out = ::testing::TempDir() + "/engines.out";
+  std::vector<std::vector<std::string>> cases = {{"--engine=torch"}, {"--isa=scalar"}};
+  for (const auto& extra : cases) {
+    SCOPED_TRACE(extra[0]);
+    std::vector<std::string> argv = {TERNSERVE_SERVER_BIN,
+                                     absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE), "--port=0",
+                                     "--port_file=" + out + ".port"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    // Start, then stop with SIGTERM once it listens: exit 0 means it started and drained cleanly.
+    ::ternserve::testing::Subprocess server;
+    ASSERT_TRUE(server.Start(argv, out).ok());
+    std::string port;
+    for (int i = 0; i < 600 && port.empty(); ++i) {
+      std::ifstream f(out + ".port");
+      std::getline(f, port);
+      if (port.empty()) absl::SleepFor(absl::Milliseconds(50));
+    }
+    ASSERT_FALSE(port.empty()) << "ternserve did not start";
+    auto client = ClassifierClient::Create("127.0.0.1:" + port);
+    ASSERT_TRUE(client.ok()) << client.status();
+    absl::StatusOr<std::string> health = (*client)->CheckHealth(absl::Seconds(10));
+    ASSERT_TRUE(health.ok()) << health.status();
+    EXPECT_EQ(*health, "SERVING");
+    std::remove((out + ".port").c_str());
+    server.Signal(SIGTERM);
+    absl::StatusOr<int> code = server.Wait(absl::Seconds(60));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 0);
+  }
 }
 
 }  // namespace

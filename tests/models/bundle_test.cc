@@ -265,5 +265,36 @@ TEST(BundleTest, RejectsInvalidCodesAndNonFiniteFloats) {
   EXPECT_THAT(s.message(), HasSubstr("section \"fc.bias\" value 0 is not finite"));
 }
 
+// Activation scales are optional, but when present they must name exactly the sub-net's activation
+// tensors, each with a finite scale > 0; a copied bundle keeps them.
+TEST(BundleTest, ActivationScalesRoundTripAndAreValidated) {
+  BundleWriter writer = SyntheticWriter({});
+  for (SubnetMeta& s : writer.metadata().subnets) {
+    for (const std::string& name : ActivationNames(writer.metadata().arch, s.config)) {
+      s.activation_scales[name] = 0.125f;
+    }
+  }
+  const std::string bytes = writer.Serialize();
+  absl::StatusOr<std::unique_ptr<Bundle>> bundle = Bundle::FromBytes(bytes, "scales.tsn");
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  const SubnetMeta& s0 = (*bundle)->metadata().subnets[0];
+  EXPECT_EQ(s0.activation_scales.size(), ActivationNames(ArchConfig{}, s0.config).size());
+  EXPECT_FLOAT_EQ(s0.activation_scales.at("stem"), 0.125f);
+  EXPECT_FLOAT_EQ(s0.activation_scales.at("pool"), 0.125f);
+
+  const std::string copied = BundleWriter::CopyOf(**bundle).Serialize();
+  absl::StatusOr<std::unique_ptr<Bundle>> copy = Bundle::FromBytes(copied, "copy.tsn");
+  ASSERT_TRUE(copy.ok()) << copy.status();
+  EXPECT_EQ((*copy)->metadata().subnets[0].activation_scales, s0.activation_scales);
+  EXPECT_EQ((*copy)->SectionNames(), (*bundle)->SectionNames());
+
+  EXPECT_THAT(OpenBytes(EditMetadata(bytes, "\"stem\": 0.125", "\"stem\":-1.0")).message(),
+              HasSubstr("subnets[0].activation_scales.stem: -1 is not a finite scale > 0"));
+  EXPECT_THAT(OpenBytes(EditMetadata(bytes, "\"stem\": 0.125", "\"stex\":0.125")).message(),
+              HasSubstr("subnets[0].activation_scales: missing \"stem\""));
+  EXPECT_THAT(OpenBytes(EditMetadata(bytes, "\"pool\": 0.125", "\"pool\":0.125,\"x\":1")).message(),
+              HasSubstr("unexpected \"x\""));
+}
+
 }  // namespace
 }  // namespace ternserve

@@ -189,7 +189,7 @@ TEST(ExportTest, BundleServedByTorchEngineMatchesTheSupernet) {
     metadata.input_mean = kFashionMnistMean;
     metadata.input_std = kFashionMnistStd;
     const std::string path = ::testing::TempDir() + "/export.tsn";
-    ASSERT_TRUE(WriteBundle(net, subnets, metadata, path).ok());
+    ASSERT_TRUE(WriteBundle(net, subnets, metadata, images, path).ok());
     absl::StatusOr<std::unique_ptr<Bundle>> bundle = Bundle::Open(path);
     ASSERT_TRUE(bundle.ok()) << bundle.status();
     EXPECT_EQ((*bundle)->metadata().quantizer, QuantizerName(quantizer));
@@ -201,6 +201,10 @@ TEST(ExportTest, BundleServedByTorchEngineMatchesTheSupernet) {
       const SubnetMeta* meta = (*bundle)->FindSubnet(e.meta.id);
       ASSERT_NE(meta, nullptr);
       EXPECT_EQ(meta->macs, CountMacs(ArchConfig{}, e.meta.config));
+      // Every u8 activation the ternary engine requantizes has a calibrated scale.
+      const std::vector<std::string> names = ActivationNames(ArchConfig{}, e.meta.config);
+      ASSERT_EQ(meta->activation_scales.size(), names.size());
+      for (const std::string& name : names) EXPECT_GT(meta->activation_scales.at(name), 0.0f);
       if (quantizer == QuantizerKind::kTwn) {
         EXPECT_GT(meta->sparsity, 0.1);
         EXPECT_LT(meta->sparsity, 0.9);
