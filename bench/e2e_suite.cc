@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "bench/subnet_runner.h"
 #include "bench/ternary_e2e.h"
 #include "bench/torch_layers.h"
@@ -20,22 +20,18 @@
 
 namespace ternserve::bench {
 
-constexpr int kThreads = 2;
-constexpr int kBatches[] = {1, 32};
-constexpr int kMaxBatch = 32;
-constexpr int kCalibrationImages = 256;
-
+// One column of a sub-net's rows.
 struct Contestant {
-  const char* column;                    // "ternary_ms", ...
-  const char* name;                      // benchmark name suffix
-  std::unique_ptr<SubnetRunner> runner;  // null: not available (see note)
+  std::string name;                      // "ternary", "torch_fp32", "torch_int8"
+  std::string column;                    // name + "_ms"
+  std::unique_ptr<SubnetRunner> runner;  // null: not available, see `note`
   std::string note;
 };
 
 struct SubnetCase {
   std::string role;  // "largest", "middle", "smallest"
   const SubnetMeta* subnet = nullptr;
-  std::vector<Contestant> contestants;  // ternary, fp32, int8
+  std::vector<Contestant> contestants;  // ternary, torch_fp32, torch_int8
 };
 
 class E2eSuite {
@@ -46,6 +42,11 @@ class E2eSuite {
 };
 
 namespace {
+
+constexpr int kThreads = 2;
+constexpr int kBatches[] = {1, 32};
+constexpr int kMaxBatch = 32;
+constexpr int kCalibrationImages = 256;
 
 // Test-set images (real activations make the int8 calibration and the agreement check meaningful);
 // uniform noise if Debian's dataset-fashion-mnist is not installed.
@@ -65,32 +66,102 @@ std::vector<float> LoadImages(int count) {
   return pixels;
 }
 
-std::vector<int> Top1(const std::vector<float>& logits, int classes) {
-  std::vector<int> top;
-  for (size_t i = 0; i + classes <= logits.size(); i += classes) {
-    top.push_back(std::max_element(logits.begin() + i, logits.begin() + i + classes) -
-                  (logits.begin() + i));
-  }
-  return top;
-}
-
 // Largest, middle (lower median by MACs) and smallest, without repeats.
 std::vector<std::pair<std::string, const SubnetMeta*>> PickSubnets(const Bundle& bundle) {
   std::vector<const SubnetMeta*> by_macs;
   for (const SubnetMeta& s : bundle.metadata().subnets) by_macs.push_back(&s);
   std::sort(by_macs.begin(), by_macs.end(),
             [](const SubnetMeta* a, const SubnetMeta* b) { return a->macs < b->macs; });
-  std::vector<std::pair<std::string, const SubnetMeta*>> picked = {
-      {"largest", by_macs.back()},
-      {"middle", by_macs[(by_macs.size() - 1) / 2]},
-      {"smallest", by_macs.front()}};
-  std::vector<std::pair<std::string, const SubnetMeta*>> unique;
-  for (const auto& p : picked) {
+  std::vector<std::pair<std::string, const SubnetMeta*>> picked;
+  for (const auto& [role, subnet] : {std::make_pair("largest", by_macs.back()),
+                                     std::make_pair("middle", by_macs[(by_macs.size() - 1) / 2]),
+                                     std::make_pair("smallest", by_macs.front())}) {
     bool seen = false;
-    for (const auto& u : unique) seen = seen || u.second == p.second;
-    if (!seen) unique.push_back(p);
+    for (const auto& p : picked) seen = seen || p.second == subnet;
+    if (!seen) picked.emplace_back(role, subnet);
   }
-  return unique;
+  return picked;
+}
+
+Contestant MakeContestant(const std::string& name,
+                          absl::StatusOr<std::unique_ptr<SubnetRunner>> runner) {
+  Contestant c{name, name + "_ms", nullptr, ""};
+  if (runner.ok()) {
+    c.runner = std::move(*runner);
+  } else {
+    c.note = absl::StrCat(name, ": ", runner.status().message());
+  }
+  return c;
+}
+
+std::vector<int> Top1(const std::vector<float>& logits, int classes) {
+  std::vector<int> top;
+  for (size_t i = 0; i + classes <= logits.size(); i += classes) {
+    const auto first = logits.begin() + i;
+    top.push_back(static_cast<int>(std::max_element(first, first + classes) - first));
+  }
+  return top;
+}
+
+// Runs every contestant once: one that fails is dropped (with a note), and each one's top-1
+// agreement with torch_fp32 goes to stderr, so a broken baseline cannot pass for a fast one.
+void CheckContestants(SubnetCase* c, absl::Span<const float> images, int batch, int classes) {
+  std::vector<std::vector<int>> tops(c->contestants.size());
+  for (size_t i = 0; i < c->contestants.size(); ++i) {
+    Contestant& k = c->contestants[i];
+    if (k.runner == nullptr) continue;
+    absl::StatusOr<std::vector<float>> logits = k.runner->Run(images, batch);
+    if (!logits.ok()) {
+      k.note = absl::StrCat(k.name, ": ", logits.status().message());
+      k.runner = nullptr;
+      continue;
+    }
+    tops[i] = Top1(*logits, classes);
+  }
+  const std::vector<int>& reference = tops[1];  // torch_fp32
+  for (size_t i = 0; i < tops.size(); ++i) {
+    if (i == 1 || tops[i].empty() || reference.empty()) continue;
+    int agree = 0;
+    for (size_t j = 0; j < reference.size(); ++j) agree += tops[i][j] == reference[j];
+    std::fprintf(stderr, "ternserve-bench: %s %s: top-1 agrees with torch_fp32 on %d/%zu images\n",
+                 c->subnet->name.c_str(), c->contestants[i].name.c_str(), agree, reference.size());
+  }
+}
+
+void RegisterRun(const std::string& name, SubnetRunner* runner, absl::Span<const float> images,
+                 int batch, bool uses_torch) {
+  auto body = [=](benchmark::State& state) {
+    if (uses_torch) SetTorchThreads(kThreads);
+    for (auto _ : state) {
+      absl::StatusOr<std::vector<float>> logits = runner->Run(images, batch);
+      if (!logits.ok()) {
+        state.SkipWithError(logits.status().ToString().c_str());
+        break;
+      }
+      benchmark::DoNotOptimize(logits->data());
+    }
+    state.counters["img/s"] =
+        benchmark::Counter(batch, benchmark::Counter::kIsIterationInvariantRate);
+  };
+  // Real time: the work runs on the engines' thread pools, not only on this thread.
+  benchmark::RegisterBenchmark(name.c_str(), body)->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+// Resident weight bytes: the fp32 network of the sub-net vs the whole TernaryEngine (every layer at
+// full width and every sub-net's epilogue, so the ratio is a lower bound for one sub-net).
+void AddWeightRow(const SubnetCase& c, ResultTable* table) {
+  const SubnetRunner* ternary = c.contestants[0].runner.get();
+  const SubnetRunner* fp32 = c.contestants[1].runner.get();
+  nlohmann::ordered_json fields = {{"subnet", c.role}, {"subnet_name", c.subnet->name}};
+  fields["fp32_weight_bytes"] = fp32 ? nlohmann::ordered_json(fp32->weight_bytes()) : nullptr;
+  fields["ternary_weight_bytes"] =
+      ternary ? nlohmann::ordered_json(ternary->weight_bytes()) : nullptr;
+  fields["ratio"] = nullptr;
+  if (fp32 && ternary) {
+    fields["ratio"] = std::round(100.0 * fp32->weight_bytes() / ternary->weight_bytes()) / 100.0;
+  }
+  const int row = table->AddRow(std::move(fields), {});
+  if (!ternary) table->AddNote(row, c.contestants[0].note);
 }
 
 }  // namespace
@@ -104,11 +175,10 @@ absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& o
   }
   suite->bundle = std::move(*bundle);
   const Bundle& b = *suite->bundle;
-  const int classes = b.metadata().arch.num_classes;
   suite->images = LoadImages(kMaxBatch + kCalibrationImages);
-  const absl::Span<const float> timing(suite->images.data(), kMaxBatch * kImagePixels);
-  const absl::Span<const float> calibration =
-      absl::MakeConstSpan(suite->images).subspan(kMaxBatch * kImagePixels);
+  const absl::Span<const float> all = suite->images;
+  const absl::Span<const float> timing = all.subspan(0, kMaxBatch * kImagePixels);
+  const absl::Span<const float> calibration = all.subspan(kMaxBatch * kImagePixels);
 
   SetTorchThreads(kThreads);
   const absl::Status int8_engine = UseOnednnQuantizedEngine();
@@ -118,58 +188,17 @@ absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& o
   absl::StatusOr<TernaryRunners> ternary = CreateTernaryRunners(b, ids, kThreads);
 
   for (size_t i = 0; i < picked.size(); ++i) {
-    SubnetCase c;
-    c.role = picked[i].first;
-    c.subnet = picked[i].second;
-    Contestant t{"ternary_ms", "ternary", nullptr, ""};
-    if (ternary.ok()) {
-      t.runner = std::move(ternary->runners[i]);
-    } else {
-      t.note = absl::StrCat("ternary: ", ternary.status().message());
-    }
-    Contestant f{"torch_fp32_ms", "torch_fp32", nullptr, ""};
-    absl::StatusOr<std::unique_ptr<SubnetRunner>> fp32 = CreateFrozenFp32Net(b, *c.subnet);
-    if (fp32.ok())
-      f.runner = std::move(*fp32);
-    else
-      f.note = absl::StrCat("torch_fp32: ", fp32.status().message());
-    Contestant q{"torch_int8_ms", "torch_int8", nullptr, ""};
-    if (int8_engine.ok()) {
-      absl::StatusOr<std::unique_ptr<SubnetRunner>> int8 =
-          CreateOnednnInt8Net(b, *c.subnet, calibration, kCalibrationImages);
-      if (int8.ok())
-        q.runner = std::move(*int8);
-      else
-        q.note = absl::StrCat("torch_int8: ", int8.status().message());
-    } else {
-      q.note = absl::StrCat("torch_int8: ", int8_engine.message());
-    }
-    c.contestants.push_back(std::move(t));
-    c.contestants.push_back(std::move(f));
-    c.contestants.push_back(std::move(q));
-
-    // One checked run each: a contestant that fails or disagrees with fp32 says so up front.
-    std::vector<int> reference;
-    for (Contestant& k : c.contestants) {
-      if (k.runner == nullptr) continue;
-      absl::StatusOr<std::vector<float>> logits = k.runner->Run(timing, kMaxBatch);
-      if (!logits.ok()) {
-        k.note = absl::StrCat(k.name, ": ", logits.status().message());
-        k.runner = nullptr;
-        continue;
-      }
-      const std::vector<int> top = Top1(*logits, classes);
-      if (std::string(k.name) == "torch_fp32") reference = top;
-    }
-    for (Contestant& k : c.contestants) {
-      if (k.runner == nullptr || reference.empty() || std::string(k.name) == "torch_fp32") continue;
-      const std::vector<int> top = Top1(*k.runner->Run(timing, kMaxBatch), classes);
-      int agree = 0;
-      for (size_t j = 0; j < top.size(); ++j) agree += top[j] == reference[j];
-      std::fprintf(stderr,
-                   "ternserve-bench: %s %s: top-1 agrees with torch_fp32 on %d/%zu images\n",
-                   c.subnet->name.c_str(), k.name, agree, top.size());
-    }
+    SubnetCase c{picked[i].first, picked[i].second, {}};
+    c.contestants.push_back(MakeContestant(
+        "ternary",
+        ternary.ok() ? absl::StatusOr<std::unique_ptr<SubnetRunner>>(std::move(ternary->runners[i]))
+                     : ternary.status()));
+    c.contestants.push_back(MakeContestant("torch_fp32", CreateFrozenFp32Net(b, *c.subnet)));
+    c.contestants.push_back(MakeContestant(
+        "torch_int8", int8_engine.ok()
+                          ? CreateOnednnInt8Net(b, *c.subnet, calibration, kCalibrationImages)
+                          : int8_engine));
+    CheckContestants(&c, timing, kMaxBatch, b.metadata().arch.num_classes);
     suite->cases.push_back(std::move(c));
   }
 
@@ -179,7 +208,8 @@ absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& o
                                      {"subnet_name", c.subnet->name},
                                      {"macs", c.subnet->macs},
                                      {"batch", batch},
-                                     {"threads", kThreads}},
+                                     {"threads", kThreads},
+                                     {"isa", ternary.ok() ? ternary->isa : "n/a"}},
                                     {"ternary_ms", "torch_fp32_ms", "torch_int8_ms"});
       for (const Contestant& k : c.contestants) {
         if (k.runner == nullptr) {
@@ -189,45 +219,12 @@ absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& o
         const std::string name =
             absl::StrCat("e2e/", c.role, "/b", batch, "/t", kThreads, "/", k.name);
         table->Bind(name, row, k.column, Metric::kMilliseconds);
-        SubnetRunner* runner = k.runner.get();
-        const absl::Span<const float> images = timing.subspan(0, batch * kImagePixels);
-        const bool torch = std::string(k.name) != "ternary";
-        benchmark::RegisterBenchmark(name.c_str(),
-                                     [=](benchmark::State& state) {
-                                       if (torch) SetTorchThreads(kThreads);
-                                       for (auto _ : state) {
-                                         absl::StatusOr<std::vector<float>> logits =
-                                             runner->Run(images, batch);
-                                         if (!logits.ok()) {
-                                           state.SkipWithError(logits.status().ToString().c_str());
-                                           break;
-                                         }
-                                         benchmark::DoNotOptimize(logits->data());
-                                       }
-                                       state.counters["img/s"] = benchmark::Counter(
-                                           batch, benchmark::Counter::kIsIterationInvariantRate);
-                                     })
-            ->UseRealTime()
-            ->Unit(benchmark::kMillisecond);
+        RegisterRun(name, k.runner.get(), timing.subspan(0, batch * kImagePixels), batch,
+                    k.name != "ternary");
       }
     }
   }
-
-  for (const SubnetCase& c : suite->cases) {
-    const SubnetRunner* fp32 = c.contestants[1].runner.get();
-    const SubnetRunner* ternary_runner = c.contestants[0].runner.get();
-    nlohmann::ordered_json fields = {{"subnet", c.role}, {"subnet_name", c.subnet->name}};
-    fields["fp32_weight_bytes"] = fp32 ? nlohmann::ordered_json(fp32->weight_bytes()) : nullptr;
-    fields["ternary_weight_bytes"] =
-        ternary_runner ? nlohmann::ordered_json(ternary_runner->weight_bytes()) : nullptr;
-    fields["ratio"] = nullptr;
-    if (fp32 && ternary_runner) {
-      fields["ratio"] =
-          std::round(100.0 * fp32->weight_bytes() / ternary_runner->weight_bytes()) / 100.0;
-    }
-    const int row = table->AddRow(std::move(fields), {});
-    if (!ternary_runner) table->AddNote(row, c.contestants[0].note);
-  }
+  for (const SubnetCase& c : suite->cases) AddWeightRow(c, table);
   return suite;
 }
 
