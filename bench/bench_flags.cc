@@ -16,10 +16,15 @@ ABSL_FLAG(std::string, isa, "",
           "Ternary kernel variant for the layers suite: scalar, avx2 or avx512vnni (default: the "
           "fastest this CPU supports).");
 
+ABSL_FLAG(int, e2e_threads, 2,
+          "Threads of every contestant in the e2e suite (the issue's targets are for 2; 1 is "
+          "useful to compare with anchor-bench on a loaded machine).");
+
 namespace ternserve::bench {
 namespace {
 
-constexpr absl::string_view kOurFlags[] = {"bundle", "suite", "json", "quick", "isa"};
+constexpr absl::string_view kOurFlags[] = {"bundle", "suite", "json",
+                                           "quick",  "isa",   "e2e_threads"};
 
 bool IsOurFlag(absl::string_view name) {
   for (absl::string_view f : kOurFlags) {
@@ -46,6 +51,7 @@ Usage: ternserve-bench [--suite=layers|e2e|all] [--bundle=PATH] [--json] [--quic
   --quick             smoke run: 1 repetition, ~10 ms per benchmark (numbers are not measurements)
   --isa=NAME          ternary kernel variant for the layers suite: scalar, avx2, avx512vnni
                       (default: the fastest this CPU supports)
+  --e2e_threads=2     threads of every e2e contestant (the issue's targets are for 2)
   --benchmark_...     any Google Benchmark flag, e.g. --benchmark_filter=s1.b0 (regex over names
                       like layers/s1.b0.conv1/b8/t2/ternary or e2e/largest/b32/t2/torch_int8),
                       --benchmark_repetitions=5 (default 3), --benchmark_min_time=0.5 (default 0.1)
@@ -98,6 +104,11 @@ ParseOutcome ParseBenchFlags(int argc, char** argv, BenchOptions* options, std::
   options->json = absl::GetFlag(FLAGS_json);
   options->quick = absl::GetFlag(FLAGS_quick);
   options->isa = absl::GetFlag(FLAGS_isa);
+  options->e2e_threads = absl::GetFlag(FLAGS_e2e_threads);
+  if (options->e2e_threads < 1) {
+    *error = absl::StrCat("--e2e_threads=", options->e2e_threads, ": must be at least 1");
+    return ParseOutcome::kUsageError;
+  }
   const std::string suite = absl::GetFlag(FLAGS_suite);
   if (suite != "layers" && suite != "e2e" && suite != "all") {
     *error = absl::StrCat("--suite=", suite, ": must be layers, e2e or all");

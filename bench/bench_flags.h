@@ -17,9 +17,10 @@ struct BenchOptions {
   std::string bundle = "models/ternserve.tsn";  // the e2e suite's sub-nets
   bool run_layers = true;                       // --suite=layers|e2e|all
   bool run_e2e = true;
-  bool json = false;   // one JSON object per line on stdout instead of Google Benchmark's output
-  bool quick = false;  // short timings (a smoke run, not a measurement)
-  std::string isa;     // ternary kernel variant; empty: the fastest this CPU supports
+  bool json = false;    // one JSON object per line on stdout instead of Google Benchmark's output
+  bool quick = false;   // short timings (a smoke run, not a measurement)
+  std::string isa;      // ternary kernel variant; empty: the fastest this CPU supports
+  int e2e_threads = 2;  // threads of every e2e contestant (the targets are for 2)
   // Google Benchmark flags given by the user; they override our defaults (repetitions, min time).
   std::vector<std::string> benchmark_args;
 };

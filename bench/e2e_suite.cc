@@ -43,7 +43,6 @@ class E2eSuite {
 
 namespace {
 
-constexpr int kThreads = 2;
 constexpr int kBatches[] = {1, 32};
 constexpr int kMaxBatch = 32;
 constexpr int kCalibrationImages = 256;
@@ -129,9 +128,9 @@ void CheckContestants(SubnetCase* c, absl::Span<const float> images, int batch, 
 }
 
 void RegisterRun(const std::string& name, SubnetRunner* runner, absl::Span<const float> images,
-                 int batch, bool uses_torch) {
+                 int batch, int threads, bool uses_torch) {
   auto body = [=](benchmark::State& state) {
-    if (uses_torch) SetTorchThreads(kThreads);
+    if (uses_torch) SetTorchThreads(threads);
     for (auto _ : state) {
       absl::StatusOr<std::vector<float>> logits = runner->Run(images, batch);
       if (!logits.ok()) {
@@ -180,12 +179,12 @@ absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& o
   const absl::Span<const float> timing = all.subspan(0, kMaxBatch * kImagePixels);
   const absl::Span<const float> calibration = all.subspan(kMaxBatch * kImagePixels);
 
-  SetTorchThreads(kThreads);
+  SetTorchThreads(options.e2e_threads);
   const absl::Status int8_engine = UseOnednnQuantizedEngine();
   const auto picked = PickSubnets(b);
   std::vector<int> ids;
   for (const auto& p : picked) ids.push_back(p.second->id);
-  absl::StatusOr<TernaryRunners> ternary = CreateTernaryRunners(b, ids, kThreads);
+  absl::StatusOr<TernaryRunners> ternary = CreateTernaryRunners(b, ids, options.e2e_threads);
 
   for (size_t i = 0; i < picked.size(); ++i) {
     SubnetCase c{picked[i].first, picked[i].second, {}};
@@ -208,7 +207,7 @@ absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& o
                                      {"subnet_name", c.subnet->name},
                                      {"macs", c.subnet->macs},
                                      {"batch", batch},
-                                     {"threads", kThreads},
+                                     {"threads", options.e2e_threads},
                                      {"isa", ternary.ok() ? ternary->isa : "n/a"}},
                                     {"ternary_ms", "torch_fp32_ms", "torch_int8_ms"});
       for (const Contestant& k : c.contestants) {
@@ -217,10 +216,10 @@ absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& o
           continue;
         }
         const std::string name =
-            absl::StrCat("e2e/", c.role, "/b", batch, "/t", kThreads, "/", k.name);
+            absl::StrCat("e2e/", c.role, "/b", batch, "/t", options.e2e_threads, "/", k.name);
         table->Bind(name, row, k.column, Metric::kMilliseconds);
         RegisterRun(name, k.runner.get(), timing.subspan(0, batch * kImagePixels), batch,
-                    k.name != "ternary");
+                    options.e2e_threads, k.name != "ternary");
       }
     }
   }

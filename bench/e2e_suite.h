@@ -1,8 +1,8 @@
 // The end-to-end suite: the bundle's largest sub-net, its middle one (the lower median by MACs) and
-// its smallest, batch 1 and 32, 2 threads, as three side-by-side columns in ms per batch:
-// TernaryEngine, the frozen + optimize_for_inference fp32 TorchScript network, and that network in
-// int8 on oneDNN (torch_nets.h). Also one row per sub-net of resident weight bytes, fp32 network
-// vs TernaryEngine.
+// its smallest, batch 1 and 32, 2 threads (--e2e_threads), as three side-by-side columns in ms per
+// batch: TernaryEngine, the frozen + optimize_for_inference fp32 TorchScript network, and that
+// network in int8 on oneDNN (torch_nets.h). Also one row per sub-net of resident weight bytes, fp32
+// network vs TernaryEngine.
 //
 // Before registering anything it runs every contestant once on real test images and logs (stderr)
 // its top-1 agreement with the fp32 network, so a broken baseline cannot pass for a fast one.
