@@ -32,7 +32,7 @@ inline int Clamp8(int n) { return n < 0 ? 0 : (n > kHalf ? kHalf : n); }
 
 // Epilogue of output channels c0 .. c0 + 7.
 TERNSERVE_AVX2 inline void StoreHalf(__m256i acc, int c0, int64_t element,
-                                     const PackedTernaryConv& weights, const ConvEpilogue& e,
+                                     const TernaryConvWeights& weights, const ConvEpilogue& e,
                                      float inv_out_scale) {
   const int valid = Clamp8(weights.out_channels - c0);
   const int stored = Clamp8(PaddedChannels(weights.out_channels) - c0);
@@ -76,7 +76,7 @@ TERNSERVE_AVX2 inline void StoreHalf(__m256i acc, int c0, int64_t element,
 
 template <int kBlocks>
 TERNSERVE_AVX2 void ConvPixel(const InBoundsTap* taps, int num_taps, int ob0, int32_t zero_point,
-                              int64_t element, const PackedTernaryConv& weights,
+                              int64_t element, const TernaryConvWeights& weights,
                               const ConvEpilogue& e, float inv_out_scale) {
   __m256i acc[2 * kBlocks];
   for (int h = 0; h < 2 * kBlocks; ++h) acc[h] = _mm256_setzero_si256();
@@ -121,7 +121,7 @@ TERNSERVE_AVX2 void ConvPixel(const InBoundsTap* taps, int num_taps, int ob0, in
 }  // namespace
 
 TERNSERVE_AVX2 void TernaryConvAvx2(const ConvShape& shape, const ConvInput& input,
-                                    const PackedTernaryConv& weights,
+                                    const TernaryConvWeights& weights,
                                     const ConvEpilogue& epilogue) {
   const float inv_out_scale = 1.0f / epilogue.out_scale;
   ForEachOutputPixel(

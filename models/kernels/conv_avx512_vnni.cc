@@ -26,7 +26,7 @@ namespace ternserve::kernels {
 namespace {
 
 TERNSERVE_AVX512_VNNI inline void StoreBlock(__m512i acc, int c0, int64_t element,
-                                             const PackedTernaryConv& weights,
+                                             const TernaryConvWeights& weights,
                                              const ConvEpilogue& e, float inv_out_scale) {
   const int out_stride = PaddedChannels(weights.out_channels);
   const int valid = weights.out_channels - c0 < kBlockOut ? weights.out_channels - c0 : kBlockOut;
@@ -63,7 +63,7 @@ TERNSERVE_AVX512_VNNI inline void StoreBlock(__m512i acc, int c0, int64_t elemen
 template <int kBlocks>
 TERNSERVE_AVX512_VNNI void ConvPixel(const InBoundsTap* taps, int num_taps, int ob0,
                                      int32_t zero_point, int64_t element,
-                                     const PackedTernaryConv& weights, const ConvEpilogue& e,
+                                     const TernaryConvWeights& weights, const ConvEpilogue& e,
                                      float inv_out_scale) {
   __m512i acc[kBlocks];
   for (int b = 0; b < kBlocks; ++b) acc[b] = _mm512_setzero_si512();
@@ -98,7 +98,7 @@ TERNSERVE_AVX512_VNNI void ConvPixel(const InBoundsTap* taps, int num_taps, int 
 }  // namespace
 
 TERNSERVE_AVX512_VNNI void TernaryConvAvx512Vnni(const ConvShape& shape, const ConvInput& input,
-                                                 const PackedTernaryConv& weights,
+                                                 const TernaryConvWeights& weights,
                                                  const ConvEpilogue& epilogue) {
   const float inv_out_scale = 1.0f / epilogue.out_scale;
   ForEachOutputPixel(

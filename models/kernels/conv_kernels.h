@@ -21,18 +21,18 @@ namespace ternserve::kernels {
 // Conv with weights.kernel() x kernel() taps (3x3 with padding 1, or 1x1 with padding 0), stride
 // shape.stride, from weights.in_channels to weights.out_channels.
 using TernaryConvFn = void (*)(const ConvShape& shape, const ConvInput& input,
-                               const PackedTernaryConv& weights, const ConvEpilogue& epilogue);
+                               const TernaryConvWeights& weights, const ConvEpilogue& epilogue);
 
 // The portable reference.
 void TernaryConvScalar(const ConvShape& shape, const ConvInput& input,
-                       const PackedTernaryConv& weights, const ConvEpilogue& epilogue);
+                       const TernaryConvWeights& weights, const ConvEpilogue& epilogue);
 // AVX2 (vpmaddubsw + vpmaddwd; ternary weights keep int16 pairs within +-510, no saturation).
 // Call only if the CPU supports it (see the table).
 void TernaryConvAvx2(const ConvShape& shape, const ConvInput& input,
-                     const PackedTernaryConv& weights, const ConvEpilogue& epilogue);
+                     const TernaryConvWeights& weights, const ConvEpilogue& epilogue);
 // AVX-512 F/BW/VL/VNNI (vpdpbusd). Call only if the CPU supports it (see the table).
 void TernaryConvAvx512Vnni(const ConvShape& shape, const ConvInput& input,
-                           const PackedTernaryConv& weights, const ConvEpilogue& epilogue);
+                           const TernaryConvWeights& weights, const ConvEpilogue& epilogue);
 
 struct TernaryConvKernel {
   const char* name;     // "scalar", "avx2", "avx512vnni"
@@ -50,7 +50,7 @@ const TernaryConvKernel& BestTernaryConvKernel();
 // A fully connected layer (weights.kernel() == 1) as a 1x1 conv over a 1x1 image: `input` is
 // [batch][PaddedChannels(in)], the output [batch][PaddedChannels(out)].
 inline void TernaryLinear(const TernaryConvKernel& kernel, int batch, const ConvInput& input,
-                          const PackedTernaryConv& weights, const ConvEpilogue& epilogue) {
+                          const TernaryConvWeights& weights, const ConvEpilogue& epilogue) {
   ConvShape shape;
   shape.batch = batch;
   shape.in_h = 1;

@@ -39,8 +39,15 @@ struct ConvShape {
   int in_w = 0;
   int stride = 1;  // 1 or 2; padding is kernel / 2 (so 1 for 3x3, 0 for 1x1)
 
+  // The output rows to compute, as a range of the flattened (n, oy) index n * OutH + oy; row_end
+  // -1 means all rows. Threads split a conv by giving each a disjoint range.
+  int64_t row_begin = 0;
+  int64_t row_end = -1;
+
   int OutH(int kernel) const { return (in_h + 2 * (kernel / 2) - kernel) / stride + 1; }
   int OutW(int kernel) const { return (in_w + 2 * (kernel / 2) - kernel) / stride + 1; }
+  int64_t Rows(int kernel) const { return static_cast<int64_t>(batch) * OutH(kernel); }
+  int64_t RowEnd(int kernel) const { return row_end < 0 ? Rows(kernel) : row_end; }
 };
 
 struct ConvInput {

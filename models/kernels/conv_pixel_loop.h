@@ -21,10 +21,11 @@ struct InBoundsTap {
   const uint8_t* pixel;  // the input pixel's first channel
 };
 
-// Calls visit(const InBoundsTap* taps, int num_taps, int64_t element) once per output pixel.
+// Calls visit(const InBoundsTap* taps, int num_taps, int64_t element) once per output pixel of the
+// shape's row range.
 template <typename Visit>
 void ForEachOutputPixel(const ConvShape& shape, const ConvInput& input,
-                        const PackedTernaryConv& weights, Visit&& visit) {
+                        const TernaryConvWeights& weights, Visit&& visit) {
   const int k = weights.kernel;
   const int pad = k / 2;
   const int out_h = shape.OutH(k);
@@ -32,25 +33,26 @@ void ForEachOutputPixel(const ConvShape& shape, const ConvInput& input,
   const int in_stride = PaddedChannels(weights.in_channels);
   const int out_stride = PaddedChannels(weights.out_channels);
   InBoundsTap taps[9];
-  for (int n = 0; n < shape.batch; ++n) {
-    for (int oy = 0; oy < out_h; ++oy) {
-      for (int ox = 0; ox < out_w; ++ox) {
-        int num_taps = 0;
-        for (int ky = 0; ky < k; ++ky) {
-          const int iy = oy * shape.stride - pad + ky;
-          if (iy < 0 || iy >= shape.in_h) continue;
-          for (int kx = 0; kx < k; ++kx) {
-            const int ix = ox * shape.stride - pad + kx;
-            if (ix < 0 || ix >= shape.in_w) continue;
-            taps[num_taps].tap = ky * k + kx;
-            taps[num_taps].pixel =
-                input.data +
-                ((static_cast<int64_t>(n) * shape.in_h + iy) * shape.in_w + ix) * in_stride;
-            ++num_taps;
-          }
+  const int64_t row_end = shape.RowEnd(k);
+  for (int64_t row = shape.row_begin; row < row_end; ++row) {
+    const int n = static_cast<int>(row / out_h);
+    const int oy = static_cast<int>(row % out_h);
+    for (int ox = 0; ox < out_w; ++ox) {
+      int num_taps = 0;
+      for (int ky = 0; ky < k; ++ky) {
+        const int iy = oy * shape.stride - pad + ky;
+        if (iy < 0 || iy >= shape.in_h) continue;
+        for (int kx = 0; kx < k; ++kx) {
+          const int ix = ox * shape.stride - pad + kx;
+          if (ix < 0 || ix >= shape.in_w) continue;
+          taps[num_taps].tap = ky * k + kx;
+          taps[num_taps].pixel =
+              input.data +
+              ((static_cast<int64_t>(n) * shape.in_h + iy) * shape.in_w + ix) * in_stride;
+          ++num_taps;
         }
-        visit(taps, num_taps, ((static_cast<int64_t>(n) * out_h + oy) * out_w + ox) * out_stride);
       }
+      visit(taps, num_taps, ((static_cast<int64_t>(n) * out_h + oy) * out_w + ox) * out_stride);
     }
   }
 }

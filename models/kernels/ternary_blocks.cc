@@ -44,4 +44,20 @@ bool RepackTernaryConv(const uint8_t* codes, int full_out, int full_in, int kern
   return true;
 }
 
+bool SliceTernaryConv(const PackedTernaryConv& packed, int out_used, int in_used,
+                      TernaryConvWeights* out) {
+  if (out_used <= 0 || in_used <= 0 || out_used > packed.out_channels ||
+      in_used > packed.in_channels) {
+    return false;
+  }
+  TernaryConvWeights v(packed);
+  v.out_channels = out_used;
+  v.in_channels = in_used;
+  v.out_blocks = (out_used + kBlockOut - 1) / kBlockOut;
+  v.in_groups = (in_used + kBlockIn - 1) / kBlockIn;
+  v.full_in = in_used == packed.in_channels;
+  *out = v;
+  return true;
+}
+
 }  // namespace ternserve::kernels

@@ -73,6 +73,57 @@ struct PackedTernaryConv {
   }
 };
 
+// What a kernel reads: the leading out_channels x in_channels of a packed layer. A sub-net's
+// weights are such a prefix of each full-width layer, so one PackedTernaryConv per layer serves
+// every sub-net. Non-owning (the PackedTernaryConv must outlive it); implicitly built from a whole
+// layer.
+//
+// tap_sums are per packed layer, i.e. summed over all of its input channels: they are exact for a
+// view only if in_channels is the packed layer's (`full_in`). Kernels use them only for a non-zero
+// input zero point (the stem, whose single input channel is never sliced); with zero_point != 0 a
+// view must be full_in.
+struct TernaryConvWeights {
+  int out_channels = 0;
+  int in_channels = 0;
+  int kernel = 0;
+  int out_blocks = 0;    // ceil(out_channels / kBlockOut)
+  int in_groups = 0;     // ceil(in_channels / kBlockIn): the groups a kernel reads
+  int group_stride = 0;  // the packed layer's in_groups: distance between (ob, tap) block rows
+  bool full_in = true;
+  const WeightBlock* blocks = nullptr;
+  const int32_t* tap_sums = nullptr;
+
+  TernaryConvWeights() = default;
+  TernaryConvWeights(const PackedTernaryConv& p)  // NOLINT: implicit on purpose (whole layer)
+      : out_channels(p.out_channels),
+        in_channels(p.in_channels),
+        kernel(p.kernel),
+        out_blocks(p.out_blocks),
+        in_groups(p.in_groups),
+        group_stride(p.in_groups),
+        full_in(true),
+        blocks(p.blocks.data()),
+        tap_sums(p.tap_sums.data()) {}
+
+  int taps() const { return kernel * kernel; }
+  const WeightBlock* Block(int ob, int tap, int ig) const {
+    return &blocks[(static_cast<size_t>(ob) * taps() + tap) * group_stride + ig];
+  }
+  const int32_t* TapSums(int ob, int tap) const {
+    return &tap_sums[(static_cast<size_t>(ob) * taps() + tap) * kBlockOut];
+  }
+  int8_t At(int o, int i, int tap) const {
+    if (o >= out_channels || i >= in_channels) return 0;
+    return Block(o / kBlockOut, tap, i / kBlockIn)->w[o % kBlockOut][i % kBlockIn];
+  }
+};
+
+// The view of the leading [out_used][in_used] channels of `packed`; false (and `out` untouched) if
+// they do not fit. Lanes of a partial last output block read the packed layer's next channels;
+// kernels mask them out of the output.
+bool SliceTernaryConv(const PackedTernaryConv& packed, int out_used, int in_used,
+                      TernaryConvWeights* out);
+
 // Expands the leading [out_used][in_used][k][k] of a bundle code matrix `codes` (row-major, full
 // shape [full_out][full_in * k * k], PackedRowBytes per row) into `out`. A fully connected layer
 // is kernel 1 ([out][in]). Returns false if the slice does not fit the full shape, kernel is not 1

@@ -24,8 +24,10 @@ struct ConvCase {
   int in_channels = 0;
   int out_channels = 0;
   int32_t zero_point = 0;
-  std::vector<int8_t> t;  // [out_channels][in_channels][kernel][kernel], the used slice
-  PackedTernaryConv weights;
+  std::vector<int8_t> t;       // [out_channels][in_channels][kernel][kernel], the used slice
+  PackedTernaryConv weights;   // the used slice, repacked on its own
+  std::vector<uint8_t> codes;  // bundle codes of the full layer [full_out][full_in * k * k]
+  int full_in = 0, full_out = 0;
   std::vector<uint8_t> input;  // NHWC, channel stride PaddedChannels(in_channels), padding 0
   std::vector<float> multiplier, bias;
   Residual residual = Residual::kNone;
@@ -76,9 +78,12 @@ inline ConvCase MakeConvCase(std::mt19937* rng, int kernel, int stride, int side
 
   std::vector<int8_t> full(static_cast<size_t>(full_out) * full_in * taps);
   for (int8_t& w : full) w = static_cast<int8_t>(ternary(*rng));
-  std::vector<uint8_t> codes(PackedMatrixBytes(full_out, static_cast<int64_t>(full_in) * taps));
-  PackTernary(full.data(), full_out, static_cast<int64_t>(full_in) * taps, codes.data());
-  RepackTernaryConv(codes.data(), full_out, full_in, kernel, out_channels, in_channels, &c.weights);
+  c.full_in = full_in;
+  c.full_out = full_out;
+  c.codes.assign(PackedMatrixBytes(full_out, static_cast<int64_t>(full_in) * taps), 0);
+  PackTernary(full.data(), full_out, static_cast<int64_t>(full_in) * taps, c.codes.data());
+  RepackTernaryConv(c.codes.data(), full_out, full_in, kernel, out_channels, in_channels,
+                    &c.weights);
   c.t.resize(static_cast<size_t>(out_channels) * in_channels * taps);
   for (int o = 0; o < out_channels; ++o) {
     for (int i = 0; i < in_channels * taps; ++i) {

@@ -7,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "models/kernels/conv_kernels.h"
+#include "models/kernels/ternary_pack.h"
 #include "tests/models/kernels/conv_test_cases.h"
 
 namespace ternserve::kernels {
@@ -77,6 +78,58 @@ TEST_P(ConvVariantTest, BitExactWithScalarOnRandomShapes) {
     ExpectBitExact(*variant, c);
     if (HasFatalFailure()) return;
   }
+}
+
+// How the engine calls kernels: a sub-net's view into one pack of the whole full-width layer
+// (SliceTernaryConv), and the output rows split into ranges (one per thread). Both must give the
+// same bytes as the reference on the separately repacked slice.
+TEST_P(ConvVariantTest, SlicedViewAndRowRangesMatchReference) {
+  const TernaryConvKernel* variant = FindTernaryConvKernel(GetParam().c_str());
+  ASSERT_NE(variant, nullptr);
+  if (!variant->supported()) GTEST_SKIP() << "this CPU lacks " << variant->name;
+  std::mt19937 rng(99);
+  const int channels[] = {3, 8, 16, 24, 40, 64, 96};
+  for (int i = 0; i < 40; ++i) {
+    const int kernel = i % 4 == 3 ? 1 : 3;
+    const int stride = 1 + static_cast<int>(rng() % 2);
+    const int side = i % 2 == 0 ? 7 : 14;
+    const int batch = 1 + static_cast<int>(rng() % 5);
+    const ConvCase c =
+        MakeConvCase(&rng, kernel, stride, side, batch, channels[rng() % 7], channels[rng() % 7],
+                     /*zero_point=*/0, static_cast<Residual>(rng() % 3), rng() % 2 == 0, true);
+    PackedTernaryConv full;
+    ASSERT_TRUE(RepackTernaryConv(c.codes.data(), c.full_out, c.full_in, kernel, c.full_out,
+                                  c.full_in, &full));
+    TernaryConvWeights view;
+    ASSERT_TRUE(SliceTernaryConv(full, c.out_channels, c.in_channels, &view));
+    EXPECT_FALSE(view.full_in);
+
+    std::vector<uint8_t> ref, got;
+    std::vector<float> unused;
+    TernaryConvScalar(c.shape, testing::InputOf(c), c.weights,
+                      testing::EpilogueOf(c, &ref, &unused));
+    const ConvEpilogue e = testing::EpilogueOf(c, &got, &unused);
+    const int64_t rows = c.shape.Rows(kernel);
+    const int64_t split = static_cast<int64_t>(rng() % (rows + 1));
+    ConvShape first = c.shape, second = c.shape;
+    first.row_end = split;
+    second.row_begin = split;
+    variant->conv(first, testing::InputOf(c), view, e);
+    variant->conv(second, testing::InputOf(c), view, e);
+    ASSERT_EQ(got, ref) << variant->name << " split at row " << split << ", " << c.Describe();
+  }
+}
+
+TEST(SliceTernaryConvTest, RefusesSlicesLargerThanThePack) {
+  std::vector<uint8_t> codes(PackedMatrixBytes(16, 8 * 9), 0);
+  PackedTernaryConv full;
+  ASSERT_TRUE(RepackTernaryConv(codes.data(), 16, 8, 3, 16, 8, &full));
+  TernaryConvWeights view;
+  EXPECT_FALSE(SliceTernaryConv(full, 17, 8, &view));
+  EXPECT_FALSE(SliceTernaryConv(full, 16, 9, &view));
+  EXPECT_FALSE(SliceTernaryConv(full, 0, 8, &view));
+  ASSERT_TRUE(SliceTernaryConv(full, 16, 8, &view));
+  EXPECT_TRUE(view.full_in);
 }
 
 // The classifier: a 1x1 conv over a 1x1 image, float logits.
