@@ -1,6 +1,5 @@
 #include "bench/ternary_conv_runner.h"
 
-#include <algorithm>
 #include <cstdlib>
 #include <random>
 
@@ -15,47 +14,12 @@ using kernels::PackedTernaryConv;
 using kernels::PaddedChannels;
 
 void RunTernaryConvRows(kernels::TernaryConvFn conv, const ConvShape& shape, const ConvInput& input,
-                        const PackedTernaryConv& weights, const ConvEpilogue& epilogue,
-                        int row_begin, int row_end) {
-  const int k = weights.kernel;
-  const int out_h = shape.OutH(k);
-  const int64_t in_row_bytes =
-      static_cast<int64_t>(shape.in_w) * PaddedChannels(weights.in_channels);
-  const int64_t out_row_elems =
-      static_cast<int64_t>(shape.OutW(k)) * PaddedChannels(weights.out_channels);
-  // Calls the kernel on output rows [first, first + count) of image n, or on `images` whole images.
-  const auto call = [&](int n, int first, int count, int images) {
-    ConvShape part = shape;
-    ConvInput part_input = input;
-    ConvEpilogue part_epilogue = epilogue;
-    const int64_t in_row = static_cast<int64_t>(n) * shape.in_h + first * shape.stride;
-    const int64_t out_row = static_cast<int64_t>(n) * out_h + first;
-    part.batch = images;
-    if (images == 1 && count < out_h) {
-      // A band: enough input rows that OutH() == count (see the header on the seam rows).
-      part.in_h = std::min(count * shape.stride, shape.in_h - first * shape.stride);
-    }
-    part_input.data += in_row * in_row_bytes;
-    if (epilogue.out_u8 != nullptr) part_epilogue.out_u8 += out_row * out_row_elems;
-    if (epilogue.out_f32 != nullptr) part_epilogue.out_f32 += out_row * out_row_elems;
-    if (epilogue.residual_u8 != nullptr) part_epilogue.residual_u8 += out_row * out_row_elems;
-    if (epilogue.residual_f32 != nullptr) part_epilogue.residual_f32 += out_row * out_row_elems;
-    conv(part, part_input, weights, part_epilogue);
-  };
-  int row = row_begin;
-  while (row < row_end) {
-    const int n = row / out_h;
-    const int oy = row % out_h;
-    if (oy == 0 && row + out_h <= row_end) {  // a run of whole images
-      const int images = (row_end - row) / out_h;
-      call(n, 0, out_h, images);
-      row += images * out_h;
-    } else {
-      const int count = std::min(out_h - oy, row_end - row);
-      call(n, oy, count, 1);
-      row += count;
-    }
-  }
+                        const kernels::TernaryConvWeights& weights, const ConvEpilogue& epilogue,
+                        int64_t row_begin, int64_t row_end) {
+  ConvShape rows = shape;
+  rows.row_begin = row_begin;
+  rows.row_end = row_end;
+  conv(rows, input, weights, epilogue);
 }
 
 TernaryConvLayer::TernaryConvLayer(const ConvLayerShape& shape, int batch,
@@ -108,7 +72,7 @@ void TernaryConvLayer::Run(WorkerPair* pair) {
     RunTernaryConvRows(kernel_.conv, shape_, conv_input_, weights_, epilogue_, 0, rows_);
     return;
   }
-  const int half = rows_ / 2;
+  const int64_t half = rows_ / 2;
   pair->Run([&](int part) {
     RunTernaryConvRows(kernel_.conv, shape_, conv_input_, weights_, epilogue_, part == 0 ? 0 : half,
                        part == 0 ? half : rows_);

@@ -1,10 +1,8 @@
 // The ternary side of the per-layer suite: one conv layer of the SuperNet with random ternary
 // weights and random u8 activations, run by a kernel variant on 1 or 2 threads.
 //
-// RunTernaryConvRows() is the one function that knows how a kernel call covers part of a layer, so
-// the suite follows the kernel API with a one-line change when ConvShape gains its row range
-// (row_begin/row_end over the flattened batch * out_h rows) and the weights parameter becomes a
-// TernaryConvWeights view.
+// RunTernaryConvRows() is the one function that knows how a kernel call covers part of a layer
+// (ConvShape's row range), so a change of the kernel API touches only it.
 //
 // Not thread-safe: a TernaryConvLayer owns its buffers and runs one call at a time. No LibTorch.
 #ifndef TERNSERVE_BENCH_TERNARY_CONV_RUNNER_H_
@@ -21,13 +19,10 @@
 namespace ternserve::bench {
 
 // Runs output rows [row_begin, row_end) of the flattened (image, output row) space of a conv, i.e.
-// rows n * out_h + oy. Whole images are exact. Until the kernel has a row range, part of one image
-// is run as a band of that image whose edge rows read their out-of-band neighbours as zero padding:
-// the same work (to within the seam taps), but not the same numbers on the seam rows, which is fine
-// for timing and nothing else.
+// rows n * out_h + oy, writing them into the full output. Exact for any range.
 void RunTernaryConvRows(kernels::TernaryConvFn conv, const kernels::ConvShape& shape,
-                        const kernels::ConvInput& input, const kernels::PackedTernaryConv& weights,
-                        const kernels::ConvEpilogue& epilogue, int row_begin, int row_end);
+                        const kernels::ConvInput& input, const kernels::TernaryConvWeights& weights,
+                        const kernels::ConvEpilogue& epilogue, int64_t row_begin, int64_t row_end);
 
 class TernaryConvLayer {
  public:
@@ -49,7 +44,7 @@ class TernaryConvLayer {
   std::vector<float> bias_;
   kernels::ConvInput conv_input_;
   kernels::ConvEpilogue epilogue_;
-  int rows_ = 0;  // batch * out_h
+  int64_t rows_ = 0;  // batch * out_h
 };
 
 }  // namespace ternserve::bench
