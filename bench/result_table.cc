@@ -31,15 +31,15 @@ void ResultTable::Report(const benchmark::BenchmarkReporter::Run& run) {
   auto it = bindings_.find(run.run_name.function_name);
   if (it == bindings_.end() || it->second.reported) return;
   Binding& binding = it->second;
-  // With repetitions, only the median aggregate counts; without, the single iteration run.
-  const bool aggregate = run.run_type == benchmark::BenchmarkReporter::Run::RT_Aggregate;
-  if (run.repetitions > 1 && !(aggregate && run.aggregate_name == "median")) return;
-  if (run.error_occurred) {
+  if (run.error_occurred) {  // the column stays null; the note says why
     AddNote(binding.row, run.run_name.function_name + ": " + run.error_message);
     binding.reported = true;
     if (--rows_[binding.row].pending == 0) Print(rows_[binding.row]);
     return;
   }
+  // With repetitions, only the median aggregate counts; without, the single iteration run.
+  const bool aggregate = run.run_type == benchmark::BenchmarkReporter::Run::RT_Aggregate;
+  if (run.repetitions > 1 && !(aggregate && run.aggregate_name == "median")) return;
   double value = 0;
   if (binding.metric == Metric::kGmacs) {
     const auto counter = run.counters.find(kGmacsCounter);
