@@ -48,7 +48,7 @@ absl::StatusOr<TernaryRunners> CreateTernaryRunners(const Bundle& bundle,
 
 absl::StatusOr<TernaryRunners> CreateTernaryRunners(const Bundle&, const std::vector<int>&, int) {
   return absl::UnimplementedError(
-      "TernaryEngine is not built: models/ternary_engine.cc is not in this tree yet");
+      "TernaryEngine is not built (no CMake target ternserve_models_ternary in this tree yet)");
 }
 
 #endif
