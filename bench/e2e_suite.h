@@ -21,7 +21,8 @@ namespace ternserve::bench {
 // benchmarks have run.
 class E2eSuite;
 
-// Opens options.bundle, builds the contestants and registers the suite's benchmarks and rows.
+// Opens options.bundle, builds the contestants and registers the suite's benchmarks and rows (call
+// once, from main, before the benchmarks run).
 // INVALID_ARGUMENT if the bundle cannot be opened (the message names it and the fault).
 absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& options,
                                                            ResultTable* table);

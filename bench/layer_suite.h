@@ -13,7 +13,8 @@
 
 namespace ternserve::bench {
 
-// Registers the suite's benchmarks and rows. INVALID_ARGUMENT for an unknown --isa,
+// Registers the suite's benchmarks and rows (call once, from main, before the benchmarks run; the
+// benchmarks create their data when they run). INVALID_ARGUMENT for an unknown --isa,
 // FAILED_PRECONDITION for one this CPU lacks.
 absl::Status RegisterLayerSuite(const BenchOptions& options, ResultTable* table);
 
