@@ -1,5 +1,7 @@
 #include "bench/result_table.h"
 
+#include <unistd.h>
+
 #include <iostream>
 #include <utility>
 
@@ -90,7 +92,12 @@ void ResultTable::Finish() {
 
 TableReporter::TableReporter(ResultTable* table, bool json) : table_(table) {
   table_->set_json(json);
-  if (!json) console_ = std::make_unique<benchmark::ConsoleReporter>();
+  // Colour only on a terminal, as Google Benchmark's own default reporter does.
+  if (!json) {
+    console_ = std::make_unique<benchmark::ConsoleReporter>(
+        isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_Color
+                              : benchmark::ConsoleReporter::OO_None);
+  }
 }
 
 bool TableReporter::ReportContext(const Context& context) {

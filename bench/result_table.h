@@ -24,8 +24,9 @@
 
 namespace ternserve::bench {
 
-// Name of the per-iteration counter a per-layer benchmark sets (giga multiply-accumulates / s).
-inline constexpr char kGmacsCounter[] = "GMAC/s";
+// The per-iteration counter a per-layer benchmark sets: giga multiply-accumulates, as a rate, so
+// Google Benchmark divides by the time and shows it as ".../s".
+inline constexpr char kGmacsCounter[] = "GMAC";
 
 enum class Metric {
   kGmacs,         // the kGmacsCounter counter; higher is better
