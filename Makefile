@@ -18,7 +18,7 @@ APT_PACKAGES := g++ cmake ninja-build pkg-config \
   libtorch-dev libopenblas0-openmp \
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev \
   nlohmann-json3-dev libspdlog-dev libspng-dev zlib1g-dev \
-  libgtest-dev libgmock-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev \
   dataset-fashion-mnist python3-matplotlib
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

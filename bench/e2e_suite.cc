@@ -1,0 +1,230 @@
+#include "bench/e2e_suite.h"
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bench/subnet_runner.h"
+#include "bench/ternary_e2e.h"
+#include "bench/torch_layers.h"
+#include "bench/torch_nets.h"
+#include "models/bundle.h"
+#include "models/fashion_mnist.h"
+
+namespace ternserve::bench {
+
+// One column of a sub-net's rows.
+struct Contestant {
+  std::string name;                      // "ternary", "torch_fp32", "torch_int8"
+  std::string column;                    // name + "_ms"
+  std::unique_ptr<SubnetRunner> runner;  // null: not available, see `note`
+  std::string note;
+};
+
+struct SubnetCase {
+  std::string role;  // "largest", "middle", "smallest"
+  const SubnetMeta* subnet = nullptr;
+  std::vector<Contestant> contestants;  // ternary, torch_fp32, torch_int8
+};
+
+class E2eSuite {
+ public:
+  std::unique_ptr<Bundle> bundle;
+  std::vector<float> images;  // kMaxBatch timing images, then the calibration images
+  std::vector<SubnetCase> cases;
+};
+
+namespace {
+
+constexpr int kBatches[] = {1, 32};
+constexpr int kMaxBatch = 32;
+constexpr int kCalibrationImages = 256;
+
+// Test-set images (real activations make the int8 calibration and the agreement check meaningful);
+// uniform noise if Debian's dataset-fashion-mnist is not installed.
+std::vector<float> LoadImages(int count) {
+  std::vector<float> pixels;
+  absl::StatusOr<ImageSet> test = LoadFashionMnist(kFashionMnistDir, FashionMnistSplit::kTest);
+  if (test.ok() && test->count >= count) {
+    for (int i = 0; i < count; ++i) test->AppendImageAsFloat(i, &pixels);
+    return pixels;
+  }
+  std::fprintf(stderr, "ternserve-bench: %s; using random images\n",
+               test.ok() ? "too few test images" : test.status().ToString().c_str());
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  pixels.resize(static_cast<size_t>(count) * kImagePixels);
+  for (float& p : pixels) p = unit(rng);
+  return pixels;
+}
+
+// Largest, middle (lower median by MACs) and smallest, without repeats.
+std::vector<std::pair<std::string, const SubnetMeta*>> PickSubnets(const Bundle& bundle) {
+  std::vector<const SubnetMeta*> by_macs;
+  for (const SubnetMeta& s : bundle.metadata().subnets) by_macs.push_back(&s);
+  std::sort(by_macs.begin(), by_macs.end(),
+            [](const SubnetMeta* a, const SubnetMeta* b) { return a->macs < b->macs; });
+  std::vector<std::pair<std::string, const SubnetMeta*>> picked;
+  for (const auto& [role, subnet] : {std::make_pair("largest", by_macs.back()),
+                                     std::make_pair("middle", by_macs[(by_macs.size() - 1) / 2]),
+                                     std::make_pair("smallest", by_macs.front())}) {
+    bool seen = false;
+    for (const auto& p : picked) seen = seen || p.second == subnet;
+    if (!seen) picked.emplace_back(role, subnet);
+  }
+  return picked;
+}
+
+Contestant MakeContestant(const std::string& name,
+                          absl::StatusOr<std::unique_ptr<SubnetRunner>> runner) {
+  Contestant c{name, name + "_ms", nullptr, ""};
+  if (runner.ok()) {
+    c.runner = std::move(*runner);
+  } else {
+    c.note = absl::StrCat(name, ": ", runner.status().message());
+  }
+  return c;
+}
+
+std::vector<int> Top1(const std::vector<float>& logits, int classes) {
+  std::vector<int> top;
+  for (size_t i = 0; i + classes <= logits.size(); i += classes) {
+    const auto first = logits.begin() + i;
+    top.push_back(static_cast<int>(std::max_element(first, first + classes) - first));
+  }
+  return top;
+}
+
+// Runs every contestant once: one that fails is dropped (with a note), and each one's top-1
+// agreement with torch_fp32 goes to stderr, so a broken baseline cannot pass for a fast one.
+void CheckContestants(SubnetCase* c, absl::Span<const float> images, int batch, int classes) {
+  std::vector<std::vector<int>> tops(c->contestants.size());
+  for (size_t i = 0; i < c->contestants.size(); ++i) {
+    Contestant& k = c->contestants[i];
+    if (k.runner == nullptr) continue;
+    absl::StatusOr<std::vector<float>> logits = k.runner->Run(images, batch);
+    if (!logits.ok()) {
+      k.note = absl::StrCat(k.name, ": ", logits.status().message());
+      k.runner = nullptr;
+      continue;
+    }
+    tops[i] = Top1(*logits, classes);
+  }
+  const std::vector<int>& reference = tops[1];  // torch_fp32
+  for (size_t i = 0; i < tops.size(); ++i) {
+    if (i == 1 || tops[i].empty() || reference.empty()) continue;
+    int agree = 0;
+    for (size_t j = 0; j < reference.size(); ++j) agree += tops[i][j] == reference[j];
+    std::fprintf(stderr, "ternserve-bench: %s %s: top-1 agrees with torch_fp32 on %d/%zu images\n",
+                 c->subnet->name.c_str(), c->contestants[i].name.c_str(), agree, reference.size());
+  }
+}
+
+void RegisterRun(const std::string& name, SubnetRunner* runner, absl::Span<const float> images,
+                 int batch, int threads, bool uses_torch) {
+  auto body = [=](benchmark::State& state) {
+    if (uses_torch) SetTorchThreads(threads);
+    for (auto _ : state) {
+      absl::StatusOr<std::vector<float>> logits = runner->Run(images, batch);
+      if (!logits.ok()) {
+        state.SkipWithError(logits.status().ToString().c_str());
+        break;
+      }
+      benchmark::DoNotOptimize(logits->data());
+    }
+    state.counters["img/s"] =
+        benchmark::Counter(batch, benchmark::Counter::kIsIterationInvariantRate);
+  };
+  // Real time: the work runs on the engines' thread pools, not only on this thread.
+  benchmark::RegisterBenchmark(name.c_str(), body)->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+// Resident weight bytes: the fp32 network of the sub-net vs the whole TernaryEngine (every layer at
+// full width and every sub-net's epilogue, so the ratio is a lower bound for one sub-net).
+void AddWeightRow(const SubnetCase& c, ResultTable* table) {
+  const SubnetRunner* ternary = c.contestants[0].runner.get();
+  const SubnetRunner* fp32 = c.contestants[1].runner.get();
+  nlohmann::ordered_json fields = {{"subnet", c.role}, {"subnet_name", c.subnet->name}};
+  fields["fp32_weight_bytes"] = fp32 ? nlohmann::ordered_json(fp32->weight_bytes()) : nullptr;
+  fields["ternary_weight_bytes"] =
+      ternary ? nlohmann::ordered_json(ternary->weight_bytes()) : nullptr;
+  fields["ratio"] = nullptr;
+  if (fp32 && ternary) {
+    fields["ratio"] = std::round(100.0 * fp32->weight_bytes() / ternary->weight_bytes()) / 100.0;
+  }
+  const int row = table->AddRow(std::move(fields), {});
+  if (!ternary) table->AddNote(row, c.contestants[0].note);
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& options,
+                                                           ResultTable* table) {
+  auto suite = std::make_shared<E2eSuite>();
+  absl::StatusOr<std::unique_ptr<Bundle>> bundle = Bundle::Open(options.bundle);
+  if (!bundle.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--bundle: ", bundle.status().message()));
+  }
+  suite->bundle = std::move(*bundle);
+  const Bundle& b = *suite->bundle;
+  suite->images = LoadImages(kMaxBatch + kCalibrationImages);
+  const absl::Span<const float> all = suite->images;
+  const absl::Span<const float> timing = all.subspan(0, kMaxBatch * kImagePixels);
+  const absl::Span<const float> calibration = all.subspan(kMaxBatch * kImagePixels);
+
+  SetTorchThreads(options.e2e_threads);
+  const absl::Status int8_engine = UseOnednnQuantizedEngine();
+  const auto picked = PickSubnets(b);
+  std::vector<int> ids;
+  for (const auto& p : picked) ids.push_back(p.second->id);
+  absl::StatusOr<TernaryRunners> ternary = CreateTernaryRunners(b, ids, options.e2e_threads);
+
+  for (size_t i = 0; i < picked.size(); ++i) {
+    SubnetCase c{picked[i].first, picked[i].second, {}};
+    c.contestants.push_back(MakeContestant(
+        "ternary",
+        ternary.ok() ? absl::StatusOr<std::unique_ptr<SubnetRunner>>(std::move(ternary->runners[i]))
+                     : ternary.status()));
+    c.contestants.push_back(MakeContestant("torch_fp32", CreateFrozenFp32Net(b, *c.subnet)));
+    c.contestants.push_back(MakeContestant(
+        "torch_int8", int8_engine.ok()
+                          ? CreateOnednnInt8Net(b, *c.subnet, calibration, kCalibrationImages)
+                          : int8_engine));
+    CheckContestants(&c, timing, kMaxBatch, b.metadata().arch.num_classes);
+    suite->cases.push_back(std::move(c));
+  }
+
+  for (const SubnetCase& c : suite->cases) {
+    for (int batch : kBatches) {
+      const int row = table->AddRow({{"subnet", c.role},
+                                     {"subnet_name", c.subnet->name},
+                                     {"macs", c.subnet->macs},
+                                     {"batch", batch},
+                                     {"threads", options.e2e_threads},
+                                     {"isa", ternary.ok() ? ternary->isa : "n/a"}},
+                                    {"ternary_ms", "torch_fp32_ms", "torch_int8_ms"});
+      for (const Contestant& k : c.contestants) {
+        if (k.runner == nullptr) {
+          table->AddNote(row, k.note);
+          continue;
+        }
+        const std::string name =
+            absl::StrCat("e2e/", c.role, "/b", batch, "/t", options.e2e_threads, "/", k.name);
+        table->Bind(name, row, k.column, Metric::kMilliseconds);
+        RegisterRun(name, k.runner.get(), timing.subspan(0, batch * kImagePixels), batch,
+                    options.e2e_threads, k.name != "ternary");
+      }
+    }
+  }
+  for (const SubnetCase& c : suite->cases) AddWeightRow(c, table);
+  return suite;
+}
+
+}  // namespace ternserve::bench

@@ -1,0 +1,56 @@
+#include "bench/ternary_e2e.h"
+
+#include <utility>
+
+#ifdef TERNSERVE_BENCH_HAVE_TERNARY_ENGINE
+#include "models/ternary_engine.h"
+#endif
+
+namespace ternserve::bench {
+
+#ifdef TERNSERVE_BENCH_HAVE_TERNARY_ENGINE
+namespace {
+
+class TernarySubnetRunner final : public SubnetRunner {
+ public:
+  TernarySubnetRunner(std::shared_ptr<TernaryEngine> engine, int subnet_id)
+      : engine_(std::move(engine)), subnet_id_(subnet_id) {}
+
+  absl::StatusOr<std::vector<float>> Run(absl::Span<const float> images, int batch) override {
+    return engine_->Run(subnet_id_, images, batch);
+  }
+  size_t weight_bytes() const override { return engine_->resident_weight_bytes(); }
+
+ private:
+  const std::shared_ptr<TernaryEngine> engine_;
+  const int subnet_id_;
+};
+
+}  // namespace
+
+absl::StatusOr<TernaryRunners> CreateTernaryRunners(const Bundle& bundle,
+                                                    const std::vector<int>& subnet_ids,
+                                                    int threads) {
+  TernaryEngineOptions options;
+  options.threads = threads;
+  absl::StatusOr<std::unique_ptr<TernaryEngine>> engine = TernaryEngine::Create(bundle, options);
+  if (!engine.ok()) return engine.status();
+  std::shared_ptr<TernaryEngine> shared = std::move(*engine);
+  TernaryRunners result;
+  result.isa = shared->isa();
+  for (int id : subnet_ids) {
+    result.runners.push_back(std::make_unique<TernarySubnetRunner>(shared, id));
+  }
+  return result;
+}
+
+#else
+
+absl::StatusOr<TernaryRunners> CreateTernaryRunners(const Bundle&, const std::vector<int>&, int) {
+  return absl::UnimplementedError(
+      "TernaryEngine is not built (no CMake target ternserve_models_ternary in this tree yet)");
+}
+
+#endif
+
+}  // namespace ternserve::bench
