@@ -74,46 +74,54 @@ TERNSERVE_AVX2 inline void StoreHalf(__m256i acc, int c0, int64_t element,
   }
 }
 
-template <int kBlocks>
-TERNSERVE_AVX2 void ConvPixel(const InBoundsTap* taps, int num_taps, int ob0, int32_t zero_point,
-                              int64_t element, const TernaryConvWeights& weights,
-                              const ConvEpilogue& e, float inv_out_scale) {
-  __m256i acc[2 * kBlocks];
-  for (int h = 0; h < 2 * kBlocks; ++h) acc[h] = _mm256_setzero_si256();
+// One tile (conv_pixel_loop.h): kPixels output pixels x one output block, computed as its two
+// 8-channel halves one after the other, so the 16 ymm registers hold kPixels (<= 7) accumulators,
+// the weight half, a broadcast and the constant. Per (tap, input group) the weight half is loaded
+// once and reused by every pixel.
+template <int kPixels>
+TERNSERVE_AVX2 void ConvTileKernel(const ConvTile& t, int32_t zero_point,
+                                   const TernaryConvWeights& weights, const ConvEpilogue& e,
+                                   float inv_out_scale) {
   const __m256i ones16 = _mm256_set1_epi16(1);
+  const int k = weights.kernel;
   const int groups = weights.in_groups;
-  for (int t = 0; t < num_taps; ++t) {
-    const uint8_t* px = taps[t].pixel;
-    const WeightBlock* w[kBlocks];
-    for (int b = 0; b < kBlocks; ++b) w[b] = weights.Block(ob0 + b, taps[t].tap, 0);
-    for (int ig = 0; ig < groups; ++ig) {
-      int32_t quad;
-      std::memcpy(&quad, px + ig * kBlockIn, sizeof(quad));
-      const __m256i a = _mm256_set1_epi32(quad);
-      for (int b = 0; b < kBlocks; ++b) {
-        const __m256i* half = reinterpret_cast<const __m256i*>(w[b] + ig);
-        for (int h = 0; h < 2; ++h) {
-          const __m256i pairs = _mm256_maddubs_epi16(a, _mm256_load_si256(half + h));
-          acc[2 * b + h] = _mm256_add_epi32(acc[2 * b + h], _mm256_madd_epi16(pairs, ones16));
+  const int64_t step = t.pixel_step;
+  for (int h = 0; h < 2; ++h) {
+    __m256i acc[kPixels];
+    for (int p = 0; p < kPixels; ++p) acc[p] = _mm256_setzero_si256();
+    for (int ky = t.ky_begin; ky < t.ky_end; ++ky) {
+      for (int kx = 0; kx < k; ++kx) {
+        const int tap = ky * k + kx;
+        const uint8_t* a = t.rows[ky] + kx * t.channel_stride;
+        const WeightBlock* w = weights.Block(t.ob0, tap, 0);
+        for (int ig = 0; ig < groups; ++ig) {
+          const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + ig) + h);
+          for (int p = 0; p < kPixels; ++p) {
+            int32_t quad;
+            std::memcpy(&quad, a + p * step + ig * kBlockIn, sizeof(quad));
+            const __m256i pairs = _mm256_maddubs_epi16(_mm256_set1_epi32(quad), wv);
+            acc[p] = _mm256_add_epi32(acc[p], _mm256_madd_epi16(pairs, ones16));
+          }
         }
       }
     }
     if (zero_point != 0) {
-      // sum w * (x - z) = sum w * x - z * sum w, over this in-bounds tap.
-      const __m256i z = _mm256_set1_epi32(zero_point);
-      for (int b = 0; b < kBlocks; ++b) {
-        const int32_t* sums = weights.TapSums(ob0 + b, taps[t].tap);
-        for (int h = 0; h < 2; ++h) {
-          const __m256i s = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums + h * kHalf));
-          acc[2 * b + h] = _mm256_sub_epi32(acc[2 * b + h], _mm256_mullo_epi32(z, s));
+      // sum over taps of w * (x - z) = sum w * x - z * (sum of the tile's taps' weight sums); the
+      // padding columns hold z, so they cancel too (conv_pixel_loop.h).
+      __m256i sums = _mm256_setzero_si256();
+      for (int ky = t.ky_begin; ky < t.ky_end; ++ky) {
+        for (int kx = 0; kx < k; ++kx) {
+          sums = _mm256_add_epi32(sums, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+                                            weights.TapSums(t.ob0, ky * k + kx) + h * kHalf)));
         }
       }
+      const __m256i correction = _mm256_mullo_epi32(_mm256_set1_epi32(zero_point), sums);
+      for (int p = 0; p < kPixels; ++p) acc[p] = _mm256_sub_epi32(acc[p], correction);
     }
-  }
-  for (int b = 0; b < kBlocks; ++b) {
-    for (int h = 0; h < 2; ++h) {
-      const int c0 = (ob0 + b) * kBlockOut + h * kHalf;
-      StoreHalf(acc[2 * b + h], c0, element + c0, weights, e, inv_out_scale);
+    const int c0 = t.ob0 * kBlockOut + h * kHalf;
+    for (int p = 0; p < kPixels; ++p) {
+      StoreHalf(acc[p], c0, t.element + static_cast<int64_t>(p) * t.out_stride + c0, weights, e,
+                inv_out_scale);
     }
   }
 }
@@ -124,13 +132,9 @@ TERNSERVE_AVX2 void TernaryConvAvx2(const ConvShape& shape, const ConvInput& inp
                                     const TernaryConvWeights& weights,
                                     const ConvEpilogue& epilogue) {
   const float inv_out_scale = 1.0f / epilogue.out_scale;
-  ForEachOutputPixel(
-      shape, input, weights, [&](const InBoundsTap* taps, int num_taps, int64_t element) {
-        ForEachBlockPass(weights.out_blocks, [&](auto blocks, int ob) {
-          ConvPixel<decltype(blocks)::value>(taps, num_taps, ob, input.zero_point, element, weights,
-                                             epilogue, inv_out_scale);
-        });
-      });
+  ForEachConvTile<1>(shape, input, weights, [&](auto, auto pixels, const ConvTile& t) {
+    ConvTileKernel<decltype(pixels)::value>(t, input.zero_point, weights, epilogue, inv_out_scale);
+  });
 }
 
 }  // namespace ternserve::kernels

@@ -60,38 +60,61 @@ TERNSERVE_AVX512_VNNI inline void StoreBlock(__m512i acc, int c0, int64_t elemen
   }
 }
 
-template <int kBlocks>
-TERNSERVE_AVX512_VNNI void ConvPixel(const InBoundsTap* taps, int num_taps, int ob0,
-                                     int32_t zero_point, int64_t element,
-                                     const TernaryConvWeights& weights, const ConvEpilogue& e,
-                                     float inv_out_scale) {
-  __m512i acc[kBlocks];
-  for (int b = 0; b < kBlocks; ++b) acc[b] = _mm512_setzero_si512();
+// One tile (conv_pixel_loop.h): kPixels output pixels x kBlocks output blocks, one zmm accumulator
+// each (at most 3 x 7 = 21 of the 32 registers, leaving room for the kBlocks weight registers and
+// a broadcast). Per (tap, input group) the kBlocks weight blocks are loaded once and each pixel's
+// activation dword is broadcast once, then kBlocks * kPixels vpdpbusd run back to back.
+template <int kBlocks, int kPixels>
+TERNSERVE_AVX512_VNNI void ConvTileKernel(const ConvTile& t, int32_t zero_point,
+                                          const TernaryConvWeights& weights, const ConvEpilogue& e,
+                                          float inv_out_scale) {
+  __m512i acc[kBlocks][kPixels];
+  for (int b = 0; b < kBlocks; ++b) {
+    for (int p = 0; p < kPixels; ++p) acc[b][p] = _mm512_setzero_si512();
+  }
+  const int k = weights.kernel;
   const int groups = weights.in_groups;
-  for (int t = 0; t < num_taps; ++t) {
-    const uint8_t* px = taps[t].pixel;
-    const WeightBlock* w[kBlocks];
-    for (int b = 0; b < kBlocks; ++b) w[b] = weights.Block(ob0 + b, taps[t].tap, 0);
-    for (int ig = 0; ig < groups; ++ig) {
-      int32_t quad;
-      std::memcpy(&quad, px + ig * kBlockIn, sizeof(quad));
-      const __m512i a = _mm512_set1_epi32(quad);
-      for (int b = 0; b < kBlocks; ++b) {
-        acc[b] = _mm512_dpbusd_epi32(acc[b], a, _mm512_load_si512(w[b] + ig));
-      }
-    }
-    if (zero_point != 0) {
-      // sum w * (x - z) = sum w * x - z * sum w, over this in-bounds tap.
-      const __m512i z = _mm512_set1_epi32(zero_point);
-      for (int b = 0; b < kBlocks; ++b) {
-        const __m512i sums = _mm512_loadu_si512(weights.TapSums(ob0 + b, taps[t].tap));
-        acc[b] = _mm512_sub_epi32(acc[b], _mm512_mullo_epi32(z, sums));
+  const int64_t step = t.pixel_step;
+  for (int ky = t.ky_begin; ky < t.ky_end; ++ky) {
+    for (int kx = 0; kx < k; ++kx) {
+      const int tap = ky * k + kx;
+      const uint8_t* a = t.rows[ky] + kx * t.channel_stride;
+      const WeightBlock* w[kBlocks];
+      for (int b = 0; b < kBlocks; ++b) w[b] = weights.Block(t.ob0 + b, tap, 0);
+      for (int ig = 0; ig < groups; ++ig) {
+        __m512i wv[kBlocks];
+        for (int b = 0; b < kBlocks; ++b) wv[b] = _mm512_load_si512(w[b] + ig);
+        for (int p = 0; p < kPixels; ++p) {
+          int32_t quad;
+          std::memcpy(&quad, a + p * step + ig * kBlockIn, sizeof(quad));
+          const __m512i x = _mm512_set1_epi32(quad);
+          for (int b = 0; b < kBlocks; ++b) acc[b][p] = _mm512_dpbusd_epi32(acc[b][p], x, wv[b]);
+        }
       }
     }
   }
+  if (zero_point != 0) {
+    // sum over taps of w * (x - z) = sum w * x - z * (sum of the tile's taps' weight sums); the
+    // padding columns hold z, so they cancel too (conv_pixel_loop.h).
+    const __m512i z = _mm512_set1_epi32(zero_point);
+    for (int b = 0; b < kBlocks; ++b) {
+      __m512i sums = _mm512_setzero_si512();
+      for (int ky = t.ky_begin; ky < t.ky_end; ++ky) {
+        for (int kx = 0; kx < k; ++kx) {
+          sums =
+              _mm512_add_epi32(sums, _mm512_loadu_si512(weights.TapSums(t.ob0 + b, ky * k + kx)));
+        }
+      }
+      const __m512i correction = _mm512_mullo_epi32(z, sums);
+      for (int p = 0; p < kPixels; ++p) acc[b][p] = _mm512_sub_epi32(acc[b][p], correction);
+    }
+  }
   for (int b = 0; b < kBlocks; ++b) {
-    const int c0 = (ob0 + b) * kBlockOut;
-    StoreBlock(acc[b], c0, element + c0, weights, e, inv_out_scale);
+    const int c0 = (t.ob0 + b) * kBlockOut;
+    for (int p = 0; p < kPixels; ++p) {
+      StoreBlock(acc[b][p], c0, t.element + static_cast<int64_t>(p) * t.out_stride + c0, weights, e,
+                 inv_out_scale);
+    }
   }
 }
 
@@ -101,12 +124,10 @@ TERNSERVE_AVX512_VNNI void TernaryConvAvx512Vnni(const ConvShape& shape, const C
                                                  const TernaryConvWeights& weights,
                                                  const ConvEpilogue& epilogue) {
   const float inv_out_scale = 1.0f / epilogue.out_scale;
-  ForEachOutputPixel(
-      shape, input, weights, [&](const InBoundsTap* taps, int num_taps, int64_t element) {
-        ForEachBlockPass(weights.out_blocks, [&](auto blocks, int ob) {
-          ConvPixel<decltype(blocks)::value>(taps, num_taps, ob, input.zero_point, element, weights,
-                                             epilogue, inv_out_scale);
-        });
+  ForEachConvTile<kMaxBlocksPerPass>(
+      shape, input, weights, [&](auto blocks, auto pixels, const ConvTile& t) {
+        ConvTileKernel<decltype(blocks)::value, decltype(pixels)::value>(
+            t, input.zero_point, weights, epilogue, inv_out_scale);
       });
 }
 
