@@ -4,8 +4,9 @@
 // signed saturation. It cannot saturate here: weights are ternary, so a pair is at most
 // 255 * 1 + 255 * 1 = 510 in magnitude, far inside int16. vpmaddwd by 1 then adds the two pairs of
 // each dword exactly into int32, giving vpdpbusd's 4-product dword without the accumulate, and the
-// accumulation stays int32. A WeightBlock is two ymm halves (output lanes 0-7 and 8-15); up to 4
-// blocks share each broadcast activation dword.
+// accumulation stays int32. A 2-bit WeightBlock is expanded in registers as two ymm halves of int8
+// weights (output lanes 0-7 and 8-15), each reused by a tile of up to 7 output pixels
+// (conv_pixel_loop.h).
 //
 // Function-level target attributes only (the library runs on any x86-64). Bit-exact with the
 // scalar reference: the integer sums are exact and the float epilogue is conv_params.h's, op for
@@ -74,11 +75,29 @@ TERNSERVE_AVX2 inline void StoreHalf(__m256i acc, int c0, int64_t element,
   }
 }
 
+// 32 bits as 32 bytes: 0xFF where the bit is set, 0 elsewhere (bit i -> byte i).
+TERNSERVE_AVX2 inline __m256i ExpandBits(uint32_t bits) {
+  const __m256i spread = _mm256_shuffle_epi8(  // byte i <- byte i / 8 of `bits`
+      _mm256_set1_epi32(static_cast<int32_t>(bits)),
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
+                       3, 3, 3, 3, 3, 3));
+  const __m256i select = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+}
+
+// Half h (output lanes 8h .. 8h + 7) of a 2-bit WeightBlock as 32 int8 weights.
+TERNSERVE_AVX2 inline __m256i ExpandHalf(const WeightBlock* block, int h) {
+  const uint32_t plus = static_cast<uint32_t>(block->plus >> (32 * h));
+  const uint32_t minus = static_cast<uint32_t>(block->minus >> (32 * h));
+  return _mm256_sub_epi8(ExpandBits(minus), ExpandBits(plus));  // (-1 or 0) - (-1 or 0)
+}
+
 // One tile (conv_pixel_loop.h): kPixels output pixels x one output block, computed as its two
 // 8-channel halves one after the other, so the 16 ymm registers hold kPixels (<= 7) accumulators,
-// the weight half, a broadcast and the constant. Per (tap, input group) the weight half is loaded
-// once and reused by every pixel.
-template <int kPixels>
+// the expanded weight half, a broadcast and the constants. Per (tap, input group) the weight half
+// is expanded once and reused by every pixel. The zero point is handled as in the AVX-512 kernel:
+// one more product per weight half with the dword of z in each real input channel of the group.
+template <int kPixels, bool kZeroPoint>
 TERNSERVE_AVX2 void ConvTileKernel(const ConvTile& t, int32_t zero_point,
                                    const TernaryConvWeights& weights, const ConvEpilogue& e,
                                    float inv_out_scale) {
@@ -86,41 +105,41 @@ TERNSERVE_AVX2 void ConvTileKernel(const ConvTile& t, int32_t zero_point,
   const int k = weights.kernel;
   const int groups = weights.in_groups;
   const int64_t step = t.pixel_step;
+  uint32_t zquad = 0, zquad_last = 0;
+  if (kZeroPoint) {
+    zquad = static_cast<uint32_t>(zero_point) * 0x01010101u;
+    const int last_channels = weights.in_channels - (groups - 1) * kBlockIn;  // 1 .. 4
+    zquad_last = last_channels == 4 ? zquad : zquad & ((1u << (8 * last_channels)) - 1);
+  }
   for (int h = 0; h < 2; ++h) {
     __m256i acc[kPixels];
     for (int p = 0; p < kPixels; ++p) acc[p] = _mm256_setzero_si256();
+    __m256i zsum = _mm256_setzero_si256();
     for (int ky = t.ky_begin; ky < t.ky_end; ++ky) {
       for (int kx = 0; kx < k; ++kx) {
         const int tap = ky * k + kx;
         const uint8_t* a = t.rows[ky] + kx * t.channel_stride;
         const WeightBlock* w = weights.Block(t.ob0, tap, 0);
         for (int ig = 0; ig < groups; ++ig) {
-          const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + ig) + h);
+          const __m256i wv = ExpandHalf(w + ig, h);
           for (int p = 0; p < kPixels; ++p) {
             int32_t quad;
             std::memcpy(&quad, a + p * step + ig * kBlockIn, sizeof(quad));
             const __m256i pairs = _mm256_maddubs_epi16(_mm256_set1_epi32(quad), wv);
             acc[p] = _mm256_add_epi32(acc[p], _mm256_madd_epi16(pairs, ones16));
           }
+          if (kZeroPoint) {
+            const __m256i zx =
+                _mm256_set1_epi32(static_cast<int32_t>(ig + 1 < groups ? zquad : zquad_last));
+            zsum = _mm256_add_epi32(zsum, _mm256_madd_epi16(_mm256_maddubs_epi16(zx, wv), ones16));
+          }
         }
       }
-    }
-    if (zero_point != 0) {
-      // sum over taps of w * (x - z) = sum w * x - z * (sum of the tile's taps' weight sums); the
-      // padding columns hold z, so they cancel too (conv_pixel_loop.h).
-      __m256i sums = _mm256_setzero_si256();
-      for (int ky = t.ky_begin; ky < t.ky_end; ++ky) {
-        for (int kx = 0; kx < k; ++kx) {
-          sums = _mm256_add_epi32(sums, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
-                                            weights.TapSums(t.ob0, ky * k + kx) + h * kHalf)));
-        }
-      }
-      const __m256i correction = _mm256_mullo_epi32(_mm256_set1_epi32(zero_point), sums);
-      for (int p = 0; p < kPixels; ++p) acc[p] = _mm256_sub_epi32(acc[p], correction);
     }
     const int c0 = t.ob0 * kBlockOut + h * kHalf;
     for (int p = 0; p < kPixels; ++p) {
-      StoreHalf(acc[p], c0, t.element + static_cast<int64_t>(p) * t.out_stride + c0, weights, e,
+      const __m256i sum = kZeroPoint ? _mm256_sub_epi32(acc[p], zsum) : acc[p];
+      StoreHalf(sum, c0, t.element + static_cast<int64_t>(p) * t.out_stride + c0, weights, e,
                 inv_out_scale);
     }
   }
@@ -132,9 +151,16 @@ TERNSERVE_AVX2 void TernaryConvAvx2(const ConvShape& shape, const ConvInput& inp
                                     const TernaryConvWeights& weights,
                                     const ConvEpilogue& epilogue) {
   const float inv_out_scale = 1.0f / epilogue.out_scale;
-  ForEachConvTile<1>(shape, input, weights, [&](auto, auto pixels, const ConvTile& t) {
-    ConvTileKernel<decltype(pixels)::value>(t, input.zero_point, weights, epilogue, inv_out_scale);
-  });
+  if (input.zero_point != 0) {
+    ForEachConvTile<1>(shape, input, weights, [&](auto, auto pixels, const ConvTile& t) {
+      ConvTileKernel<decltype(pixels)::value, true>(t, input.zero_point, weights, epilogue,
+                                                    inv_out_scale);
+    });
+  } else {
+    ForEachConvTile<1>(shape, input, weights, [&](auto, auto pixels, const ConvTile& t) {
+      ConvTileKernel<decltype(pixels)::value, false>(t, 0, weights, epilogue, inv_out_scale);
+    });
+  }
 }
 
 }  // namespace ternserve::kernels
