@@ -3,16 +3,22 @@
 // supported SIMD variant side by side and prints GMAC/s (useful MACs: in-bounds taps are not
 // counted separately, the figure is batch * out_h * out_w * out * in * k * k / time).
 //
+// Timing uses each thread's CPU time (CLOCK_THREAD_CPUTIME_ID), not wall time: the machine is
+// shared with other jobs, and CPU time measures the kernel as if the cores were ours. A 2-thread
+// point is MACs / the slower thread's CPU time. The program also estimates the core clock from a
+// dependent-add chain and prints each point's share of the VNNI peak (128 int8 MACs/cycle/core).
+//
 // Threads split the output rows (ConvShape::row_begin/row_end) like the engine does. Each thread
 // runs its row range for a whole timed batch of calls without synchronising per call: the machine
 // is shared with other jobs, and a per-call barrier would time the OS scheduler, not the kernel.
 //
-// Usage: kernel-speed [min_seconds_per_point (default 0.3)] [variant ...]
+// Usage: kernel-speed [min_seconds_per_point (default 0.3)] [--shape=SUBSTRING] [--batch=N]
+//        [--threads=N] [variant ...]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <string>
 #include <thread>
@@ -37,6 +43,31 @@ const Shape kShapes[] = {
     {"1x1 32->64 s2 28x28", 1, 2, 28, 32, 64, 0}, {"1x1 64->128 s2 14x14", 1, 2, 14, 64, 128, 0},
 };
 
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Core clock estimate (GHz): a chain of dependent imuls runs at one per 3 cycles (adds are not
+// used: recent cores fold immediate-add chains).
+double EstimateGhz() {
+  double best = 0.0;
+  for (int rep = 0; rep < 5; ++rep) {
+    uint64_t x = 0;
+    const int64_t n = 200'000'000;
+    const double t0 = ThreadCpuSeconds();
+    for (int64_t i = 0; i < n; i += 8) {
+      asm volatile(
+          "imul %0, %0\n\timul %0, %0\n\timul %0, %0\n\timul %0, %0\n\t"
+          "imul %0, %0\n\timul %0, %0\n\timul %0, %0\n\timul %0, %0"
+          : "+r"(x));
+    }
+    best = std::max(best, 3.0 * static_cast<double>(n) / (ThreadCpuSeconds() - t0) * 1e-9);
+  }
+  return best;
+}
+
 double TimeConv(const TernaryConvKernel& k, const testing::ConvCase& c, int threads,
                 double min_seconds) {
   std::vector<uint8_t> out_u8;
@@ -50,26 +81,30 @@ double TimeConv(const TernaryConvKernel& k, const testing::ConvCase& c, int thre
     s.row_end = rows * (t + 1) / threads;
     k.conv(s, input, c.weights, e);
   };
-  using Clock = std::chrono::steady_clock;
+
+  // Returns the slowest thread's CPU seconds for `iters` calls.
   auto run = [&](int iters) {
+    std::vector<double> cpu(threads, 0.0);
+    auto loop = [&](int t) {
+      const double c0 = ThreadCpuSeconds();
+      for (int i = 0; i < iters; ++i) once(t);
+      cpu[t] = ThreadCpuSeconds() - c0;
+    };
     std::vector<std::thread> workers;
-    for (int t = 1; t < threads; ++t) {
-      workers.emplace_back([&, t] {
-        for (int i = 0; i < iters; ++i) once(t);
-      });
-    }
-    for (int i = 0; i < iters; ++i) once(0);
+    for (int t = 1; t < threads; ++t) workers.emplace_back(loop, t);
+    loop(0);
     for (std::thread& w : workers) w.join();
+    return *std::max_element(cpu.begin(), cpu.end());
   };
   // Warm up, then take the best of several timed batches of calls.
   run(3);
   double best = 1e30;
-  const auto start = Clock::now();
+  double spent = 0.0;
   int iters = 1;
-  while (std::chrono::duration<double>(Clock::now() - start).count() < min_seconds) {
-    const auto t0 = Clock::now();
-    run(iters);
-    const double dt = std::chrono::duration<double>(Clock::now() - t0).count() / iters;
+  while (spent < min_seconds) {
+    const double batch_seconds = run(iters);
+    spent += batch_seconds;
+    const double dt = batch_seconds / iters;
     best = std::min(best, dt);
     if (dt * iters < 20e-3) iters *= 2;
   }
@@ -85,7 +120,21 @@ int main(int argc, char** argv) {
   std::vector<const TernaryConvKernel*> variants;
   size_t count = 0;
   const TernaryConvKernel* table = TernaryConvKernels(&count);
+  std::string shape_filter;
+  int only_batch = 0, only_threads = 0;
   for (int a = 2; a < argc; ++a) {
+    if (std::strncmp(argv[a], "--shape=", 8) == 0) {
+      shape_filter = argv[a] + 8;
+      continue;
+    }
+    if (std::strncmp(argv[a], "--batch=", 8) == 0) {
+      only_batch = std::atoi(argv[a] + 8);
+      continue;
+    }
+    if (std::strncmp(argv[a], "--threads=", 10) == 0) {
+      only_threads = std::atoi(argv[a] + 10);
+      continue;
+    }
     const TernaryConvKernel* k = FindTernaryConvKernel(argv[a]);
     if (k == nullptr) {
       std::fprintf(stderr, "no variant %s\n", argv[a]);
@@ -96,13 +145,19 @@ int main(int argc, char** argv) {
   if (variants.empty()) {
     for (size_t i = 1; i < count; ++i) variants.push_back(&table[i]);  // skip the scalar reference
   }
+  const double ghz = EstimateGhz();
+  std::printf("clock ~%.2f GHz; VNNI peak %.0f GMAC/s per core. Cells: GMAC/s (%% of peak)\n", ghz,
+              128 * ghz);
   std::printf("%-22s %5s %3s", "shape", "batch", "thr");
-  for (const TernaryConvKernel* k : variants) std::printf(" %12s", k->name);
-  std::printf("   (GMAC/s)\n");
+  for (const TernaryConvKernel* k : variants) std::printf(" %16s", k->name);
+  std::printf("\n");
   std::mt19937 rng(7);
   for (int threads : {1, 2}) {
+    if (only_threads != 0 && threads != only_threads) continue;
     for (int batch : {1, 32}) {
+      if (only_batch != 0 && batch != only_batch) continue;
       for (const Shape& s : kShapes) {
+        if (std::string(s.name).find(shape_filter) == std::string::npos) continue;
         const testing::ConvCase c =
             testing::MakeConvCase(&rng, s.kernel, s.stride, s.side, batch, s.in, s.out,
                                   s.zero_point, testing::Residual::kNone, true, true);
@@ -111,11 +166,12 @@ int main(int argc, char** argv) {
         std::printf("%-22s %5d %3d", s.name, batch, threads);
         for (const TernaryConvKernel* k : variants) {
           if (!k->supported()) {
-            std::printf(" %12s", "n/a");
+            std::printf(" %16s", "n/a");
             continue;
           }
           const double t = TimeConv(*k, c, threads, min_seconds);
-          std::printf(" %12.1f", macs / t * 1e-9);
+          const double gmacs = macs / t * 1e-9;
+          std::printf(" %9.1f (%3.0f%%)", gmacs, 100.0 * gmacs / (128 * ghz * threads));
         }
         std::printf("\n");
         std::fflush(stdout);
