@@ -12,6 +12,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <vector>
 
 #include "models/kernels/conv_kernels.h"
 #include "models/kernels/conv_pixel_loop.h"
@@ -79,6 +80,11 @@ TERNSERVE_AVX512_VNNI inline void StoreBlock(__m512i acc, const BlockEpilogue& b
   }
 }
 
+// A WeightBlock expanded to its 64 int8 weights, as stored in the per-call scratch.
+struct alignas(64) ExpandedBlock {
+  int8_t w[64];
+};
+
 // A 2-bit WeightBlock (ternary_blocks.h) as 64 int8 weights: +1 where `plus`, -1 where `minus`.
 TERNSERVE_AVX512_VNNI inline __m512i ExpandBlock(const WeightBlock* block) {
   const __mmask64 plus = _cvtu64_mask64(block->plus);
@@ -97,9 +103,14 @@ TERNSERVE_AVX512_VNNI inline __m512i ExpandBlock(const WeightBlock* block) {
 // the second term is the same for every pixel of the tile (its window rows are the same, and the
 // padding columns hold z, conv_pixel_loop.h), so it is one more vpdpbusd per weight block with the
 // dword of z in each real input channel of the group (0 in the channel padding).
-template <int kBlocks, int kPixels, bool kZeroPoint>
+//
+// Weights come either from the 2-bit blocks, expanded here per tile (kPreExpanded false), or from
+// `expanded`: the view's blocks expanded once per call into int8 zmm images, laid out like the
+// blocks with the view's in_groups as the group stride (kPreExpanded true).
+template <int kBlocks, int kPixels, bool kZeroPoint, bool kPreExpanded>
 TERNSERVE_AVX512_VNNI void ConvTileKernel(const ConvTile& t, int32_t zero_point,
                                           const TernaryConvWeights& weights,
+                                          const ExpandedBlock* expanded,
                                           const ConvEpilogue& epilogue, float inv_out_scale) {
   const ConvEpilogue e = epilogue;
   __m512i acc[kBlocks][kPixels];
@@ -122,10 +133,19 @@ TERNSERVE_AVX512_VNNI void ConvTileKernel(const ConvTile& t, int32_t zero_point,
       const int tap = ky * k + kx;
       const uint8_t* a = t.rows[ky] + kx * t.channel_stride;
       const WeightBlock* w[kBlocks];
-      for (int b = 0; b < kBlocks; ++b) w[b] = weights.Block(t.ob0 + b, tap, 0);
+      const ExpandedBlock* xw[kBlocks];
+      for (int b = 0; b < kBlocks; ++b) {
+        if (kPreExpanded) {
+          xw[b] = expanded + (static_cast<int64_t>(t.ob0 + b) * weights.taps() + tap) * groups;
+        } else {
+          w[b] = weights.Block(t.ob0 + b, tap, 0);
+        }
+      }
       for (int ig = 0; ig < groups; ++ig) {
         __m512i wv[kBlocks];
-        for (int b = 0; b < kBlocks; ++b) wv[b] = ExpandBlock(w[b] + ig);
+        for (int b = 0; b < kBlocks; ++b) {
+          wv[b] = kPreExpanded ? _mm512_load_si512(xw[b] + ig) : ExpandBlock(w[b] + ig);
+        }
         for (int p = 0; p < kPixels; ++p) {
           int32_t quad;
           std::memcpy(&quad, a + p * step + ig * kBlockIn, sizeof(quad));
@@ -151,25 +171,59 @@ TERNSERVE_AVX512_VNNI void ConvTileKernel(const ConvTile& t, int32_t zero_point,
   }
 }
 
-}  // namespace
-
-TERNSERVE_AVX512_VNNI void TernaryConvAvx512Vnni(const ConvShape& shape, const ConvInput& input,
-                                                 const TernaryConvWeights& weights,
-                                                 const ConvEpilogue& epilogue) {
+template <bool kPreExpanded>
+TERNSERVE_AVX512_VNNI void RunConv(const ConvShape& shape, const ConvInput& input,
+                                   const TernaryConvWeights& weights, const ExpandedBlock* expanded,
+                                   const ConvEpilogue& epilogue) {
   const float inv_out_scale = 1.0f / epilogue.out_scale;
   if (input.zero_point != 0) {
     ForEachConvTile<kMaxBlocksPerPass>(
         shape, input, weights, [&](auto blocks, auto pixels, const ConvTile& t) {
-          ConvTileKernel<decltype(blocks)::value, decltype(pixels)::value, true>(
-              t, input.zero_point, weights, epilogue, inv_out_scale);
+          ConvTileKernel<decltype(blocks)::value, decltype(pixels)::value, true, kPreExpanded>(
+              t, input.zero_point, weights, expanded, epilogue, inv_out_scale);
         });
   } else {
     ForEachConvTile<kMaxBlocksPerPass>(
         shape, input, weights, [&](auto blocks, auto pixels, const ConvTile& t) {
-          ConvTileKernel<decltype(blocks)::value, decltype(pixels)::value, false>(
-              t, 0, weights, epilogue, inv_out_scale);
+          ConvTileKernel<decltype(blocks)::value, decltype(pixels)::value, false, kPreExpanded>(
+              t, 0, weights, expanded, epilogue, inv_out_scale);
         });
   }
+}
+
+}  // namespace
+
+// Expands the view's 2-bit blocks once per call into a per-thread scratch of int8 zmm images
+// (64 B per block: 4x the 2-bit pack, 147 KB for the largest layer, 128 -> 128 3x3, so it stays in
+// L2), then runs the tiles with plain aligned loads of the expanded weights: the expansion (two
+// masked byte moves per block) is paid once per call instead of once per tile, and leaves the
+// vector ports to vpdpbusd. The scratch is thread_local: calls on different threads never share
+// it, and it is reused (grown, never shrunk) across calls on the same thread.
+TERNSERVE_AVX512_VNNI void TernaryConvAvx512Vnni(const ConvShape& shape, const ConvInput& input,
+                                                 const TernaryConvWeights& weights,
+                                                 const ConvEpilogue& epilogue) {
+  thread_local std::vector<ExpandedBlock> expanded;
+  const int taps = weights.taps();
+  const size_t count = static_cast<size_t>(weights.out_blocks) * taps * weights.in_groups;
+  if (expanded.size() < count) expanded.resize(count);
+  ExpandedBlock* dst = expanded.data();
+  for (int ob = 0; ob < weights.out_blocks; ++ob) {
+    for (int tap = 0; tap < taps; ++tap) {
+      const WeightBlock* src = weights.Block(ob, tap, 0);
+      for (int ig = 0; ig < weights.in_groups; ++ig) {
+        _mm512_store_si512(dst++, ExpandBlock(src + ig));
+      }
+    }
+  }
+  RunConv<true>(shape, input, weights, expanded.data(), epilogue);
+}
+
+// The same tiles, expanding each 2-bit block in registers per tile (no scratch).
+TERNSERVE_AVX512_VNNI void TernaryConvAvx512VnniRegisterExpand(const ConvShape& shape,
+                                                               const ConvInput& input,
+                                                               const TernaryConvWeights& weights,
+                                                               const ConvEpilogue& epilogue) {
+  RunConv<false>(shape, input, weights, nullptr, epilogue);
 }
 
 }  // namespace ternserve::kernels
