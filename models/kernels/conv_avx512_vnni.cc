@@ -105,8 +105,7 @@ TERNSERVE_AVX512_VNNI inline __m512i ExpandBlock(const WeightBlock* block) {
 // dword of z in each real input channel of the group (0 in the channel padding).
 //
 // Weights come either from the 2-bit blocks, expanded here per tile (kPreExpanded false), or from
-// `expanded`: the view's blocks expanded once per call into int8 zmm images, laid out like the
-// blocks with the view's in_groups as the group stride (kPreExpanded true).
+// `expanded`: the view's blocks expanded once per call into int8 zmm images (kPreExpanded true).
 template <int kBlocks, int kPixels, bool kZeroPoint, bool kPreExpanded>
 TERNSERVE_AVX512_VNNI void ConvTileKernel(const ConvTile& t, int32_t zero_point,
                                           const TernaryConvWeights& weights,
@@ -133,24 +132,34 @@ TERNSERVE_AVX512_VNNI void ConvTileKernel(const ConvTile& t, int32_t zero_point,
       const int tap = ky * k + kx;
       const uint8_t* a = t.rows[ky] + kx * t.channel_stride;
       const WeightBlock* w[kBlocks];
-      const ExpandedBlock* xw[kBlocks];
-      for (int b = 0; b < kBlocks; ++b) {
-        if (kPreExpanded) {
-          xw[b] = expanded + (static_cast<int64_t>(t.ob0 + b) * weights.taps() + tap) * groups;
-        } else {
-          w[b] = weights.Block(t.ob0 + b, tap, 0);
-        }
+      // Pre-expanded weights are laid out per pass: [tap][group][block of the pass], so one
+      // pointer with constant offsets reaches all kBlocks (fewer live registers in the loop).
+      const ExpandedBlock* xw =
+          kPreExpanded
+              ? expanded + (static_cast<int64_t>(t.ob0) * weights.taps() + tap * kBlocks) * groups
+              : nullptr;
+      if (!kPreExpanded) {
+        for (int b = 0; b < kBlocks; ++b) w[b] = weights.Block(t.ob0 + b, tap, 0);
       }
       for (int ig = 0; ig < groups; ++ig) {
         __m512i wv[kBlocks];
         for (int b = 0; b < kBlocks; ++b) {
-          wv[b] = kPreExpanded ? _mm512_load_si512(xw[b] + ig) : ExpandBlock(w[b] + ig);
+          wv[b] = kPreExpanded ? _mm512_load_si512(xw + ig * kBlocks + b) : ExpandBlock(w[b] + ig);
         }
+        // Pixel p's dword, addressed from three bases (pixels 0, 3, 6) plus 0, 1 or 2 steps, which
+        // x86 addressing (base + index * {1, 2}) covers without a register per pixel.
+        const uint8_t* a0 = a + ig * kBlockIn;
+        const uint8_t* a3 = a0 + 3 * step;
+        const uint8_t* a6 = a0 + 6 * step;
         for (int p = 0; p < kPixels; ++p) {
+          const uint8_t* base = p < 3 ? a0 : (p < 6 ? a3 : a6);
           int32_t quad;
-          std::memcpy(&quad, a + p * step + ig * kBlockIn, sizeof(quad));
+          std::memcpy(&quad, base + (p % 3) * step, sizeof(quad));
           const __m512i x = _mm512_set1_epi32(quad);
           for (int b = 0; b < kBlocks; ++b) acc[b][p] = _mm512_dpbusd_epi32(acc[b][p], x, wv[b]);
+          // Keeps the weights in registers: without it GCC 12 spills some to the stack and feeds
+          // vpdpbusd from there (measured slower).
+          for (int b = 0; b < kBlocks; ++b) asm("" : "+v"(wv[b]));
         }
         if (kZeroPoint) {
           const __m512i zx =
@@ -206,14 +215,19 @@ TERNSERVE_AVX512_VNNI void TernaryConvAvx512Vnni(const ConvShape& shape, const C
   const int taps = weights.taps();
   const size_t count = static_cast<size_t>(weights.out_blocks) * taps * weights.in_groups;
   if (expanded.size() < count) expanded.resize(count);
+  // In the order the tiles read them: per pass of output blocks (conv_pixel_loop.h), [tap][group]
+  // [block of the pass]; a pass starting at block ob0 starts at ob0 * taps * in_groups.
   ExpandedBlock* dst = expanded.data();
-  for (int ob = 0; ob < weights.out_blocks; ++ob) {
+  for (int ob0 = 0; ob0 < weights.out_blocks;) {
+    const int blocks = PassBlocks(weights.out_blocks - ob0, kMaxBlocksPerPass);
     for (int tap = 0; tap < taps; ++tap) {
-      const WeightBlock* src = weights.Block(ob, tap, 0);
       for (int ig = 0; ig < weights.in_groups; ++ig) {
-        _mm512_store_si512(dst++, ExpandBlock(src + ig));
+        for (int b = 0; b < blocks; ++b) {
+          _mm512_store_si512(dst++, ExpandBlock(weights.Block(ob0 + b, tap, ig)));
+        }
       }
     }
+    ob0 += blocks;
   }
   RunConv<true>(shape, input, weights, expanded.data(), epilogue);
 }

@@ -48,6 +48,12 @@ struct ConvTile {
   int ob0;             // first output block
 };
 
+// The size of the next pass when `left` output blocks remain, passes of at most `max_blocks`.
+inline int PassBlocks(int left, int max_blocks) {
+  const int passes = (left + max_blocks - 1) / max_blocks;
+  return (left + passes - 1) / passes;
+}
+
 // Calls run(std::integral_constant<int, B>{}, first_block) for passes of B <= kMaxBlocks
 // (<= kMaxBlocksPerPass) output blocks covering all `out_blocks`, as balanced as possible
 // (8 blocks in passes of at most 3: 3 + 3 + 2).
@@ -56,9 +62,7 @@ void ForEachBlockPass(int out_blocks, Run&& run) {
   static_assert(kMaxBlocks >= 1 && kMaxBlocks <= kMaxBlocksPerPass, "1 to 3 blocks per pass");
   int ob = 0;
   while (ob < out_blocks) {
-    const int left = out_blocks - ob;
-    const int passes = (left + kMaxBlocks - 1) / kMaxBlocks;
-    const int b = (left + passes - 1) / passes;
+    const int b = PassBlocks(out_blocks - ob, kMaxBlocks);
     switch (b) {
       case 3:
         run(std::integral_constant < int, kMaxBlocks >= 3 ? 3 : 1 > {}, ob);
