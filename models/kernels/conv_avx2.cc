@@ -14,6 +14,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <vector>
 
 #include "models/kernels/conv_kernels.h"
 #include "models/kernels/conv_pixel_loop.h"
@@ -85,6 +86,12 @@ TERNSERVE_AVX2 inline __m256i ExpandBits(uint32_t bits) {
   return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
 }
 
+// A WeightBlock expanded to its 64 int8 weights (two ymm halves), as stored in the per-call
+// scratch.
+struct alignas(64) ExpandedBlock {
+  int8_t w[64];
+};
+
 // Half h (output lanes 8h .. 8h + 7) of a 2-bit WeightBlock as 32 int8 weights.
 TERNSERVE_AVX2 inline __m256i ExpandHalf(const WeightBlock* block, int h) {
   const uint32_t plus = static_cast<uint32_t>(block->plus >> (32 * h));
@@ -97,10 +104,13 @@ TERNSERVE_AVX2 inline __m256i ExpandHalf(const WeightBlock* block, int h) {
 // the expanded weight half, a broadcast and the constants. Per (tap, input group) the weight half
 // is expanded once and reused by every pixel. The zero point is handled as in the AVX-512 kernel:
 // one more product per weight half with the dword of z in each real input channel of the group.
+//
+// `expanded` is the view's blocks expanded once per call to int8 ([out_blocks][taps][in_groups],
+// 64 B per block: half 0, then half 1), so the tile only loads them.
 template <int kPixels, bool kZeroPoint>
 TERNSERVE_AVX2 void ConvTileKernel(const ConvTile& t, int32_t zero_point,
-                                   const TernaryConvWeights& weights, const ConvEpilogue& e,
-                                   float inv_out_scale) {
+                                   const TernaryConvWeights& weights, const ExpandedBlock* expanded,
+                                   const ConvEpilogue& e, float inv_out_scale) {
   const __m256i ones16 = _mm256_set1_epi16(1);
   const int k = weights.kernel;
   const int groups = weights.in_groups;
@@ -119,9 +129,10 @@ TERNSERVE_AVX2 void ConvTileKernel(const ConvTile& t, int32_t zero_point,
       for (int kx = 0; kx < k; ++kx) {
         const int tap = ky * k + kx;
         const uint8_t* a = t.rows[ky] + kx * t.channel_stride;
-        const WeightBlock* w = weights.Block(t.ob0, tap, 0);
+        const ExpandedBlock* w =
+            expanded + (static_cast<int64_t>(t.ob0) * weights.taps() + tap) * groups;
         for (int ig = 0; ig < groups; ++ig) {
-          const __m256i wv = ExpandHalf(w + ig, h);
+          const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(w[ig].w) + h);
           for (int p = 0; p < kPixels; ++p) {
             int32_t quad;
             std::memcpy(&quad, a + p * step + ig * kBlockIn, sizeof(quad));
@@ -147,18 +158,36 @@ TERNSERVE_AVX2 void ConvTileKernel(const ConvTile& t, int32_t zero_point,
 
 }  // namespace
 
+// Expands the view's 2-bit blocks once per call into a per-thread int8 scratch (thread_local,
+// reused across calls; 147 KB for the largest layer), then runs the tiles.
 TERNSERVE_AVX2 void TernaryConvAvx2(const ConvShape& shape, const ConvInput& input,
                                     const TernaryConvWeights& weights,
                                     const ConvEpilogue& epilogue) {
+  thread_local std::vector<ExpandedBlock> expanded;
+  const int taps = weights.taps();
+  const size_t count = static_cast<size_t>(weights.out_blocks) * taps * weights.in_groups;
+  if (expanded.size() < count) expanded.resize(count);
+  ExpandedBlock* dst = expanded.data();
+  for (int ob = 0; ob < weights.out_blocks; ++ob) {
+    for (int tap = 0; tap < taps; ++tap) {
+      for (int ig = 0; ig < weights.in_groups; ++ig, ++dst) {
+        for (int h = 0; h < 2; ++h) {
+          _mm256_store_si256(reinterpret_cast<__m256i*>(dst->w) + h,
+                             ExpandHalf(weights.Block(ob, tap, ig), h));
+        }
+      }
+    }
+  }
+  const ExpandedBlock* xw = expanded.data();
   const float inv_out_scale = 1.0f / epilogue.out_scale;
   if (input.zero_point != 0) {
     ForEachConvTile<1>(shape, input, weights, [&](auto, auto pixels, const ConvTile& t) {
-      ConvTileKernel<decltype(pixels)::value, true>(t, input.zero_point, weights, epilogue,
+      ConvTileKernel<decltype(pixels)::value, true>(t, input.zero_point, weights, xw, epilogue,
                                                     inv_out_scale);
     });
   } else {
     ForEachConvTile<1>(shape, input, weights, [&](auto, auto pixels, const ConvTile& t) {
-      ConvTileKernel<decltype(pixels)::value, false>(t, 0, weights, epilogue, inv_out_scale);
+      ConvTileKernel<decltype(pixels)::value, false>(t, 0, weights, xw, epilogue, inv_out_scale);
     });
   }
 }

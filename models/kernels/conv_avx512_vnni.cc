@@ -207,10 +207,20 @@ TERNSERVE_AVX512_VNNI void RunConv(const ConvShape& shape, const ConvInput& inpu
 // L2), then runs the tiles with plain aligned loads of the expanded weights: the expansion (two
 // masked byte moves per block) is paid once per call instead of once per tile, and leaves the
 // vector ports to vpdpbusd. The scratch is thread_local: calls on different threads never share
-// it, and it is reused (grown, never shrunk) across calls on the same thread.
+// it, and it is reused (grown, never shrunk) across calls on the same thread. Calls with only a few
+// tiles expand in registers instead.
 TERNSERVE_AVX512_VNNI void TernaryConvAvx512Vnni(const ConvShape& shape, const ConvInput& input,
                                                  const TernaryConvWeights& weights,
                                                  const ConvEpilogue& epilogue) {
+  // Expanding costs about what one tile's in-register expansion does, so it pays off once a call
+  // runs more than a few tiles per pass (threads at batch 1 on a 7x7 layer get 3 or 4 rows).
+  const int k = weights.kernel;
+  const int64_t tiles_per_pass =
+      (shape.RowEnd(k) - shape.row_begin) * ((shape.OutW(k) + kTilePixels - 1) / kTilePixels);
+  if (tiles_per_pass <= 4) {
+    RunConv<false>(shape, input, weights, nullptr, epilogue);
+    return;
+  }
   thread_local std::vector<ExpandedBlock> expanded;
   const int taps = weights.taps();
   const size_t count = static_cast<size_t>(weights.out_blocks) * taps * weights.in_groups;
