@@ -99,11 +99,17 @@ TERNSERVE_AVX2 inline __m256i ExpandHalf(const WeightBlock* block, int h) {
   return _mm256_sub_epi8(ExpandBits(minus), ExpandBits(plus));  // (-1 or 0) - (-1 or 0)
 }
 
+// vpmaddubsw's int16 pair sums are at most 2 * 255 = 510 in magnitude (ternary weights), so up to
+// 64 of them add exactly in int16 (64 * 510 = 32640 <= 32767) before vpmaddwd widens them to int32:
+// the inner loop is then one multiply and one add per pixel instead of three ops.
+constexpr int kMaxPairSteps = 64;
+
 // One tile (conv_pixel_loop.h): kPixels output pixels x one output block, computed as its two
-// 8-channel halves one after the other, so the 16 ymm registers hold kPixels (<= 7) accumulators,
-// the expanded weight half, a broadcast and the constants. Per (tap, input group) the weight half
-// is expanded once and reused by every pixel. The zero point is handled as in the AVX-512 kernel:
-// one more product per weight half with the dword of z in each real input channel of the group.
+// 8-channel halves one after the other, so the 16 ymm registers hold kPixels (<= 7) int16
+// accumulators, the expanded weight half, a broadcast and the constants. Per (tap, input group) the
+// weight half is expanded once and reused by every pixel. The zero point is handled as in the
+// AVX-512 kernel: one more product per weight half with the dword of z in each real input channel
+// of the group.
 //
 // `expanded` is the view's blocks expanded once per call to int8 ([out_blocks][taps][in_groups],
 // 64 B per block: half 0, then half 1), so the tile only loads them.
@@ -122,8 +128,8 @@ TERNSERVE_AVX2 void ConvTileKernel(const ConvTile& t, int32_t zero_point,
     zquad_last = last_channels == 4 ? zquad : zquad & ((1u << (8 * last_channels)) - 1);
   }
   for (int h = 0; h < 2; ++h) {
-    __m256i acc[kPixels];
-    for (int p = 0; p < kPixels; ++p) acc[p] = _mm256_setzero_si256();
+    // int32 totals in memory; the loop accumulates int16 pairs in registers (see kMaxPairSteps).
+    alignas(32) int32_t total[kPixels][kHalf] = {};
     __m256i zsum = _mm256_setzero_si256();
     for (int ky = t.ky_begin; ky < t.ky_end; ++ky) {
       for (int kx = 0; kx < k; ++kx) {
@@ -131,21 +137,36 @@ TERNSERVE_AVX2 void ConvTileKernel(const ConvTile& t, int32_t zero_point,
         const uint8_t* a = t.rows[ky] + kx * t.channel_stride;
         const ExpandedBlock* w =
             expanded + (static_cast<int64_t>(t.ob0) * weights.taps() + tap) * groups;
-        for (int ig = 0; ig < groups; ++ig) {
-          const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(w[ig].w) + h);
-          for (int p = 0; p < kPixels; ++p) {
-            int32_t quad;
-            std::memcpy(&quad, a + p * step + ig * kBlockIn, sizeof(quad));
-            const __m256i pairs = _mm256_maddubs_epi16(_mm256_set1_epi32(quad), wv);
-            acc[p] = _mm256_add_epi32(acc[p], _mm256_madd_epi16(pairs, ones16));
+        for (int ig0 = 0; ig0 < groups; ig0 += kMaxPairSteps) {
+          const int ig_end = groups - ig0 < kMaxPairSteps ? groups : ig0 + kMaxPairSteps;
+          __m256i acc16[kPixels];
+          for (int p = 0; p < kPixels; ++p) acc16[p] = _mm256_setzero_si256();
+          for (int ig = ig0; ig < ig_end; ++ig) {
+            const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(w[ig].w) + h);
+            for (int p = 0; p < kPixels; ++p) {
+              int32_t quad;
+              std::memcpy(&quad, a + p * step + ig * kBlockIn, sizeof(quad));
+              acc16[p] =
+                  _mm256_add_epi16(acc16[p], _mm256_maddubs_epi16(_mm256_set1_epi32(quad), wv));
+            }
+            if (kZeroPoint) {
+              const __m256i zx =
+                  _mm256_set1_epi32(static_cast<int32_t>(ig + 1 < groups ? zquad : zquad_last));
+              zsum =
+                  _mm256_add_epi32(zsum, _mm256_madd_epi16(_mm256_maddubs_epi16(zx, wv), ones16));
+            }
           }
-          if (kZeroPoint) {
-            const __m256i zx =
-                _mm256_set1_epi32(static_cast<int32_t>(ig + 1 < groups ? zquad : zquad_last));
-            zsum = _mm256_add_epi32(zsum, _mm256_madd_epi16(_mm256_maddubs_epi16(zx, wv), ones16));
+          for (int p = 0; p < kPixels; ++p) {
+            __m256i* tp = reinterpret_cast<__m256i*>(total[p]);
+            _mm256_store_si256(
+                tp, _mm256_add_epi32(_mm256_load_si256(tp), _mm256_madd_epi16(acc16[p], ones16)));
           }
         }
       }
+    }
+    __m256i acc[kPixels];
+    for (int p = 0; p < kPixels; ++p) {
+      acc[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(total[p]));
     }
     const int c0 = t.ob0 * kBlockOut + h * kHalf;
     for (int p = 0; p < kPixels; ++p) {
