@@ -6,7 +6,8 @@
 // needs an instruction set is compiled with function-level target attributes, so the library runs
 // on any x86-64 CPU; its table entry's `supported()` says whether this CPU can run it.
 //
-// Thread-safety: the kernels are pure functions of their arguments (no globals written); calls on
+// Thread-safety: the kernels write only their outputs and per-thread scratch (thread_local int8
+// weight images in the SIMD variants, reused across calls; per-call scratch rows); calls on
 // disjoint outputs may run concurrently. The table is immutable.
 #ifndef TERNSERVE_MODELS_KERNELS_CONV_KERNELS_H_
 #define TERNSERVE_MODELS_KERNELS_CONV_KERNELS_H_

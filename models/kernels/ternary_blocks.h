@@ -12,16 +12,19 @@
 // dword `lane` then holds the 4 int8 weights of output channel 16 * ob + lane for 4 consecutive
 // input channels: the operand shape of AVX-512 VNNI vpdpbusd (u8 x s8 -> int32, 4 products per
 // dword), with one broadcast activation dword (4 channels of one NHWC pixel) on the other side.
-// So the AVX-512 kernel expands a block in registers with two mask loads and two masked byte moves
-// (kmovq; vmovdqu8 {z} of +1s; vmovdqu8 of -1s), and AVX2 with a byte shuffle + compare per mask;
-// each expanded block is reused across a whole tile of output pixels (conv_pixel_loop.h), so the
-// expansion is off the critical path. Output channels beyond out_used and input channels beyond
-// in_used are zero weights, so padded lanes and padded activation channels contribute nothing.
+// Expanding a block to int8 is two mask loads and two masked byte moves on AVX-512 (kmovq;
+// vmovdqu8 {z} of +1s; vmovdqu8 of -1s) and a byte shuffle + compare per mask on AVX2. The kernels
+// expand either in registers, once per tile of output pixels that reuses the block
+// (conv_pixel_loop.h), or, when a call runs more than a few tiles, once per call into a per-thread
+// int8 scratch (4x the 2-bit size: 147 KB for the largest layer, L2-resident, transient) that the
+// tiles then load directly, which leaves the vector ports to the multiplies (conv_avx512_vnni.cc).
+// Output channels beyond out_used and input channels beyond in_used are zero weights, so padded
+// lanes and padded activation channels contribute nothing.
 //
 // Why 2 bits and not int8 blocks: resident weight memory is 16x below fp32 (2 bits per weight; the
 // only overhead is rounding channels up to 16 outputs / 4 inputs), and a whole layer (the largest,
 // 128 -> 128 3x3, is 36 KB) stays in L1/L2. No per-tap weight sums are stored: a kernel that needs
-// them for an input zero point (the stem) sums the expanded weights itself (see conv_params.h).
+// them for an input zero point (the stem) sums the expanded weights itself (conv_avx512_vnni.cc).
 //
 // PackedTernaryConv is a value type, immutable after RepackTernaryConv(); safe to share between
 // threads for reading. libc/libstdc++ only.
