@@ -73,7 +73,9 @@ TERNSERVE_AVX512_VNNI inline void StoreBlock(__m512i acc, const BlockEpilogue& b
   if (e.relu) y = _mm512_max_ps(y, zero);
   if (e.out_u8 != nullptr) {
     __m512 q = _mm512_mul_ps(y, _mm512_set1_ps(inv_out_scale));
-    q = _mm512_max_ps(q, zero);
+    // After the ReLU y is +0, positive or +inf, so with a finite positive 1 / out_scale q is never
+    // negative or NaN and max(q, 0) is q bit for bit: skipped (one op of ten per 16 outputs).
+    if (!(e.relu && inv_out_scale > 0.0f && inv_out_scale <= 3.4e38f)) q = _mm512_max_ps(q, zero);
     q = _mm512_min_ps(q, _mm512_set1_ps(255.0f));
     // cvtps rounds with MXCSR (default: to nearest even), like std::nearbyint.
     const __m128i q8 = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q));
