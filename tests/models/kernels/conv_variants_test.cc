@@ -4,6 +4,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -196,6 +197,50 @@ TEST_P(ConvVariantTest, TileEdgesRowRangesAndZeroPointMatchReference) {
     } else {
       ASSERT_EQ(std::memcmp(got_f32.data(), ref_f32.data(), ref_f32.size() * sizeof(float)), 0)
           << variant->name << " view, " << cuts.size() - 1 << " ranges, " << c.Describe();
+    }
+  }
+}
+
+// How the engine threads a layer: concurrent calls on disjoint row ranges of one output, on
+// several layers in a row (the SIMD variants keep per-thread weight scratch that each call regrows
+// or reuses).
+TEST_P(ConvVariantTest, ConcurrentRowRangesMatchReference) {
+  const TernaryConvKernel* variant = FindTernaryConvKernel(GetParam().c_str());
+  ASSERT_NE(variant, nullptr);
+  if (!variant->supported()) GTEST_SKIP() << "this CPU lacks " << variant->name;
+  std::mt19937 rng(77);
+  const int shapes[][4] = {{3, 1, 14, 64}, {3, 2, 14, 96}, {1, 2, 14, 64}, {3, 1, 7, 128}};
+  std::vector<ConvCase> cases;
+  for (const auto& s : shapes) {
+    cases.push_back(
+        MakeConvCase(&rng, s[0], s[1], s[2], 3, s[3], s[3] + 8, 0, Residual::kU8, true, true));
+  }
+  std::vector<std::vector<uint8_t>> refs(cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    std::vector<float> unused;
+    TernaryConvScalar(cases[i].shape, testing::InputOf(cases[i]), cases[i].weights,
+                      testing::EpilogueOf(cases[i], &refs[i], &unused));
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const ConvCase& c = cases[i];
+      const std::vector<uint8_t>& ref = refs[i];
+      std::vector<uint8_t> got;
+      std::vector<float> unused;
+      const ConvEpilogue e = testing::EpilogueOf(c, &got, &unused);
+      const int64_t rows = c.shape.Rows(c.kernel);
+      const int threads = 2 + round;
+      std::vector<std::thread> workers;
+      for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+          ConvShape part = c.shape;
+          part.row_begin = rows * t / threads;
+          part.row_end = rows * (t + 1) / threads;
+          variant->conv(part, testing::InputOf(c), c.weights, e);
+        });
+      }
+      for (std::thread& w : workers) w.join();
+      ASSERT_EQ(got, ref) << variant->name << " " << threads << " threads, " << c.Describe();
     }
   }
 }
