@@ -155,10 +155,8 @@ TERNSERVE_AVX512_VNNI void ConvTileKernel(const ConvTile& t, int32_t zero_point,
         // Pixel p's dword, addressed from three bases (pixels 0, 3, 6) plus 0, 1 or 2 steps, which
         // x86 addressing (base + index * {1, 2}) covers without a register per pixel.
         const uint8_t* a0 = a + ig * kBlockIn;
-        const uint8_t* a3 = a0 + 3 * step;
-        const uint8_t* a6 = a0 + 6 * step;
         for (int p = 0; p < kPixels; ++p) {
-          const uint8_t* base = p < 3 ? a0 : (p < 6 ? a3 : a6);
+          const uint8_t* base = a0 + (p / 3) * 3 * step;
           int32_t quad;
           std::memcpy(&quad, base + (p % 3) * step, sizeof(quad));
           const __m512i x = _mm512_set1_epi32(quad);
@@ -198,7 +196,7 @@ TERNSERVE_AVX512_VNNI void RunConv(const ConvShape& shape, const ConvInput& inpu
               t, input.zero_point, weights, expanded, epilogue, inv_out_scale);
         });
   } else {
-    ForEachConvTile<kMaxBlocksPerPass>(
+    ForEachConvTile<kMaxBlocksPerPass, kPreExpanded>(
         shape, input, weights, [&](auto blocks, auto pixels, const ConvTile& t) {
           ConvTileKernel<decltype(blocks)::value, decltype(pixels)::value, false, kPreExpanded>(
               t, 0, weights, expanded, epilogue, inv_out_scale);

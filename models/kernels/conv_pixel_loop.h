@@ -1,7 +1,8 @@
 // The output walk the SIMD conv variants share, so each variant differs only in its tile kernel.
 //
 // Register blocking. A SIMD variant computes a tile of up to kTilePixels consecutive output pixels
-// of one output row times up to kMaxBlocksPerPass output blocks (16 channels each) at once, with
+// of one output row (2 * kTilePixels for passes of at most 2 blocks when the variant asks for wide
+// tiles) times up to kMaxBlocksPerPass output blocks (16 channels each) at once, with
 // one accumulator register per (block, pixel): each weight block it loads is reused by every pixel
 // of the tile, and each broadcast activation dword by every block. (AVX-512 uses 7 pixels x up to
 // 3 blocks = 21 zmm accumulators; AVX2 7 pixels x one 8-channel half.)
@@ -114,7 +115,7 @@ void WithTilePixels(int n, Run&& run) {
 
 // Calls tile(std::integral_constant<int, B>{}, std::integral_constant<int, P>{}, const ConvTile&)
 // for every tile of the shape's row range, B <= kMaxBlocks.
-template <int kMaxBlocks, typename Tile>
+template <int kMaxBlocks, bool kWideTiles = false, typename Tile>
 void ForEachConvTile(const ConvShape& shape, const ConvInput& input,
                      const TernaryConvWeights& weights, Tile&& tile) {
   const int k = weights.kernel;
@@ -167,9 +168,21 @@ void ForEachConvTile(const ConvShape& shape, const ConvInput& input,
     const int64_t element0 = row * out_w * static_cast<int64_t>(t.out_stride);
     ForEachBlockPass<kMaxBlocks>(weights.out_blocks, [&](auto blocks, int ob) {
       t.ob0 = ob;
-      for (int ox0 = 0; ox0 < out_w; ox0 += kTilePixels) {
+      int ox0 = 0;
+      auto place = [&] {
         for (int ky = t.ky_begin; ky < t.ky_end; ++ky) t.rows[ky] = rows0[ky] + ox0 * t.pixel_step;
         t.element = element0 + static_cast<int64_t>(ox0) * t.out_stride;
+      };
+      // Passes of at most 2 blocks fit double-width tiles (2 x 14 accumulators), which halve the
+      // weight loads per multiply.
+      if (kWideTiles && decltype(blocks)::value <= 2) {
+        for (; ox0 + 2 * kTilePixels <= out_w; ox0 += 2 * kTilePixels) {
+          place();
+          tile(blocks, std::integral_constant<int, 2 * kTilePixels>{}, t);
+        }
+      }
+      for (; ox0 < out_w; ox0 += kTilePixels) {
+        place();
         const int pixels = out_w - ox0 < kTilePixels ? out_w - ox0 : kTilePixels;
         WithTilePixels(pixels, [&](auto p) { tile(blocks, p, t); });
       }
