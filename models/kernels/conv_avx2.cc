@@ -4,8 +4,9 @@
 // signed saturation. It cannot saturate here: weights are ternary, so a pair is at most
 // 255 * 1 + 255 * 1 = 510 in magnitude, far inside int16. vpmaddwd by 1 then adds the two pairs of
 // each dword exactly into int32, giving vpdpbusd's 4-product dword without the accumulate, and the
-// accumulation stays int32. A WeightBlock is two ymm halves (output lanes 0-7 and 8-15); up to 4
-// blocks share each broadcast activation dword.
+// accumulation stays int32. A 2-bit WeightBlock is expanded in registers as two ymm halves of int8
+// weights (output lanes 0-7 and 8-15), each reused by a tile of up to 7 output pixels
+// (conv_pixel_loop.h).
 //
 // Function-level target attributes only (the library runs on any x86-64). Bit-exact with the
 // scalar reference: the integer sums are exact and the float epilogue is conv_params.h's, op for
@@ -13,6 +14,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <vector>
 
 #include "models/kernels/conv_kernels.h"
 #include "models/kernels/conv_pixel_loop.h"
@@ -74,63 +76,141 @@ TERNSERVE_AVX2 inline void StoreHalf(__m256i acc, int c0, int64_t element,
   }
 }
 
-template <int kBlocks>
-TERNSERVE_AVX2 void ConvPixel(const InBoundsTap* taps, int num_taps, int ob0, int32_t zero_point,
-                              int64_t element, const TernaryConvWeights& weights,
-                              const ConvEpilogue& e, float inv_out_scale) {
-  __m256i acc[2 * kBlocks];
-  for (int h = 0; h < 2 * kBlocks; ++h) acc[h] = _mm256_setzero_si256();
+// 32 bits as 32 bytes: 0xFF where the bit is set, 0 elsewhere (bit i -> byte i).
+TERNSERVE_AVX2 inline __m256i ExpandBits(uint32_t bits) {
+  const __m256i spread = _mm256_shuffle_epi8(  // byte i <- byte i / 8 of `bits`
+      _mm256_set1_epi32(static_cast<int32_t>(bits)),
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
+                       3, 3, 3, 3, 3, 3));
+  const __m256i select = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+}
+
+// A WeightBlock expanded to its 64 int8 weights (two ymm halves), as stored in the per-call
+// scratch.
+struct alignas(64) ExpandedBlock {
+  int8_t w[64];
+};
+
+// Half h (output lanes 8h .. 8h + 7) of a 2-bit WeightBlock as 32 int8 weights.
+TERNSERVE_AVX2 inline __m256i ExpandHalf(const WeightBlock* block, int h) {
+  const uint32_t plus = static_cast<uint32_t>(block->plus >> (32 * h));
+  const uint32_t minus = static_cast<uint32_t>(block->minus >> (32 * h));
+  return _mm256_sub_epi8(ExpandBits(minus), ExpandBits(plus));  // (-1 or 0) - (-1 or 0)
+}
+
+// vpmaddubsw's int16 pair sums are at most 2 * 255 = 510 in magnitude (ternary weights), so up to
+// 64 of them add exactly in int16 (64 * 510 = 32640 <= 32767) before vpmaddwd widens them to int32:
+// the inner loop is then one multiply and one add per pixel instead of three ops.
+constexpr int kMaxPairSteps = 64;
+
+// One tile (conv_pixel_loop.h): kPixels output pixels x one output block, computed as its two
+// 8-channel halves one after the other, so the 16 ymm registers hold kPixels (<= 7) int16
+// accumulators, the expanded weight half, a broadcast and the constants. Per (tap, input group) the
+// weight half is expanded once and reused by every pixel. The zero point is handled as in the
+// AVX-512 kernel: one more product per weight half with the dword of z in each real input channel
+// of the group.
+//
+// `expanded` is the view's blocks expanded once per call to int8 ([out_blocks][taps][in_groups],
+// 64 B per block: half 0, then half 1), so the tile only loads them.
+template <int kPixels, bool kZeroPoint>
+TERNSERVE_AVX2 void ConvTileKernel(const ConvTile& t, int32_t zero_point,
+                                   const TernaryConvWeights& weights, const ExpandedBlock* expanded,
+                                   const ConvEpilogue& e, float inv_out_scale) {
   const __m256i ones16 = _mm256_set1_epi16(1);
+  const int k = weights.kernel;
   const int groups = weights.in_groups;
-  for (int t = 0; t < num_taps; ++t) {
-    const uint8_t* px = taps[t].pixel;
-    const WeightBlock* w[kBlocks];
-    for (int b = 0; b < kBlocks; ++b) w[b] = weights.Block(ob0 + b, taps[t].tap, 0);
-    for (int ig = 0; ig < groups; ++ig) {
-      int32_t quad;
-      std::memcpy(&quad, px + ig * kBlockIn, sizeof(quad));
-      const __m256i a = _mm256_set1_epi32(quad);
-      for (int b = 0; b < kBlocks; ++b) {
-        const __m256i* half = reinterpret_cast<const __m256i*>(w[b] + ig);
-        for (int h = 0; h < 2; ++h) {
-          const __m256i pairs = _mm256_maddubs_epi16(a, _mm256_load_si256(half + h));
-          acc[2 * b + h] = _mm256_add_epi32(acc[2 * b + h], _mm256_madd_epi16(pairs, ones16));
-        }
-      }
-    }
-    if (zero_point != 0) {
-      // sum w * (x - z) = sum w * x - z * sum w, over this in-bounds tap.
-      const __m256i z = _mm256_set1_epi32(zero_point);
-      for (int b = 0; b < kBlocks; ++b) {
-        const int32_t* sums = weights.TapSums(ob0 + b, taps[t].tap);
-        for (int h = 0; h < 2; ++h) {
-          const __m256i s = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums + h * kHalf));
-          acc[2 * b + h] = _mm256_sub_epi32(acc[2 * b + h], _mm256_mullo_epi32(z, s));
-        }
-      }
-    }
+  const int64_t step = t.pixel_step;
+  uint32_t zquad = 0, zquad_last = 0;
+  if (kZeroPoint) {
+    zquad = static_cast<uint32_t>(zero_point) * 0x01010101u;
+    const int last_channels = weights.in_channels - (groups - 1) * kBlockIn;  // 1 .. 4
+    zquad_last = last_channels == 4 ? zquad : zquad & ((1u << (8 * last_channels)) - 1);
   }
-  for (int b = 0; b < kBlocks; ++b) {
-    for (int h = 0; h < 2; ++h) {
-      const int c0 = (ob0 + b) * kBlockOut + h * kHalf;
-      StoreHalf(acc[2 * b + h], c0, element + c0, weights, e, inv_out_scale);
+  for (int h = 0; h < 2; ++h) {
+    // int32 totals in memory; the loop accumulates int16 pairs in registers (see kMaxPairSteps).
+    alignas(32) int32_t total[kPixels][kHalf] = {};
+    __m256i zsum = _mm256_setzero_si256();
+    for (int ky = t.ky_begin; ky < t.ky_end; ++ky) {
+      for (int kx = 0; kx < k; ++kx) {
+        const int tap = ky * k + kx;
+        const uint8_t* a = t.rows[ky] + kx * t.channel_stride;
+        const ExpandedBlock* w =
+            expanded + (static_cast<int64_t>(t.ob0) * weights.taps() + tap) * groups;
+        for (int ig0 = 0; ig0 < groups; ig0 += kMaxPairSteps) {
+          const int ig_end = groups - ig0 < kMaxPairSteps ? groups : ig0 + kMaxPairSteps;
+          __m256i acc16[kPixels];
+          for (int p = 0; p < kPixels; ++p) acc16[p] = _mm256_setzero_si256();
+          for (int ig = ig0; ig < ig_end; ++ig) {
+            const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(w[ig].w) + h);
+            for (int p = 0; p < kPixels; ++p) {
+              int32_t quad;
+              std::memcpy(&quad, a + p * step + ig * kBlockIn, sizeof(quad));
+              acc16[p] =
+                  _mm256_add_epi16(acc16[p], _mm256_maddubs_epi16(_mm256_set1_epi32(quad), wv));
+            }
+            if (kZeroPoint) {
+              const __m256i zx =
+                  _mm256_set1_epi32(static_cast<int32_t>(ig + 1 < groups ? zquad : zquad_last));
+              zsum =
+                  _mm256_add_epi32(zsum, _mm256_madd_epi16(_mm256_maddubs_epi16(zx, wv), ones16));
+            }
+          }
+          for (int p = 0; p < kPixels; ++p) {
+            __m256i* tp = reinterpret_cast<__m256i*>(total[p]);
+            _mm256_store_si256(
+                tp, _mm256_add_epi32(_mm256_load_si256(tp), _mm256_madd_epi16(acc16[p], ones16)));
+          }
+        }
+      }
+    }
+    __m256i acc[kPixels];
+    for (int p = 0; p < kPixels; ++p) {
+      acc[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(total[p]));
+    }
+    const int c0 = t.ob0 * kBlockOut + h * kHalf;
+    for (int p = 0; p < kPixels; ++p) {
+      const __m256i sum = kZeroPoint ? _mm256_sub_epi32(acc[p], zsum) : acc[p];
+      StoreHalf(sum, c0, t.element + static_cast<int64_t>(p) * t.out_stride + c0, weights, e,
+                inv_out_scale);
     }
   }
 }
 
 }  // namespace
 
+// Expands the view's 2-bit blocks once per call into a per-thread int8 scratch (thread_local,
+// reused across calls; 147 KB for the largest layer), then runs the tiles.
 TERNSERVE_AVX2 void TernaryConvAvx2(const ConvShape& shape, const ConvInput& input,
                                     const TernaryConvWeights& weights,
                                     const ConvEpilogue& epilogue) {
+  thread_local std::vector<ExpandedBlock> expanded;
+  const int taps = weights.taps();
+  const size_t count = static_cast<size_t>(weights.out_blocks) * taps * weights.in_groups;
+  if (expanded.size() < count) expanded.resize(count);
+  ExpandedBlock* dst = expanded.data();
+  for (int ob = 0; ob < weights.out_blocks; ++ob) {
+    for (int tap = 0; tap < taps; ++tap) {
+      for (int ig = 0; ig < weights.in_groups; ++ig, ++dst) {
+        for (int h = 0; h < 2; ++h) {
+          _mm256_store_si256(reinterpret_cast<__m256i*>(dst->w) + h,
+                             ExpandHalf(weights.Block(ob, tap, ig), h));
+        }
+      }
+    }
+  }
+  const ExpandedBlock* xw = expanded.data();
   const float inv_out_scale = 1.0f / epilogue.out_scale;
-  ForEachOutputPixel(
-      shape, input, weights, [&](const InBoundsTap* taps, int num_taps, int64_t element) {
-        ForEachBlockPass(weights.out_blocks, [&](auto blocks, int ob) {
-          ConvPixel<decltype(blocks)::value>(taps, num_taps, ob, input.zero_point, element, weights,
-                                             epilogue, inv_out_scale);
-        });
-      });
+  if (input.zero_point != 0) {
+    ForEachConvTile<1>(shape, input, weights, [&](auto, auto pixels, const ConvTile& t) {
+      ConvTileKernel<decltype(pixels)::value, true>(t, input.zero_point, weights, xw, epilogue,
+                                                    inv_out_scale);
+    });
+  } else {
+    ForEachConvTile<1>(shape, input, weights, [&](auto, auto pixels, const ConvTile& t) {
+      ConvTileKernel<decltype(pixels)::value, false>(t, 0, weights, xw, epilogue, inv_out_scale);
+    });
+  }
 }
 
 }  // namespace ternserve::kernels

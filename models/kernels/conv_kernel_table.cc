@@ -23,6 +23,7 @@ bool Avx512VnniSupported() {
 const TernaryConvKernel kKernels[] = {
     {"scalar", &AlwaysSupported, &TernaryConvScalar},
     {"avx2", &Avx2Supported, &TernaryConvAvx2},
+    {"avx512vnni_regs", &Avx512VnniSupported, &TernaryConvAvx512VnniRegisterExpand},
     {"avx512vnni", &Avx512VnniSupported, &TernaryConvAvx512Vnni},
 };
 

@@ -6,7 +6,8 @@
 // needs an instruction set is compiled with function-level target attributes, so the library runs
 // on any x86-64 CPU; its table entry's `supported()` says whether this CPU can run it.
 //
-// Thread-safety: the kernels are pure functions of their arguments (no globals written); calls on
+// Thread-safety: the kernels write only their outputs and per-thread scratch (thread_local int8
+// weight images in the SIMD variants, reused across calls; per-call scratch rows); calls on
 // disjoint outputs may run concurrently. The table is immutable.
 #ifndef TERNSERVE_MODELS_KERNELS_CONV_KERNELS_H_
 #define TERNSERVE_MODELS_KERNELS_CONV_KERNELS_H_
@@ -30,12 +31,17 @@ void TernaryConvScalar(const ConvShape& shape, const ConvInput& input,
 // Call only if the CPU supports it (see the table).
 void TernaryConvAvx2(const ConvShape& shape, const ConvInput& input,
                      const TernaryConvWeights& weights, const ConvEpilogue& epilogue);
-// AVX-512 F/BW/VL/VNNI (vpdpbusd). Call only if the CPU supports it (see the table).
+// AVX-512 F/BW/VL/VNNI (vpdpbusd). Call only if the CPU supports it (see the table). The first
+// expands the 2-bit weights once per call into a per-thread int8 scratch; the second expands them
+// in registers per output tile (no scratch, more vector work).
 void TernaryConvAvx512Vnni(const ConvShape& shape, const ConvInput& input,
                            const TernaryConvWeights& weights, const ConvEpilogue& epilogue);
+void TernaryConvAvx512VnniRegisterExpand(const ConvShape& shape, const ConvInput& input,
+                                         const TernaryConvWeights& weights,
+                                         const ConvEpilogue& epilogue);
 
 struct TernaryConvKernel {
-  const char* name;     // "scalar", "avx2", "avx512vnni"
+  const char* name;     // "scalar", "avx2", "avx512vnni_regs", "avx512vnni"
   bool (*supported)();  // true if this CPU (and OS) can run it
   TernaryConvFn conv;
 };

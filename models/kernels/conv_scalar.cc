@@ -41,7 +41,7 @@ void TernaryConvScalar(const ConvShape& shape, const ConvInput& input,
               const int32_t x = static_cast<int32_t>(px[ci]) - z;
               const WeightBlock& b = blocks[ci / kBlockIn];
               for (int lane = 0; lane < kBlockOut; ++lane) {
-                acc[ob * kBlockOut + lane] += b.w[lane][ci % kBlockIn] * x;
+                acc[ob * kBlockOut + lane] += b.At(lane, ci % kBlockIn) * x;
               }
             }
           }

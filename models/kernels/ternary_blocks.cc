@@ -22,7 +22,6 @@ bool RepackTernaryConv(const uint8_t* codes, int full_out, int full_in, int kern
   p.out_blocks = (out_used + kBlockOut - 1) / kBlockOut;
   p.in_groups = (in_used + kBlockIn - 1) / kBlockIn;
   p.blocks.assign(static_cast<size_t>(p.out_blocks) * taps * p.in_groups, WeightBlock{});
-  p.tap_sums.assign(static_cast<size_t>(p.out_blocks) * taps * kBlockOut, 0);
 
   for (int o = 0; o < out_used; ++o) {
     const uint8_t* row = codes + static_cast<size_t>(o) * row_bytes;
@@ -35,8 +34,7 @@ bool RepackTernaryConv(const uint8_t* codes, int full_out, int full_in, int kern
         if (code == kCodeInvalid) return false;
         const int8_t w = TernaryAt(row, index);
         const size_t b = (static_cast<size_t>(ob) * taps + tap) * p.in_groups + i / kBlockIn;
-        p.blocks[b].w[lane][i % kBlockIn] = w;
-        p.tap_sums[(static_cast<size_t>(ob) * taps + tap) * kBlockOut + lane] += w;
+        p.blocks[b].Set(lane, i % kBlockIn, w);
       }
     }
   }

@@ -1,27 +1,30 @@
 // The kernel-side ternary weight layout: what every conv / linear kernel variant reads.
 //
 // The bundle stores 2-bit codes row-major ([out][in*k*k], models/kernels/ternary_pack.h). The
-// kernels want a different order, so at sub-net load time RepackTernaryConv() expands a sliced
-// [out_used][in_used][k][k] prefix of a bundle matrix into WeightBlocks of int8 values:
+// kernels want a different order, so at load time RepackTernaryConv() reorders a sliced
+// [out_used][in_used][k][k] prefix of a bundle matrix into WeightBlocks, still 2 bits per weight:
 //
-//   block (ob, tap, ig) holds w[16 * ob + lane][4 * ig + j][tap] at w[lane][j], lane < 16, j < 4,
+//   block (ob, tap, ig) holds w[16 * ob + lane][4 * ig + j][tap] for lane < 16, j < 4,
 //   stored in the order [out_blocks][k * k taps][in_groups]; tap = ky * k + kx.
 //
-// One block is exactly one 64-byte zmm register: lane `lane` (a 32-bit dword) holds the 4 int8
-// weights of output channel 16 * ob + lane for 4 consecutive input channels, which is the operand
-// shape of AVX-512 VNNI vpdpbusd (u8 x s8 -> int32, 4 products per dword). The activation side is
-// one broadcast dword: 4 consecutive channels of one NHWC pixel. Output channels beyond out_used
-// and input channels beyond in_used are zero weights, so padded lanes and padded activation
-// channels contribute nothing.
+// A block is two 64-bit masks, 16 bytes: bit 4 * lane + j of `plus` is set iff the weight is +1,
+// of `minus` iff it is -1. Bit 4 * lane + j is exactly byte 4 * lane + j of a zmm register, whose
+// dword `lane` then holds the 4 int8 weights of output channel 16 * ob + lane for 4 consecutive
+// input channels: the operand shape of AVX-512 VNNI vpdpbusd (u8 x s8 -> int32, 4 products per
+// dword), with one broadcast activation dword (4 channels of one NHWC pixel) on the other side.
+// Expanding a block to int8 is two mask loads and two masked byte moves on AVX-512 (kmovq;
+// vmovdqu8 {z} of +1s; vmovdqu8 of -1s) and a byte shuffle + compare per mask on AVX2. The kernels
+// expand either in registers, once per tile of output pixels that reuses the block
+// (conv_pixel_loop.h), or, when a call runs more than a few tiles, once per call into a per-thread
+// int8 scratch (4x the 2-bit size: 147 KB for the largest layer, L2-resident, transient) that the
+// tiles then load directly, which leaves the vector ports to the multiplies (conv_avx512_vnni.cc).
+// Output channels beyond out_used and input channels beyond in_used are zero weights, so padded
+// lanes and padded activation channels contribute nothing.
 //
-// Why expand at load time rather than in registers: an int8 block is one aligned load per
-// vpdpbusd, with no shuffle work on the critical path; the whole largest sub-net is ~0.3 M weights
-// (~0.3 MB as int8), which still fits L2. The 2-bit codes remain the storage format; an
-// in-register expansion (2 bits -> int8 via vpshufb) can be added as a second format later without
-// changing the bundle.
-//
-// tap_sums[ob][tap][lane] = sum over input channels of the weights at that tap: kernels use it to
-// apply an input zero point exactly (see conv_params.h).
+// Why 2 bits and not int8 blocks: resident weight memory is 16x below fp32 (2 bits per weight; the
+// only overhead is rounding channels up to 16 outputs / 4 inputs), and a whole layer (the largest,
+// 128 -> 128 3x3, is 36 KB) stays in L1/L2. No per-tap weight sums are stored: a kernel that needs
+// them for an input zero point (the stem) sums the expanded weights itself (conv_avx512_vnni.cc).
 //
 // PackedTernaryConv is a value type, immutable after RepackTernaryConv(); safe to share between
 // threads for reading. libc/libstdc++ only.
@@ -38,11 +41,21 @@ inline constexpr int kBlockOut = 16;     // output channels per block (dwords pe
 inline constexpr int kBlockIn = 4;       // input channels per dword (bytes per vpdpbusd lane)
 inline constexpr int kChannelAlign = 4;  // activation channel stride is a multiple of this
 
-struct alignas(64) WeightBlock {
-  int8_t w[kBlockOut][kBlockIn];
+struct alignas(16) WeightBlock {
+  uint64_t plus = 0;   // bit 4 * lane + j: weight +1
+  uint64_t minus = 0;  // bit 4 * lane + j: weight -1
+
+  int8_t At(int lane, int j) const {
+    const int bit = lane * kBlockIn + j;
+    return static_cast<int8_t>(((plus >> bit) & 1) - ((minus >> bit) & 1));
+  }
+  void Set(int lane, int j, int8_t w) {
+    const uint64_t bit = uint64_t{1} << (lane * kBlockIn + j);
+    plus = w > 0 ? plus | bit : plus & ~bit;
+    minus = w < 0 ? minus | bit : minus & ~bit;
+  }
 };
-static_assert(sizeof(WeightBlock) == 64, "a weight block is one zmm register");
-static_assert(alignof(WeightBlock) == 64, "weight blocks are cache-line aligned");
+static_assert(sizeof(WeightBlock) == 16, "a weight block is 64 weights x 2 bits");
 
 // Channel stride of every activation tensor the kernels read or write (u8 or float, NHWC): the
 // channel count rounded up to kChannelAlign, so a 4-channel dword load never crosses a pixel.
@@ -57,7 +70,6 @@ struct PackedTernaryConv {
   int out_blocks = 0;               // ceil(out_channels / kBlockOut)
   int in_groups = 0;                // ceil(in_channels / kBlockIn)
   std::vector<WeightBlock> blocks;  // [out_blocks][kernel * kernel][in_groups]
-  std::vector<int32_t> tap_sums;    // [out_blocks][kernel * kernel][kBlockOut]
 
   int taps() const { return kernel * kernel; }
   // Resident bytes of the pack (weights and tap sums).
@@ -67,25 +79,21 @@ struct PackedTernaryConv {
   const WeightBlock* Block(int ob, int tap, int ig) const {
     return &blocks[(static_cast<size_t>(ob) * taps() + tap) * in_groups + ig];
   }
-  const int32_t* TapSums(int ob, int tap) const {
-    return &tap_sums[(static_cast<size_t>(ob) * taps() + tap) * kBlockOut];
-  }
   // Weight of (output channel o, input channel i, tap), 0 outside the used shape.
   int8_t At(int o, int i, int tap) const {
     if (o >= out_channels || i >= in_channels) return 0;
-    return Block(o / kBlockOut, tap, i / kBlockIn)->w[o % kBlockOut][i % kBlockIn];
+    return Block(o / kBlockOut, tap, i / kBlockIn)->At(o % kBlockOut, i % kBlockIn);
   }
+  // Resident bytes of the pack (the blocks and this header).
+  size_t bytes() const { return sizeof(*this) + blocks.capacity() * sizeof(WeightBlock); }
 };
 
 // What a kernel reads: the leading out_channels x in_channels of a packed layer. A sub-net's
 // weights are such a prefix of each full-width layer, so one PackedTernaryConv per layer serves
 // every sub-net. Non-owning (the PackedTernaryConv must outlive it); implicitly built from a whole
 // layer.
-//
-// tap_sums are per packed layer, i.e. summed over all of its input channels: they are exact for a
-// view only if in_channels is the packed layer's (`full_in`). Kernels use them only for a non-zero
-// input zero point (the stem, whose single input channel is never sliced); with zero_point != 0 a
-// view must be full_in.
+// Any view works with any input zero point (kernels derive the zero-point term from the view's own
+// weights).
 struct TernaryConvWeights {
   int out_channels = 0;
   int in_channels = 0;
@@ -93,9 +101,8 @@ struct TernaryConvWeights {
   int out_blocks = 0;    // ceil(out_channels / kBlockOut)
   int in_groups = 0;     // ceil(in_channels / kBlockIn): the groups a kernel reads
   int group_stride = 0;  // the packed layer's in_groups: distance between (ob, tap) block rows
-  bool full_in = true;
+  bool full_in = true;   // in_channels is the packed layer's (informational)
   const WeightBlock* blocks = nullptr;
-  const int32_t* tap_sums = nullptr;
 
   TernaryConvWeights() = default;
   TernaryConvWeights(const PackedTernaryConv& p)  // NOLINT: implicit on purpose (whole layer)
@@ -106,19 +113,15 @@ struct TernaryConvWeights {
         in_groups(p.in_groups),
         group_stride(p.in_groups),
         full_in(true),
-        blocks(p.blocks.data()),
-        tap_sums(p.tap_sums.data()) {}
+        blocks(p.blocks.data()) {}
 
   int taps() const { return kernel * kernel; }
   const WeightBlock* Block(int ob, int tap, int ig) const {
     return &blocks[(static_cast<size_t>(ob) * taps() + tap) * group_stride + ig];
   }
-  const int32_t* TapSums(int ob, int tap) const {
-    return &tap_sums[(static_cast<size_t>(ob) * taps() + tap) * kBlockOut];
-  }
   int8_t At(int o, int i, int tap) const {
     if (o >= out_channels || i >= in_channels) return 0;
-    return Block(o / kBlockOut, tap, i / kBlockIn)->w[o % kBlockOut][i % kBlockIn];
+    return Block(o / kBlockOut, tap, i / kBlockIn)->At(o % kBlockOut, i % kBlockIn);
   }
 };
 
@@ -128,7 +131,7 @@ struct TernaryConvWeights {
 bool SliceTernaryConv(const PackedTernaryConv& packed, int out_used, int in_used,
                       TernaryConvWeights* out);
 
-// Expands the leading [out_used][in_used][k][k] of a bundle code matrix `codes` (row-major, full
+// Reorders the leading [out_used][in_used][k][k] of a bundle code matrix `codes` (row-major, full
 // shape [full_out][full_in * k * k], PackedRowBytes per row) into `out`. A fully connected layer
 // is kernel 1 ([out][in]). Returns false if the slice does not fit the full shape, kernel is not 1
 // or 3, or a code is invalid (0b10).

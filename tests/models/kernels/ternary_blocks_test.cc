@@ -27,17 +27,15 @@ TEST(TernaryBlocksTest, RepackedSliceMatchesBundleCodesAndPadsWithZeros) {
         EXPECT_EQ(p.in_groups, (in + 3) / 4);
         for (int o = 0; o < p.out_blocks * kBlockOut; ++o) {
           for (int tap = 0; tap < taps; ++tap) {
-            int32_t sum = 0;
             for (int i = 0; i < p.in_groups * kBlockIn; ++i) {
               const int8_t expected =
                   o < out && i < in ? t[(static_cast<size_t>(o) * full_in + i) * taps + tap] : 0;
               const int8_t got =
-                  p.Block(o / kBlockOut, tap, i / kBlockIn)->w[o % kBlockOut][i % kBlockIn];
+                  p.Block(o / kBlockOut, tap, i / kBlockIn)->At(o % kBlockOut, i % kBlockIn);
               ASSERT_EQ(got, expected) << "k" << kernel << " " << in << "->" << out << " o" << o
                                        << " i" << i << " tap" << tap;
-              sum += got;
+              ASSERT_EQ(p.At(o, i, tap), expected);
             }
-            ASSERT_EQ(p.TapSums(o / kBlockOut, tap)[o % kBlockOut], sum);
           }
         }
       }
@@ -45,13 +43,31 @@ TEST(TernaryBlocksTest, RepackedSliceMatchesBundleCodesAndPadsWithZeros) {
   }
 }
 
-TEST(TernaryBlocksTest, BlocksAreCacheLineAligned) {
-  std::vector<int8_t> t(16 * 9, 1);
-  std::vector<uint8_t> codes(PackedMatrixBytes(16, 9));
-  ASSERT_TRUE(PackTernary(t.data(), 16, 9, codes.data()));
+// A block's bit 4 * lane + j is byte 4 * lane + j of the expanded register (what the SIMD kernels
+// rely on), and a pack costs 2 bits per weight (16x below fp32) plus its header.
+TEST(TernaryBlocksTest, BlocksAreTwoBitMasksInRegisterByteOrder) {
+  WeightBlock b;
+  b.Set(3, 2, 1);
+  b.Set(15, 3, -1);
+  EXPECT_EQ(b.plus, uint64_t{1} << 14);
+  EXPECT_EQ(b.minus, uint64_t{1} << 63);
+  EXPECT_EQ(b.At(3, 2), 1);
+  EXPECT_EQ(b.At(15, 3), -1);
+  b.Set(3, 2, 0);
+  EXPECT_EQ(b.plus, 0u);
+
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> value(-1, 1);
+  std::vector<int8_t> t(128 * 128 * 9);
+  for (int8_t& x : t) x = static_cast<int8_t>(value(rng));
+  std::vector<uint8_t> codes(PackedMatrixBytes(128, 128 * 9));
+  ASSERT_TRUE(PackTernary(t.data(), 128, 128 * 9, codes.data()));
   PackedTernaryConv p;
-  ASSERT_TRUE(RepackTernaryConv(codes.data(), 16, 1, 3, 16, 1, &p));
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(p.blocks.data()) % 64, 0u);
+  ASSERT_TRUE(RepackTernaryConv(codes.data(), 128, 128, 3, 128, 128, &p));
+  const size_t fp32_bytes = 128 * 128 * 9 * sizeof(float);
+  EXPECT_EQ(p.blocks.size() * sizeof(WeightBlock), fp32_bytes / 16);
+  EXPECT_LE(p.bytes(), fp32_bytes / 16 + 256);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p.blocks.data()) % alignof(WeightBlock), 0u);
 }
 
 TEST(TernaryBlocksTest, RejectsBadSlicesKernelsAndInvalidCodes) {
