@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "scheduler/latency_profile.h"
+#include "scheduler/policy.h"
 #include "scheduler/simulator.h"
 #include "scheduler/trace.h"
 
@@ -153,6 +154,12 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "ternserve-sim: --profile: %s\n",
                  std::string(profile.status().message()).c_str());
     return kExitInput;
+  }
+  // A policy that does not fit the profile (e.g. fixed:<id> of a sub-net it lacks) is a flag error.
+  if (absl::StatusOr<std::unique_ptr<Policy>> policy =
+          CreatePolicy(options.policy, *profile, options.policy_options);
+      !policy.ok()) {
+    return UsageError(absl::StrCat("--policy: ", policy.status().message()));
   }
   absl::StatusOr<std::unique_ptr<ArrivalSource>> trace = OpenTrace(*spec, options.seed);
   if (!trace.ok()) {

@@ -1,5 +1,5 @@
-// SlackFit (SuperServe, arXiv 2312.16733, §4.2): pick the (sub-net, batch) whose latency uses up as
-// much of the head request's slack as possible, preferring big batches when the queue is long.
+// SlackFit (after SuperServe, arXiv 2312.16733): pick the (sub-net, batch) whose latency uses up
+// as much of the head request's slack as possible, preferring big batches when the queue is long.
 //
 //   1. At construction, every profiled (sub-net, batch) pair becomes a choice with its p99
 //      latency; the choices are grouped into equal-width latency buckets between the smallest and
