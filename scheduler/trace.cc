@@ -37,7 +37,8 @@ class GeneratedSource final : public ArrivalSource {
       t_s_ += gap_(t_s_, &accept);
       if (t_s_ >= duration_s_) return false;
       if (!accept) continue;
-      arrival->time = absl::Seconds(t_s_);
+      // Integer nanoseconds: absl::Seconds(double) costs several times more per arrival.
+      arrival->time = absl::Nanoseconds(static_cast<int64_t>(t_s_ * 1e9));
       arrival->slo = absl::ZeroDuration();
       return true;
     }
