@@ -88,8 +88,11 @@ struct PolicyOptions {
   int max_batch = 0;
   absl::Duration max_queue_delay = absl::ZeroDuration();
   // slackfit: number of equal-width latency buckets between the smallest and largest p99.
-  // More buckets track the slack more finely; fewer pool more batch choices per bucket.
-  int slackfit_buckets = 16;
+  // Coarser buckets pool more batch sizes per bucket, so a backlog is served in bigger batches;
+  // finer ones track the slack more closely. Default 8: on a synthetic 8-sub-net ladder (2
+  // workers, 25 ms SLO, gamma cv2 = 8) 16 buckets fell to 98% SLO attainment at 0.8x the fastest
+  // sub-net's capacity and 8 kept 99.97%, at the same mean accuracy (+-0.001) at lower loads.
+  int slackfit_buckets = 8;
 };
 
 // Builds a policy from a spec: "slackfit", "infaas", "clipper" (the most accurate sub-net),

@@ -36,7 +36,7 @@ ABSL_FLAG(int, max_queue, 1 << 20, "Queue bound; arrivals beyond it are rejected
 ABSL_FLAG(int, max_batch, 0, "Largest batch any policy forms. 0 = the profile's largest.");
 ABSL_FLAG(double, max_queue_delay_ms, 0,
           "fixed: how long the head request may wait for a batch to fill. 0 = never wait.");
-ABSL_FLAG(int, slackfit_buckets, 16, "slackfit: number of latency buckets.");
+ABSL_FLAG(int, slackfit_buckets, 8, "slackfit: number of latency buckets.");
 ABSL_FLAG(bool, json, false, "Print one JSON object instead of a human-readable summary.");
 
 namespace ternserve {
