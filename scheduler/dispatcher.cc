@@ -1,19 +1,36 @@
-// Dispatcher: FIFO queue, fixed sub-net, W worker threads. See dispatcher.h.
+// Dispatcher: EDF queue, policy-driven batches, W worker threads. See dispatcher.h.
 #include "scheduler/dispatcher.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "scheduler/fixed_policy.h"
 
 namespace ternserve {
+namespace {
+
+// Longest a waiting worker sleeps before re-reading the clock (fake clocks do not wake it).
+constexpr absl::Duration kMaxPolicyWait = absl::Milliseconds(5);
+constexpr absl::Duration kMinPolicyWait = absl::Microseconds(50);
+
+std::shared_ptr<Policy> PolicyOrDefault(const DispatcherOptions& options) {
+  if (options.policy != nullptr) return options.policy;
+  return std::make_shared<FixedPolicy>(options.subnet_id, options.max_batch, absl::ZeroDuration());
+}
+
+}  // namespace
 
 Dispatcher::Dispatcher(const DispatcherOptions& options, BatchProcessor* processor, Clock* clock)
-    : options_(options), processor_(processor), clock_(clock) {
-  const int workers = std::max(1, options_.workers);
+    : workers_count_(std::max(1, options.workers)),
+      late_(options.late),
+      processor_(processor),
+      clock_(clock),
+      policy_(PolicyOrDefault(options)),
+      queue_(options.max_queue) {
   absl::MutexLock lock(&join_mu_);
-  workers_.reserve(workers);
-  for (int w = 0; w < workers; ++w) {
+  workers_.reserve(static_cast<size_t>(workers_count_));
+  for (int w = 0; w < workers_count_; ++w) {
     workers_.emplace_back([this, w] { WorkerLoop(w); });
   }
 }
@@ -36,11 +53,14 @@ absl::Status Dispatcher::Enqueue(std::unique_ptr<Request>* request) {
   if (draining_) {
     return absl::UnavailableError("server is shutting down");
   }
-  if (queue_.size() >= static_cast<size_t>(std::max(0, options_.max_queue))) {
+  if (queue_.full()) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("request queue is full (", options_.max_queue, " requests waiting)"));
+        absl::StrCat("request queue is full (", queue_.capacity(), " requests waiting)"));
   }
-  queue_.push_back(std::move(*request));
+  const absl::Time arrival = r.arrival;
+  const absl::Time deadline = r.deadline;
+  queue_.Push(arrival, deadline, std::move(*request));
+  ++arrivals_;
   return absl::OkStatus();
 }
 
@@ -59,40 +79,71 @@ bool Dispatcher::WorkOrDraining() const { return !queue_.empty() || draining_; }
 
 int Dispatcher::queue_depth() const {
   absl::MutexLock lock(&mu_);
-  return static_cast<int>(queue_.size());
+  return queue_.size();
 }
 
 void Dispatcher::WorkerLoop(int worker) {
-  const size_t max_batch = static_cast<size_t>(std::max(1, options_.max_batch));
+  std::vector<Queue::Entry> batch;
+  std::vector<Queue::Entry> dropped;
   for (;;) {
-    std::vector<std::unique_ptr<Request>> batch;
+    Decision decision;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &Dispatcher::WorkOrDraining));
-      // Draining still serves what is queued; a worker leaves only once the queue is empty.
-      if (queue_.empty()) return;
-      const size_t n = std::min(max_batch, queue_.size());
-      batch.reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      for (;;) {
+        mu_.Await(absl::Condition(this, &Dispatcher::WorkOrDraining));
+        // Draining still serves what is queued; a worker leaves only once the queue is empty.
+        if (queue_.empty()) return;
+        const absl::Time now = clock_->Now();
+        decision = TakeNextBatch(now, draining_, *policy_, late_, &queue_, &batch, &dropped);
+        if (decision.batch > 0 || !dropped.empty() || queue_.empty()) break;
+        // The policy waits for the batch to fill: sleep until its retry time, an arrival or a
+        // drain, whichever is first.
+        const uint64_t seen = arrivals_;
+        auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return arrivals_ != seen || draining_;
+        };
+        const absl::Duration wait =
+            std::clamp(decision.retry_at - now, kMinPolicyWait, kMaxPolicyWait);
+        mu_.AwaitWithTimeout(absl::Condition(&changed), wait);
       }
     }
-    RunBatch(worker, std::move(batch));
+    if (!dropped.empty()) AnswerDropped(&dropped);
+    if (decision.batch > 0) {
+      const BatchOutcome outcome = RunBatch(worker, decision, &batch);
+      absl::MutexLock lock(&mu_);
+      policy_->OnBatchDone(outcome);
+    }
   }
 }
 
-void Dispatcher::RunBatch(int worker, std::vector<std::unique_ptr<Request>> batch) {
-  const int batch_size = static_cast<int>(batch.size());
+void Dispatcher::AnswerDropped(std::vector<Queue::Entry>* dropped) {
+  const absl::Time now = clock_->Now();
+  for (Queue::Entry& entry : *dropped) {
+    Completion completion;
+    completion.status = absl::DeadlineExceededError(
+        "no sub-net can finish this request before its deadline (late=drop)");
+    completion.queue_time = now - entry.arrival;
+    // Move the callback out so the request (and its image) is freed whatever on_done does.
+    std::function<void(Completion)> on_done = std::move(entry.payload->on_done);
+    entry.payload.reset();
+    on_done(std::move(completion));
+  }
+  dropped->clear();
+}
+
+BatchOutcome Dispatcher::RunBatch(int worker, const Decision& decision,
+                                  std::vector<Queue::Entry>* batch) {
+  const int subnet_id = decision.subnet_id;
+  const int batch_size = static_cast<int>(batch->size());
   std::vector<float> images;
   images.reserve(static_cast<size_t>(batch_size) * kRequestImageFloats);
-  for (const auto& request : batch) {
-    images.insert(images.end(), request->image.begin(), request->image.end());
+  for (const Queue::Entry& entry : *batch) {
+    images.insert(images.end(), entry.payload->image.begin(), entry.payload->image.end());
   }
 
   const absl::Time start = clock_->Now();
   absl::StatusOr<std::vector<float>> logits =
-      processor_->ProcessBatch(worker, options_.subnet_id, images, batch_size);
+      processor_->ProcessBatch(worker, subnet_id, images, batch_size);
   const absl::Time finish = clock_->Now();
 
   absl::Status status = logits.status();
@@ -105,23 +156,27 @@ void Dispatcher::RunBatch(int worker, std::vector<std::unique_ptr<Request>> batc
     }
   }
 
+  BatchOutcome outcome{subnet_id, batch_size, finish - start, status.ok()};
   for (int i = 0; i < batch_size; ++i) {
-    Request& request = *batch[static_cast<size_t>(i)];
+    Queue::Entry& entry = (*batch)[static_cast<size_t>(i)];
     Completion completion;
     completion.status = status;
-    completion.subnet_id = options_.subnet_id;
+    completion.subnet_id = subnet_id;
     completion.batch_size = batch_size;
-    completion.queue_time = start - request.arrival;
+    completion.queue_time = start - entry.arrival;
     completion.compute_time = finish - start;
-    completion.deadline_met = status.ok() && finish <= request.deadline;
+    completion.deadline_met = status.ok() && !decision.late && finish <= entry.deadline;
+    outcome.all_deadlines_met = outcome.all_deadlines_met && completion.deadline_met;
     if (status.ok()) {
       const auto first = logits->begin() + static_cast<std::ptrdiff_t>(i * num_classes);
       completion.logits.assign(first, first + static_cast<std::ptrdiff_t>(num_classes));
     }
-    // Move the callback out so the request (and its image) is freed whatever on_done does.
-    std::function<void(Completion)> on_done = std::move(request.on_done);
+    std::function<void(Completion)> on_done = std::move(entry.payload->on_done);
+    entry.payload.reset();
     on_done(std::move(completion));
   }
+  batch->clear();
+  return outcome;
 }
 
 }  // namespace ternserve

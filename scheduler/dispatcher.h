@@ -1,18 +1,23 @@
-// Dispatcher: the request queue and the worker threads that drain it in batches.
+// Dispatcher: the bounded EDF request queue and the W worker threads that drain it in batches.
 //
-// For now the policy is fixed: every batch runs `subnet_id`, with as many queued requests as are
-// waiting (up to max_batch), in FIFO order. The slack-aware policies replace this choice later; the
-// plumbing (queue bound, workers, drain on shutdown, exactly-once completion) stays.
+// A free worker calls TakeNextBatch (dispatch_step.h): hopeless requests are answered
+// DEADLINE_EXCEEDED at once (late=drop) or run on the policy's fastest sub-net (late=serve); then
+// the policy picks (sub-net, batch) and the worker pops that many requests in EDF order and runs
+// them as one batch. If the policy chooses to wait (fixed:<subnet> with a queue delay), the worker
+// sleeps until the policy's retry time, a new arrival, or a drain.
 //
 // The dispatcher never sees the model: each worker calls the BatchProcessor it was handed, with its
-// own worker index, so the processor can keep one engine per worker.
+// own worker index, so the processor can keep one engine per worker. Time comes from the injected
+// Clock; a waiting worker re-reads it at least every few milliseconds, so a fake clock that a test
+// advances is noticed.
 //
 // Thread-safe. Ownership: Enqueue takes ownership of the request only when it returns OK (as in
-// TensorFlow Serving's BatchScheduler::Schedule); it never blocks.
+// TensorFlow Serving's BatchScheduler::Schedule); it never blocks. Every accepted request's
+// on_done runs exactly once, on a worker thread, before Drain returns.
 #ifndef TERNSERVE_SCHEDULER_DISPATCHER_H_
 #define TERNSERVE_SCHEDULER_DISPATCHER_H_
 
-#include <deque>
+#include <cstdint>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -23,6 +28,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "scheduler/clock.h"
+#include "scheduler/dispatch_step.h"
+#include "scheduler/edf_queue.h"
+#include "scheduler/policy.h"
 #include "scheduler/request.h"
 
 namespace ternserve {
@@ -40,11 +48,17 @@ class BatchProcessor {
 struct DispatcherOptions {
   // Worker threads; each runs one batch at a time. Default 1.
   int workers = 1;
-  // Largest batch a worker forms. Larger batches raise throughput and queueing delay. Default 32.
-  int max_batch = 32;
   // Requests that may wait in the queue; beyond it Enqueue fails RESOURCE_EXHAUSTED. Default 1024.
   int max_queue = 1024;
-  // The sub-net every batch runs (fixed policy).
+  // What to do with requests no sub-net can serve in time. Default: answer DEADLINE_EXCEEDED.
+  LateMode late = LateMode::kDrop;
+  // The scheduling policy (CreatePolicy). Used only by this dispatcher, under its lock.
+  // Null: fixed:`subnet_id` with `max_batch` and no queue delay, i.e. every free worker takes
+  // whatever is queued up to max_batch; with no profile, a request counts as hopeless only once
+  // its deadline has passed.
+  std::shared_ptr<Policy> policy;
+  // Only for a null policy: largest batch (default 32) and the sub-net every batch runs.
+  int max_batch = 32;
   int subnet_id = 0;
 };
 
@@ -63,25 +77,34 @@ class Dispatcher {
   // kRequestImageFloats floats or on_done is empty. On error the request is left with the caller.
   absl::Status Enqueue(std::unique_ptr<Request>* request);
 
-  // Stops accepting, lets the workers finish everything queued, and returns when they are idle and
-  // joined. Idempotent.
+  // Stops accepting, lets the workers finish everything queued (a waiting policy is told to
+  // flush), and returns when they are idle and joined. Idempotent.
   void Drain();
 
   int queue_depth() const;
+  const Policy& policy() const { return *policy_; }
 
  private:
+  using Queue = EdfQueue<std::unique_ptr<Request>>;
+
   void WorkerLoop(int worker);
   bool WorkOrDraining() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Runs one batch on `worker` and completes every request in it.
-  void RunBatch(int worker, std::vector<std::unique_ptr<Request>> batch);
+  // Runs one batch on `worker`, completes every request in it, and returns how it went. A late
+  // batch's requests never count as deadline_met.
+  BatchOutcome RunBatch(int worker, const Decision& decision, std::vector<Queue::Entry>* batch);
+  // Answers hopeless requests DEADLINE_EXCEEDED.
+  void AnswerDropped(std::vector<Queue::Entry>* dropped);
 
   // Constant after construction.
-  const DispatcherOptions options_;
+  const int workers_count_;
+  const LateMode late_;
   BatchProcessor* const processor_;
   Clock* const clock_;
 
   mutable absl::Mutex mu_;
-  std::deque<std::unique_ptr<Request>> queue_ ABSL_GUARDED_BY(mu_);
+  const std::shared_ptr<Policy> policy_;  // Choose/OnBatchDone called under mu_ only
+  Queue queue_ ABSL_GUARDED_BY(mu_);
+  uint64_t arrivals_ ABSL_GUARDED_BY(mu_) = 0;  // wakes workers waiting on the policy
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
 
   absl::Mutex join_mu_;  // serializes Drain's joins

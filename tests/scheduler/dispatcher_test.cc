@@ -1,4 +1,5 @@
-// Tests for scheduler/dispatcher.cc: batching, the queue bound, drain, failure propagation,
+// Tests for scheduler/dispatcher.cc on a fake clock: EDF batching, hopeless requests under both
+// late modes, a waiting policy, the queue bound, drain, failure propagation, policy feedback, and
 // exactly-once completion under concurrent enqueue.
 #include "scheduler/dispatcher.h"
 
@@ -10,6 +11,9 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "scheduler/clipper_policy.h"
+#include "scheduler/fixed_policy.h"
+#include "tests/scheduler/test_profile.h"
 #include "tests/testing/fake_clock.h"
 
 namespace ternserve {
@@ -138,11 +142,11 @@ class Completions {
   std::vector<std::pair<int, Completion>> done_ ABSL_GUARDED_BY(mu_);
 };
 
-TEST(DispatcherTest, BatchesWhatIsQueuedUpToMaxBatchAndFillsCompletion) {
+TEST(DispatcherTest, BatchesInEdfOrderAndDropsHopelessRequests) {
   FakeClock clock;
   ScriptedProcessor processor(&clock);
   Completions completions;
-  Dispatcher dispatcher(Options(1, 4, 100, 7), &processor, &clock);
+  Dispatcher dispatcher(Options(1, 2, 100, 7), &processor, &clock);
   const absl::Time t0 = clock.Now();
 
   processor.Hold();
@@ -150,20 +154,30 @@ TEST(DispatcherTest, BatchesWhatIsQueuedUpToMaxBatchAndFillsCompletion) {
   ASSERT_TRUE(dispatcher.Enqueue(&first).ok());
   EXPECT_EQ(first, nullptr);  // ownership taken
   processor.WaitEntered(1);   // the worker holds a batch of 1
-  for (int id = 1; id <= 9; ++id) {
-    // Requests 1..4 have a generous SLO, the rest a tight one that will be missed.
-    auto r = completions.Make(id, t0, id <= 4 ? absl::Seconds(1) : absl::Milliseconds(3));
+  // Ids 1..4 arrive in order with SLOs of 4, 3, 2, 1 s: EDF serves them 4, 3, then 2, 1. Ids 5
+  // and 6 have 3 ms, which will have passed before a worker is free: hopeless.
+  for (int id = 1; id <= 6; ++id) {
+    auto r = completions.Make(id, t0, id <= 4 ? absl::Seconds(5 - id) : absl::Milliseconds(3));
     ASSERT_TRUE(dispatcher.Enqueue(&r).ok());
   }
-  EXPECT_EQ(dispatcher.queue_depth(), 9);
+  EXPECT_EQ(dispatcher.queue_depth(), 6);
   clock.Advance(absl::Milliseconds(5));
   processor.Release();
-  completions.WaitFor(10);
+  completions.WaitFor(7);
 
-  EXPECT_THAT(processor.batch_sizes(), ElementsAre(1, 4, 4, 1));
-  EXPECT_THAT(processor.subnets(), ElementsAre(7, 7, 7, 7));
+  EXPECT_THAT(processor.batch_sizes(), ElementsAre(1, 2, 2));
+  EXPECT_THAT(processor.subnets(), ElementsAre(7, 7, 7));
   for (const auto& [id, c] : completions.Take()) {
     SCOPED_TRACE(id);
+    if (id >= 5) {
+      // Answered at once, never run: the first free worker found them past their deadline.
+      EXPECT_EQ(c.status.code(), absl::StatusCode::kDeadlineExceeded);
+      EXPECT_TRUE(c.logits.empty());
+      EXPECT_EQ(c.subnet_id, -1);
+      EXPECT_FALSE(c.deadline_met);
+      EXPECT_EQ(c.queue_time, absl::Milliseconds(7));
+      continue;
+    }
     ASSERT_TRUE(c.status.ok()) << c.status;
     EXPECT_EQ(c.subnet_id, 7);
     ASSERT_EQ(c.logits.size(), static_cast<size_t>(kClasses));
@@ -173,17 +187,107 @@ TEST(DispatcherTest, BatchesWhatIsQueuedUpToMaxBatchAndFillsCompletion) {
       EXPECT_EQ(c.batch_size, 1);
       EXPECT_EQ(c.compute_time, absl::Milliseconds(7));  // 5 ms held + 2 ms compute
       EXPECT_EQ(c.queue_time, absl::ZeroDuration());
-      EXPECT_FALSE(c.deadline_met);  // 2 ms compute > 1 ms SLO
-    } else if (id <= 4) {
-      // FIFO: ids 1..4 form the second batch, which starts after 5 ms (hold) + 2 ms (first batch).
-      EXPECT_EQ(c.batch_size, 4);
-      EXPECT_EQ(c.queue_time, absl::Milliseconds(7));
+      EXPECT_FALSE(c.deadline_met);  // 7 ms > 1 ms SLO
+    } else {
+      EXPECT_EQ(c.batch_size, 2);
+      // EDF: 4 and 3 start after 5 ms (hold) + 2 ms (first batch); 2 and 1 two ms later.
+      EXPECT_EQ(c.queue_time, id >= 3 ? absl::Milliseconds(7) : absl::Milliseconds(9));
       EXPECT_EQ(c.compute_time, absl::Milliseconds(2));
       EXPECT_TRUE(c.deadline_met);
-    } else {
-      EXPECT_FALSE(c.deadline_met);
     }
   }
+}
+
+TEST(DispatcherTest, LateServeRunsHopelessRequestsOnTheLateSubnetAsMisses) {
+  FakeClock clock;
+  ScriptedProcessor processor(&clock);
+  Completions completions;
+  DispatcherOptions options = Options(1, 4, 100, 0);
+  // Sub-net 3 needs 1 ms even for one request.
+  options.policy = std::make_shared<FixedPolicy>(3, 4, absl::ZeroDuration(), absl::Milliseconds(1));
+  options.late = LateMode::kServe;
+  Dispatcher dispatcher(options, &processor, &clock);
+  const absl::Time t0 = clock.Now();
+  processor.Hold();
+  auto a = completions.Make(0, t0, absl::Seconds(1));
+  ASSERT_TRUE(dispatcher.Enqueue(&a).ok());
+  processor.WaitEntered(1);
+  auto hopeless = completions.Make(1, t0, absl::Microseconds(500));
+  auto fine = completions.Make(2, t0, absl::Seconds(1));
+  ASSERT_TRUE(dispatcher.Enqueue(&hopeless).ok());
+  ASSERT_TRUE(dispatcher.Enqueue(&fine).ok());
+  processor.Release();
+  completions.WaitFor(3);
+  // The hopeless request runs alone first (EDF head), then the feasible one.
+  EXPECT_THAT(processor.batch_sizes(), ElementsAre(1, 1, 1));
+  for (const auto& [id, c] : completions.Take()) {
+    SCOPED_TRACE(id);
+    ASSERT_TRUE(c.status.ok()) << c.status;
+    EXPECT_EQ(c.subnet_id, 3);
+    EXPECT_EQ(c.deadline_met, id != 1);
+    if (id == 1) {
+      EXPECT_EQ(c.queue_time, absl::Milliseconds(2));
+    }
+  }
+}
+
+TEST(DispatcherTest, FixedPolicyWaitsForTheBatchToFillOrItsQueueDelay) {
+  FakeClock clock;
+  ScriptedProcessor processor(&clock);
+  processor.compute_time_ = absl::ZeroDuration();
+  Completions completions;
+  DispatcherOptions options = Options(1, 3, 100, 0);
+  options.policy = std::make_shared<FixedPolicy>(5, 3, absl::Milliseconds(10));
+  Dispatcher dispatcher(options, &processor, &clock);
+  for (int id = 0; id < 2; ++id) {
+    auto r = completions.Make(id, clock.Now(), absl::Seconds(1));
+    ASSERT_TRUE(dispatcher.Enqueue(&r).ok());
+  }
+  absl::SleepFor(absl::Milliseconds(30));  // real time passes, the fake clock does not
+  EXPECT_TRUE(processor.batch_sizes().empty());
+  clock.Advance(absl::Milliseconds(10));  // the head has now waited max_queue_delay
+  completions.WaitFor(2);
+  // A full batch runs at once.
+  for (int id = 2; id < 5; ++id) {
+    auto r = completions.Make(id, clock.Now(), absl::Seconds(1));
+    ASSERT_TRUE(dispatcher.Enqueue(&r).ok());
+  }
+  completions.WaitFor(5);
+  EXPECT_THAT(processor.batch_sizes(), ElementsAre(2, 3));
+  EXPECT_THAT(processor.subnets(), ElementsAre(5, 5));
+}
+
+TEST(DispatcherTest, DrainFlushesAWaitingPolicy) {
+  FakeClock clock;
+  ScriptedProcessor processor(&clock);
+  Completions completions;
+  DispatcherOptions options = Options(2, 8, 100, 0);
+  options.policy = std::make_shared<FixedPolicy>(1, 8, absl::Hours(1));
+  Dispatcher dispatcher(options, &processor, &clock);
+  for (int id = 0; id < 3; ++id) {
+    auto r = completions.Make(id, clock.Now(), absl::Hours(2));
+    ASSERT_TRUE(dispatcher.Enqueue(&r).ok());
+  }
+  dispatcher.Drain();
+  EXPECT_EQ(completions.size(), 3u);
+  EXPECT_THAT(processor.batch_sizes(), ElementsAre(3));
+}
+
+TEST(DispatcherTest, BatchOutcomesReachTheClipperPolicy) {
+  FakeClock clock;
+  ScriptedProcessor processor(&clock);
+  Completions completions;
+  auto clipper = std::make_shared<ClipperPolicy>(0, 8, absl::ZeroDuration(), absl::ZeroDuration());
+  DispatcherOptions options = Options(1, 8, 100, 0);
+  options.policy = clipper;
+  Dispatcher dispatcher(options, &processor, &clock);
+  for (int id = 0; id < 5; ++id) {
+    auto r = completions.Make(id, clock.Now(), absl::Seconds(10));
+    ASSERT_TRUE(dispatcher.Enqueue(&r).ok());
+    completions.WaitFor(static_cast<size_t>(id) + 1);
+  }
+  dispatcher.Drain();
+  EXPECT_EQ(clipper->batch_cap(), 6);  // 1 + one per batch that met its deadlines
 }
 
 TEST(DispatcherTest, DeadlineMetIsInclusive) {
@@ -329,20 +433,29 @@ TEST(DispatcherTest, WrongLogitCountIsInternal) {
   }
 }
 
-TEST(DispatcherTest, NoRequestLostUnderConcurrentEnqueue) {
+TEST(DispatcherTest, EveryAcceptedRequestIsAnsweredExactlyOnceUnderConcurrentEnqueue) {
   ScriptedProcessor processor(nullptr);
   processor.compute_time_ = absl::ZeroDuration();
   Completions completions;
-  Dispatcher dispatcher(Options(3, 16, 64, 0), &processor, RealClock::Get());
+  DispatcherOptions options = Options(3, 16, 64, 0);
+  absl::StatusOr<std::unique_ptr<Policy>> slackfit = CreatePolicy("slackfit", ThreeSubnetProfile());
+  ASSERT_TRUE(slackfit.ok());
+  options.policy = std::shared_ptr<Policy>(std::move(*slackfit));
+  Dispatcher dispatcher(options, &processor, RealClock::Get());
   constexpr int kThreads = 4;
   constexpr int kPerThread = 500;
+  // Every 5th request is hopeless (SLO below the fastest sub-net's 1 ms) and must be answered
+  // DEADLINE_EXCEEDED; the rest must be served.
+  auto hopeless = [](int id) { return id % 5 == 0; };
   std::atomic<int> accepted{0};
   std::atomic<int> rejected{0};
   std::vector<std::thread> producers;
   for (int t = 0; t < kThreads; ++t) {
     producers.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        auto r = completions.Make(t * kPerThread + i, absl::Now(), absl::Seconds(10));
+        const int id = t * kPerThread + i;
+        auto r = completions.Make(id, absl::Now(),
+                                  hopeless(id) ? absl::Microseconds(100) : absl::Seconds(10));
         absl::Status s = dispatcher.Enqueue(&r);
         if (s.ok()) {
           ++accepted;
@@ -359,19 +472,25 @@ TEST(DispatcherTest, NoRequestLostUnderConcurrentEnqueue) {
   EXPECT_EQ(accepted + rejected, kThreads * kPerThread);
   EXPECT_GT(accepted.load(), 0);
   std::set<int> ids;
+  int served = 0;
   for (const auto& [id, c] : completions.Take()) {
-    EXPECT_TRUE(c.status.ok());
-    EXPECT_EQ(c.logits[0], static_cast<float>(id));
     EXPECT_TRUE(ids.insert(id).second) << "answered twice: " << id;
+    if (hopeless(id)) {
+      EXPECT_EQ(c.status.code(), absl::StatusCode::kDeadlineExceeded) << id;
+      continue;
+    }
+    ASSERT_TRUE(c.status.ok()) << id << ": " << c.status;
+    EXPECT_EQ(c.logits[0], static_cast<float>(id));
+    ++served;
   }
   EXPECT_EQ(ids.size(), static_cast<size_t>(accepted.load()));
   int total_batched = 0;
   for (int b : processor.batch_sizes()) {
     EXPECT_GE(b, 1);
-    EXPECT_LE(b, 16);
+    EXPECT_LE(b, 8);  // the profile's largest batch
     total_batched += b;
   }
-  EXPECT_EQ(total_batched, accepted.load());
+  EXPECT_EQ(total_batched, served);
 }
 
 }  // namespace

@@ -1,0 +1,80 @@
+// EdfQueue: a bounded earliest-deadline-first queue, the one queue both the Dispatcher and the
+// simulator use. A binary heap over (deadline, arrival order): push and pop are O(log n), and
+// requests with equal deadlines leave in arrival order.
+//
+// `Payload` is what the user keeps per request (the Dispatcher: std::unique_ptr<Request>; the
+// simulator: nothing). It must be movable. Entries live in one vector that only grows, so a
+// steady state allocates nothing.
+//
+// Not thread-safe: the owner serializes access (the Dispatcher holds its mutex).
+#ifndef TERNSERVE_SCHEDULER_EDF_QUEUE_H_
+#define TERNSERVE_SCHEDULER_EDF_QUEUE_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "scheduler/policy.h"
+
+namespace ternserve {
+
+template <typename Payload>
+class EdfQueue {
+ public:
+  struct Entry {
+    absl::Time deadline;
+    absl::Time arrival;
+    uint64_t sequence;  // arrival order, breaks deadline ties
+    Payload payload;
+  };
+
+  // capacity >= 0: requests the queue holds at most.
+  explicit EdfQueue(int capacity) : capacity_(std::max(0, capacity)) {
+    heap_.reserve(static_cast<size_t>(std::min(capacity_, 1 << 16)));
+  }
+
+  int capacity() const { return capacity_; }
+  int size() const { return static_cast<int>(heap_.size()); }
+  bool empty() const { return heap_.empty(); }
+  bool full() const { return size() >= capacity_; }
+
+  // Adds a request. False (and `payload` untouched) if the queue is full.
+  bool Push(absl::Time arrival, absl::Time deadline, Payload&& payload) {
+    if (full()) return false;
+    heap_.push_back(Entry{deadline, arrival, next_sequence_++, std::move(payload)});
+    std::push_heap(heap_.begin(), heap_.end(), LessUrgent);
+    return true;
+  }
+
+  // The most urgent request. Requires !empty().
+  const Entry& top() const { return heap_.front(); }
+
+  // Removes and returns the most urgent request. Requires !empty().
+  Entry Pop() {
+    std::pop_heap(heap_.begin(), heap_.end(), LessUrgent);
+    Entry entry = std::move(heap_.back());
+    heap_.pop_back();
+    return entry;
+  }
+
+  // What a policy sees. Requires !empty().
+  QueueView View(bool flush) const {
+    return QueueView{size(), top().deadline, top().arrival, flush};
+  }
+
+ private:
+  static bool LessUrgent(const Entry& a, const Entry& b) {
+    if (a.deadline != b.deadline) return a.deadline > b.deadline;
+    return a.sequence > b.sequence;
+  }
+
+  const int capacity_;
+  uint64_t next_sequence_ = 0;
+  std::vector<Entry> heap_;
+};
+
+}  // namespace ternserve
+
+#endif  // TERNSERVE_SCHEDULER_EDF_QUEUE_H_

@@ -1,0 +1,36 @@
+// infaas policy. See infaas_policy.h.
+#include "scheduler/infaas_policy.h"
+
+#include <algorithm>
+
+namespace ternserve {
+
+InfaasPolicy::InfaasPolicy(const LatencyProfile& profile, int max_batch)
+    : by_accuracy_(profile.subnets), max_batch_(std::max(1, max_batch)) {
+  std::stable_sort(by_accuracy_.begin(), by_accuracy_.end(),
+                   [](const SubnetLatency& a, const SubnetLatency& b) {
+                     if (a.accuracy != b.accuracy) return a.accuracy > b.accuracy;
+                     return P99Us(a, 1) < P99Us(b, 1);
+                   });
+  const int fastest = profile.FastestIndex();
+  hopeless_.overhead = absl::Microseconds(profile.overhead_us);
+  if (fastest >= 0) {
+    const SubnetLatency& subnet = profile.subnets[static_cast<size_t>(fastest)];
+    hopeless_.min_latency = absl::Microseconds(P99Us(subnet, 1));
+    hopeless_.late_subnet_id = subnet.id;
+    hopeless_.late_max_batch = max_batch_;
+  }
+}
+
+Decision InfaasPolicy::Choose(absl::Time now, const QueueView& queue) const {
+  const double slack_us =
+      absl::ToDoubleMicroseconds(queue.earliest_deadline - now - hopeless_.overhead);
+  for (int batch = std::min(queue.size, max_batch_); batch >= 1; batch /= 2) {
+    for (const SubnetLatency& subnet : by_accuracy_) {
+      if (P99Us(subnet, batch) <= slack_us) return Decision::Run(subnet.id, batch);
+    }
+  }
+  return Decision::Run(hopeless_.late_subnet_id, 1);
+}
+
+}  // namespace ternserve

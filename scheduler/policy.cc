@@ -1,0 +1,74 @@
+// CreatePolicy: policy specs to policies. See policy.h.
+#include "scheduler/policy.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "scheduler/clipper_policy.h"
+#include "scheduler/fixed_policy.h"
+#include "scheduler/infaas_policy.h"
+#include "scheduler/slackfit.h"
+
+namespace ternserve {
+namespace {
+
+// The sub-net named by "<name>:<id>", or the most accurate one for a bare "<name>".
+absl::StatusOr<const SubnetLatency*> SubnetArgument(absl::string_view spec,
+                                                    absl::string_view argument, bool has_argument,
+                                                    const LatencyProfile& profile) {
+  if (!has_argument) {
+    return &profile.subnets[static_cast<size_t>(profile.MostAccurateIndex())];
+  }
+  int id = 0;
+  if (!absl::SimpleAtoi(argument, &id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy '", spec, "': '", argument, "' is not a sub-net id"));
+  }
+  const SubnetLatency* subnet = profile.Find(id);
+  if (subnet == nullptr) {
+    std::string ids;
+    for (const SubnetLatency& s : profile.subnets)
+      absl::StrAppend(&ids, ids.empty() ? "" : ", ", s.id);
+    return absl::NotFoundError(absl::StrCat("policy '", spec, "': sub-net ", id,
+                                            " is not in the profile; valid ids: ", ids));
+  }
+  return subnet;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Policy>> CreatePolicy(absl::string_view spec,
+                                                     const LatencyProfile& profile,
+                                                     const PolicyOptions& options) {
+  if (absl::Status valid = ValidateLatencyProfile(profile, "profile"); !valid.ok()) return valid;
+  const std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(spec, absl::MaxSplits(':', 1));
+  const absl::string_view kind = parts.first;
+  const bool has_argument = spec.find(':') != absl::string_view::npos;
+  const int max_batch = options.max_batch > 0 ? options.max_batch : profile.MaxBatch();
+  const absl::Duration overhead = absl::Microseconds(profile.overhead_us);
+
+  if ((kind == "slackfit" || kind == "infaas") && has_argument) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy '", spec, "': ", kind, " takes no argument"));
+  }
+  if (kind == "slackfit") {
+    return std::make_unique<SlackFitPolicy>(profile, options.slackfit_buckets, options.max_batch);
+  }
+  if (kind == "infaas") return std::make_unique<InfaasPolicy>(profile, max_batch);
+  if (kind == "fixed" || kind == "clipper") {
+    absl::StatusOr<const SubnetLatency*> subnet =
+        SubnetArgument(spec, parts.second, has_argument, profile);
+    if (!subnet.ok()) return subnet.status();
+    const absl::Duration min_latency = absl::Microseconds(P99Us(**subnet, 1));
+    if (kind == "fixed") {
+      return std::make_unique<FixedPolicy>((*subnet)->id, max_batch, options.max_queue_delay,
+                                           min_latency, overhead);
+    }
+    return std::make_unique<ClipperPolicy>((*subnet)->id, max_batch, min_latency, overhead);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown policy '", spec, "'; valid policies: ", kPolicyNames));
+}
+
+}  // namespace ternserve

@@ -1,0 +1,227 @@
+// ternserve-sim: replays an arrival trace against a scheduling policy and a latency profile with
+// the scheduler's own queue and policy code on a simulated clock, and prints the outcome.
+//
+// Exit codes: 0 done, 1 the profile or trace file cannot be used, 2 bad flags or trace spec.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/flags/commandlineflag.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "scheduler/latency_profile.h"
+#include "scheduler/policy.h"
+#include "scheduler/simulator.h"
+#include "scheduler/trace.h"
+
+ABSL_FLAG(std::string, profile, "", "Latency profile JSON (as written by ternserve-profile).");
+ABSL_FLAG(std::string, trace, "",
+          "Arrival trace: poisson:rate=R,duration=S | gamma:rate=R,cv2=C,duration=S | "
+          "ramp:from=R1,to=R2,duration=S | file:PATH (arrival µs per line, optional SLO ms).");
+ABSL_FLAG(std::string, policy, "slackfit",
+          "Scheduling policy: slackfit, fixed[:<subnet>], infaas, clipper[:<subnet>].");
+ABSL_FLAG(int, workers, 1, "Simulated workers, each running one batch at a time.");
+ABSL_FLAG(double, slo_ms, 50, "Latency SLO (queue + compute) of requests with none in the trace.");
+ABSL_FLAG(uint64_t, seed, 1, "Seed for the trace and the service-time draws.");
+ABSL_FLAG(std::string, late, "drop",
+          "Hopeless requests: drop (answer DEADLINE_EXCEEDED) or serve (fastest sub-net, a miss).");
+ABSL_FLAG(int, max_queue, 1 << 20, "Queue bound; arrivals beyond it are rejected (misses).");
+ABSL_FLAG(int, max_batch, 0, "Largest batch any policy forms. 0 = the profile's largest.");
+ABSL_FLAG(double, max_queue_delay_ms, 0,
+          "fixed: how long the head request may wait for a batch to fill. 0 = never wait.");
+ABSL_FLAG(int, slackfit_buckets, 8, "slackfit: number of latency buckets.");
+ABSL_FLAG(bool, json, false, "Print one JSON object instead of a human-readable summary.");
+
+namespace ternserve {
+namespace {
+
+constexpr int kExitInput = 1;
+constexpr int kExitUsage = 2;
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "ternserve-sim: %s\nTry --help.\n", message.c_str());
+  return kExitUsage;
+}
+
+// absl::ParseCommandLine exits 1 on an unknown flag or a bad value; we promise 2, so check every
+// flag first (as server/main.cc does).
+bool PrevalidateFlags(int argc, char** argv) {
+  static const char* const kUsageFlags[] = {"help",        "helpfull", "helpshort",
+                                            "helppackage", "version",  "only_check_args",
+                                            "helpmatch",   "helpon"};
+  bool ok = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    arg = arg.substr(arg.rfind("--", 0) == 0 ? 2 : 1);
+    const size_t eq = arg.find('=');
+    const std::string name = arg.substr(0, eq);
+    if (std::find(std::begin(kUsageFlags), std::end(kUsageFlags), name) != std::end(kUsageFlags)) {
+      continue;
+    }
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr && name.rfind("no", 0) == 0)
+      flag = absl::FindCommandLineFlag(name.substr(2));
+    if (flag == nullptr) {
+      std::fprintf(stderr, "ternserve-sim: unknown flag --%s\n", name.c_str());
+      ok = false;
+      continue;
+    }
+    if (flag->Filename().find("scheduler/sim_main.cc") == std::string::npos) continue;
+    if (eq == std::string::npos && flag->Name() == "json") continue;  // bare boolean
+    std::string value;
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      std::fprintf(stderr, "ternserve-sim: --%s needs a value\n", name.c_str());
+      ok = false;
+      continue;
+    }
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      std::fprintf(stderr, "ternserve-sim: --%s=%s: %s\n", name.c_str(), value.c_str(),
+                   error.c_str());
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+// --help: absl's own handler exits 1; a help request that succeeds should exit 0.
+bool PrintHelpIfAsked(int argc, char** argv) {
+  bool asked = false;
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    asked = asked || arg == "--help" || arg == "-help" || arg == "-h";
+  }
+  if (!asked) return false;
+  std::printf("%s\n\nFlags:\n", std::string(absl::ProgramUsageMessage()).c_str());
+  std::map<std::string, const absl::CommandLineFlag*> ours;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (absl::EndsWith(flag->Filename(), "scheduler/sim_main.cc")) ours[std::string(name)] = flag;
+  }
+  for (const auto& [name, flag] : ours) {
+    std::printf("  --%s (default: %s)\n      %s\n", name.c_str(), flag->DefaultValue().c_str(),
+                flag->Help().c_str());
+  }
+  return true;
+}
+
+int Main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "scheduler/sim_main.cc");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
+  absl::SetProgramUsageMessage(
+      "Replays an arrival trace against a scheduling policy and a latency profile, on a simulated "
+      "clock with the scheduler's own queue and policy code.\n\nUsage: ternserve-sim "
+      "--profile=profile.json --trace=gamma:rate=2000,cv2=4,duration=60 --policy=slackfit "
+      "[--workers=W] [--slo_ms=S] [--seed=N] [--json]");
+  if (PrintHelpIfAsked(argc, argv)) return 0;
+  if (!PrevalidateFlags(argc, argv)) {
+    std::fprintf(stderr, "Try --help.\n");
+    return kExitUsage;
+  }
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    return UsageError(absl::StrCat("unexpected argument '", positional[1], "'"));
+  }
+
+  SimulatorOptions options;
+  options.policy = absl::GetFlag(FLAGS_policy);
+  options.workers = absl::GetFlag(FLAGS_workers);
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.max_queue = absl::GetFlag(FLAGS_max_queue);
+  options.policy_options.max_batch = absl::GetFlag(FLAGS_max_batch);
+  options.policy_options.slackfit_buckets = absl::GetFlag(FLAGS_slackfit_buckets);
+  const double slo_ms = absl::GetFlag(FLAGS_slo_ms);
+  const double delay_ms = absl::GetFlag(FLAGS_max_queue_delay_ms);
+  if (absl::GetFlag(FLAGS_profile).empty()) return UsageError("--profile is required");
+  if (absl::GetFlag(FLAGS_trace).empty()) return UsageError("--trace is required");
+  if (options.workers < 1 || options.workers > 100000) {
+    return UsageError("--workers must be in [1, 100000]");
+  }
+  if (!(slo_ms > 0) || slo_ms > 3.6e6) return UsageError("--slo_ms must be in (0, 3600000]");
+  if (!(delay_ms >= 0) || delay_ms > 3.6e6) {
+    return UsageError("--max_queue_delay_ms must be in [0, 3600000]");
+  }
+  if (options.max_queue < 1) return UsageError("--max_queue must be >= 1");
+  if (options.policy_options.max_batch < 0) return UsageError("--max_batch must be >= 0");
+  if (options.policy_options.slackfit_buckets < 1) {
+    return UsageError("--slackfit_buckets must be >= 1");
+  }
+  options.slo = absl::Microseconds(slo_ms * 1000);
+  options.policy_options.max_queue_delay = absl::Microseconds(delay_ms * 1000);
+  absl::StatusOr<LateMode> late = ParseLateMode(absl::GetFlag(FLAGS_late));
+  if (!late.ok()) return UsageError(absl::StrCat("--late: ", late.status().message()));
+  options.late = *late;
+
+  absl::StatusOr<TraceSpec> spec = ParseTraceSpec(absl::GetFlag(FLAGS_trace));
+  if (!spec.ok()) return UsageError(absl::StrCat("--trace: ", spec.status().message()));
+  absl::StatusOr<LatencyProfile> profile = LoadLatencyProfile(absl::GetFlag(FLAGS_profile));
+  if (!profile.ok()) {
+    std::fprintf(stderr, "ternserve-sim: --profile: %s\n",
+                 std::string(profile.status().message()).c_str());
+    return kExitInput;
+  }
+  // A policy that does not fit the profile (e.g. fixed:<id> of a sub-net it lacks) is a flag error.
+  if (absl::StatusOr<std::unique_ptr<Policy>> policy =
+          CreatePolicy(options.policy, *profile, options.policy_options);
+      !policy.ok()) {
+    return UsageError(absl::StrCat("--policy: ", policy.status().message()));
+  }
+  absl::StatusOr<std::unique_ptr<ArrivalSource>> trace = OpenTrace(*spec, options.seed);
+  if (!trace.ok()) {
+    std::fprintf(stderr, "ternserve-sim: --trace: %s\n",
+                 std::string(trace.status().message()).c_str());
+    return kExitInput;
+  }
+
+  // Wall time is measured here, never in the simulator: it only reports throughput.
+  const auto wall_start = std::chrono::steady_clock::now();
+  absl::StatusOr<SimulationResult> result = Simulate(*profile, trace->get(), options);
+  const double wall_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  if (!result.ok()) {
+    const bool usage = result.status().code() == absl::StatusCode::kInvalidArgument;
+    std::fprintf(stderr, "ternserve-sim: %s\n", std::string(result.status().message()).c_str());
+    return usage ? kExitUsage : kExitInput;
+  }
+  std::fprintf(stderr, "ternserve-sim: %lld requests in %.3f s wall (%.2f M requests/s)\n",
+               static_cast<long long>(result->requests), wall_s,
+               wall_s > 0 ? static_cast<double>(result->requests) / wall_s / 1e6 : 0.0);
+  if (absl::GetFlag(FLAGS_json)) {
+    std::printf("%s\n", SimulationResultToJson(*result, options).c_str());
+    return 0;
+  }
+  std::printf("policy %s, %d workers, SLO %.1f ms\n", options.policy.c_str(), options.workers,
+              slo_ms);
+  std::printf("requests %lld  SLO attainment %.4f%%  dropped %lld  rejected %lld\n",
+              static_cast<long long>(result->requests), 100 * result->slo_attainment,
+              static_cast<long long>(result->dropped), static_cast<long long>(result->rejected));
+  std::printf("mean accuracy %.4f  p50 %.3f ms  p99 %.3f ms  mean batch %.2f\n",
+              result->mean_accuracy, result->p50_ms, result->p99_ms, result->mean_batch);
+  for (const auto& [id, count] : result->subnet_requests) {
+    std::printf("  sub-net %d: %.2f%% of served\n", id,
+                100.0 * static_cast<double>(count) / static_cast<double>(result->served));
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace ternserve
+
+int main(int argc, char** argv) { return ternserve::Main(argc, argv); }

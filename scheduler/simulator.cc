@@ -1,0 +1,228 @@
+// Discrete-event scheduler simulator. See simulator.h.
+#include "scheduler/simulator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <random>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "scheduler/edf_queue.h"
+
+namespace ternserve {
+namespace {
+
+// z-score of the 99th percentile of the standard normal.
+constexpr double kZ99 = 2.3263478740408408;
+
+struct NoPayload {};
+using SimQueue = EdfQueue<NoPayload>;
+
+// A running batch: when it ends and how it went, for the policy's feedback.
+struct RunningBatch {
+  absl::Time finish;
+  BatchOutcome outcome;
+  bool operator>(const RunningBatch& o) const { return finish > o.finish; }
+};
+
+// Samples batch service times: overhead + log-normal(median p50, 99th percentile p99). The
+// (p50, sigma) of every (sub-net, batch) up to `max_batch` is tabulated up front: the simulator
+// draws one sample per batch, and interpolating the profile each time costs more than the draw.
+class ServiceTimeModel {
+ public:
+  ServiceTimeModel(const LatencyProfile& profile, int max_batch, uint64_t seed)
+      : profile_(profile),
+        max_batch_(std::max(1, max_batch)),
+        overhead_us_(profile.overhead_us),
+        rng_(seed) {
+    for (const SubnetLatency& subnet : profile.subnets) {
+      if (subnet.id >= static_cast<int>(index_of_id_.size())) {
+        index_of_id_.resize(static_cast<size_t>(subnet.id) + 1, -1);
+      }
+      index_of_id_[static_cast<size_t>(subnet.id)] = static_cast<int>(shapes_.size() / Stride());
+      shapes_.push_back({0, 0});  // batch 0: unused
+      for (int batch = 1; batch <= max_batch_; ++batch) shapes_.push_back(Shape(subnet, batch));
+    }
+  }
+
+  // Index of sub-net `id` in the profile, or -1.
+  int IndexOf(int id) const {
+    return id >= 0 && id < static_cast<int>(index_of_id_.size())
+               ? index_of_id_[static_cast<size_t>(id)]
+               : -1;
+  }
+
+  absl::Duration Sample(int subnet_id, int batch) {
+    const int index = IndexOf(subnet_id);
+    if (index < 0) return absl::Microseconds(overhead_us_);
+    const LogNormal shape =
+        batch <= max_batch_
+            ? shapes_[static_cast<size_t>(index) * Stride() + static_cast<size_t>(batch)]
+            : Shape(profile_.subnets[static_cast<size_t>(index)], batch);
+    const double us = overhead_us_ + shape.median_us * std::exp(shape.sigma * normal_(rng_));
+    return absl::Nanoseconds(static_cast<int64_t>(us * 1000));
+  }
+
+ private:
+  struct LogNormal {
+    double median_us;
+    double sigma;
+  };
+  static LogNormal Shape(const SubnetLatency& subnet, int batch) {
+    const double p50 = P50Us(subnet, batch);
+    const double p99 = P99Us(subnet, batch);
+    return {p50, p99 > p50 ? std::log(p99 / p50) / kZ99 : 0};
+  }
+  size_t Stride() const { return static_cast<size_t>(max_batch_) + 1; }
+
+  const LatencyProfile& profile_;
+  const int max_batch_;
+  const double overhead_us_;
+  std::vector<int> index_of_id_;
+  std::vector<LogNormal> shapes_;
+  std::mt19937_64 rng_;
+  std::normal_distribution<double> normal_{0, 1};
+};
+
+double Percentile(std::vector<float>* values, double q) {
+  if (values->empty()) return 0;
+  const size_t k = std::min(values->size() - 1, static_cast<size_t>(q * values->size()));
+  std::nth_element(values->begin(), values->begin() + static_cast<std::ptrdiff_t>(k),
+                   values->end());
+  return (*values)[k];
+}
+
+}  // namespace
+
+absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, ArrivalSource* trace,
+                                          const SimulatorOptions& options) {
+  if (options.workers < 1) return absl::InvalidArgumentError("workers must be >= 1");
+  if (!(options.slo > absl::ZeroDuration())) return absl::InvalidArgumentError("slo must be > 0");
+  if (options.max_queue < 1) return absl::InvalidArgumentError("max_queue must be >= 1");
+  absl::StatusOr<std::unique_ptr<Policy>> policy =
+      CreatePolicy(options.policy, profile, options.policy_options);
+  if (!policy.ok()) return policy.status();
+
+  ServiceTimeModel service(profile, std::max(profile.MaxBatch(), options.policy_options.max_batch),
+                           options.seed);
+  std::vector<int64_t> served_by_index(profile.subnets.size(), 0);
+  SimQueue queue(options.max_queue);
+  std::priority_queue<RunningBatch, std::vector<RunningBatch>, std::greater<RunningBatch>> running;
+  std::vector<SimQueue::Entry> batch;
+  std::vector<SimQueue::Entry> dropped;
+  std::vector<float> latencies_ms;  // of served requests
+  SimulationResult result;
+  double accuracy_sum = 0;
+
+  const absl::Time start = absl::UnixEpoch();
+  absl::Time now = start;
+  absl::Time last_finish = start;
+  absl::Time retry_at = absl::InfiniteFuture();
+  int free_workers = options.workers;
+  Arrival next;
+  bool more_arrivals = trace->Next(&next);
+
+  for (;;) {
+    // The next event: an arrival, a batch finishing, or a waiting policy's retry time.
+    const absl::Time arrival_at = more_arrivals ? start + next.time : absl::InfiniteFuture();
+    const absl::Time finish_at = running.empty() ? absl::InfiniteFuture() : running.top().finish;
+    const absl::Time retry = free_workers > 0 && !queue.empty() ? retry_at : absl::InfiniteFuture();
+    now = std::min({arrival_at, finish_at, retry});
+    if (now == absl::InfiniteFuture()) break;
+
+    while (!running.empty() && running.top().finish <= now) {
+      (*policy)->OnBatchDone(running.top().outcome);
+      running.pop();
+      ++free_workers;
+    }
+    for (absl::Time arrival = arrival_at; more_arrivals && arrival <= now;) {
+      ++result.requests;
+      const absl::Duration slo = next.slo > absl::ZeroDuration() ? next.slo : options.slo;
+      if (!queue.Push(arrival, arrival + slo, NoPayload{})) ++result.rejected;
+      more_arrivals = trace->Next(&next);
+      if (more_arrivals) arrival = start + next.time;
+    }
+
+    retry_at = absl::InfiniteFuture();
+    while (free_workers > 0 && !queue.empty()) {
+      const Decision decision = TakeNextBatch(now, /*flush=*/!more_arrivals, **policy, options.late,
+                                              &queue, &batch, &dropped);
+      result.dropped += static_cast<int64_t>(dropped.size());
+      if (decision.batch == 0) {
+        // Guard against a policy asking to be called back in the past.
+        if (!queue.empty()) retry_at = std::max(decision.retry_at, now + absl::Nanoseconds(1));
+        break;
+      }
+      const absl::Time finish = now + service.Sample(decision.subnet_id, decision.batch);
+      last_finish = std::max(last_finish, finish);
+      bool all_met = !decision.late;
+      for (const SimQueue::Entry& entry : batch) {
+        const bool met = !decision.late && finish <= entry.deadline;
+        all_met = all_met && met;
+        result.met += met ? 1 : 0;
+        // ToInt64Nanoseconds has an inline fast path; ToDoubleMilliseconds divides Durations.
+        latencies_ms.push_back(
+            static_cast<float>(absl::ToInt64Nanoseconds(finish - entry.arrival) * 1e-6));
+      }
+      const int index = service.IndexOf(decision.subnet_id);
+      if (index >= 0) {
+        accuracy_sum += profile.subnets[static_cast<size_t>(index)].accuracy * decision.batch;
+        served_by_index[static_cast<size_t>(index)] += decision.batch;
+      }
+      result.served += decision.batch;
+      ++result.batches;
+      running.push({finish, {decision.subnet_id, decision.batch, finish - now, all_met}});
+      --free_workers;
+    }
+  }
+
+  for (size_t i = 0; i < served_by_index.size(); ++i) {
+    if (served_by_index[i] > 0) result.subnet_requests[profile.subnets[i].id] = served_by_index[i];
+  }
+  if (result.requests > 0) {
+    result.slo_attainment = static_cast<double>(result.met) / static_cast<double>(result.requests);
+  }
+  if (result.served > 0) result.mean_accuracy = accuracy_sum / static_cast<double>(result.served);
+  if (result.batches > 0) {
+    result.mean_batch = static_cast<double>(result.served) / static_cast<double>(result.batches);
+  }
+  result.p50_ms = Percentile(&latencies_ms, 0.50);
+  result.p99_ms = Percentile(&latencies_ms, 0.99);
+  result.simulated_seconds = absl::ToDoubleSeconds(last_finish - start);
+  return result;
+}
+
+std::string SimulationResultToJson(const SimulationResult& result,
+                                   const SimulatorOptions& options) {
+  nlohmann::json mix = nlohmann::json::object();
+  for (const auto& [id, count] : result.subnet_requests) {
+    mix[absl::StrCat(id)] =
+        result.served > 0 ? static_cast<double>(count) / static_cast<double>(result.served) : 0.0;
+  }
+  nlohmann::json json = {
+      {"policy", options.policy},
+      {"workers", options.workers},
+      {"slo_ms", absl::ToDoubleMilliseconds(options.slo)},
+      {"requests", result.requests},
+      {"slo_attainment", result.slo_attainment},
+      {"dropped", result.dropped + result.rejected},
+      {"dropped_hopeless", result.dropped},
+      {"rejected_queue_full", result.rejected},
+      {"served", result.served},
+      {"met", result.met},
+      {"mean_accuracy", result.mean_accuracy},
+      {"p50_ms", result.p50_ms},
+      {"p99_ms", result.p99_ms},
+      {"subnet_mix", mix},
+      {"mean_batch", result.mean_batch},
+      {"batches", result.batches},
+      {"simulated_seconds", result.simulated_seconds},
+  };
+  return json.dump();
+}
+
+}  // namespace ternserve

@@ -1,0 +1,70 @@
+// Simulate: a discrete-event replay of an arrival trace against a policy and a latency profile,
+// with W simulated workers. It runs the same EdfQueue, TakeNextBatch and Policy code as the
+// Dispatcher, on a simulated clock (time jumps from event to event; no threads, no sleeping), so a
+// policy can be evaluated on millions of requests and many workers.
+//
+// Model: a batch of b requests on sub-net s takes overhead_us plus a latency drawn from a
+// log-normal distribution whose median is the profile's p50(s, b) and whose 99th percentile is
+// p99(s, b) (batches between profiled sizes are interpolated). Each request's deadline is its
+// arrival plus its SLO (the trace's, else options.slo). Hopeless requests are dropped or served
+// late per options.late and count as misses; a full queue rejects (also a miss).
+//
+// Deterministic for a seed. Not thread-safe per call, but calls are independent.
+#ifndef TERNSERVE_SCHEDULER_SIMULATOR_H_
+#define TERNSERVE_SCHEDULER_SIMULATOR_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "scheduler/dispatch_step.h"
+#include "scheduler/latency_profile.h"
+#include "scheduler/policy.h"
+#include "scheduler/trace.h"
+
+namespace ternserve {
+
+struct SimulatorOptions {
+  // Policy spec for CreatePolicy. Default slackfit.
+  std::string policy = "slackfit";
+  PolicyOptions policy_options;
+  // Simulated workers, each running one batch at a time. Default 1.
+  int workers = 1;
+  // SLO of requests whose trace line carries none. Default 50 ms.
+  absl::Duration slo = absl::Milliseconds(50);
+  // Queue bound; beyond it arrivals are rejected. Default 1 M (effectively unbounded).
+  int max_queue = 1 << 20;
+  LateMode late = LateMode::kDrop;
+  // Seeds the service-time draws (the trace has its own seed).
+  uint64_t seed = 1;
+};
+
+struct SimulationResult {
+  int64_t requests = 0;  // arrivals
+  int64_t served = 0;    // run on some sub-net (late=serve ones included)
+  int64_t met = 0;       // served and finished by the deadline (late ones never count)
+  int64_t dropped = 0;   // hopeless, answered DEADLINE_EXCEEDED (late=drop)
+  int64_t rejected = 0;  // queue full
+  int64_t batches = 0;
+  double slo_attainment = 0;  // met / requests
+  double mean_accuracy = 0;   // expected accuracy over served requests
+  double p50_ms = 0;          // end-to-end latency of served requests
+  double p99_ms = 0;
+  double mean_batch = 0;                   // served / batches
+  std::map<int, int64_t> subnet_requests;  // sub-net id -> requests served on it
+  double simulated_seconds = 0;            // first arrival to last completion
+};
+
+// `profile` must be valid. INVALID_ARGUMENT for a bad policy spec or options.
+absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, ArrivalSource* trace,
+                                          const SimulatorOptions& options);
+
+// {"requests", "slo_attainment", "dropped", "mean_accuracy", "p50_ms", "p99_ms",
+//  "subnet_mix": {"<id>": fraction of served}, "mean_batch", and the other counters}.
+std::string SimulationResultToJson(const SimulationResult& result, const SimulatorOptions& options);
+
+}  // namespace ternserve
+
+#endif  // TERNSERVE_SCHEDULER_SIMULATOR_H_

@@ -1,0 +1,60 @@
+// Arrival traces for the simulator: a spec string names a synthetic arrival process or a file,
+// and OpenTrace turns it into a stream of arrival times.
+//
+// Specs (rates in requests/s, durations in s):
+//   poisson:rate=R,duration=S        exponential inter-arrival times
+//   gamma:rate=R,cv2=C,duration=S    gamma inter-arrival times with mean 1/R and squared
+//                                    coefficient of variation C (C = 1 is Poisson, C > 1 bursty)
+//   ramp:from=R1,to=R2,duration=S    Poisson with the rate moving linearly from R1 to R2
+//   file:PATH                        one arrival per line: time in µs since the start, then
+//                                    optionally the request's SLO in ms; '#' starts a comment
+// Synthetic traces are deterministic for a seed (std::mt19937_64 and libstdc++'s distributions).
+//
+// An ArrivalSource is a single-threaded stream; it generates arrivals lazily, so a trace of 10 M
+// requests costs no memory (a file trace is read whole at open).
+#ifndef TERNSERVE_SCHEDULER_TRACE_H_
+#define TERNSERVE_SCHEDULER_TRACE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace ternserve {
+
+struct Arrival {
+  absl::Duration time;                        // since the start of the trace
+  absl::Duration slo = absl::ZeroDuration();  // zero: use the simulator's default SLO
+};
+
+struct TraceSpec {
+  enum class Kind { kPoisson, kGamma, kRamp, kFile };
+  Kind kind = Kind::kPoisson;
+  double rate = 0;  // poisson, gamma
+  double cv2 = 1;   // gamma
+  double from = 0;  // ramp
+  double to = 0;    // ramp
+  double duration_s = 0;
+  std::string path;  // file
+};
+
+// Parses a spec; INVALID_ARGUMENT quotes the spec and says what is wrong.
+absl::StatusOr<TraceSpec> ParseTraceSpec(absl::string_view spec);
+
+class ArrivalSource {
+ public:
+  virtual ~ArrivalSource() = default;
+  // The next arrival, in nondecreasing time order. False when the trace is over.
+  virtual bool Next(Arrival* arrival) = 0;
+};
+
+// Opens a trace. A file trace is read and checked here: INVALID_ARGUMENT "PATH:LINE: ..." for a
+// malformed line or a time that goes backwards, NOT_FOUND if it cannot be read.
+absl::StatusOr<std::unique_ptr<ArrivalSource>> OpenTrace(const TraceSpec& spec, uint64_t seed);
+
+}  // namespace ternserve
+
+#endif  // TERNSERVE_SCHEDULER_TRACE_H_

@@ -1,0 +1,78 @@
+// End-to-end tests for ternserve-sim (scheduler/sim_main.cc): JSON output, determinism, and
+// exit codes for bad flags (2) and unusable files (1).
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "scheduler/latency_profile.h"
+#include "tests/scheduler/test_profile.h"
+#include "tests/testing/subprocess.h"
+
+namespace ternserve {
+namespace {
+
+class SimMainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    profile_path_ = absl::StrCat(::testing::TempDir(), "/sim_main_profile.json");
+    ASSERT_TRUE(SaveLatencyProfile(LadderProfile(), profile_path_).ok());
+  }
+
+  // Runs ternserve-sim with `flags`; returns (exit code, stdout).
+  std::pair<int, std::string> Sim(const std::vector<std::string>& flags) {
+    std::vector<std::string> argv = {std::string(TERNSERVE_BINARY_DIR) + "/bin/ternserve-sim"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    absl::StatusOr<std::pair<int, std::string>> result = ::ternserve::testing::RunToCompletion(
+        argv, absl::StrCat(::testing::TempDir(), "/sim_main.out"));
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : std::make_pair(-1, std::string());
+  }
+
+  std::string profile_path_;
+};
+
+TEST_F(SimMainTest, PrintsDeterministicJson) {
+  const std::vector<std::string> flags = {"--profile=" + profile_path_,
+                                          "--trace=gamma:rate=2000,cv2=4,duration=5",
+                                          "--policy=slackfit",
+                                          "--workers=2",
+                                          "--slo_ms=25",
+                                          "--seed=3",
+                                          "--json"};
+  const auto [code, out] = Sim(flags);
+  ASSERT_EQ(code, 0) << out;
+  const nlohmann::json json = nlohmann::json::parse(out);
+  EXPECT_GT(json.at("requests").get<int>(), 5000);
+  EXPECT_GT(json.at("slo_attainment").get<double>(), 0.99);
+  EXPECT_TRUE(json.at("subnet_mix").is_object());
+  EXPECT_EQ(Sim(flags).second, out);
+}
+
+TEST_F(SimMainTest, BadFlagsExit2AndBadFilesExit1) {
+  const std::string profile = "--profile=" + profile_path_;
+  const std::string trace = "--trace=poisson:rate=10,duration=1";
+  const std::vector<std::vector<std::string>> usage_errors = {
+      {profile},                              // no --trace
+      {trace},                                // no --profile
+      {profile, "--trace=poisson:rate=10"},   // bad spec
+      {profile, trace, "--policy=edf"},       // unknown policy
+      {profile, trace, "--policy=fixed:99"},  // not in the profile
+      {profile, trace, "--workers=0"},
+      {profile, trace, "--workers=two"},
+      {profile, trace, "--slo_ms=-1"},
+      {profile, trace, "--late=never"},
+      {profile, trace, "--no_such_flag=1"},
+      {profile, trace, "positional"}};
+  for (const auto& flags : usage_errors) {
+    EXPECT_EQ(Sim(flags).first, 2) << absl::StrJoin(flags, " ");
+  }
+  EXPECT_EQ(Sim({"--profile=/nonexistent.json", trace}).first, 1);
+  EXPECT_EQ(Sim({profile, "--trace=file:/nonexistent.txt"}).first, 1);
+  EXPECT_EQ(Sim({"--help"}).first, 0);
+}
+
+}  // namespace
+}  // namespace ternserve

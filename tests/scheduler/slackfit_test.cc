@@ -1,0 +1,89 @@
+// Tests for scheduler/slackfit.cc: bucket construction and a table of decisions.
+#include "scheduler/slackfit.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+#include "tests/scheduler/policy_test_util.h"
+#include "tests/scheduler/test_profile.h"
+
+namespace ternserve {
+namespace {
+
+// With 4 buckets over [1000, 9600] µs (width 2150) the three-sub-net profile groups as:
+//   bucket 0 [1000, 3150): (0,1) (0,2) (0,4) (0,8) (1,1) (1,2)
+//   bucket 1 [3150, 5300): (1,4) (1,8) (2,1) (2,2)
+//   bucket 2 [5300, 7450): (2,4)
+//   bucket 3 [7450, 9600]: (2,8)
+TEST(SlackFitTest, GroupsChoicesIntoLatencyBuckets) {
+  const SlackFitPolicy policy(ThreeSubnetProfile(), /*num_buckets=*/4, /*max_batch=*/0);
+  ASSERT_EQ(policy.buckets().size(), 4u);
+  EXPECT_EQ(policy.buckets()[0].size(), 6u);
+  EXPECT_EQ(policy.buckets()[1].size(), 4u);
+  EXPECT_EQ(policy.buckets()[3].size(), 1u);
+  // Inside a bucket: largest batch first, then the more accurate sub-net.
+  EXPECT_EQ(policy.buckets()[0][0].batch, 8);
+  EXPECT_EQ(policy.buckets()[0][2].subnet_id, 1);  // (1,2) before (0,2)
+  EXPECT_EQ(policy.buckets()[0][2].batch, 2);
+  EXPECT_EQ(policy.hopeless_rule().min_latency, absl::Microseconds(1000));
+  EXPECT_EQ(policy.hopeless_rule().late_subnet_id, 0);
+  EXPECT_EQ(policy.hopeless_rule().late_max_batch, 8);
+}
+
+struct Case {
+  std::string name;
+  double overhead_us;
+  int queue_size;
+  double slack_us;
+  int want_subnet;
+  int want_batch;
+};
+
+class SlackFitDecisionTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(SlackFitDecisionTest, Chooses) {
+  const Case& c = GetParam();
+  const SlackFitPolicy policy(ThreeSubnetProfile(c.overhead_us), 4, 0);
+  EXPECT_EQ(policy.Choose(TestNow(), Queue(c.queue_size, c.slack_us)),
+            Decision::Run(c.want_subnet, c.want_batch));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, SlackFitDecisionTest,
+    ::testing::Values(
+        // Light load, lots of slack: the slowest batch-1 choice, the most accurate sub-net.
+        Case{"idle_most_accurate", 0, 1, 20000, 2, 1},
+        // The queue fills the slowest bucket's batch: take it.
+        Case{"full_queue_slowest_bucket", 0, 8, 20000, 2, 8},
+        // Queue of 5 cannot fill (2,8): the next bucket's (2,4).
+        Case{"partial_queue_next_bucket", 0, 5, 20000, 2, 4},
+        // 5 ms of slack: bucket 1; the biggest batch that fits the slack and the queue.
+        Case{"burst_bigger_batch_faster_subnet", 0, 8, 5000, 1, 8},
+        // Same bucket, queue of 2: the largest batch the queue fills.
+        Case{"bucket_tie_to_accuracy", 0, 2, 5000, 2, 2},
+        // (2,2) at 4800 no longer fits 4500; within the bucket (2,1) does.
+        Case{"only_fitting_choices", 0, 2, 4500, 2, 1},
+        // 2.5 ms: bucket 0, batch 8 on the fast sub-net.
+        Case{"tight_slack_fast_subnet", 0, 8, 2500, 0, 8},
+        Case{"tight_slack_tie_to_accuracy", 0, 2, 2500, 1, 2},
+        Case{"barely_feasible", 0, 8, 1100, 0, 1},
+        // Overhead comes off the slack: 2500 - 500 = 2000 leaves (1,2) at 2400 out.
+        Case{"overhead_reduces_slack", 500, 2, 2500, 0, 2},
+        Case{"overhead_reduces_slack_fast", 500, 4, 2500, 0, 4}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(SlackFitTest, MaxBatchDropsLargerChoices) {
+  const SlackFitPolicy policy(ThreeSubnetProfile(), 4, /*max_batch=*/4);
+  EXPECT_EQ(policy.Choose(TestNow(), Queue(8, 20000)), Decision::Run(2, 4));
+  EXPECT_EQ(policy.hopeless_rule().late_max_batch, 4);
+}
+
+TEST(SlackFitTest, SingleBucketStillPrefersBatchThenAccuracy) {
+  const SlackFitPolicy policy(ThreeSubnetProfile(), 1, 0);
+  ASSERT_EQ(policy.buckets().size(), 1u);
+  EXPECT_EQ(policy.Choose(TestNow(), Queue(8, 20000)), Decision::Run(2, 8));
+  EXPECT_EQ(policy.Choose(TestNow(), Queue(3, 20000)), Decision::Run(2, 2));
+}
+
+}  // namespace
+}  // namespace ternserve

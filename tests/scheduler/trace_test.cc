@@ -1,0 +1,152 @@
+// Tests for scheduler/trace.cc: spec parsing and its errors, arrival processes (rate, burstiness,
+// determinism), and trace files.
+#include "scheduler/trace.h"
+
+#include <cmath>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ternserve {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::vector<double> ArrivalSeconds(const std::string& spec_text, uint64_t seed) {
+  absl::StatusOr<TraceSpec> spec = ParseTraceSpec(spec_text);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  absl::StatusOr<std::unique_ptr<ArrivalSource>> source = OpenTrace(*spec, seed);
+  EXPECT_TRUE(source.ok()) << source.status();
+  std::vector<double> times;
+  Arrival a;
+  while ((*source)->Next(&a)) times.push_back(absl::ToDoubleSeconds(a.time));
+  return times;
+}
+
+// Squared coefficient of variation of the inter-arrival gaps.
+double GapCv2(const std::vector<double>& times) {
+  double sum = 0, sum_sq = 0;
+  for (size_t i = 1; i < times.size(); ++i) {
+    const double gap = times[i] - times[i - 1];
+    sum += gap;
+    sum_sq += gap * gap;
+  }
+  const double n = static_cast<double>(times.size() - 1);
+  const double mean = sum / n;
+  return (sum_sq / n - mean * mean) / (mean * mean);
+}
+
+TEST(TraceSpecTest, ParsesEveryKind) {
+  absl::StatusOr<TraceSpec> spec = ParseTraceSpec("gamma:rate=200,cv2=4,duration=2.5");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->kind, TraceSpec::Kind::kGamma);
+  EXPECT_EQ(spec->rate, 200);
+  EXPECT_EQ(spec->cv2, 4);
+  EXPECT_EQ(spec->duration_s, 2.5);
+  spec = ParseTraceSpec("ramp:from=10,to=0,duration=1");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->from, 10);
+  spec = ParseTraceSpec("file:/tmp/some trace.txt");
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(spec->path, "/tmp/some trace.txt");
+}
+
+struct BadSpec {
+  std::string spec;
+  std::string message;
+};
+
+class BadTraceSpecTest : public ::testing::TestWithParam<BadSpec> {};
+
+TEST_P(BadTraceSpecTest, IsRefusedWithReason) {
+  absl::StatusOr<TraceSpec> spec = ParseTraceSpec(GetParam().spec);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(spec.status().message(), HasSubstr(GetParam().message));
+  EXPECT_THAT(spec.status().message(), HasSubstr(GetParam().spec));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Specs, BadTraceSpecTest,
+    ::testing::Values(BadSpec{"poisson", "missing ':'"},
+                      BadSpec{"uniform:rate=1,duration=1", "unknown kind 'uniform'"},
+                      BadSpec{"poisson:rate=1", "missing duration="},
+                      BadSpec{"poisson:rate=abc,duration=1", "rate='abc' is not a number"},
+                      BadSpec{"poisson:rate=0,duration=1", "rate must be > 0"},
+                      BadSpec{"poisson:rate=5,duration=-1", "duration must be > 0"},
+                      BadSpec{"poisson:rate=5,duration=1,cv2=3", "unknown parameter 'cv2'"},
+                      BadSpec{"poisson:rate=5,rate=6,duration=1", "rate given twice"},
+                      BadSpec{"gamma:rate=5,cv2=0,duration=1", "cv2 must be > 0"},
+                      BadSpec{"ramp:from=0,to=0,duration=1", "not both 0"},
+                      BadSpec{"poisson:rate=inf,duration=1", "is not a number"},
+                      BadSpec{"file:", "missing file path"}));
+
+TEST(TraceTest, PoissonHasItsRateAndIsDeterministicForASeed) {
+  const std::vector<double> a = ArrivalSeconds("poisson:rate=1000,duration=20", 7);
+  EXPECT_NEAR(static_cast<double>(a.size()), 20000, 600);  // ~4 sigma
+  EXPECT_NEAR(GapCv2(a), 1.0, 0.1);
+  EXPECT_EQ(a, ArrivalSeconds("poisson:rate=1000,duration=20", 7));
+  EXPECT_NE(a, ArrivalSeconds("poisson:rate=1000,duration=20", 8));
+  for (size_t i = 1; i < a.size(); ++i) ASSERT_LE(a[i - 1], a[i]);
+  EXPECT_LT(a.back(), 20.0);
+}
+
+TEST(TraceTest, GammaHasItsRateAndBurstiness) {
+  const std::vector<double> a = ArrivalSeconds("gamma:rate=1000,cv2=4,duration=50", 3);
+  EXPECT_NEAR(static_cast<double>(a.size()), 50000, 2500);
+  EXPECT_NEAR(GapCv2(a), 4.0, 0.6);
+}
+
+TEST(TraceTest, RampMovesTheRate) {
+  const std::vector<double> a = ArrivalSeconds("ramp:from=0,to=2000,duration=10", 5);
+  // Expected count: mean rate 1000/s over 10 s; the first half carries a quarter of it.
+  EXPECT_NEAR(static_cast<double>(a.size()), 10000, 400);
+  const auto first_half = std::count_if(a.begin(), a.end(), [](double t) { return t < 5; });
+  EXPECT_NEAR(static_cast<double>(first_half), 2500, 200);
+}
+
+TEST(TraceTest, FileWithOptionalSloColumnAndComments) {
+  const std::string path = absl::StrCat(::testing::TempDir(), "/trace_ok.txt");
+  std::ofstream(path) << "# arrival_us slo_ms\n0\n1500 25\n\n1500\t7.5  # same instant\n90000\n";
+  absl::StatusOr<std::unique_ptr<ArrivalSource>> source =
+      OpenTrace(*ParseTraceSpec("file:" + path), 0);
+  ASSERT_TRUE(source.ok()) << source.status();
+  std::vector<Arrival> arrivals;
+  Arrival a;
+  while ((*source)->Next(&a)) arrivals.push_back(a);
+  ASSERT_EQ(arrivals.size(), 4u);
+  EXPECT_EQ(arrivals[1].time, absl::Microseconds(1500));
+  EXPECT_EQ(arrivals[1].slo, absl::Milliseconds(25));
+  EXPECT_EQ(arrivals[2].slo, absl::Microseconds(7500));
+  EXPECT_EQ(arrivals[3].slo, absl::ZeroDuration());  // the default SLO applies
+  EXPECT_EQ(arrivals[3].time, absl::Milliseconds(90));
+}
+
+TEST(TraceTest, BadFilesNameTheLine) {
+  const std::string dir = ::testing::TempDir();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"10\n5\n", ":2: arrival time 5 is earlier than the previous line's 10"},
+      {"10\nabc\n", ":2: arrival time 'abc' is not a number"},
+      {"-3\n", ":1: arrival time '-3'"},
+      {"10 0\n", ":1: SLO '0' is not a number of ms > 0"},
+      {"10 5 6\n", ":1: expected '<arrival_us> [<slo_ms>]', got 3 fields"}};
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::string path = absl::StrCat(dir, "/trace_bad", i, ".txt");
+    std::ofstream(path) << cases[i].first;
+    absl::StatusOr<std::unique_ptr<ArrivalSource>> source =
+        OpenTrace(*ParseTraceSpec("file:" + path), 0);
+    ASSERT_FALSE(source.ok()) << cases[i].first;
+    EXPECT_EQ(source.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(source.status().message(), HasSubstr(path + cases[i].second));
+  }
+  absl::StatusOr<std::unique_ptr<ArrivalSource>> missing =
+      OpenTrace(*ParseTraceSpec("file:/nonexistent/trace.txt"), 0);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace ternserve
