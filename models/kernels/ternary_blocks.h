@@ -72,10 +72,6 @@ struct PackedTernaryConv {
   std::vector<WeightBlock> blocks;  // [out_blocks][kernel * kernel][in_groups]
 
   int taps() const { return kernel * kernel; }
-  // Resident bytes of the pack (weights and tap sums).
-  size_t bytes() const {
-    return blocks.size() * sizeof(WeightBlock) + tap_sums.size() * sizeof(int32_t);
-  }
   const WeightBlock* Block(int ob, int tap, int ig) const {
     return &blocks[(static_cast<size_t>(ob) * taps() + tap) * in_groups + ig];
   }
