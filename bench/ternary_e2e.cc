@@ -19,7 +19,8 @@ class TernarySubnetRunner final : public SubnetRunner {
   absl::StatusOr<std::vector<float>> Run(absl::Span<const float> images, int batch) override {
     return engine_->Run(subnet_id_, images, batch);
   }
-  size_t weight_bytes() const override { return engine_->resident_weight_bytes(); }
+  // The shared full-width 2-bit packs plus this sub-net's own epilogue: what serving it needs.
+  size_t weight_bytes() const override { return engine_->resident_weight_bytes(subnet_id_); }
 
  private:
   const std::shared_ptr<TernaryEngine> engine_;

@@ -75,7 +75,8 @@ struct TernaryEngine::Impl {
   // Runs one conv over all its output rows, split across the pool.
   void Conv(const SubnetConv& c, const ConvShape& shape, const ConvInput& input,
             const ConvEpilogue& epilogue);
-  size_t ResidentBytes() const;
+  size_t SharedBytes() const;
+  static size_t EpilogueBytes(const Subnet& s);
 };
 
 absl::StatusOr<SubnetConv> TernaryEngine::Impl::MakeConv(const SubnetMeta& meta,
@@ -188,19 +189,21 @@ void TernaryEngine::Impl::Conv(const SubnetConv& c, const ConvShape& shape, cons
   });
 }
 
-size_t TernaryEngine::Impl::ResidentBytes() const {
+size_t TernaryEngine::Impl::SharedBytes() const {
   size_t bytes = 0;
   for (const auto& [name, p] : packed) bytes += p.bytes();
-  for (const auto& [name, s] : weight_scales) bytes += s.size() * sizeof(float);
+  for (const auto& [name, scales] : weight_scales) bytes += scales.size() * sizeof(float);
+  return bytes;
+}
+
+size_t TernaryEngine::Impl::EpilogueBytes(const Subnet& s) {
   auto conv_bytes = [](const SubnetConv& c) {
     return (c.multiplier.size() + c.bias.size()) * sizeof(float);
   };
-  for (const auto& [id, s] : subnets) {
-    bytes += conv_bytes(s.stem) + conv_bytes(s.fc);
-    for (const SubnetBlock& b : s.blocks) {
-      bytes += conv_bytes(b.conv1) + conv_bytes(b.conv2);
-      if (b.shortcut) bytes += conv_bytes(*b.shortcut);
-    }
+  size_t bytes = conv_bytes(s.stem) + conv_bytes(s.fc);
+  for (const SubnetBlock& b : s.blocks) {
+    bytes += conv_bytes(b.conv1) + conv_bytes(b.conv2);
+    if (b.shortcut) bytes += conv_bytes(*b.shortcut);
   }
   return bytes;
 }
@@ -246,7 +249,16 @@ absl::StatusOr<std::unique_ptr<TernaryEngine>> TernaryEngine::Create(
 
 std::string TernaryEngine::isa() const { return impl_->kernel->name; }
 int TernaryEngine::threads() const { return impl_->pool->size(); }
-size_t TernaryEngine::resident_weight_bytes() const { return impl_->ResidentBytes(); }
+size_t TernaryEngine::resident_weight_bytes() const {
+  size_t bytes = impl_->SharedBytes();
+  for (const auto& [id, s] : impl_->subnets) bytes += Impl::EpilogueBytes(s);
+  return bytes;
+}
+
+size_t TernaryEngine::resident_weight_bytes(int subnet_id) const {
+  const auto it = impl_->subnets.find(subnet_id);
+  return it == impl_->subnets.end() ? 0 : impl_->SharedBytes() + Impl::EpilogueBytes(it->second);
+}
 
 absl::StatusOr<std::vector<float>> TernaryEngine::Run(int subnet_id, absl::Span<const float> images,
                                                       int batch) {

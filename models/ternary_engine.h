@@ -53,9 +53,14 @@ class TernaryEngine : public Engine {
   // The kernel variant in use ("scalar", "avx2", "avx512vnni").
   std::string isa() const;
   int threads() const;
-  // Bytes of weights the engine keeps resident: packed ternary weights of every layer, plus each
-  // sub-net's per-channel epilogue (multipliers, biases). Excludes per-batch activation buffers.
+  // Bytes of weights the engine keeps resident: packed 2-bit weights and per-channel weight scales
+  // of every layer at full width (shared by all sub-nets), plus each sub-net's per-channel
+  // epilogue (folded-BN multipliers and biases). Excludes per-batch activation buffers and the
+  // kernels' transient per-thread expansion scratch.
   size_t resident_weight_bytes() const;
+  // What serving only `subnet_id` would keep: the shared packs plus that sub-net's epilogue
+  // (0 for an unknown id).
+  size_t resident_weight_bytes(int subnet_id) const;
 
  private:
   struct Impl;
