@@ -206,7 +206,13 @@ grpc::ServerUnaryReactor* ClassifierService::GetModelInfo(
     subnet->set_test_accuracy(meta.test_accuracy);
     subnet->set_sparsity(meta.sparsity);
   }
-  // latency_table stays empty until profiling lands (a later issue).
+  for (const LatencyEntryValue& e : options_.latency_table) {
+    v1::LatencyEntry* entry = response->add_latency_table();
+    entry->set_subnet_id(e.subnet_id);
+    entry->set_batch_size(e.batch_size);
+    entry->set_p50_us(e.p50_us);
+    entry->set_p99_us(e.p99_us);
+  }
   response->set_policy(options_.policy);
   response->set_engine(options_.engine);
   response->set_quantizer(metadata_->quantizer);

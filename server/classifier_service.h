@@ -23,11 +23,21 @@ namespace ternserve {
 
 inline constexpr char kTernserveVersion[] = "0.1.0";
 
+// One (sub-net, batch) latency the server measured or loaded (scheduler/latency_profile.h).
+struct LatencyEntryValue {
+  int subnet_id = 0;
+  int batch_size = 1;
+  double p50_us = 0;
+  double p99_us = 0;
+};
+
 struct ClassifierServiceOptions {
   ValidationLimits limits;
   // Reported by GetModelInfo.
-  std::string policy;  // e.g. "fixed:d3.3.3-w32.64.128"
-  std::string engine;  // e.g. "torch"
+  std::string policy;  // e.g. "slackfit" or "fixed:3"
+  std::string engine;  // e.g. "ternary"
+  // The measured latency table the policy decides with (may be empty).
+  std::vector<LatencyEntryValue> latency_table;
 };
 
 class ClassifierService final : public v1::Classifier::CallbackService {

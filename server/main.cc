@@ -20,6 +20,7 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "models/bundle.h"
@@ -32,7 +33,21 @@ ABSL_FLAG(int, port, 8001, "gRPC port. 0 picks a free port; see --port_file.");
 ABSL_FLAG(
     std::string, port_file, "",
     "If set, the port actually listened on is written to this file (atomically) once serving.");
-ABSL_FLAG(int, subnet, -1, "Sub-net id every batch runs. -1 = the bundle's largest sub-net.");
+ABSL_FLAG(std::string, policy, "slackfit",
+          "Scheduling policy: slackfit (per batch, the most accurate sub-net and largest batch "
+          "that fit the most urgent request's slack), infaas (most accurate sub-net that fits at "
+          "the queue's batch), clipper[:<subnet>] (one sub-net, AIMD batch size), fixed[:<subnet>] "
+          "(one sub-net, dynamic batching up to --max_batch, like Triton).");
+ABSL_FLAG(std::string, profile, "",
+          "Latency profile JSON from ternserve-profile (same bundle, engine and machine). Empty: "
+          "profile at start-up within --profile_budget_s.");
+ABSL_FLAG(double, profile_budget_s, 25,
+          "Time budget of the start-up profiling when --profile is not given.");
+ABSL_FLAG(std::string, late, "drop",
+          "Requests no sub-net can serve before their deadline: drop (answer DEADLINE_EXCEEDED at "
+          "once) or serve (run them on the fastest sub-net anyway). Both count as misses.");
+ABSL_FLAG(int, subnet, -1,
+          "Sub-net id of --policy=fixed or clipper without an id. -1 = the bundle's largest.");
 ABSL_FLAG(std::string, engine, "ternary",
           "Inference engine: ternary (the integer ternary kernels) or torch (LibTorch fp32, the "
           "reference).");
@@ -79,6 +94,25 @@ std::vector<std::string> ValidateFlags(const ServerOptions& o) {
         absl::StrCat("--isa=", o.isa, " is unknown; valid: scalar, avx2, avx512vnni (or empty)"));
   } else if (!o.isa.empty() && o.engine != "ternary") {
     errors.push_back(absl::StrCat("--isa applies only to --engine=ternary"));
+  }
+  {
+    const std::string base = o.policy.substr(0, o.policy.find(':'));
+    const bool has_id = o.policy.find(':') != std::string::npos;
+    int id = 0;
+    const bool known = base == "slackfit" || base == "infaas" || base == "fixed" ||
+                       base == "clipper";
+    if (!known || (has_id && (base == "slackfit" || base == "infaas" ||
+                              !absl::SimpleAtoi(o.policy.substr(o.policy.find(':') + 1), &id)))) {
+      errors.push_back(absl::StrCat("--policy=", o.policy,
+                                    " is unknown; valid: slackfit, infaas, fixed[:<subnet id>], "
+                                    "clipper[:<subnet id>]"));
+    }
+  }
+  if (o.late != "drop" && o.late != "serve") {
+    errors.push_back(absl::StrCat("--late=", o.late, " is unknown; valid: drop, serve"));
+  }
+  if (!std::isfinite(o.profile_budget_s) || o.profile_budget_s <= 0 || o.profile_budget_s > 600) {
+    errors.push_back(absl::StrCat("--profile_budget_s=", o.profile_budget_s, " is not in (0, 600]"));
   }
   if (o.workers < 1 || o.workers > 64) {
     errors.push_back(absl::StrCat("--workers=", o.workers, " is not in [1, 64]"));
@@ -191,6 +225,10 @@ int Main(int argc, char** argv) {
   options.port = absl::GetFlag(FLAGS_port);
   options.port_file = absl::GetFlag(FLAGS_port_file);
   options.subnet_id = absl::GetFlag(FLAGS_subnet);
+  options.policy = absl::GetFlag(FLAGS_policy);
+  options.profile_path = absl::GetFlag(FLAGS_profile);
+  options.profile_budget_s = absl::GetFlag(FLAGS_profile_budget_s);
+  options.late = absl::GetFlag(FLAGS_late);
   options.engine = absl::GetFlag(FLAGS_engine);
   options.isa = absl::GetFlag(FLAGS_isa);
   options.workers = absl::GetFlag(FLAGS_workers);

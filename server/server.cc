@@ -17,6 +17,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "models/ternary_engine.h"
+#include "scheduler/policy.h"
+#include "server/profiler.h"
 #include "models/torch_engine.h"
 
 namespace ternserve {
@@ -45,6 +47,13 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   if (options.workers < 1) return absl::InvalidArgumentError("workers must be >= 1");
   if (options.threads < 0) return absl::InvalidArgumentError("threads must be >= 0");
   if (options.max_batch < 1) return absl::InvalidArgumentError("max_batch must be >= 1");
+  if (options.late != "drop" && options.late != "serve") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("late must be drop or serve, got '", options.late, "'"));
+  }
+  if (!(options.profile_budget_s > 0)) {
+    return absl::InvalidArgumentError("profile_budget_s must be > 0");
+  }
   if (options.max_queue < 1) return absl::InvalidArgumentError("max_queue must be >= 1");
   if (options.port < 0 || options.port > 65535) {
     return absl::InvalidArgumentError("port must be in [0, 65535]");
@@ -53,6 +62,34 @@ absl::Status ValidateOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError("need 0 < default_slo_ms <= max_slo_ms");
   }
   return absl::OkStatus();
+}
+
+// A loaded profile must describe this bundle's sub-nets (same ids and names), or the policy would
+// schedule with another model's latencies.
+absl::Status CheckProfileMatchesBundle(const LatencyProfile& profile, const std::string& path,
+                                       const Bundle& bundle) {
+  for (const SubnetLatency& s : profile.subnets) {
+    const SubnetMeta* meta = bundle.FindSubnet(s.id);
+    if (meta == nullptr || meta->name != s.name) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": sub-net ", s.id, " (", s.name, ") is not in bundle ", bundle.source(),
+          "; the profile was measured for another bundle (re-run ternserve-profile)"));
+    }
+  }
+  for (const SubnetMeta& meta : bundle.metadata().subnets) {
+    if (profile.Find(meta.id) == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": no latencies for sub-net ", meta.id, " (", meta.name,
+                       ") of bundle ", bundle.source(), " (re-run ternserve-profile)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// "fixed" and "clipper" without an id run --subnet (the largest by default).
+std::string PolicySpec(const std::string& policy, int subnet_id) {
+  if (policy == "fixed" || policy == "clipper") return absl::StrCat(policy, ":", subnet_id);
+  return policy;
 }
 
 }  // namespace
@@ -130,6 +167,44 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
     }
     engines.push_back(*std::move(engine));
   }
+
+  // The latency profile: loaded and checked against the bundle, or measured now on these engines.
+  if (!options.profile_path.empty()) {
+    absl::StatusOr<LatencyProfile> loaded = LoadLatencyProfile(options.profile_path);
+    if (!loaded.ok()) return loaded.status();
+    if (absl::Status s = CheckProfileMatchesBundle(*loaded, options.profile_path, *bundle_);
+        !s.ok()) {
+      return s;
+    }
+    profile_ = *std::move(loaded);
+    spdlog::info("latency profile {} ({} sub-nets, engine {}, overhead {:.0f} us)",
+                 options.profile_path, profile_.subnets.size(), profile_.engine,
+                 profile_.overhead_us);
+  } else {
+    std::vector<Engine*> engine_ptrs;
+    for (const auto& e : engines) engine_ptrs.push_back(e.get());
+    ProfilerOptions profiler_options;
+    profiler_options.budget = absl::Seconds(options.profile_budget_s);
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<LatencyProfile> measured =
+        MeasureLatencyProfile(*bundle_, engine_ptrs, isa, threads, profiler_options);
+    if (!measured.ok()) {
+      return absl::Status(measured.status().code(), absl::StrCat("start-up profiling failed: ",
+                                                                 measured.status().message()));
+    }
+    profile_ = *std::move(measured);
+    spdlog::info(
+        "no --profile: profiled {} sub-nets x {} batch sizes on this machine in {:.1f} s "
+        "(ternserve-profile writes a profile to reuse)",
+        profile_.subnets.size(), profile_.subnets.front().batches.size(),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+
+  PolicyOptions policy_options;
+  policy_options.max_batch = options.max_batch;
+  const std::string spec = PolicySpec(options.policy, subnet_id_);
+  absl::StatusOr<std::unique_ptr<Policy>> policy = CreatePolicy(spec, profile_, policy_options);
+  if (!policy.ok()) return policy.status();
   processor_ = std::make_unique<EngineBatchProcessor>(std::move(engines));
 
   DispatcherOptions dispatcher_options;
@@ -137,6 +212,8 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   dispatcher_options.max_batch = options.max_batch;
   dispatcher_options.max_queue = options.max_queue;
   dispatcher_options.subnet_id = subnet_id_;
+  dispatcher_options.policy = std::shared_ptr<Policy>(*std::move(policy));
+  dispatcher_options.late = options.late == "serve" ? LateMode::kServe : LateMode::kDrop;
   dispatcher_ =
       std::make_unique<Dispatcher>(dispatcher_options, processor_.get(), RealClock::Get());
 
@@ -144,7 +221,12 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   service_options.limits.default_slo_ms = options.default_slo_ms;
   service_options.limits.max_slo_ms = options.max_slo_ms;
   service_options.limits.num_classes = static_cast<int>(metadata.labels.size());
-  service_options.policy = absl::StrCat("fixed:", subnet->name);
+  service_options.policy = spec;
+  for (const SubnetLatency& sub : profile_.subnets) {
+    for (const BatchLatency& b : sub.batches) {
+      service_options.latency_table.push_back({sub.id, b.batch, b.p50_us, b.p99_us});
+    }
+  }
   service_options.engine = processor_->engine_name();
   service_ = std::make_unique<ClassifierService>(service_options, &metadata, dispatcher_.get(),
                                                  RealClock::Get());
@@ -167,9 +249,9 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   grpc_server_->GetHealthCheckService()->SetServingStatus(true);
 
   spdlog::info(
-      "serving bundle {}, sub-net {} ({}, test accuracy {:.4f}), engine {}{} x{} ({} threads "
-      "each), max batch {}, on {}:{}",
-      options.bundle_path, subnet_id_, subnet->name, subnet->test_accuracy, service_options.engine,
+      "serving bundle {} ({} sub-nets), policy {}, late={}, engine {}{} x{} ({} threads each), "
+      "max batch {}, on {}:{}",
+      options.bundle_path, metadata.subnets.size(), spec, options.late, service_options.engine,
       isa.empty() ? "" : absl::StrCat(" (", isa, ")"), options.workers, threads, options.max_batch,
       options.host, port_);
   if (!options.port_file.empty()) {

@@ -22,6 +22,7 @@
 #include "scheduler/clock.h"
 #include "scheduler/dispatcher.h"
 #include "server/classifier_service.h"
+#include "scheduler/latency_profile.h"
 #include "server/engine_batch_processor.h"
 
 namespace ternserve {
@@ -36,7 +37,17 @@ struct ServerOptions {
   int port = 8001;
   // If non-empty, the chosen port is written here (atomically) once the server listens.
   std::string port_file;
-  // Sub-net every batch runs; -1 = the bundle's largest.
+  // Scheduling policy spec (scheduler/policy.h): "slackfit", "fixed[:<id>]", "infaas",
+  // "clipper[:<id>]".
+  std::string policy = "slackfit";
+  // Latency profile (ternserve-profile's output). Empty: the server profiles itself at start-up
+  // within profile_budget_s.
+  std::string profile_path;
+  double profile_budget_s = 25;
+  // Requests no sub-net can serve in time: "drop" (DEADLINE_EXCEEDED at once) or "serve" (run on
+  // the fastest sub-net anyway); both count as misses.
+  std::string late = "drop";
+  // fixed / clipper without an id: this sub-net; -1 = the bundle's largest.
   int subnet_id = -1;
   // "ternary" (the integer kernels, the default) or "torch" (LibTorch fp32).
   std::string engine = "ternary";
@@ -72,6 +83,8 @@ class Server {
 
   // The port actually listened on.
   int port() const { return port_; }
+  // The latency profile the policy uses (loaded or measured at start-up).
+  const LatencyProfile& profile() const { return profile_; }
   int subnet_id() const { return subnet_id_; }
   const Bundle& bundle() const { return *bundle_; }
 
@@ -87,6 +100,7 @@ class Server {
   // Constant after Start. Destroyed in reverse order: gRPC server, service, dispatcher, processor,
   // bundle.
   std::unique_ptr<Bundle> bundle_;
+  LatencyProfile profile_;
   int subnet_id_ = -1;
   int port_ = 0;
   std::unique_ptr<EngineBatchProcessor> processor_;

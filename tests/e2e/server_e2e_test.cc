@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "scheduler/latency_profile.h"
 #include "tests/e2e/server_fixture.h"
 #include "tests/testing/test_images.h"
 
@@ -128,7 +129,14 @@ TEST_F(ServerE2eTest, ModelInfoAndHealth) {
     EXPECT_THAT(s.depths(), ::testing::ElementsAreArray(m.config.depths));
     EXPECT_THAT(s.widths(), ::testing::ElementsAreArray(m.config.widths));
   }
-  EXPECT_EQ(info->policy(), "fixed:" + GetReference().bundle->LargestSubnet().name);
+  EXPECT_EQ(info->policy(), absl::StrCat("fixed:", GetReference().bundle->LargestSubnet().id));
+  // The latency table the policy decides with: every sub-net at every profiled batch size.
+  EXPECT_EQ(info->latency_table_size(),
+            static_cast<int>(metadata.subnets.size() * std::size(kProfiledBatches)));
+  for (const v1::LatencyEntry& e : info->latency_table()) {
+    EXPECT_GT(e.p50_us(), 0);
+    EXPECT_GE(e.p99_us(), e.p50_us());
+  }
   EXPECT_EQ(info->engine(), "ternary");
   EXPECT_EQ(info->quantizer(), metadata.quantizer);
   EXPECT_EQ(info->version(), "0.1.0");

@@ -98,10 +98,10 @@ void ServerE2eTest::SetUp() {
   ASSERT_FALSE(GetReference().probabilities.empty()) << "reference model failed to load";
   dir_ = MakeTempDir();
   port_file_ = dir_ + "/port";
-  std::vector<std::string> argv = {TERNSERVE_SERVER_BIN,
-                                   absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE), "--port=0",
-                                   "--port_file=" + port_file_, "--max_queue=4096"};
+  std::vector<std::string> argv = {TERNSERVE_SERVER_BIN, absl::StrCat("--bundle=", bundle_),
+                                   "--port=0", "--port_file=" + port_file_, "--max_queue=4096"};
   argv.push_back(absl::StrCat("--max_batch=", max_batch_));
+  argv.insert(argv.end(), flags_.begin(), flags_.end());
   ASSERT_TRUE(server_.Start(argv).ok());
   const absl::Time give_up = absl::Now() + absl::Seconds(120);
   while (ReadSmallFile(port_file_).empty()) {

@@ -50,6 +50,11 @@ class ServerE2eTest : public ::testing::Test {
   std::pair<int, std::string> RunCli(std::vector<std::string> args);
 
   int max_batch_ = 8;  // --max_batch for the server; set before SetUp
+  std::string bundle_ = TERNSERVE_E2E_BUNDLE;
+  // Further server flags; set before SetUp. The default serves the largest sub-net only (so
+  // responses match the reference) with the profile the e2e_profile fixture measured.
+  std::vector<std::string> flags_ = {"--policy=fixed",
+                                     std::string("--profile=") + TERNSERVE_E2E_PROFILE};
   std::string dir_;
   std::string port_file_;
   int port_ = 0;

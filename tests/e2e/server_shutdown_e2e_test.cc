@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -114,6 +115,7 @@ TEST(ServerFlagsE2eTest, BadFlagsExit2) {
       {"--max_batch=abc"}, {"--no_such_flag=1"},
       {"--subnet=999"},    {"positional"},
       {"--isa=sse9"},      {"--engine=torch", "--isa=avx2"},
+      {"--policy=nope"},   {"--policy=slackfit:3"}, {"--late=maybe"}, {"--profile_budget_s=0"},
   };
   for (const auto& extra : cases) {
     SCOPED_TRACE(extra[0]);
@@ -128,13 +130,31 @@ TEST(ServerFlagsE2eTest, BadFlagsExit2) {
       RunToCompletion({TERNSERVE_SERVER_BIN, "--bundle=/nonexistent.tsn", "--port=0"}, out);
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->first, 1);
+  // A profile of another bundle (the shipped one's sub-nets differ) is refused at start-up.
+  const std::string other = ::testing::TempDir() + "/other.profile.json";
+  {
+    std::ifstream in(TERNSERVE_E2E_PROFILE);
+    std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t at = json.find("\"name\": \"", json.find("\"subnets\""));
+    ASSERT_NE(at, std::string::npos);
+    json.insert(at + 9, "x");
+    std::ofstream(other) << json;
+  }
+  auto mismatched = RunToCompletion({TERNSERVE_SERVER_BIN,
+                                     absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE), "--port=0",
+                                     "--profile=" + other},
+                                    out);
+  ASSERT_TRUE(mismatched.ok());
+  EXPECT_EQ(mismatched->first, 1);
 }
 
 // The LibTorch engine still serves on request (--engine=torch), and the ternary engine on every
 // kernel variant this CPU has.
 TEST(ServerFlagsE2eTest, EveryEngineAndIsaStartsAndAnswers) {
   const std::string out = ::testing::TempDir() + "/engines.out";
-  std::vector<std::vector<std::string>> cases = {{"--engine=torch"}, {"--isa=scalar"}};
+  // No --profile: each start also exercises the start-up self-profiling (with a short budget).
+  std::vector<std::vector<std::string>> cases = {{"--engine=torch", "--profile_budget_s=2"},
+                                                 {"--isa=scalar", "--profile_budget_s=2"}};
   for (const auto& extra : cases) {
     SCOPED_TRACE(extra[0]);
     std::vector<std::string> argv = {TERNSERVE_SERVER_BIN,
