@@ -34,6 +34,9 @@ using SteadyClock = std::chrono::steady_clock;
 // the cap (a p99 of a few thousand samples is already steady).
 constexpr int kMinRoundTrips = 100;
 constexpr int kMaxRoundTrips = 5000;
+// A cell stops here even inside its share: a p99 of a million samples is steady, and the samples
+// of a near-free engine would otherwise grow without bound.
+constexpr int kMaxRunsPerCell = 1000000;
 // Share of the budget (capped) spent on the overhead measurement.
 constexpr double kOverheadBudgetShare = 0.02;
 constexpr absl::Duration kMaxOverheadBudget = absl::Milliseconds(500);
@@ -130,7 +133,7 @@ std::vector<float> ProfileImages(int max_batch) {
 
 // Runs one cell on every engine at once, each on its own thread: one untimed warm-up run each,
 // then timed runs until `share` has passed since the cell began and `min_iterations` timed runs
-// (over all engines) are done.
+// (over all engines) are done; past min_iterations, also once kMaxRunsPerCell runs are.
 absl::StatusOr<BatchLatency> MeasureCell(const std::vector<Engine*>& engines,
                                          const SubnetMeta& subnet, int batch,
                                          absl::Span<const float> images, absl::Duration share,
@@ -147,7 +150,10 @@ absl::StatusOr<BatchLatency> MeasureCell(const std::vector<Engine*>& engines,
     const absl::Span<const float> input = images.subspan(0, size_t(batch) * kRequestImageFloats);
     absl::StatusOr<std::vector<float>> logits = engine->Run(subnet.id, input, batch);  // warm-up
     while (logits.ok() && !failed.load()) {
-      if (SteadyClock::now() >= end && timed_runs.load() >= min_iterations) return;
+      const int runs = timed_runs.load();
+      if (runs >= min_iterations && (runs >= kMaxRunsPerCell || SteadyClock::now() >= end)) {
+        return;
+      }
       const SteadyClock::time_point start = SteadyClock::now();
       logits = engine->Run(subnet.id, input, batch);
       if (logits.ok()) {
