@@ -1,0 +1,296 @@
+// Latency profiling: every (sub-net, batch) cell on all engines at once, then the dispatcher's own
+// overhead. See profiler.h.
+//
+// Durations are read from std::chrono::steady_clock, not from an injected Clock: a profiler exists
+// to measure real elapsed time, and a monotonic clock cannot be moved by NTP mid-sample.
+#include "server/profiler.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "scheduler/clock.h"
+#include "scheduler/dispatcher.h"
+#include "scheduler/request.h"
+
+namespace ternserve {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Round trips for the overhead: at least this many however short its time slice, and no more than
+// the cap (a p99 of a few thousand samples is already steady).
+constexpr int kMinRoundTrips = 100;
+constexpr int kMaxRoundTrips = 5000;
+// A cell stops here even inside its share: a p99 of a million samples is steady, and the samples
+// of a near-free engine would otherwise grow without bound.
+constexpr int kMaxRunsPerCell = 1000000;
+// Share of the budget (capped) spent on the overhead measurement.
+constexpr double kOverheadBudgetShare = 0.02;
+constexpr absl::Duration kMaxOverheadBudget = absl::Milliseconds(500);
+
+double MicrosecondsSince(SteadyClock::time_point start) {
+  return std::chrono::duration<double, std::micro>(SteadyClock::now() - start).count();
+}
+
+// Nearest-rank percentile of sorted `samples` (non-empty); q in (0, 1].
+double Percentile(const std::vector<double>& sorted, double q) {
+  const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
+  return sorted[std::min(sorted.size(), std::max<size_t>(rank, 1)) - 1];
+}
+
+// p50/p99 of `samples`, kept > 0 (a validated profile needs it; a no-op can read as 0 µs).
+BatchLatency Summarize(int batch, std::vector<double> samples) {
+  std::sort(samples.begin(), samples.end());
+  constexpr double kFloorUs = 1e-3;
+  BatchLatency latency;
+  latency.batch = batch;
+  latency.p50_us = std::max(Percentile(samples, 0.50), kFloorUs);
+  latency.p99_us = std::max(Percentile(samples, 0.99), latency.p50_us);
+  return latency;
+}
+
+std::string FormatLatency(double us) {
+  return us < 1000 ? absl::StrFormat("%.1f us", us) : absl::StrFormat("%.2f ms", us / 1000);
+}
+
+// "crc32:<hex>" read from the bundle file's trailer when the file at source() is still the one
+// loaded (same size, trailer magic), else "bytes:<size>". Bundle validated the CRC when it opened.
+std::string BundleChecksum(const Bundle& bundle) {
+  const std::string fallback = absl::StrCat("bytes:", bundle.file_bytes());
+  std::ifstream in(bundle.source(), std::ios::binary | std::ios::ate);
+  if (!in || static_cast<size_t>(in.tellg()) != bundle.file_bytes() ||
+      bundle.file_bytes() < kBundleTrailerBytes) {
+    return fallback;
+  }
+  unsigned char trailer[kBundleTrailerBytes];
+  in.seekg(-static_cast<std::streamoff>(kBundleTrailerBytes), std::ios::end);
+  if (!in.read(reinterpret_cast<char*>(trailer), sizeof trailer) ||
+      !std::equal(trailer + 4, trailer + 8, kBundleTrailerMagic)) {
+    return fallback;
+  }
+  const uint32_t crc = uint32_t{trailer[0]} | uint32_t{trailer[1]} << 8 |
+                       uint32_t{trailer[2]} << 16 | uint32_t{trailer[3]} << 24;
+  return absl::StrFormat("crc32:%08x", crc);
+}
+
+absl::Status CheckArguments(const Bundle& bundle, const std::vector<Engine*>& engines, int threads,
+                            const ProfilerOptions& options) {
+  if (engines.empty()) return absl::InvalidArgumentError("profiler: no engines");
+  for (size_t w = 0; w < engines.size(); ++w) {
+    if (engines[w] == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("profiler: engine ", w, " is null"));
+    }
+    if (engines[w]->name() != engines[0]->name()) {
+      return absl::InvalidArgumentError(absl::StrCat("profiler: engine ", w, " is ",
+                                                     engines[w]->name(), ", engine 0 is ",
+                                                     engines[0]->name()));
+    }
+  }
+  if (bundle.metadata().subnets.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(bundle.source(), ": no sub-nets to profile"));
+  }
+  if (threads < 0) return absl::InvalidArgumentError("profiler: threads must be >= 0");
+  const std::vector<int>& batches = options.batches;
+  if (batches.empty() || batches[0] != 1) {
+    return absl::InvalidArgumentError("profiler: batches must start at 1");
+  }
+  for (size_t i = 1; i < batches.size(); ++i) {
+    if (batches[i] <= batches[i - 1]) {
+      return absl::InvalidArgumentError("profiler: batches must strictly increase");
+    }
+  }
+  if (options.budget <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("profiler: budget must be positive");
+  }
+  if (options.min_iterations < 1) {
+    return absl::InvalidArgumentError("profiler: min_iterations must be >= 1");
+  }
+  return absl::OkStatus();
+}
+
+// Fixed pseudo-random pixels: the kernels' cost does not depend on values, but zeros could let
+// a future engine take shortcuts that real images would not.
+std::vector<float> ProfileImages(int max_batch) {
+  std::mt19937 rng(20240229);
+  std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+  std::vector<float> images(static_cast<size_t>(max_batch) * kRequestImageFloats);
+  for (float& p : images) p = pixel(rng);
+  return images;
+}
+
+// Runs one cell on every engine at once, each on its own thread: one untimed warm-up run each,
+// then timed runs until `share` has passed since the cell began and `min_iterations` timed runs
+// (over all engines) are done; past min_iterations, also once kMaxRunsPerCell runs are.
+absl::StatusOr<BatchLatency> MeasureCell(const std::vector<Engine*>& engines,
+                                         const SubnetMeta& subnet, int batch,
+                                         absl::Span<const float> images, absl::Duration share,
+                                         int min_iterations) {
+  const size_t workers = engines.size();
+  const auto end = SteadyClock::now() + absl::ToChronoNanoseconds(share);
+  std::vector<std::vector<double>> samples(workers);
+  std::vector<absl::Status> errors(workers);
+  std::atomic<int> timed_runs{0};
+  std::atomic<bool> failed{false};
+
+  auto work = [&](size_t w) {
+    Engine* engine = engines[w];
+    const absl::Span<const float> input = images.subspan(0, size_t(batch) * kRequestImageFloats);
+    absl::StatusOr<std::vector<float>> logits = engine->Run(subnet.id, input, batch);  // warm-up
+    while (logits.ok() && !failed.load()) {
+      const int runs = timed_runs.load();
+      if (runs >= min_iterations && (runs >= kMaxRunsPerCell || SteadyClock::now() >= end)) {
+        return;
+      }
+      const SteadyClock::time_point start = SteadyClock::now();
+      logits = engine->Run(subnet.id, input, batch);
+      if (logits.ok()) {
+        samples[w].push_back(MicrosecondsSince(start));
+        timed_runs.fetch_add(1);
+      }
+    }
+    if (!logits.ok()) {
+      errors[w] = logits.status();
+      failed.store(true);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  work(0);
+  for (std::thread& t : threads) t.join();
+
+  for (size_t w = 0; w < workers; ++w) {
+    if (!errors[w].ok()) {
+      return absl::Status(
+          errors[w].code(),
+          absl::StrCat("profiling sub-net ", subnet.id, " (", subnet.name, ") batch ", batch,
+                       " on engine ", w, ": ", errors[w].message()));
+    }
+  }
+  std::vector<double> all;
+  for (const std::vector<double>& s : samples) all.insert(all.end(), s.begin(), s.end());
+  return Summarize(batch, std::move(all));
+}
+
+// A BatchProcessor with no model: zero logits at once.
+class ZeroProcessor final : public BatchProcessor {
+ public:
+  explicit ZeroProcessor(int num_classes) : num_classes_(num_classes) {}
+  absl::StatusOr<std::vector<float>> ProcessBatch(int /*worker*/, int /*subnet_id*/,
+                                                  absl::Span<const float> /*images*/,
+                                                  int batch) override {
+    return std::vector<float>(static_cast<size_t>(batch) * num_classes_, 0.0f);
+  }
+
+ private:
+  const int num_classes_;
+};
+
+// p50/p99 round trip of one request through a real Dispatcher with `workers` idle workers:
+// Enqueue, a worker's wake-up, the dispatch step, completion and the caller's wake-up.
+absl::StatusOr<BatchLatency> MeasureOverhead(int workers, int num_classes, int subnet_id,
+                                             absl::Duration duration) {
+  ZeroProcessor processor(num_classes);
+  DispatcherOptions options;
+  options.workers = workers;
+  options.max_batch = 1;
+  options.subnet_id = subnet_id;
+  Dispatcher dispatcher(options, &processor, RealClock::Get());
+  std::vector<double> samples;
+  const auto end = SteadyClock::now() + absl::ToChronoNanoseconds(duration);
+  while (samples.size() < size_t{kMaxRoundTrips} &&
+         (samples.size() < size_t{kMinRoundTrips} || SteadyClock::now() < end)) {
+    absl::Notification done;
+    absl::Status status;
+    auto request = std::make_unique<Request>();
+    request->arrival = RealClock::Get()->Now();
+    request->deadline = request->arrival + absl::Hours(1);
+    request->image.assign(kRequestImageFloats, 0.0f);
+    request->on_done = [&](Completion completion) {
+      status = std::move(completion.status);
+      done.Notify();
+    };
+    const SteadyClock::time_point start = SteadyClock::now();
+    if (absl::Status queued = dispatcher.Enqueue(&request); !queued.ok()) return queued;
+    done.WaitForNotification();
+    samples.push_back(MicrosecondsSince(start));
+    if (!status.ok()) return status;
+  }
+  dispatcher.Drain();
+  return Summarize(1, std::move(samples));
+}
+
+}  // namespace
+
+absl::StatusOr<LatencyProfile> MeasureLatencyProfile(const Bundle& bundle,
+                                                     const std::vector<Engine*>& engines,
+                                                     const std::string& isa, int threads,
+                                                     const ProfilerOptions& options) {
+  if (absl::Status valid = CheckArguments(bundle, engines, threads, options); !valid.ok()) {
+    return valid;
+  }
+  const BundleMetadata& metadata = bundle.metadata();
+  auto report = [&](const std::string& line) {
+    if (options.progress) options.progress(line);
+  };
+
+  LatencyProfile profile;
+  profile.bundle_name = metadata.model_name;
+  profile.bundle_path = bundle.source();
+  profile.bundle_checksum = BundleChecksum(bundle);
+  profile.engine = engines[0]->name();
+  profile.isa = isa;
+  profile.workers = static_cast<int>(engines.size());
+  profile.threads = threads;
+
+  const absl::Duration overhead_budget =
+      std::min(options.budget * kOverheadBudgetShare, kMaxOverheadBudget);
+  absl::StatusOr<BatchLatency> overhead =
+      MeasureOverhead(profile.workers, static_cast<int>(metadata.labels.size()),
+                      bundle.LargestSubnet().id, overhead_budget);
+  if (!overhead.ok()) return overhead.status();
+  profile.overhead_us = overhead->p99_us;
+  report(absl::StrCat("dispatch overhead (", profile.workers, " workers, no-op batch): p50 ",
+                      FormatLatency(overhead->p50_us), " p99 ", FormatLatency(overhead->p99_us)));
+
+  const int cells = static_cast<int>(metadata.subnets.size() * options.batches.size());
+  const absl::Duration share = (options.budget - overhead_budget) / cells;
+  const std::vector<float> images = ProfileImages(options.batches.back());
+  const SteadyClock::time_point start = SteadyClock::now();
+  int done = 0;
+  for (const SubnetMeta& subnet : metadata.subnets) {
+    SubnetLatency& row = profile.subnets.emplace_back();
+    row.id = subnet.id;
+    row.name = subnet.name;
+    row.accuracy = subnet.test_accuracy;
+    for (int batch : options.batches) {
+      absl::StatusOr<BatchLatency> cell =
+          MeasureCell(engines, subnet, batch, images, share, options.min_iterations);
+      if (!cell.ok()) return cell.status();
+      row.batches.push_back(*cell);
+      ++done;
+      const double eta_s = MicrosecondsSince(start) / 1e6 / done * (cells - done);
+      report(absl::StrFormat("profiling %d/%d: %s batch %d: p50 %s p99 %s, ETA %.0fs", done, cells,
+                             subnet.name, batch, FormatLatency(cell->p50_us),
+                             FormatLatency(cell->p99_us), eta_s));
+    }
+  }
+  if (absl::Status valid = ValidateLatencyProfile(profile, "measured profile"); !valid.ok()) {
+    return valid;
+  }
+  return profile;
+}
+
+}  // namespace ternserve
