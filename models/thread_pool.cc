@@ -30,10 +30,17 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::RunTasks() {
-  for (int i = next_.fetch_add(1, std::memory_order_relaxed); i < tasks_;
-       i = next_.fetch_add(1, std::memory_order_relaxed)) {
-    (*fn_)(i);
+void ThreadPool::RunTasks(uint32_t generation) {
+  while (true) {
+    uint64_t claim = claim_.load(std::memory_order_acquire);
+    if (static_cast<uint32_t>(claim >> 32) != generation) return;
+    const int index = static_cast<int>(claim & 0xffffffffu);
+    if (index >= tasks_.load(std::memory_order_relaxed)) return;
+    if (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel)) continue;
+    // The claim succeeded, so job `generation` is still current and cannot be replaced before
+    // this task is counted done: fn_ is this job's.
+    (*fn_.load(std::memory_order_relaxed))(index);
+    done_.fetch_add(1, std::memory_order_release);
   }
 }
 
@@ -43,25 +50,23 @@ void ThreadPool::ParallelFor(int n, const std::function<void(int)>& fn) {
     for (int i = 0; i < n; ++i) fn(i);
     return;
   }
-  fn_ = &fn;
-  tasks_ = n;
-  next_.store(0, std::memory_order_relaxed);
-  finished_.store(0, std::memory_order_relaxed);
+  const uint32_t generation = ++last_generation_;
+  fn_.store(&fn, std::memory_order_relaxed);
+  tasks_.store(n, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  claim_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_release);
   {
-    // The bump happens under the mutex so a worker that is about to sleep cannot miss it.
+    // Bumped under the mutex so a worker about to sleep cannot miss it.
     std::lock_guard<std::mutex> lock(mu_);
-    generation_.fetch_add(1, std::memory_order_release);
+    generation_.store(generation, std::memory_order_release);
   }
   wake_.notify_all();
-  RunTasks();
-  // Every worker takes part in every job and reports when it has left it, so when this returns no
-  // worker can still touch this job's state (the next job may overwrite it).
-  const int workers = static_cast<int>(workers_.size());
-  while (finished_.load(std::memory_order_acquire) != workers) CpuRelax();
+  RunTasks(generation);
+  while (done_.load(std::memory_order_acquire) != n) CpuRelax();
 }
 
 void ThreadPool::WorkerLoop() {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   while (true) {
     const auto spin_until = std::chrono::steady_clock::now() + kSpin;
     while (generation_.load(std::memory_order_acquire) == seen &&
@@ -70,13 +75,13 @@ void ThreadPool::WorkerLoop() {
     }
     if (generation_.load(std::memory_order_acquire) == seen) {
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock,
-                 [&] { return stop_ || generation_.load(std::memory_order_acquire) != seen; });
+      wake_.wait(lock, [&] {
+        return stop_ || generation_.load(std::memory_order_acquire) != seen;
+      });
       if (stop_) return;
     }
     seen = generation_.load(std::memory_order_acquire);
-    RunTasks();
-    finished_.fetch_add(1, std::memory_order_release);
+    RunTasks(seen);
   }
 }
 

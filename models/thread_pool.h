@@ -36,21 +36,24 @@ class ThreadPool {
 
  private:
   void WorkerLoop();
-  // Claims and runs indices of the current job until none are left.
-  void RunTasks();
+  // Claims and runs indices of job `generation` until none are left (or a newer job started).
+  void RunTasks(uint32_t generation);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;  // guarded by mu_
 
-  // The current job. fn_ and tasks_ are written by ParallelFor only while every worker is outside
-  // RunTasks, before generation_ is bumped (release); workers read them after seeing the bump.
-  const std::function<void(int)>* fn_ = nullptr;
-  int tasks_ = 0;
-  std::atomic<int> next_{0};      // next index to claim
-  std::atomic<int> finished_{0};  // workers that have left the current job
-  std::atomic<uint64_t> generation_{0};
+  // The current job. A task is claimed by a compare-exchange on claim_ = generation << 32 | next
+  // index, so a worker that wakes late for an old job can never claim (or run) a task of a newer
+  // one; and ParallelFor returns once all n claimed tasks are done, without waiting for idle or
+  // sleeping workers. fn_ and tasks_ are published before claim_ (release).
+  std::atomic<const std::function<void(int)>*> fn_{nullptr};
+  std::atomic<int> tasks_{0};
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int> done_{0};
+  std::atomic<uint32_t> generation_{0};  // wakes workers; written under mu_
+  uint32_t last_generation_ = 0;         // caller-only
 };
 
 }  // namespace ternserve

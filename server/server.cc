@@ -185,6 +185,9 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
     for (const auto& e : engines) engine_ptrs.push_back(e.get());
     ProfilerOptions profiler_options;
     profiler_options.budget = absl::Seconds(options.profile_budget_s);
+    // A slow cell costs its warm-up plus min_iterations runs whatever the budget; keep start-up
+    // near the budget.
+    profiler_options.min_iterations = 2;
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<LatencyProfile> measured =
         MeasureLatencyProfile(*bundle_, engine_ptrs, isa, threads, profiler_options);
