@@ -17,6 +17,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "scheduler/flag_check.h"
 #include "scheduler/latency_profile.h"
 #include "scheduler/policy.h"
 #include "scheduler/simulator.h"
@@ -49,53 +50,6 @@ constexpr int kExitUsage = 2;
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "ternserve-sim: %s\nTry --help.\n", message.c_str());
   return kExitUsage;
-}
-
-// absl::ParseCommandLine exits 1 on an unknown flag or a bad value; we promise 2, so check every
-// flag first (as server/main.cc does).
-bool PrevalidateFlags(int argc, char** argv) {
-  static const char* const kUsageFlags[] = {"help",        "helpfull", "helpshort",
-                                            "helppackage", "version",  "only_check_args",
-                                            "helpmatch",   "helpon"};
-  bool ok = true;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--") break;
-    if (arg.size() < 2 || arg[0] != '-') continue;
-    arg = arg.substr(arg.rfind("--", 0) == 0 ? 2 : 1);
-    const size_t eq = arg.find('=');
-    const std::string name = arg.substr(0, eq);
-    if (std::find(std::begin(kUsageFlags), std::end(kUsageFlags), name) != std::end(kUsageFlags)) {
-      continue;
-    }
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    if (flag == nullptr && name.rfind("no", 0) == 0)
-      flag = absl::FindCommandLineFlag(name.substr(2));
-    if (flag == nullptr) {
-      std::fprintf(stderr, "ternserve-sim: unknown flag --%s\n", name.c_str());
-      ok = false;
-      continue;
-    }
-    if (flag->Filename().find("scheduler/sim_main.cc") == std::string::npos) continue;
-    if (eq == std::string::npos && flag->Name() == "json") continue;  // bare boolean
-    std::string value;
-    if (eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      std::fprintf(stderr, "ternserve-sim: --%s needs a value\n", name.c_str());
-      ok = false;
-      continue;
-    }
-    std::string error;
-    if (!flag->ParseFrom(value, &error)) {
-      std::fprintf(stderr, "ternserve-sim: --%s=%s: %s\n", name.c_str(), value.c_str(),
-                   error.c_str());
-      ok = false;
-    }
-  }
-  return ok;
 }
 
 // --help: absl's own handler exits 1; a help request that succeeds should exit 0.
@@ -131,7 +85,7 @@ int Main(int argc, char** argv) {
       "--profile=profile.json --trace=gamma:rate=2000,cv2=4,duration=60 --policy=slackfit "
       "[--workers=W] [--slo_ms=S] [--seed=N] [--json]");
   if (PrintHelpIfAsked(argc, argv)) return 0;
-  if (!PrevalidateFlags(argc, argv)) {
+  if (!PrevalidateFlags(argc, argv, "ternserve-sim", "scheduler/sim_main.cc")) {
     std::fprintf(stderr, "Try --help.\n");
     return kExitUsage;
   }

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "models/bundle.h"
+#include "scheduler/flag_check.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, bundle, "models/ternserve.tsn", "Model bundle (.tsn) to serve.");
@@ -99,8 +100,8 @@ std::vector<std::string> ValidateFlags(const ServerOptions& o) {
     const std::string base = o.policy.substr(0, o.policy.find(':'));
     const bool has_id = o.policy.find(':') != std::string::npos;
     int id = 0;
-    const bool known = base == "slackfit" || base == "infaas" || base == "fixed" ||
-                       base == "clipper";
+    const bool known =
+        base == "slackfit" || base == "infaas" || base == "fixed" || base == "clipper";
     if (!known || (has_id && (base == "slackfit" || base == "infaas" ||
                               !absl::SimpleAtoi(o.policy.substr(o.policy.find(':') + 1), &id)))) {
       errors.push_back(absl::StrCat("--policy=", o.policy,
@@ -112,7 +113,8 @@ std::vector<std::string> ValidateFlags(const ServerOptions& o) {
     errors.push_back(absl::StrCat("--late=", o.late, " is unknown; valid: drop, serve"));
   }
   if (!std::isfinite(o.profile_budget_s) || o.profile_budget_s <= 0 || o.profile_budget_s > 600) {
-    errors.push_back(absl::StrCat("--profile_budget_s=", o.profile_budget_s, " is not in (0, 600]"));
+    errors.push_back(
+        absl::StrCat("--profile_budget_s=", o.profile_budget_s, " is not in (0, 600]"));
   }
   if (o.workers < 1 || o.workers > 64) {
     errors.push_back(absl::StrCat("--workers=", o.workers, " is not in [1, 64]"));
@@ -139,54 +141,6 @@ std::vector<std::string> ValidateFlags(const ServerOptions& o) {
   return errors;
 }
 
-// absl::ParseCommandLine exits 1 on an unknown flag or a bad value; flag errors must exit 2, so
-// check every
-// --name[=value] of ours (and reject names absl does not know) first. absl parses the same values
-// again after.
-bool PrevalidateFlags(int argc, char** argv) {
-  bool ok = true;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--") break;
-    if (arg.size() < 2 || arg[0] != '-') continue;
-    arg = arg.substr(arg.rfind("--", 0) == 0 ? 2 : 1);
-    const size_t eq = arg.find('=');
-    std::string name = arg.substr(0, eq);
-    // absl's usage flags are handled by ParseCommandLine and are not in the flag registry.
-    static const char* const kUsageFlags[] = {"help",        "helpfull", "helpshort",
-                                              "helppackage", "version",  "only_check_args",
-                                              "helpmatch",   "helpon"};
-    if (std::find(std::begin(kUsageFlags), std::end(kUsageFlags), name) != std::end(kUsageFlags)) {
-      continue;
-    }
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    if (flag == nullptr && name.rfind("no", 0) == 0)
-      flag = absl::FindCommandLineFlag(name.substr(2));
-    if (flag == nullptr) {
-      std::fprintf(stderr, "ternserve: unknown flag --%s\n", name.c_str());
-      ok = false;
-      continue;
-    }
-    if (flag->Filename().find("server/main.cc") == std::string::npos) continue;  // absl's own flags
-    std::string value;
-    if (eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      std::fprintf(stderr, "ternserve: --%s needs a value\n", name.c_str());
-      ok = false;
-      continue;
-    }
-    std::string error;
-    if (!flag->ParseFrom(value, &error)) {
-      std::fprintf(stderr, "ternserve: --%s=%s: %s\n", name.c_str(), value.c_str(), error.c_str());
-      ok = false;
-    }
-  }
-  return ok;
-}
-
 int Main(int argc, char** argv) {
   // Block the shutdown signals before any thread exists, so every thread inherits the mask and only
   // sigwait below receives them.
@@ -208,7 +162,7 @@ int Main(int argc, char** argv) {
       "Serves a Ternserve model bundle over gRPC (ternserve.v1.Classifier, grpc.health.v1.Health, "
       "reflection).\n\nUsage: ternserve --bundle=models/ternserve.tsn [--port=8001] [flags]\n"
       "SIGTERM or SIGINT: stop taking requests, answer everything accepted, exit 0.");
-  if (!PrevalidateFlags(argc, argv)) {
+  if (!PrevalidateFlags(argc, argv, "ternserve", "server/main.cc")) {
     std::fprintf(stderr, "Try --help.\n");
     return kExitUsage;
   }

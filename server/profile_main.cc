@@ -22,6 +22,7 @@
 #include "models/bundle.h"
 #include "models/ternary_engine.h"
 #include "models/torch_engine.h"
+#include "scheduler/flag_check.h"
 #include "scheduler/latency_profile.h"
 #include "scheduler/request.h"
 #include "server/profiler.h"
@@ -56,50 +57,6 @@ int UsageError(const std::string& message) {
 int InputError(const std::string& message) {
   std::fprintf(stderr, "%s: %s\n", kProgram, message.c_str());
   return kExitInput;
-}
-
-// absl::ParseCommandLine exits 1 on an unknown flag or a bad value; we promise 2, so check every
-// flag first (as server/main.cc and scheduler/sim_main.cc do).
-bool PrevalidateFlags(int argc, char** argv) {
-  static const char* const kUsageFlags[] = {"help",        "helpfull", "helpshort",
-                                            "helppackage", "version",  "only_check_args",
-                                            "helpmatch",   "helpon"};
-  bool ok = true;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--") break;
-    if (arg.size() < 2 || arg[0] != '-') continue;
-    arg = arg.substr(arg.rfind("--", 0) == 0 ? 2 : 1);
-    const size_t eq = arg.find('=');
-    const std::string name = arg.substr(0, eq);
-    if (std::find(std::begin(kUsageFlags), std::end(kUsageFlags), name) != std::end(kUsageFlags)) {
-      continue;
-    }
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    if (flag == nullptr) {
-      std::fprintf(stderr, "%s: unknown flag --%s\n", kProgram, name.c_str());
-      ok = false;
-      continue;
-    }
-    if (flag->Filename().find(kThisFile) == std::string::npos) continue;
-    std::string value;
-    if (eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      std::fprintf(stderr, "%s: --%s needs a value\n", kProgram, name.c_str());
-      ok = false;
-      continue;
-    }
-    std::string error;
-    if (!flag->ParseFrom(value, &error)) {
-      std::fprintf(stderr, "%s: --%s=%s: %s\n", kProgram, name.c_str(), value.c_str(),
-                   error.c_str());
-      ok = false;
-    }
-  }
-  return ok;
 }
 
 // --help: absl's own handler exits 1; a help request that succeeds should exit 0.
@@ -220,7 +177,7 @@ int Main(int argc, char** argv) {
       "--out=profile.json [--engine=ternary|torch] [--isa=NAME] [--workers=W] [--threads=T] "
       "[--budget_s=S]");
   if (PrintHelpIfAsked(argc, argv)) return 0;
-  if (!PrevalidateFlags(argc, argv)) {
+  if (!PrevalidateFlags(argc, argv, kProgram, kThisFile)) {
     std::fprintf(stderr, "Try --help.\n");
     return kExitUsage;
   }

@@ -1,0 +1,23 @@
+// PrevalidateFlags: checks a command line before absl::ParseCommandLine sees it.
+//
+// absl::ParseCommandLine exits 1 on an unknown flag or an unparsable value; Ternserve's tools
+// promise exit status 2 for usage errors, with a message naming the flag. So each main() calls
+// this first and exits 2 if it returns false. It reports (to stderr, prefixed with `program`)
+// every unknown flag, and every value of a flag defined in `own_file` (a substring of the defining
+// file's path, e.g. "server/main.cc") that does not parse or is missing. A boolean flag may be
+// given bare (--json) or negated (--nojson). absl's usage flags (--help, --helpfull, ...) pass.
+//
+// Lives in scheduler/ because it needs only absl, and every binary links this library.
+#ifndef TERNSERVE_SCHEDULER_FLAG_CHECK_H_
+#define TERNSERVE_SCHEDULER_FLAG_CHECK_H_
+
+#include <string>
+
+namespace ternserve {
+
+bool PrevalidateFlags(int argc, char** argv, const std::string& program,
+                      const std::string& own_file);
+
+}  // namespace ternserve
+
+#endif  // TERNSERVE_SCHEDULER_FLAG_CHECK_H_
