@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <iterator>
+#include <map>
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
 
 namespace ternserve {
 
@@ -63,6 +65,25 @@ bool PrevalidateFlags(int argc, char** argv, const std::string& program,
     }
   }
   return ok;
+}
+
+bool PrintHelpIfAsked(int argc, char** argv, const std::string& own_file) {
+  bool asked = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    asked = asked || arg == "--help" || arg == "-help" || arg == "-h";
+  }
+  if (!asked) return false;
+  std::printf("%s\n\nFlags:\n", std::string(absl::ProgramUsageMessage()).c_str());
+  std::map<std::string, const absl::CommandLineFlag*> ours;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (flag->Filename().find(own_file) != std::string::npos) ours[std::string(name)] = flag;
+  }
+  for (const auto& [name, flag] : ours) {
+    std::printf("  --%s (default: %s)\n      %s\n", name.c_str(), flag->DefaultValue().c_str(),
+                flag->Help().c_str());
+  }
+  return true;
 }
 
 }  // namespace ternserve

@@ -18,6 +18,11 @@ namespace ternserve {
 bool PrevalidateFlags(int argc, char** argv, const std::string& program,
                       const std::string& own_file);
 
+// If argv asks for --help (or -help, -h), prints the program usage message and the flags defined
+// in `own_file` with their defaults and help, and returns true (the caller exits 0; absl's own
+// --help handler exits 1). Otherwise returns false.
+bool PrintHelpIfAsked(int argc, char** argv, const std::string& own_file);
+
 }  // namespace ternserve
 
 #endif  // TERNSERVE_SCHEDULER_FLAG_CHECK_H_

@@ -52,26 +52,6 @@ int UsageError(const std::string& message) {
   return kExitUsage;
 }
 
-// --help: absl's own handler exits 1; a help request that succeeds should exit 0.
-bool PrintHelpIfAsked(int argc, char** argv) {
-  bool asked = false;
-  for (int i = 1; i < argc; ++i) {
-    const absl::string_view arg = argv[i];
-    asked = asked || arg == "--help" || arg == "-help" || arg == "-h";
-  }
-  if (!asked) return false;
-  std::printf("%s\n\nFlags:\n", std::string(absl::ProgramUsageMessage()).c_str());
-  std::map<std::string, const absl::CommandLineFlag*> ours;
-  for (const auto& [name, flag] : absl::GetAllFlags()) {
-    if (absl::EndsWith(flag->Filename(), "scheduler/sim_main.cc")) ours[std::string(name)] = flag;
-  }
-  for (const auto& [name, flag] : ours) {
-    std::printf("  --%s (default: %s)\n      %s\n", name.c_str(), flag->DefaultValue().c_str(),
-                flag->Help().c_str());
-  }
-  return true;
-}
-
 int Main(int argc, char** argv) {
   absl::FlagsUsageConfig usage_config;
   usage_config.contains_help_flags = [](absl::string_view path) {
@@ -84,7 +64,7 @@ int Main(int argc, char** argv) {
       "clock with the scheduler's own queue and policy code.\n\nUsage: ternserve-sim "
       "--profile=profile.json --trace=gamma:rate=2000,cv2=4,duration=60 --policy=slackfit "
       "[--workers=W] [--slo_ms=S] [--seed=N] [--json]");
-  if (PrintHelpIfAsked(argc, argv)) return 0;
+  if (PrintHelpIfAsked(argc, argv, "scheduler/sim_main.cc")) return 0;
   if (!PrevalidateFlags(argc, argv, "ternserve-sim", "scheduler/sim_main.cc")) {
     std::fprintf(stderr, "Try --help.\n");
     return kExitUsage;

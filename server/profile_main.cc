@@ -59,26 +59,6 @@ int InputError(const std::string& message) {
   return kExitInput;
 }
 
-// --help: absl's own handler exits 1; a help request that succeeds should exit 0.
-bool PrintHelpIfAsked(int argc, char** argv) {
-  bool asked = false;
-  for (int i = 1; i < argc; ++i) {
-    const absl::string_view arg = argv[i];
-    asked = asked || arg == "--help" || arg == "-help" || arg == "-h";
-  }
-  if (!asked) return false;
-  std::printf("%s\n\nFlags:\n", std::string(absl::ProgramUsageMessage()).c_str());
-  std::map<std::string, const absl::CommandLineFlag*> ours;
-  for (const auto& [name, flag] : absl::GetAllFlags()) {
-    if (absl::EndsWith(flag->Filename(), kThisFile)) ours[std::string(name)] = flag;
-  }
-  for (const auto& [name, flag] : ours) {
-    std::printf("  --%s (default: %s)\n      %s\n", name.c_str(), flag->DefaultValue().c_str(),
-                flag->Help().c_str());
-  }
-  return true;
-}
-
 // Every flag value problem, each naming its flag.
 std::vector<std::string> FlagErrors() {
   std::vector<std::string> errors;
@@ -176,7 +156,7 @@ int Main(int argc, char** argv) {
       "ternserve --profile and ternserve-sim read.\n\nUsage: ternserve-profile --bundle=B.tsn "
       "--out=profile.json [--engine=ternary|torch] [--isa=NAME] [--workers=W] [--threads=T] "
       "[--budget_s=S]");
-  if (PrintHelpIfAsked(argc, argv)) return 0;
+  if (PrintHelpIfAsked(argc, argv, kThisFile)) return 0;
   if (!PrevalidateFlags(argc, argv, kProgram, kThisFile)) {
     std::fprintf(stderr, "Try --help.\n");
     return kExitUsage;

@@ -18,20 +18,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// A synthetic ternary bundle with plausible activation scales on every sub-net.
-std::unique_ptr<Bundle> CalibratedSyntheticBundle() {
-  BundleWriter writer = testing::SyntheticWriter({});
-  for (SubnetMeta& s : writer.metadata().subnets) {
-    for (const std::string& name : ActivationNames(writer.metadata().arch, s.config)) {
-      s.activation_scales[name] = 0.05f;
-    }
-  }
-  absl::StatusOr<std::unique_ptr<Bundle>> bundle =
-      Bundle::FromBytes(writer.Serialize(), "synthetic.tsn");
-  EXPECT_TRUE(bundle.ok()) << bundle.status();
-  return std::move(bundle).value();
-}
-
 std::vector<float> RandomImages(int batch, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
@@ -45,7 +31,7 @@ bool BitEqual(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 TEST(TernaryEngineTest, RefusesUnknownIsaNamingTheChoices) {
-  const auto bundle = CalibratedSyntheticBundle();
+  const auto bundle = testing::CalibratedSyntheticBundle();
   TernaryEngineOptions options;
   options.isa = "sse9";
   absl::StatusOr<std::unique_ptr<TernaryEngine>> engine = TernaryEngine::Create(*bundle, options);
@@ -59,7 +45,7 @@ TEST(TernaryEngineTest, RefusesAnIsaThisCpuLacks) {
   const kernels::TernaryConvKernel* table = kernels::TernaryConvKernels(&count);
   for (size_t i = 0; i < count; ++i) {
     if (table[i].supported()) continue;
-    const auto bundle = CalibratedSyntheticBundle();
+    const auto bundle = testing::CalibratedSyntheticBundle();
     TernaryEngineOptions options;
     options.isa = table[i].name;
     absl::StatusOr<std::unique_ptr<TernaryEngine>> engine = TernaryEngine::Create(*bundle, options);
@@ -94,7 +80,7 @@ TEST(TernaryEngineTest, RefusesFloatBundle) {
 }
 
 TEST(TernaryEngineTest, RejectsUnknownSubnetAndWrongSize) {
-  const auto bundle = CalibratedSyntheticBundle();
+  const auto bundle = testing::CalibratedSyntheticBundle();
   auto engine = TernaryEngine::Create(*bundle);
   ASSERT_TRUE(engine.ok()) << engine.status();
   EXPECT_EQ((*engine)->Run(99, RandomImages(1, 1), 1).status().code(),
@@ -107,7 +93,7 @@ TEST(TernaryEngineTest, RejectsUnknownSubnetAndWrongSize) {
 // Every supported ISA and thread count gives the same logits, bit for bit, on every sub-net, for
 // odd batch sizes too (the kernels are bit-exact; the engine's split over rows must not matter).
 TEST(TernaryEngineTest, LogitsIdenticalAcrossIsasAndThreads) {
-  const auto bundle = CalibratedSyntheticBundle();
+  const auto bundle = testing::CalibratedSyntheticBundle();
   TernaryEngineOptions reference_options;
   reference_options.isa = "scalar";
   reference_options.threads = 1;
@@ -147,7 +133,7 @@ TEST(TernaryEngineTest, LogitsIdenticalAcrossIsasAndThreads) {
 // Weights are packed once per layer and shared by every sub-net: adding sub-nets adds only their
 // per-channel epilogues, and the packs themselves are far below fp32.
 TEST(TernaryEngineTest, ResidentWeightsSharedAcrossSubnets) {
-  const auto bundle = CalibratedSyntheticBundle();
+  const auto bundle = testing::CalibratedSyntheticBundle();
   auto engine = TernaryEngine::Create(*bundle);
   ASSERT_TRUE(engine.ok()) << engine.status();
   const SubnetMeta& largest = bundle->LargestSubnet();

@@ -65,19 +65,6 @@ class SleepEngine final : public Engine {
   Shared* const shared_;
 };
 
-std::unique_ptr<Bundle> CalibratedSyntheticBundle() {
-  BundleWriter writer = testing::SyntheticWriter({});
-  for (SubnetMeta& s : writer.metadata().subnets) {
-    for (const std::string& name : ActivationNames(writer.metadata().arch, s.config)) {
-      s.activation_scales[name] = 0.05f;
-    }
-  }
-  absl::StatusOr<std::unique_ptr<Bundle>> bundle =
-      Bundle::FromBytes(writer.Serialize(), "synthetic.tsn");
-  EXPECT_TRUE(bundle.ok()) << bundle.status();
-  return std::move(bundle).value();
-}
-
 std::vector<int> Batches(const SubnetLatency& subnet) {
   std::vector<int> batches;
   for (const BatchLatency& b : subnet.batches) batches.push_back(b.batch);
@@ -87,7 +74,7 @@ std::vector<int> Batches(const SubnetLatency& subnet) {
 class ProfilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    bundle_ = CalibratedSyntheticBundle();
+    bundle_ = testing::CalibratedSyntheticBundle();
     ASSERT_GE(bundle_->metadata().subnets.size(), 2u);
   }
 
@@ -291,7 +278,7 @@ TEST_F(ProfileMainTest, UnusableBundleExits1) {
 
 TEST_F(ProfileMainTest, WritesALoadableProfile) {
   const std::string bundle_path = absl::StrCat(::testing::TempDir(), "/profile_main.tsn");
-  BundleWriter writer = BundleWriter::CopyOf(*CalibratedSyntheticBundle());
+  BundleWriter writer = BundleWriter::CopyOf(*testing::CalibratedSyntheticBundle());
   ASSERT_TRUE(writer.WriteFile(bundle_path).ok());
   const std::string out = absl::StrCat(::testing::TempDir(), "/profile_main.json");
   const auto [code, stdout_text] = Profile({"--bundle=" + bundle_path, "--out=" + out,

@@ -86,4 +86,17 @@ void FixChecksum(std::string* b) {
   std::memcpy(b->data() + checked, &crc, sizeof(crc));
 }
 
+std::unique_ptr<Bundle> CalibratedSyntheticBundle() {
+  BundleWriter writer = SyntheticWriter({});
+  for (SubnetMeta& s : writer.metadata().subnets) {
+    for (const std::string& name : ActivationNames(writer.metadata().arch, s.config)) {
+      s.activation_scales[name] = 0.05f;
+    }
+  }
+  absl::StatusOr<std::unique_ptr<Bundle>> bundle =
+      Bundle::FromBytes(writer.Serialize(), "synthetic.tsn");
+  if (!bundle.ok()) return nullptr;
+  return *std::move(bundle);
+}
+
 }  // namespace ternserve::testing

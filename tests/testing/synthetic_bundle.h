@@ -4,6 +4,7 @@
 #define TERNSERVE_TESTS_TESTING_SYNTHETIC_BUNDLE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@ BundleMetadata SyntheticMetadata(const SyntheticBundleOptions& options);
 // metadata).
 BundleWriter SyntheticWriter(const SyntheticBundleOptions& options);
 std::string SyntheticBundleBytes(const SyntheticBundleOptions& options = {});
+
+// The default synthetic bundle with activation scales (0.05) on every sub-net, opened: what the
+// ternary engine needs.
+std::unique_ptr<Bundle> CalibratedSyntheticBundle();
 
 // Recomputes the trailer checksum after a test edits bytes, so the edit reaches the later checks.
 void FixChecksum(std::string* bundle_bytes);
