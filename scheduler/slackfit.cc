@@ -6,20 +6,42 @@
 #include <limits>
 
 namespace ternserve {
+namespace {
+
+// Whether another choice of the same batch is at least as fast and as accurate, and better in one.
+// Such a choice is never worth running; left in, it lands in a slower bucket than the choice that
+// dominates it and wins there (the bundle's d1.1.1-w16.32.64 is slower and less accurate than
+// d1.1.1-w8.16.32).
+bool IsDominated(const SlackFitPolicy::Choice& c, const std::vector<SlackFitPolicy::Choice>& all) {
+  for (const SlackFitPolicy::Choice& d : all) {
+    if (d.batch == c.batch && d.accuracy >= c.accuracy && d.p99_us <= c.p99_us &&
+        (d.accuracy > c.accuracy || d.p99_us < c.p99_us)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
 
 SlackFitPolicy::SlackFitPolicy(const LatencyProfile& profile, int num_buckets, int max_batch,
                                double drain_factor) {
   num_buckets = std::max(1, num_buckets);
-  std::vector<Choice> choices;
-  double min_us = std::numeric_limits<double>::infinity();
-  double max_us = 0;
+  std::vector<Choice> all_choices;
   for (const SubnetLatency& subnet : profile.subnets) {
     for (const BatchLatency& b : subnet.batches) {
       if (max_batch > 0 && b.batch > max_batch) continue;
-      choices.push_back({subnet.id, b.batch, b.p99_us, subnet.accuracy});
-      min_us = std::min(min_us, b.p99_us);
-      max_us = std::max(max_us, b.p99_us);
+      all_choices.push_back({subnet.id, b.batch, b.p99_us, subnet.accuracy});
     }
+  }
+  std::vector<Choice> choices;
+  double min_us = std::numeric_limits<double>::infinity();
+  double max_us = 0;
+  for (const Choice& c : all_choices) {
+    if (IsDominated(c, all_choices)) continue;
+    choices.push_back(c);
+    min_us = std::min(min_us, c.p99_us);
+    max_us = std::max(max_us, c.p99_us);
   }
   // Equal-width buckets; the last one is closed at max_us.
   const double width = (max_us - min_us) / num_buckets;

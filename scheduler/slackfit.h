@@ -2,8 +2,9 @@
 // as much of the head request's slack as possible, preferring big batches when the queue is long.
 //
 //   1. At construction, every profiled (sub-net, batch) pair becomes a choice with its p99
-//      latency; the choices are grouped into equal-width latency buckets between the smallest and
-//      the largest p99.
+//      latency, unless another sub-net is at least as fast and as accurate at that batch (and
+//      better in one); the choices are grouped into equal-width latency buckets between the
+//      smallest and the largest p99.
 //   2. slack = earliest deadline - now - measured dispatch overhead.
 //   3. The bucket of the slowest choice that fits the slack (p99 <= slack) is taken.
 //   4. In it, among the choices that fit, the largest batch the queue can fill wins; ties go to

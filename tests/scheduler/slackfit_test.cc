@@ -2,6 +2,8 @@
 #include "scheduler/slackfit.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/scheduler/policy_test_util.h"
@@ -121,6 +123,25 @@ INSTANTIATE_TEST_SUITE_P(
         // Below kMinDrainQueue step 5 is off: (2,4) although 2 x 6400 > 9000.
         DrainCase{"short_queue_plain_slackfit", 0, 7, 9000, 0, 2, 4}),
     [](const auto& info) { return info.param.name; });
+
+TEST(SlackFitTest, DropsDominatedChoices) {
+  // id 3 is slower than id 0 and less accurate at every batch; id 4 ties id 1 in latency and is
+  // less accurate only at batch 1 (its batch-2 latency is lower, so it stays there).
+  const LatencyProfile profile = MakeProfile({{0, 0.80, {1000, 1200}},
+                                              {1, 0.85, {2000, 2400}},
+                                              {3, 0.79, {1500, 1800}},
+                                              {4, 0.84, {2000, 2300}}});
+  const SlackFitPolicy policy(profile, 1, 0);
+  ASSERT_EQ(policy.buckets().size(), 1u);
+  std::vector<std::pair<int, int>> kept;
+  for (const SlackFitPolicy::Choice& c : policy.buckets()[0])
+    kept.push_back({c.subnet_id, c.batch});
+  EXPECT_EQ(kept, (std::vector<std::pair<int, int>>{{1, 2}, {4, 2}, {0, 2}, {1, 1}, {0, 1}}));
+  // With 4 buckets over [1000, 2400], (3,1) at 1500 us would sit alone in a slower bucket than
+  // (0,1) and win with 1600 us of slack.
+  const SlackFitPolicy four(profile, 4, 0);
+  EXPECT_EQ(four.Choose(TestNow(), Queue(1, 1600)), Decision::Run(0, 1));
+}
 
 TEST(SlackFitTest, DrainFactorZeroIsPlainSlackFit) {
   const SlackFitPolicy plain(ThreeSubnetProfile(), 4, 0, /*drain_factor=*/0);
