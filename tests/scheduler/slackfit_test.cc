@@ -2,6 +2,8 @@
 #include "scheduler/slackfit.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/scheduler/policy_test_util.h"
@@ -83,6 +85,71 @@ TEST(SlackFitTest, SingleBucketStillPrefersBatchThenAccuracy) {
   ASSERT_EQ(policy.buckets().size(), 1u);
   EXPECT_EQ(policy.Choose(TestNow(), Queue(8, 20000)), Decision::Run(2, 8));
   EXPECT_EQ(policy.Choose(TestNow(), Queue(3, 20000)), Decision::Run(2, 2));
+}
+
+// Step 5, draining a backlog. The horizon is the head's SLO: slack + waited (overhead 0).
+struct DrainCase {
+  std::string name;
+  double overhead_us;
+  int queue_size;
+  double slack_us;
+  double waited_us;
+  int want_subnet;
+  int want_batch;
+};
+
+class SlackFitDrainTest : public ::testing::TestWithParam<DrainCase> {};
+
+TEST_P(SlackFitDrainTest, Chooses) {
+  const DrainCase& c = GetParam();
+  const SlackFitPolicy policy(ThreeSubnetProfile(c.overhead_us), 4, 0);
+  EXPECT_EQ(policy.Choose(TestNow(), Queue(c.queue_size, c.slack_us, c.waited_us)),
+            Decision::Run(c.want_subnet, c.want_batch));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, SlackFitDrainTest,
+    ::testing::Values(
+        // (2,8) fits the slack but 3 x 9600 > 20000: the slowest choice that drains, (1,8).
+        DrainCase{"backlog_moves_to_draining_choice", 0, 20, 20000, 0, 1, 8},
+        // Waiting lengthens the horizon (SLO 25 ms) but 28800 still does not drain.
+        DrainCase{"backlog_horizon_is_head_slo", 0, 20, 10000, 15000, 1, 8},
+        // 2 x 9600 = 19200 drains 16 in 20 ms: plain SlackFit's choice stands.
+        DrainCase{"backlog_that_drains_keeps_slowest", 0, 16, 20000, 0, 2, 8},
+        // Nothing drains 100 in 5 ms: the highest-throughput choice that fits, (0,8).
+        DrainCase{"hopeless_backlog_max_throughput", 0, 100, 5000, 0, 0, 8},
+        // Overhead is paid per batch: 2 x (9600 + 500) > 20000.
+        DrainCase{"overhead_counts_per_batch", 500, 16, 20000, 0, 1, 8},
+        // Below kMinDrainQueue step 5 is off: (2,4) although 2 x 6400 > 9000.
+        DrainCase{"short_queue_plain_slackfit", 0, 7, 9000, 0, 2, 4}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(SlackFitTest, DropsDominatedChoices) {
+  // id 3 is slower than id 0 and less accurate at every batch; id 4 ties id 1 in latency and is
+  // less accurate only at batch 1 (its batch-2 latency is lower, so it stays there).
+  const LatencyProfile profile = MakeProfile({{0, 0.80, {1000, 1200}},
+                                              {1, 0.85, {2000, 2400}},
+                                              {3, 0.79, {1500, 1800}},
+                                              {4, 0.84, {2000, 2300}}});
+  const SlackFitPolicy policy(profile, 1, 0);
+  ASSERT_EQ(policy.buckets().size(), 1u);
+  std::vector<std::pair<int, int>> kept;
+  for (const SlackFitPolicy::Choice& c : policy.buckets()[0])
+    kept.push_back({c.subnet_id, c.batch});
+  EXPECT_EQ(kept, (std::vector<std::pair<int, int>>{{1, 2}, {4, 2}, {0, 2}, {1, 1}, {0, 1}}));
+  // With 4 buckets over [1000, 2400], (3,1) at 1500 us would sit alone in a slower bucket than
+  // (0,1) and win with 1600 us of slack.
+  const SlackFitPolicy four(profile, 4, 0);
+  EXPECT_EQ(four.Choose(TestNow(), Queue(1, 1600)), Decision::Run(0, 1));
+}
+
+TEST(SlackFitTest, DrainFactorZeroIsPlainSlackFit) {
+  const SlackFitPolicy plain(ThreeSubnetProfile(), 4, 0, /*drain_factor=*/0);
+  EXPECT_EQ(plain.Choose(TestNow(), Queue(20, 20000)), Decision::Run(2, 8));
+  EXPECT_EQ(plain.Choose(TestNow(), Queue(100, 5000)), Decision::Run(1, 8));
+  // A larger factor is more lenient: 3 x 9600 <= 1.5 x 20000.
+  const SlackFitPolicy lenient(ThreeSubnetProfile(), 4, 0, /*drain_factor=*/1.5);
+  EXPECT_EQ(lenient.Choose(TestNow(), Queue(20, 20000)), Decision::Run(2, 8));
 }
 
 }  // namespace
