@@ -2,13 +2,10 @@
 
 #include <utility>
 
-#ifdef TERNSERVE_BENCH_HAVE_TERNARY_ENGINE
 #include "models/ternary_engine.h"
-#endif
 
 namespace ternserve::bench {
 
-#ifdef TERNSERVE_BENCH_HAVE_TERNARY_ENGINE
 namespace {
 
 class TernarySubnetRunner final : public SubnetRunner {
@@ -44,14 +41,5 @@ absl::StatusOr<TernaryRunners> CreateTernaryRunners(const Bundle& bundle,
   }
   return result;
 }
-
-#else
-
-absl::StatusOr<TernaryRunners> CreateTernaryRunners(const Bundle&, const std::vector<int>&, int) {
-  return absl::UnimplementedError(
-      "TernaryEngine is not built (no CMake target ternserve_models_ternary in this tree yet)");
-}
-
-#endif
 
 }  // namespace ternserve::bench

@@ -1,9 +1,5 @@
-// TernaryEngine as the end-to-end suite's ternary contestant.
-//
-// The engine (models/ternary_engine.cc, CMake target ternserve_models_ternary) lands separately;
-// until that target exists, TERNSERVE_BENCH_HAVE_TERNARY_ENGINE is undefined, CreateTernaryRunners
-// returns UNIMPLEMENTED, and the suite reports the ternary column as null with that message. No
-// LibTorch.
+// TernaryEngine as the end-to-end suite's ternary contestant (one engine shared by the sub-nets'
+// runners, as the server shares it). No LibTorch.
 #ifndef TERNSERVE_BENCH_TERNARY_E2E_H_
 #define TERNSERVE_BENCH_TERNARY_E2E_H_
 
