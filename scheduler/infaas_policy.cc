@@ -12,14 +12,7 @@ InfaasPolicy::InfaasPolicy(const LatencyProfile& profile, int max_batch)
                      if (a.accuracy != b.accuracy) return a.accuracy > b.accuracy;
                      return P99Us(a, 1) < P99Us(b, 1);
                    });
-  const int fastest = profile.FastestIndex();
-  hopeless_.overhead = absl::Microseconds(profile.overhead_us);
-  if (fastest >= 0) {
-    const SubnetLatency& subnet = profile.subnets[static_cast<size_t>(fastest)];
-    hopeless_.min_latency = absl::Microseconds(P99Us(subnet, 1));
-    hopeless_.late_subnet_id = subnet.id;
-    hopeless_.late_max_batch = max_batch_;
-  }
+  hopeless_ = FastestSubnetHopelessRule(profile, max_batch_);
 }
 
 Decision InfaasPolicy::Choose(absl::Time now, const QueueView& queue) const {

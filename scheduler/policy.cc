@@ -71,4 +71,17 @@ absl::StatusOr<std::unique_ptr<Policy>> CreatePolicy(absl::string_view spec,
       absl::StrCat("unknown policy '", spec, "'; valid policies: ", kPolicyNames));
 }
 
+HopelessRule FastestSubnetHopelessRule(const LatencyProfile& profile, int late_max_batch) {
+  HopelessRule rule;
+  rule.overhead = absl::Microseconds(profile.overhead_us);
+  const int fastest = profile.FastestIndex();
+  if (fastest >= 0) {
+    const SubnetLatency& subnet = profile.subnets[static_cast<size_t>(fastest)];
+    rule.min_latency = absl::Microseconds(P99Us(subnet, 1));
+    rule.late_subnet_id = subnet.id;
+    rule.late_max_batch = late_max_batch;
+  }
+  return rule;
+}
+
 }  // namespace ternserve

@@ -62,6 +62,11 @@ struct HopelessRule {
   }
 };
 
+// The rule of policies that may use any sub-net (slackfit, infaas): hopeless when even the
+// fastest sub-net at batch 1 cannot finish in time; late=serve runs such requests on that sub-net,
+// up to `late_max_batch` at a time.
+HopelessRule FastestSubnetHopelessRule(const LatencyProfile& profile, int late_max_batch);
+
 // How a finished batch went, fed back to adaptive policies.
 struct BatchOutcome {
   int subnet_id = -1;

@@ -71,14 +71,7 @@ SlackFitPolicy::SlackFitPolicy(const LatencyProfile& profile, int num_buckets, i
     return a.accuracy > b.accuracy;
   });
   drain_factor_ = drain_factor;
-  const int fastest = profile.FastestIndex();
-  hopeless_.overhead = absl::Microseconds(profile.overhead_us);
-  if (fastest >= 0) {
-    const SubnetLatency& subnet = profile.subnets[static_cast<size_t>(fastest)];
-    hopeless_.min_latency = absl::Microseconds(P99Us(subnet, 1));
-    hopeless_.late_subnet_id = subnet.id;
-    hopeless_.late_max_batch = max_batch > 0 ? max_batch : profile.MaxBatch();
-  }
+  hopeless_ = FastestSubnetHopelessRule(profile, max_batch > 0 ? max_batch : profile.MaxBatch());
 }
 
 bool SlackFitPolicy::Drains(const Choice& c, int queue_size, double horizon_us) const {

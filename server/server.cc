@@ -17,9 +17,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "models/ternary_engine.h"
+#include "models/torch_engine.h"
 #include "scheduler/policy.h"
 #include "server/profiler.h"
-#include "models/torch_engine.h"
 
 namespace ternserve {
 namespace {
@@ -192,8 +192,8 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
     absl::StatusOr<LatencyProfile> measured =
         MeasureLatencyProfile(*bundle_, engine_ptrs, isa, threads, profiler_options);
     if (!measured.ok()) {
-      return absl::Status(measured.status().code(), absl::StrCat("start-up profiling failed: ",
-                                                                 measured.status().message()));
+      return absl::Status(measured.status().code(),
+                          absl::StrCat("start-up profiling failed: ", measured.status().message()));
     }
     profile_ = *std::move(measured);
     spdlog::info(

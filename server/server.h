@@ -21,8 +21,8 @@
 #include "models/bundle.h"
 #include "scheduler/clock.h"
 #include "scheduler/dispatcher.h"
-#include "server/classifier_service.h"
 #include "scheduler/latency_profile.h"
+#include "server/classifier_service.h"
 #include "server/engine_batch_processor.h"
 
 namespace ternserve {

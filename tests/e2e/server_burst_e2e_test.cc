@@ -30,8 +30,7 @@ class ServerBurstE2eTest : public ServerE2eTest {
     for (int i = 0; i < count; ++i) {
       v1::ClassifyRequest request = ImageRequest(i % kE2eImages, 1);
       request.set_latency_slo_ms(slo_ms);
-      absl::StatusOr<v1::ClassifyResponse> response =
-          client_->Classify(request, absl::Seconds(10));
+      absl::StatusOr<v1::ClassifyResponse> response = client_->Classify(request, absl::Seconds(10));
       EXPECT_TRUE(response.ok()) << response.status();
       if (response.ok()) subnets.push_back(response->subnet().id());
     }

@@ -115,7 +115,8 @@ TEST(ServerFlagsE2eTest, BadFlagsExit2) {
       {"--max_batch=abc"}, {"--no_such_flag=1"},
       {"--subnet=999"},    {"positional"},
       {"--isa=sse9"},      {"--engine=torch", "--isa=avx2"},
-      {"--policy=nope"},   {"--policy=slackfit:3"}, {"--late=maybe"}, {"--profile_budget_s=0"},
+      {"--policy=nope"},   {"--policy=slackfit:3"},
+      {"--late=maybe"},    {"--profile_budget_s=0"},
   };
   for (const auto& extra : cases) {
     SCOPED_TRACE(extra[0]);
@@ -140,10 +141,10 @@ TEST(ServerFlagsE2eTest, BadFlagsExit2) {
     json.insert(at + 9, "x");
     std::ofstream(other) << json;
   }
-  auto mismatched = RunToCompletion({TERNSERVE_SERVER_BIN,
-                                     absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE), "--port=0",
-                                     "--profile=" + other},
-                                    out);
+  auto mismatched =
+      RunToCompletion({TERNSERVE_SERVER_BIN, absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE),
+                       "--port=0", "--profile=" + other},
+                      out);
   ASSERT_TRUE(mismatched.ok());
   EXPECT_EQ(mismatched->first, 1);
 }
