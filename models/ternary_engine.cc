@@ -36,6 +36,38 @@ struct SubnetConv {
   std::vector<float> multiplier;  // weight scale[o] * input scale * BN scale[o]
   std::vector<float> bias;        // BN shift[o] (the classifier's bias for fc)
   float out_scale = 1.0f;         // u8 output scale; unused for fp32 outputs
+
+  // The conv over a batch of side x side inputs.
+  ConvShape Shape(int batch, int side) const {
+    ConvShape shape;
+    shape.batch = batch;
+    shape.in_h = shape.in_w = side;
+    shape.stride = stride;
+    return shape;
+  }
+  // Its epilogue: BN, ReLU and u8 requantization into `out`...
+  ConvEpilogue ToU8(uint8_t* out) const {
+    ConvEpilogue e = Common();
+    e.relu = true;
+    e.out_u8 = out;
+    e.out_scale = out_scale;
+    return e;
+  }
+  // ... or BN and an fp32 output (the shortcut and the classifier: no ReLU).
+  ConvEpilogue ToF32(float* out) const {
+    ConvEpilogue e = Common();
+    e.relu = false;
+    e.out_f32 = out;
+    return e;
+  }
+
+  // The parts both outputs share.
+  ConvEpilogue Common() const {
+    ConvEpilogue e;
+    e.multiplier = multiplier.data();
+    e.bias = bias.data();
+    return e;
+  }
 };
 
 struct SubnetBlock {
@@ -300,63 +332,30 @@ absl::StatusOr<std::vector<float>> TernaryEngine::Run(int subnet_id, absl::Span<
   // Stem.
   kernels::QuantizeStemInput(images.data(), static_cast<int64_t>(batch) * kSide * kSide,
                              m.input_mean, m.input_std, e.stem_quant, e.stem_in.data());
-  ConvShape shape;
-  shape.batch = batch;
-  shape.in_h = shape.in_w = kSide;
-  shape.stride = s.stem.stride;
-  ConvEpilogue ep;
-  ep.multiplier = s.stem.multiplier.data();
-  ep.bias = s.stem.bias.data();
-  ep.relu = true;
-  ep.out_u8 = e.act_a.data();
-  ep.out_scale = s.stem.out_scale;
-  e.Conv(s.stem, shape, ConvInput{e.stem_in.data(), e.stem_quant.zero_point}, ep);
-  int side = shape.OutH(3);
+  const ConvShape stem_shape = s.stem.Shape(batch, kSide);
+  e.Conv(s.stem, stem_shape, ConvInput{e.stem_in.data(), e.stem_quant.zero_point},
+         s.stem.ToU8(e.act_a.data()));
+  int side = stem_shape.OutH(3);
 
   // Residual blocks: h (block input) -> t (conv1 output) -> out (block output).
   uint8_t* h = e.act_a.data();
   uint8_t* t = e.act_b.data();
   uint8_t* out = e.act_c.data();
   for (const SubnetBlock& b : s.blocks) {
-    ConvShape in_shape;
-    in_shape.batch = batch;
-    in_shape.in_h = in_shape.in_w = side;
-    in_shape.stride = b.conv1.stride;
-    const int out_side = in_shape.OutH(3);
+    const ConvShape shape1 = b.conv1.Shape(batch, side);
+    const int out_side = shape1.OutH(3);
+    e.Conv(b.conv1, shape1, ConvInput{h, 0}, b.conv1.ToU8(t));
 
-    ConvEpilogue e1;
-    e1.multiplier = b.conv1.multiplier.data();
-    e1.bias = b.conv1.bias.data();
-    e1.relu = true;
-    e1.out_u8 = t;
-    e1.out_scale = b.conv1.out_scale;
-    e.Conv(b.conv1, in_shape, ConvInput{h, 0}, e1);
-
-    ConvEpilogue e2;
-    e2.multiplier = b.conv2.multiplier.data();
-    e2.bias = b.conv2.bias.data();
-    e2.relu = true;
-    e2.out_u8 = out;
-    e2.out_scale = b.conv2.out_scale;
+    ConvEpilogue e2 = b.conv2.ToU8(out);
     if (b.shortcut) {
-      ConvShape sc_shape = in_shape;
-      sc_shape.stride = b.shortcut->stride;
-      ConvEpilogue es;
-      es.multiplier = b.shortcut->multiplier.data();
-      es.bias = b.shortcut->bias.data();
-      es.relu = false;
-      es.out_f32 = e.shortcut.data();
-      e.Conv(*b.shortcut, sc_shape, ConvInput{h, 0}, es);
+      e.Conv(*b.shortcut, b.shortcut->Shape(batch, side), ConvInput{h, 0},
+             b.shortcut->ToF32(e.shortcut.data()));
       e2.residual_f32 = e.shortcut.data();
     } else {
       e2.residual_u8 = h;
       e2.residual_scale = b.in_scale;
     }
-    ConvShape shape2;
-    shape2.batch = batch;
-    shape2.in_h = shape2.in_w = out_side;
-    shape2.stride = 1;
-    e.Conv(b.conv2, shape2, ConvInput{t, 0}, e2);
+    e.Conv(b.conv2, b.conv2.Shape(batch, out_side), ConvInput{t, 0}, e2);
     std::swap(h, out);
     side = out_side;
   }
@@ -384,12 +383,8 @@ absl::StatusOr<std::vector<float>> TernaryEngine::Run(int subnet_id, absl::Span<
   const int classes = s.fc.weights.out_channels;
   const int class_stride = PaddedChannels(classes);
   grow(e.logits_padded, static_cast<size_t>(batch) * class_stride);
-  ConvEpilogue ef;
-  ef.multiplier = s.fc.multiplier.data();
-  ef.bias = s.fc.bias.data();
-  ef.relu = false;
-  ef.out_f32 = e.logits_padded.data();
-  kernels::TernaryLinear(*e.kernel, batch, ConvInput{e.pooled.data(), 0}, s.fc.weights, ef);
+  kernels::TernaryLinear(*e.kernel, batch, ConvInput{e.pooled.data(), 0}, s.fc.weights,
+                         s.fc.ToF32(e.logits_padded.data()));
   std::vector<float> logits(static_cast<size_t>(batch) * classes);
   for (int n = 0; n < batch; ++n) {
     std::memcpy(&logits[static_cast<size_t>(n) * classes],
