@@ -1,5 +1,5 @@
-// Latency profiling: every (sub-net, batch) cell on all engines at once, then the dispatcher's own
-// overhead. See profiler.h.
+// Latency profiling: the dispatcher's own overhead, then every (sub-net, batch) cell on all
+// engines at once, in interleaved rounds. See profiler.h.
 //
 // Durations are read from std::chrono::steady_clock, not from an injected Clock: a profiler exists
 // to measure real elapsed time, and a monotonic clock cannot be moved by NTP mid-sample.
@@ -19,7 +19,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "scheduler/clock.h"
 #include "scheduler/dispatcher.h"
@@ -49,7 +48,7 @@ double MicrosecondsSince(SteadyClock::time_point start) {
   return std::chrono::duration<double, std::micro>(SteadyClock::now() - start).count();
 }
 
-// Nearest-rank percentile of sorted `samples` (non-empty); q in (0, 1].
+// Nearest-rank percentile of `sorted` (ascending, non-empty); q in (0, 1].
 double Percentile(const std::vector<double>& sorted, double q) {
   const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
   return sorted[std::min(sorted.size(), std::max<size_t>(rank, 1)) - 1];
