@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <fstream>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <thread>
 #include <utility>
@@ -33,9 +34,10 @@ using SteadyClock = std::chrono::steady_clock;
 // the cap (a p99 of a few thousand samples is already steady).
 constexpr int kMinRoundTrips = 100;
 constexpr int kMaxRoundTrips = 5000;
-// Every cell is visited in this many rounds, each with 1/kRounds of its share, so a burst of
-// load from elsewhere on the machine (a build, a cron job) spreads over all cells instead of
-// inflating a run of consecutive ones (e.g. one sub-net's small batches above its large ones).
+// Every cell is visited in this many rounds, each with 1/kRounds of its share (the last round gets
+// what is left of it), so a burst of load from elsewhere on the machine (a build, a cron job)
+// spreads over all cells instead of inflating a run of consecutive ones (e.g. one sub-net's small
+// batches above its large ones).
 constexpr int kRounds = 4;
 // A cell stops here even inside its share: a p99 of a million samples is steady, and the samples
 // of a near-free engine would otherwise grow without bound.
@@ -137,14 +139,17 @@ std::vector<float> ProfileImages(int max_batch) {
 // Runs one visit of a cell on every engine at once, each on its own thread: one untimed warm-up
 // run each if `warm_up`, then timed runs until `share` has passed since the visit began and
 // `min_runs` timed runs (over all engines) are done; past min_runs, also once `max_runs` are.
-// Appends the timed runs' latencies (µs) to `samples`.
+// Appends the timed runs' latencies (µs) to `samples`; sets `*warm_up_us` to the slowest engine's
+// warm-up (0 without one).
 absl::Status MeasureCell(const std::vector<Engine*>& engines, const SubnetMeta& subnet, int batch,
                          absl::Span<const float> images, absl::Duration share, int min_runs,
-                         int max_runs, bool warm_up, std::vector<double>* samples) {
+                         int max_runs, bool warm_up, std::vector<double>* samples,
+                         double* warm_up_us) {
   const size_t workers = engines.size();
   const auto end = SteadyClock::now() + absl::ToChronoNanoseconds(share);
   std::vector<std::vector<double>> worker_samples(workers);
   std::vector<absl::Status> errors(workers);
+  std::vector<double> warm_ups_us(workers, 0.0);
   std::atomic<int> timed_runs{0};
   std::atomic<bool> failed{false};
 
@@ -152,7 +157,11 @@ absl::Status MeasureCell(const std::vector<Engine*>& engines, const SubnetMeta& 
     Engine* engine = engines[w];
     const absl::Span<const float> input = images.subspan(0, size_t(batch) * kRequestImageFloats);
     absl::Status status;
-    if (warm_up) status = engine->Run(subnet.id, input, batch).status();
+    if (warm_up) {
+      const SteadyClock::time_point start = SteadyClock::now();
+      status = engine->Run(subnet.id, input, batch).status();
+      warm_ups_us[w] = MicrosecondsSince(start);
+    }
     while (status.ok() && !failed.load()) {
       const int runs = timed_runs.load();
       if (runs >= min_runs && (runs >= max_runs || SteadyClock::now() >= end)) return;
@@ -184,6 +193,7 @@ absl::Status MeasureCell(const std::vector<Engine*>& engines, const SubnetMeta& 
   for (const std::vector<double>& s : worker_samples) {
     samples->insert(samples->end(), s.begin(), s.end());
   }
+  *warm_up_us = *std::max_element(warm_ups_us.begin(), warm_ups_us.end());
   return absl::OkStatus();
 }
 
@@ -271,10 +281,13 @@ absl::StatusOr<LatencyProfile> MeasureLatencyProfile(const Bundle& bundle,
   const std::vector<SubnetMeta>& subnets = metadata.subnets;
   const size_t batches = options.batches.size();
   const int cells = static_cast<int>(subnets.size() * batches);
-  const absl::Duration visit_share = (options.budget - overhead_budget) / (cells * kRounds);
+  const absl::Duration cell_share = (options.budget - overhead_budget) / cells;
+  const absl::Duration visit_share = cell_share / kRounds;
   const std::vector<float> images = ProfileImages(options.batches.back());
   std::vector<std::vector<double>> samples(static_cast<size_t>(cells));
   std::vector<BatchLatency> latencies(static_cast<size_t>(cells));
+  std::vector<absl::Duration> spent(static_cast<size_t>(cells));
+  std::vector<double> run_estimate_us(static_cast<size_t>(cells));  // mean run, else warm-up
   const SteadyClock::time_point start = SteadyClock::now();
   int visits = 0;
   auto eta_s = [&] { return MicrosecondsSince(start) / 1e6 / visits * (cells * kRounds - visits); };
@@ -282,23 +295,37 @@ absl::StatusOr<LatencyProfile> MeasureLatencyProfile(const Bundle& bundle,
     const bool last = round == kRounds - 1;
     for (size_t s = 0; s < subnets.size(); ++s) {
       for (size_t b = 0; b < batches; ++b) {
+        const size_t c = s * batches + b;
         const int batch = options.batches[b];
-        std::vector<double>& cell = samples[s * batches + b];
+        std::vector<double>& cell = samples[c];
+        ++visits;
+        // A run that does not fit a visit waits for the last round, so a slow cell costs its
+        // warm-up plus min_iterations runs, not a run per round.
+        if (round > 0 && !last && run_estimate_us[c] > absl::ToDoubleMicroseconds(visit_share)) {
+          continue;
+        }
         const int have = static_cast<int>(cell.size());
-        const int min_runs = last ? std::max(1, options.min_iterations - have) : 1;
+        const int min_runs = last ? std::max(have == 0 ? 1 : 0, options.min_iterations - have) : 0;
+        const absl::Duration slice =
+            last ? std::max(cell_share - spent[c], absl::ZeroDuration()) : visit_share;
+        const SteadyClock::time_point visit_start = SteadyClock::now();
+        double warm_up_us = 0;
         if (absl::Status measured =
-                MeasureCell(engines, subnets[s], batch, images, visit_share, min_runs,
-                            kMaxRunsPerCell / kRounds, /*warm_up=*/round == 0, &cell);
+                MeasureCell(engines, subnets[s], batch, images, slice, min_runs,
+                            kMaxRunsPerCell / kRounds, /*warm_up=*/round == 0, &cell, &warm_up_us);
             !measured.ok()) {
           return measured;
         }
-        ++visits;
+        spent[c] += absl::Microseconds(MicrosecondsSince(visit_start));
+        run_estimate_us[c] = cell.empty() ? warm_up_us
+                                          : std::accumulate(cell.begin(), cell.end(), 0.0) /
+                                                static_cast<double>(cell.size());
         if (!last) continue;
-        const BatchLatency& latency = latencies[s * batches + b] = Summarize(batch, cell);
-        const int done = static_cast<int>(s * batches + b) + 1;
-        report(absl::StrFormat("profiling %d/%d: %s batch %d: p50 %s p99 %s, ETA %.0fs", done,
-                               cells, subnets[s].name, batch, FormatLatency(latency.p50_us),
-                               FormatLatency(latency.p99_us), eta_s()));
+        const BatchLatency& latency = latencies[c] = Summarize(batch, cell);
+        report(absl::StrFormat("profiling %d/%d: %s batch %d: p50 %s p99 %s, ETA %.0fs",
+                               static_cast<int>(c) + 1, cells, subnets[s].name, batch,
+                               FormatLatency(latency.p50_us), FormatLatency(latency.p99_us),
+                               eta_s()));
       }
     }
     if (!last) {
