@@ -1,5 +1,5 @@
-// Latency profiling: every (sub-net, batch) cell on all engines at once, then the dispatcher's own
-// overhead. See profiler.h.
+// Latency profiling: the dispatcher's own overhead, then every (sub-net, batch) cell on all
+// engines at once, in interleaved rounds. See profiler.h.
 //
 // Durations are read from std::chrono::steady_clock, not from an injected Clock: a profiler exists
 // to measure real elapsed time, and a monotonic clock cannot be moved by NTP mid-sample.
@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <fstream>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <thread>
 #include <utility>
@@ -19,7 +20,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "scheduler/clock.h"
 #include "scheduler/dispatcher.h"
@@ -34,6 +34,11 @@ using SteadyClock = std::chrono::steady_clock;
 // the cap (a p99 of a few thousand samples is already steady).
 constexpr int kMinRoundTrips = 100;
 constexpr int kMaxRoundTrips = 5000;
+// Every cell is visited in this many rounds, each with 1/kRounds of its share (the last round gets
+// what is left of it), so a burst of load from elsewhere on the machine (a build, a cron job)
+// spreads over all cells instead of inflating a run of consecutive ones (e.g. one sub-net's small
+// batches above its large ones).
+constexpr int kRounds = 4;
 // A cell stops here even inside its share: a p99 of a million samples is steady, and the samples
 // of a near-free engine would otherwise grow without bound.
 constexpr int kMaxRunsPerCell = 1000000;
@@ -45,7 +50,7 @@ double MicrosecondsSince(SteadyClock::time_point start) {
   return std::chrono::duration<double, std::micro>(SteadyClock::now() - start).count();
 }
 
-// Nearest-rank percentile of sorted `samples` (non-empty); q in (0, 1].
+// Nearest-rank percentile of `sorted` (ascending, non-empty); q in (0, 1].
 double Percentile(const std::vector<double>& sorted, double q) {
   const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
   return sorted[std::min(sorted.size(), std::max<size_t>(rank, 1)) - 1];
@@ -131,38 +136,44 @@ std::vector<float> ProfileImages(int max_batch) {
   return images;
 }
 
-// Runs one cell on every engine at once, each on its own thread: one untimed warm-up run each,
-// then timed runs until `share` has passed since the cell began and `min_iterations` timed runs
-// (over all engines) are done; past min_iterations, also once kMaxRunsPerCell runs are.
-absl::StatusOr<BatchLatency> MeasureCell(const std::vector<Engine*>& engines,
-                                         const SubnetMeta& subnet, int batch,
-                                         absl::Span<const float> images, absl::Duration share,
-                                         int min_iterations) {
+// Runs one visit of a cell on every engine at once, each on its own thread: one untimed warm-up
+// run each if `warm_up`, then timed runs until `share` has passed since the visit began and
+// `min_runs` timed runs (over all engines) are done; past min_runs, also once `max_runs` are.
+// Appends the timed runs' latencies (µs) to `samples`; sets `*warm_up_us` to the slowest engine's
+// warm-up (0 without one).
+absl::Status MeasureCell(const std::vector<Engine*>& engines, const SubnetMeta& subnet, int batch,
+                         absl::Span<const float> images, absl::Duration share, int min_runs,
+                         int max_runs, bool warm_up, std::vector<double>* samples,
+                         double* warm_up_us) {
   const size_t workers = engines.size();
   const auto end = SteadyClock::now() + absl::ToChronoNanoseconds(share);
-  std::vector<std::vector<double>> samples(workers);
+  std::vector<std::vector<double>> worker_samples(workers);
   std::vector<absl::Status> errors(workers);
+  std::vector<double> warm_ups_us(workers, 0.0);
   std::atomic<int> timed_runs{0};
   std::atomic<bool> failed{false};
 
   auto work = [&](size_t w) {
     Engine* engine = engines[w];
     const absl::Span<const float> input = images.subspan(0, size_t(batch) * kRequestImageFloats);
-    absl::StatusOr<std::vector<float>> logits = engine->Run(subnet.id, input, batch);  // warm-up
-    while (logits.ok() && !failed.load()) {
-      const int runs = timed_runs.load();
-      if (runs >= min_iterations && (runs >= kMaxRunsPerCell || SteadyClock::now() >= end)) {
-        return;
-      }
+    absl::Status status;
+    if (warm_up) {
       const SteadyClock::time_point start = SteadyClock::now();
-      logits = engine->Run(subnet.id, input, batch);
-      if (logits.ok()) {
-        samples[w].push_back(MicrosecondsSince(start));
+      status = engine->Run(subnet.id, input, batch).status();
+      warm_ups_us[w] = MicrosecondsSince(start);
+    }
+    while (status.ok() && !failed.load()) {
+      const int runs = timed_runs.load();
+      if (runs >= min_runs && (runs >= max_runs || SteadyClock::now() >= end)) return;
+      const SteadyClock::time_point start = SteadyClock::now();
+      status = engine->Run(subnet.id, input, batch).status();
+      if (status.ok()) {
+        worker_samples[w].push_back(MicrosecondsSince(start));
         timed_runs.fetch_add(1);
       }
     }
-    if (!logits.ok()) {
-      errors[w] = logits.status();
+    if (!status.ok()) {
+      errors[w] = status;
       failed.store(true);
     }
   };
@@ -179,9 +190,11 @@ absl::StatusOr<BatchLatency> MeasureCell(const std::vector<Engine*>& engines,
                        " on engine ", w, ": ", errors[w].message()));
     }
   }
-  std::vector<double> all;
-  for (const std::vector<double>& s : samples) all.insert(all.end(), s.begin(), s.end());
-  return Summarize(batch, std::move(all));
+  for (const std::vector<double>& s : worker_samples) {
+    samples->insert(samples->end(), s.begin(), s.end());
+  }
+  *warm_up_us = *std::max_element(warm_ups_us.begin(), warm_ups_us.end());
+  return absl::OkStatus();
 }
 
 // A BatchProcessor with no model: zero logits at once.
@@ -265,26 +278,68 @@ absl::StatusOr<LatencyProfile> MeasureLatencyProfile(const Bundle& bundle,
   report(absl::StrCat("dispatch overhead (", profile.workers, " workers, no-op batch): p50 ",
                       FormatLatency(overhead->p50_us), " p99 ", FormatLatency(overhead->p99_us)));
 
-  const int cells = static_cast<int>(metadata.subnets.size() * options.batches.size());
-  const absl::Duration share = (options.budget - overhead_budget) / cells;
+  const std::vector<SubnetMeta>& subnets = metadata.subnets;
+  const size_t batches = options.batches.size();
+  const int cells = static_cast<int>(subnets.size() * batches);
+  const absl::Duration cell_share = (options.budget - overhead_budget) / cells;
+  const absl::Duration visit_share = cell_share / kRounds;
   const std::vector<float> images = ProfileImages(options.batches.back());
+  std::vector<std::vector<double>> samples(static_cast<size_t>(cells));
+  std::vector<BatchLatency> latencies(static_cast<size_t>(cells));
+  std::vector<absl::Duration> spent(static_cast<size_t>(cells));
+  std::vector<double> run_estimate_us(static_cast<size_t>(cells));  // mean run, else warm-up
   const SteadyClock::time_point start = SteadyClock::now();
-  int done = 0;
-  for (const SubnetMeta& subnet : metadata.subnets) {
+  int visits = 0;
+  auto eta_s = [&] { return MicrosecondsSince(start) / 1e6 / visits * (cells * kRounds - visits); };
+  for (int round = 0; round < kRounds; ++round) {
+    const bool last = round == kRounds - 1;
+    for (size_t s = 0; s < subnets.size(); ++s) {
+      for (size_t b = 0; b < batches; ++b) {
+        const size_t c = s * batches + b;
+        const int batch = options.batches[b];
+        std::vector<double>& cell = samples[c];
+        ++visits;
+        // A run that does not fit a visit waits for the last round, so a slow cell costs its
+        // warm-up plus min_iterations runs, not a run per round.
+        if (round > 0 && !last && run_estimate_us[c] > absl::ToDoubleMicroseconds(visit_share)) {
+          continue;
+        }
+        const int have = static_cast<int>(cell.size());
+        const int min_runs = last ? std::max(have == 0 ? 1 : 0, options.min_iterations - have) : 0;
+        const absl::Duration slice =
+            last ? std::max(cell_share - spent[c], absl::ZeroDuration()) : visit_share;
+        const SteadyClock::time_point visit_start = SteadyClock::now();
+        double warm_up_us = 0;
+        if (absl::Status measured =
+                MeasureCell(engines, subnets[s], batch, images, slice, min_runs,
+                            kMaxRunsPerCell / kRounds, /*warm_up=*/round == 0, &cell, &warm_up_us);
+            !measured.ok()) {
+          return measured;
+        }
+        spent[c] += absl::Microseconds(MicrosecondsSince(visit_start));
+        run_estimate_us[c] = cell.empty() ? warm_up_us
+                                          : std::accumulate(cell.begin(), cell.end(), 0.0) /
+                                                static_cast<double>(cell.size());
+        if (!last) continue;
+        const BatchLatency& latency = latencies[c] = Summarize(batch, cell);
+        report(absl::StrFormat("profiling %d/%d: %s batch %d: p50 %s p99 %s, ETA %.0fs",
+                               static_cast<int>(c) + 1, cells, subnets[s].name, batch,
+                               FormatLatency(latency.p50_us), FormatLatency(latency.p99_us),
+                               eta_s()));
+      }
+    }
+    if (!last) {
+      report(absl::StrFormat("profiling round %d/%d of %d cells done, ETA %.0fs", round + 1,
+                             kRounds, cells, eta_s()));
+    }
+  }
+  for (size_t s = 0; s < subnets.size(); ++s) {
     SubnetLatency& row = profile.subnets.emplace_back();
-    row.id = subnet.id;
-    row.name = subnet.name;
-    row.accuracy = subnet.test_accuracy;
-    for (int batch : options.batches) {
-      absl::StatusOr<BatchLatency> cell =
-          MeasureCell(engines, subnet, batch, images, share, options.min_iterations);
-      if (!cell.ok()) return cell.status();
-      row.batches.push_back(*cell);
-      ++done;
-      const double eta_s = MicrosecondsSince(start) / 1e6 / done * (cells - done);
-      report(absl::StrFormat("profiling %d/%d: %s batch %d: p50 %s p99 %s, ETA %.0fs", done, cells,
-                             subnet.name, batch, FormatLatency(cell->p50_us),
-                             FormatLatency(cell->p99_us), eta_s));
+    row.id = subnets[s].id;
+    row.name = subnets[s].name;
+    row.accuracy = subnets[s].test_accuracy;
+    for (size_t b = 0; b < batches; ++b) {
+      row.batches.push_back(latencies[s * batches + b]);
     }
   }
   if (absl::Status valid = ValidateLatencyProfile(profile, "measured profile"); !valid.ok()) {

@@ -32,15 +32,18 @@ struct ProfilerOptions {
   absl::Duration budget = absl::Seconds(25);
   // Fewest timed runs per cell, over all engines together. Default 5; must be >= 1.
   int min_iterations = 5;
-  // Called with a human progress line (e.g. "profiling 37/168: d2.2.2-w16.32.64 batch 8: p50
-  // 1.92 ms p99 2.31 ms, ETA 14s"), once per cell and once for the overhead. May be empty.
+  // Called with a human progress line: once for the overhead, once after each but the last round
+  // ("profiling round 1/4 of 168 cells done, ETA 19s"), and once per cell in the last round, when
+  // its numbers are final ("profiling 37/168: d2.2.2-w16.32.64 batch 8: p50 1.92 ms p99 2.31 ms,
+  // ETA 4s"). Called on the calling thread. May be empty.
   std::function<void(const std::string&)> progress;
 };
 
 // Measures p50/p99 latency of every sub-net of `bundle` x every batch in options.batches with the
 // serving layout: `engines` holds one engine per worker (the server's W workers), and all of them
 // run batches concurrently during the measurement, as when serving under load (W=1: one engine).
-// Each engine runs one untimed warm-up batch per cell before its timed runs.
+// Cells are visited in a few interleaved rounds (so a passing burst of other load on the machine
+// spreads over all of them); each engine runs one untimed warm-up batch at a cell's first visit.
 //
 // Fills bundle name/path/checksum ("crc32:<hex>" from the bundle file's trailer, or
 // "bytes:<size>" when the file cannot be re-read), engine name, isa (as passed; empty for torch),

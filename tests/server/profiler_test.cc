@@ -140,18 +140,32 @@ TEST_F(ProfilerTest, ProfileRoundTripsThroughSaveAndLoad) {
   EXPECT_EQ(LatencyProfileToJson(*loaded), LatencyProfileToJson(*profile));
 }
 
-TEST_F(ProfilerTest, ReportsProgressOncePerCell) {
+TEST_F(ProfilerTest, ReportsProgressOncePerCellAndPerRound) {
   SleepEngine engine(0, 10, &shared_);
   ASSERT_TRUE(MeasureLatencyProfile(*bundle_, {&engine}, "", 1, QuickOptions()).ok());
   const size_t cells = bundle_->metadata().subnets.size() * std::size(kProfiledBatches);
-  ASSERT_EQ(progress_.size(), cells + 1);  // + the dispatch overhead line
+  ASSERT_FALSE(progress_.empty());
   EXPECT_THAT(progress_[0], HasSubstr("dispatch overhead"));
+  std::vector<std::string> cell_lines;
+  int round_lines = 0;
+  for (const std::string& line : progress_) {
+    if (absl::StartsWith(line, "profiling round ")) {
+      EXPECT_THAT(line, HasSubstr("ETA"));
+      EXPECT_TRUE(cell_lines.empty()) << "rounds end before the final per-cell lines";
+      ++round_lines;
+    } else if (absl::StartsWith(line, "profiling ")) {
+      cell_lines.push_back(line);
+    }
+  }
+  EXPECT_GE(round_lines, 1);
+  EXPECT_EQ(progress_.size(), 1 + round_lines + cell_lines.size());
+  ASSERT_EQ(cell_lines.size(), cells);
   const SubnetMeta& first = bundle_->metadata().subnets.front();
-  EXPECT_THAT(progress_[1],
+  EXPECT_THAT(cell_lines[0],
               StartsWith(absl::StrCat("profiling 1/", cells, ": ", first.name, " batch 1: p50 ")));
-  EXPECT_THAT(progress_[1], HasSubstr("ETA"));
-  EXPECT_THAT(progress_.back(), StartsWith(absl::StrCat("profiling ", cells, "/", cells, ": ")));
-  EXPECT_THAT(progress_.back(), HasSubstr("batch 64"));
+  EXPECT_THAT(cell_lines[0], HasSubstr("ETA"));
+  EXPECT_THAT(cell_lines.back(), StartsWith(absl::StrCat("profiling ", cells, "/", cells, ": ")));
+  EXPECT_THAT(cell_lines.back(), HasSubstr("batch 64"));
 }
 
 TEST_F(ProfilerTest, SpendsRoughlyTheBudget) {
@@ -163,15 +177,17 @@ TEST_F(ProfilerTest, SpendsRoughlyTheBudget) {
   EXPECT_LT(elapsed, absl::Seconds(5));
 }
 
-TEST_F(ProfilerTest, RunsEveryCellAtLeastMinIterationsWhenTheBudgetIsTiny) {
+// With no time to spare, every cell costs exactly one warm-up and min_iterations timed runs: not
+// fewer, and not an extra run in each round.
+TEST_F(ProfilerTest, RunsEveryCellExactlyMinIterationsWhenTheBudgetIsTiny) {
   SleepEngine engine(0, 5, &shared_);
   ProfilerOptions options = QuickOptions();
-  options.budget = absl::Milliseconds(1);
-  options.min_iterations = 7;
+  options.budget = absl::Microseconds(10);
+  options.min_iterations = 2;  // fewer than the rounds
   options.batches = {1, 3};
   ASSERT_TRUE(MeasureLatencyProfile(*bundle_, {&engine}, "", 1, options).ok());
   const int cells = static_cast<int>(bundle_->metadata().subnets.size()) * 2;
-  EXPECT_GE(engine.runs.load(), cells * (7 + 1));  // + one warm-up per cell
+  EXPECT_EQ(engine.runs.load(), cells * (1 + 2));
 }
 
 TEST_F(ProfilerTest, AllWorkersRunConcurrently) {
