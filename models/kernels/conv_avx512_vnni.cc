@@ -127,12 +127,9 @@ TERNSERVE_AVX512_VNNI void ConvTileKernel(const ConvTile& t, int32_t zero_point,
   const int k = weights.kernel;
   const int groups = weights.in_groups;
   const int64_t step = t.pixel_step;
-  uint32_t zquad = 0, zquad_last = 0;
-  if (kZeroPoint) {
-    zquad = static_cast<uint32_t>(zero_point) * 0x01010101u;
-    const int last_channels = weights.in_channels - (groups - 1) * kBlockIn;  // 1 .. 4
-    zquad_last = last_channels == 4 ? zquad : zquad & ((1u << (8 * last_channels)) - 1);
-  }
+  ZeroPointQuads zq;
+  if (kZeroPoint) zq = MakeZeroPointQuads(zero_point, weights);
+  const uint32_t zquad = zq.full, zquad_last = zq.last;
   for (int ky = t.ky_begin; ky < t.ky_end; ++ky) {
     for (int kx = 0; kx < k; ++kx) {
       const int tap = ky * k + kx;

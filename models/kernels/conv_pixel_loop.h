@@ -39,6 +39,21 @@
 namespace ternserve::kernels {
 
 inline constexpr int kTilePixels = 7;
+// The zero point as 4 u8 lanes of an activation dword ("zquad"), and the same for the last input
+// group, whose lanes past in_channels are 0 (padding channels hold 0, not the zero point). The SIMD
+// variants multiply these with the expanded weights to form the zero-point term exactly.
+struct ZeroPointQuads {
+  uint32_t full = 0;
+  uint32_t last = 0;
+};
+inline ZeroPointQuads MakeZeroPointQuads(int32_t zero_point, const TernaryConvWeights& weights) {
+  ZeroPointQuads q;
+  q.full = static_cast<uint32_t>(zero_point) * 0x01010101u;
+  const int last_channels = weights.in_channels - (weights.in_groups - 1) * kBlockIn;  // 1 .. 4
+  q.last = last_channels == 4 ? q.full : q.full & ((1u << (8 * last_channels)) - 1);
+  return q;
+}
+
 inline constexpr int kMaxBlocksPerPass = 3;  // the most any variant asks for
 
 // One tile: pixels [ox0, ox0 + P) of output row (n, oy), output blocks [ob0, ob0 + B).
