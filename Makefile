@@ -11,7 +11,8 @@ HOST        ?= 127.0.0.1
 PORT        ?= 8001
 SERVE_FLAGS ?=
 
-# Build tools, libraries, the data set, the runtime BLAS and matplotlib (the trainer's plots).
+# Build tools, libraries, the data set, the runtime BLAS and matplotlib (the trainer's plots); prometheus-cpp for
+# the server's metrics and prometheus for promtool, which the metrics test runs.
 # libopenblas0-openmp matters: without it Debian's LibTorch falls back to the reference BLAS (~30x slower),
 # which would make every LibTorch baseline unfair.
 APT_PACKAGES := g++ cmake ninja-build pkg-config \
@@ -19,6 +20,7 @@ APT_PACKAGES := g++ cmake ninja-build pkg-config \
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev \
   nlohmann-json3-dev libspdlog-dev libspng-dev zlib1g-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
+  prometheus-cpp-dev prometheus python3-grpcio \
   dataset-fashion-mnist python3-matplotlib
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

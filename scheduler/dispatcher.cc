@@ -14,6 +14,19 @@ namespace {
 constexpr absl::Duration kMaxPolicyWait = absl::Milliseconds(5);
 constexpr absl::Duration kMinPolicyWait = absl::Microseconds(50);
 
+// Stands in for a null DispatcherOptions::observer, so the hot path needs no null checks.
+class NoopObserver final : public DispatcherObserver {
+ public:
+  void OnQueueDepth(int /*depth*/) override {}
+  void OnBatchDone(int /*subnet_id*/, int /*batch_size*/,
+                   absl::Duration /*compute_time*/) override {}
+};
+
+DispatcherObserver* ObserverOrNoop(DispatcherObserver* observer) {
+  static NoopObserver* const noop = new NoopObserver();
+  return observer != nullptr ? observer : noop;
+}
+
 std::shared_ptr<Policy> PolicyOrDefault(const DispatcherOptions& options) {
   if (options.policy != nullptr) return options.policy;
   return std::make_shared<FixedPolicy>(options.subnet_id, options.max_batch, absl::ZeroDuration());
@@ -26,6 +39,7 @@ Dispatcher::Dispatcher(const DispatcherOptions& options, BatchProcessor* process
       late_(options.late),
       processor_(processor),
       clock_(clock),
+      observer_(ObserverOrNoop(options.observer)),
       policy_(PolicyOrDefault(options)),
       queue_(options.max_queue) {
   absl::MutexLock lock(&join_mu_);
@@ -61,6 +75,7 @@ absl::Status Dispatcher::Enqueue(std::unique_ptr<Request>* request) {
   const absl::Time deadline = r.deadline;
   queue_.Push(arrival, deadline, std::move(*request));
   ++arrivals_;
+  observer_->OnQueueDepth(queue_.size());
   return absl::OkStatus();
 }
 
@@ -95,6 +110,7 @@ void Dispatcher::WorkerLoop(int worker) {
         if (queue_.empty()) return;
         const absl::Time now = clock_->Now();
         decision = TakeNextBatch(now, draining_, *policy_, late_, &queue_, &batch, &dropped);
+        if (decision.batch > 0 || !dropped.empty()) observer_->OnQueueDepth(queue_.size());
         if (decision.batch > 0 || !dropped.empty() || queue_.empty()) break;
         // The policy waits for the batch to fill: sleep until its retry time, an arrival or a
         // drain, whichever is first.
@@ -145,6 +161,7 @@ BatchOutcome Dispatcher::RunBatch(int worker, const Decision& decision,
   absl::StatusOr<std::vector<float>> logits =
       processor_->ProcessBatch(worker, subnet_id, images, batch_size);
   const absl::Time finish = clock_->Now();
+  observer_->OnBatchDone(subnet_id, batch_size, finish - start);
 
   absl::Status status = logits.status();
   size_t num_classes = 0;

@@ -22,6 +22,18 @@ absl::Time GrpcDeadline(const grpc::CallbackServerContext& context) {
   return absl::FromChrono(deadline);
 }
 
+// The response for a completion, or why there is none.
+absl::StatusOr<v1::ClassifyResponse> ToAnswer(const Completion& completion, int top_k,
+                                              const BundleMetadata& metadata) {
+  if (!completion.status.ok()) return completion.status;
+  v1::ClassifyResponse response;
+  if (absl::Status filled = FillClassifyResponse(completion, top_k, metadata, &response);
+      !filled.ok()) {
+    return filled;
+  }
+  return response;
+}
+
 }  // namespace
 
 // One ClassifyStream call. Reads requests one at a time and submits each; responses are queued and
@@ -139,6 +151,7 @@ void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time gr
   absl::StatusOr<ValidatedRequest> validated =
       ValidateClassifyRequest(request, options_.limits, arrival, grpc_deadline);
   if (!validated.ok()) {
+    if (options_.metrics != nullptr) options_.metrics->OnInvalid(validated.status().code());
     on_done(validated.status());
     return;
   }
@@ -150,21 +163,25 @@ void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time gr
   // us.
   auto callback = std::make_shared<std::function<void(absl::StatusOr<v1::ClassifyResponse>)>>(
       std::move(on_done));
-  queued->on_done = [this, callback, top_k = validated->top_k](Completion completion) {
-    if (!completion.status.ok()) {
-      (*callback)(completion.status);
-      return;
+  queued->on_done = [this, callback, arrival, top_k = validated->top_k](Completion completion) {
+    absl::StatusOr<v1::ClassifyResponse> answer = ToAnswer(completion, top_k, *metadata_);
+    if (options_.metrics != nullptr) {
+      CompletedRequest record;
+      record.code = answer.status().code();
+      record.ran = completion.batch_size > 0;  // hopeless requests are dropped unrun
+      record.deadline_met = completion.deadline_met;
+      record.subnet_id = completion.subnet_id;
+      record.queue_time = completion.queue_time;
+      record.request_time = clock_->Now() - arrival;
+      options_.metrics->OnCompleted(record);
     }
-    v1::ClassifyResponse response;
-    absl::Status filled = FillClassifyResponse(completion, top_k, *metadata_, &response);
-    if (!filled.ok()) {
-      (*callback)(filled);
-      return;
-    }
-    (*callback)(std::move(response));
+    (*callback)(std::move(answer));
   };
   absl::Status enqueued = dispatcher_->Enqueue(&queued);
-  if (!enqueued.ok()) (*callback)(enqueued);
+  if (!enqueued.ok()) {
+    if (options_.metrics != nullptr) options_.metrics->OnNotQueued(enqueued.code());
+    (*callback)(enqueued);
+  }
 }
 
 grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContext* context,

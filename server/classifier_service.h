@@ -16,6 +16,7 @@
 #include "models/bundle.h"
 #include "scheduler/clock.h"
 #include "scheduler/dispatcher.h"
+#include "server/metrics.h"
 #include "server/request_validation.h"
 #include "ternserve/v1/classifier.grpc.pb.h"
 
@@ -38,6 +39,9 @@ struct ClassifierServiceOptions {
   std::string engine;  // e.g. "ternary"
   // The measured latency table the policy decides with (may be empty).
   std::vector<LatencyEntryValue> latency_table;
+  // Told how every Classify request was answered, once, just before the answer goes out.
+  // Borrowed; must outlive the service. Null (the default): no metrics.
+  ServerMetrics* metrics = nullptr;
 };
 
 class ClassifierService final : public v1::Classifier::CallbackService {
@@ -58,7 +62,7 @@ class ClassifierService final : public v1::Classifier::CallbackService {
 
   // Validates `request` and queues it; `on_done` gets the finished response (status OK) or the
   // reason it was refused or failed. Called exactly once, possibly before Submit returns. Used by
-  // both RPCs.
+  // both RPCs; the one place requests are counted in the metrics.
   void Submit(const v1::ClassifyRequest& request, absl::Time grpc_deadline,
               std::function<void(absl::StatusOr<v1::ClassifyResponse>)> on_done);
 

@@ -2,7 +2,8 @@
 // SIGTERM/SIGINT; then it turns NOT_SERVING, stops taking RPCs, answers everything accepted, and
 // exits 0.
 //
-// Exit codes: 0 clean shutdown, 1 start-up failure (bundle, engine, port), 2 bad flags.
+// Exit codes: 0 clean shutdown, 1 start-up failure (bundle, engine, port or metrics port), 2 bad
+// flags.
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
@@ -31,9 +32,12 @@ ABSL_FLAG(std::string, bundle, "models/ternserve.tsn", "Model bundle (.tsn) to s
 ABSL_FLAG(std::string, host, "127.0.0.1",
           "Address to listen on (127.0.0.1 for local only, 0.0.0.0 or :: for all interfaces).");
 ABSL_FLAG(int, port, 8001, "gRPC port. 0 picks a free port; see --port_file.");
-ABSL_FLAG(
-    std::string, port_file, "",
-    "If set, the port actually listened on is written to this file (atomically) once serving.");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, the port actually listened on is written to this file (atomically) once "
+          "serving; the metrics port, unless --metrics_port=-1, is its second line.");
+ABSL_FLAG(int, metrics_port, 8002,
+          "Prometheus metrics port (HTTP, path /metrics, on --host). 0 picks a free port; -1 "
+          "serves no metrics.");
 ABSL_FLAG(std::string, policy, "slackfit",
           "Scheduling policy: slackfit (per batch, the most accurate sub-net and largest batch "
           "that fit the most urgent request's slack), infaas (most accurate sub-net that fits at "
@@ -81,6 +85,13 @@ std::vector<std::string> ValidateFlags(const ServerOptions& o) {
   if (o.host.empty()) errors.push_back("--host must not be empty");
   if (o.port < 0 || o.port > 65535) {
     errors.push_back(absl::StrCat("--port=", o.port, " is not in [0, 65535]"));
+  }
+  if (o.metrics_port < -1 || o.metrics_port > 65535) {
+    errors.push_back(absl::StrCat("--metrics_port=", o.metrics_port,
+                                  " is not in [0, 65535] (or -1 for no metrics)"));
+  } else if (o.metrics_port > 0 && o.metrics_port == o.port) {
+    errors.push_back(
+        absl::StrCat("--metrics_port=", o.metrics_port, " is the same as --port=", o.port));
   }
   if (o.subnet_id < -1) {
     errors.push_back(absl::StrCat("--subnet=", o.subnet_id, " must be a sub-net id or -1"));
@@ -178,6 +189,7 @@ int Main(int argc, char** argv) {
   options.host = absl::GetFlag(FLAGS_host);
   options.port = absl::GetFlag(FLAGS_port);
   options.port_file = absl::GetFlag(FLAGS_port_file);
+  options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   options.subnet_id = absl::GetFlag(FLAGS_subnet);
   options.policy = absl::GetFlag(FLAGS_policy);
   options.profile_path = absl::GetFlag(FLAGS_profile);

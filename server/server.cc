@@ -4,6 +4,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -24,11 +25,19 @@
 namespace ternserve {
 namespace {
 
-absl::Status WritePortFile(const std::string& path, int port) {
+// "host:port", bracketing IPv6 hosts ("[::1]:8001"), as gRPC wants and logs read best.
+std::string HostPort(const std::string& host, int port) {
+  const bool ipv6 = host.find(':') != std::string::npos;
+  return ipv6 ? absl::StrCat("[", host, "]:", port) : absl::StrCat(host, ":", port);
+}
+
+// The gRPC port, then the metrics port if metrics are served (-1: off, no second line).
+absl::Status WritePortFile(const std::string& path, int port, int metrics_port) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << port << "\n";
+    if (metrics_port >= 0) out << metrics_port << "\n";
     out.close();
     if (!out) return absl::UnavailableError(absl::StrCat("cannot write port file ", tmp));
   }
@@ -57,6 +66,12 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   if (options.max_queue < 1) return absl::InvalidArgumentError("max_queue must be >= 1");
   if (options.port < 0 || options.port > 65535) {
     return absl::InvalidArgumentError("port must be in [0, 65535]");
+  }
+  if (options.metrics_port < -1 || options.metrics_port > 65535) {
+    return absl::InvalidArgumentError("metrics_port must be in [-1, 65535]");
+  }
+  if (options.metrics_port > 0 && options.metrics_port == options.port) {
+    return absl::InvalidArgumentError("metrics_port must differ from port");
   }
   if (!(options.default_slo_ms > 0) || !(options.max_slo_ms >= options.default_slo_ms)) {
     return absl::InvalidArgumentError("need 0 < default_slo_ms <= max_slo_ms");
@@ -138,6 +153,21 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
         absl::StrCat("bundle ", bundle_->source(), " has no sub-nets"));
   }
 
+  // Bind the metrics port first: a port in use should fail start-up before minutes of profiling.
+  // The metrics themselves are registered below, once the policy and engine are known.
+  if (options.metrics_port >= 0) {
+    registry_ = std::make_shared<prometheus::Registry>();
+    absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
+        MetricsEndpoint::Create(options.host, options.metrics_port, registry_);
+    if (!endpoint.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat(endpoint.status().message(),
+                       " (--metrics_port=0 picks a free port, -1 turns metrics off)"));
+    }
+    metrics_endpoint_ = *std::move(endpoint);
+    metrics_port_ = metrics_endpoint_->port();
+  }
+
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   const int threads = options.threads > 0 ? options.threads : std::max(1, cores / options.workers);
   std::string isa;
@@ -209,6 +239,11 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   absl::StatusOr<std::unique_ptr<Policy>> policy = CreatePolicy(spec, profile_, policy_options);
   if (!policy.ok()) return policy.status();
   processor_ = std::make_unique<EngineBatchProcessor>(std::move(engines));
+  if (registry_ != nullptr) {
+    metrics_ = std::make_unique<ServerMetrics>(
+        *registry_, metadata,
+        BuildInfo{kTernserveVersion, spec, processor_->engine_name(), isa.empty() ? "none" : isa});
+  }
 
   DispatcherOptions dispatcher_options;
   dispatcher_options.workers = options.workers;
@@ -217,6 +252,7 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   dispatcher_options.subnet_id = subnet_id_;
   dispatcher_options.policy = std::shared_ptr<Policy>(*std::move(policy));
   dispatcher_options.late = options.late == "serve" ? LateMode::kServe : LateMode::kDrop;
+  dispatcher_options.observer = metrics_.get();
   dispatcher_ =
       std::make_unique<Dispatcher>(dispatcher_options, processor_.get(), RealClock::Get());
 
@@ -231,15 +267,14 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
     }
   }
   service_options.engine = processor_->engine_name();
+  service_options.metrics = metrics_.get();
   service_ = std::make_unique<ClassifierService>(service_options, &metadata, dispatcher_.get(),
                                                  RealClock::Get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  const bool ipv6 = options.host.find(':') != std::string::npos;
-  const std::string address = ipv6 ? absl::StrCat("[", options.host, "]:", options.port)
-                                   : absl::StrCat(options.host, ":", options.port);
+  const std::string address = HostPort(options.host, options.port);
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.RegisterService(service_.get());
@@ -257,8 +292,14 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
       options.bundle_path, metadata.subnets.size(), spec, options.late, service_options.engine,
       isa.empty() ? "" : absl::StrCat(" (", isa, ")"), options.workers, threads, options.max_batch,
       options.host, port_);
+  if (metrics_port_ >= 0) {
+    spdlog::info("metrics on http://{}/metrics", HostPort(options.host, metrics_port_));
+  } else {
+    spdlog::info("metrics off (--metrics_port=-1)");
+  }
   if (!options.port_file.empty()) {
-    if (absl::Status written = WritePortFile(options.port_file, port_); !written.ok()) {
+    if (absl::Status written = WritePortFile(options.port_file, port_, metrics_port_);
+        !written.ok()) {
       Shutdown(absl::ZeroDuration());
       return written;
     }

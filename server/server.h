@@ -1,10 +1,11 @@
 // Server: a running Ternserve instance. Wires a Bundle, one engine per worker, the Dispatcher and
 // the gRPC server (ternserve.v1.Classifier, grpc.health.v1.Health, server reflection) together.
 //
-// Ownership: the Server owns everything it creates, the bundle included. Lifecycle: Create() starts
-// serving and marks health SERVING; Shutdown() (or the destructor) turns NOT_SERVING, stops taking
-// RPCs, answers everything accepted and stops the workers. Thread-safe: Shutdown may be called from
-// any thread, once or more.
+// Ownership: the Server owns everything it creates, the bundle included, and the Prometheus
+// registry its metrics live in (server/metrics.h), served over HTTP at /metrics. Lifecycle:
+// Create() starts serving and marks health SERVING; Shutdown() (or the destructor) turns
+// NOT_SERVING, stops taking RPCs, answers everything accepted and stops the workers. Thread-safe:
+// Shutdown may be called from any thread, once or more.
 #ifndef TERNSERVE_SERVER_SERVER_H_
 #define TERNSERVE_SERVER_SERVER_H_
 
@@ -24,6 +25,12 @@
 #include "scheduler/latency_profile.h"
 #include "server/classifier_service.h"
 #include "server/engine_batch_processor.h"
+#include "server/metrics.h"
+#include "server/metrics_endpoint.h"
+
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
 
 namespace ternserve {
 
@@ -35,8 +42,12 @@ struct ServerOptions {
   // Address to listen on. Port 0 picks a free port (see Server::port()).
   std::string host = "127.0.0.1";
   int port = 8001;
-  // If non-empty, the chosen port is written here (atomically) once the server listens.
+  // If non-empty, the chosen port is written here (atomically) once the server listens; the
+  // metrics port, when metrics are served, is the second line.
   std::string port_file;
+  // Prometheus metrics over HTTP at http://host:metrics_port/metrics. 0 picks a free port (see
+  // Server::metrics_port()); -1 serves none (and records none).
+  int metrics_port = 8002;
   // Scheduling policy spec (scheduler/policy.h): "slackfit", "fixed[:<id>]", "infaas",
   // "clipper[:<id>]".
   std::string policy = "slackfit";
@@ -83,6 +94,8 @@ class Server {
 
   // The port actually listened on.
   int port() const { return port_; }
+  // The port /metrics is served on; -1 if metrics are off.
+  int metrics_port() const { return metrics_port_; }
   // The latency profile the policy uses (loaded or measured at start-up).
   const LatencyProfile& profile() const { return profile_; }
   int subnet_id() const { return subnet_id_; }
@@ -98,11 +111,16 @@ class Server {
   absl::Status Start(const ServerOptions& options, std::unique_ptr<Bundle> bundle);
 
   // Constant after Start. Destroyed in reverse order: gRPC server, service, dispatcher, processor,
-  // bundle.
+  // metrics, metrics endpoint, registry, bundle.
   std::unique_ptr<Bundle> bundle_;
+  // Null when metrics are off. The endpoint shares the registry; the metrics live in it.
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
+  std::unique_ptr<ServerMetrics> metrics_;
   LatencyProfile profile_;
   int subnet_id_ = -1;
   int port_ = 0;
+  int metrics_port_ = -1;
   std::unique_ptr<EngineBatchProcessor> processor_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<ClassifierService> service_;

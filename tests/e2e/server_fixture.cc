@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "models/ternary_engine.h"
@@ -99,7 +100,9 @@ void ServerE2eTest::SetUp() {
   dir_ = MakeTempDir();
   port_file_ = dir_ + "/port";
   std::vector<std::string> argv = {TERNSERVE_SERVER_BIN, absl::StrCat("--bundle=", bundle_),
-                                   "--port=0", "--port_file=" + port_file_, "--max_queue=4096"};
+                                   "--port=0", "--port_file=" + port_file_, "--max_queue=4096",
+                                   // 0, not the default 8002: parallel tests must not collide.
+                                   "--metrics_port=0"};
   argv.push_back(absl::StrCat("--max_batch=", max_batch_));
   argv.insert(argv.end(), flags_.begin(), flags_.end());
   ASSERT_TRUE(server_.Start(argv).ok());
@@ -109,7 +112,10 @@ void ServerE2eTest::SetUp() {
     ASSERT_LT(absl::Now(), give_up) << "ternserve did not write its port file";
     absl::SleepFor(absl::Milliseconds(20));
   }
-  port_ = std::stoi(ReadSmallFile(port_file_));
+  // The gRPC port, then the metrics port (absent with --metrics_port=-1).
+  std::istringstream ports(ReadSmallFile(port_file_));
+  ports >> port_;
+  if (!(ports >> metrics_port_)) metrics_port_ = -1;
   address_ = absl::StrCat("127.0.0.1:", port_);
   auto client = ClassifierClient::Create(address_);
   ASSERT_TRUE(client.ok());

@@ -1,6 +1,6 @@
 // Shared by the end-to-end tests: the tiny e2e bundle run in-process as the reference, and a
-// fixture that starts the real `ternserve` binary on an ephemeral port (--port=0 --port_file) and
-// stops it with SIGTERM, expecting exit code 0. Thread-compatible.
+// fixture that starts the real `ternserve` binary on ephemeral ports (--port=0 --metrics_port=0
+// --port_file) and stops it with SIGTERM, expecting exit code 0. Thread-compatible.
 #ifndef TERNSERVE_TESTS_E2E_SERVER_FIXTURE_H_
 #define TERNSERVE_TESTS_E2E_SERVER_FIXTURE_H_
 
@@ -51,13 +51,15 @@ class ServerE2eTest : public ::testing::Test {
 
   int max_batch_ = 8;  // --max_batch for the server; set before SetUp
   std::string bundle_ = TERNSERVE_E2E_BUNDLE;
-  // Further server flags; set before SetUp. The default serves the largest sub-net only (so
-  // responses match the reference) with the profile the e2e_profile fixture measured.
+  // Further server flags (they override the fixture's own); set before SetUp. The default serves
+  // the largest sub-net only (so responses match the reference) with the profile the e2e_profile
+  // fixture measured.
   std::vector<std::string> flags_ = {"--policy=fixed",
                                      std::string("--profile=") + TERNSERVE_E2E_PROFILE};
   std::string dir_;
   std::string port_file_;
   int port_ = 0;
+  int metrics_port_ = -1;  // the /metrics port, -1 if off
   std::string address_;
   testing::Subprocess server_;
   std::unique_ptr<ClassifierClient> client_;

@@ -110,25 +110,28 @@ TEST_F(ServerShutdownE2eTest, SigtermAnswersEveryUnaryCallInFlight) {
 TEST(ServerFlagsE2eTest, BadFlagsExit2) {
   const std::string out = ::testing::TempDir() + "/flags.out";
   const std::vector<std::vector<std::string>> cases = {
-      {"--workers=0"},     {"--port=70000"},
-      {"--engine=onnx"},   {"--default_slo_ms=-5"},
-      {"--max_batch=abc"}, {"--no_such_flag=1"},
-      {"--subnet=999"},    {"positional"},
-      {"--isa=sse9"},      {"--engine=torch", "--isa=avx2"},
-      {"--policy=nope"},   {"--policy=slackfit:3"},
-      {"--late=maybe"},    {"--profile_budget_s=0"},
+      {"--workers=0"},       {"--port=70000"},
+      {"--engine=onnx"},     {"--default_slo_ms=-5"},
+      {"--max_batch=abc"},   {"--no_such_flag=1"},
+      {"--subnet=999"},      {"positional"},
+      {"--isa=sse9"},        {"--engine=torch", "--isa=avx2"},
+      {"--policy=nope"},     {"--policy=slackfit:3"},
+      {"--late=maybe"},      {"--profile_budget_s=0"},
+      {"--metrics_port=-2"}, {"--metrics_port=70000"},
+      {"--metrics_port=x"},  {"--port=9100", "--metrics_port=9100"},
   };
   for (const auto& extra : cases) {
     SCOPED_TRACE(extra[0]);
     std::vector<std::string> argv = {TERNSERVE_SERVER_BIN,
-                                     absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE), "--port=0"};
+                                     absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE), "--port=0",
+                                     "--metrics_port=0"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto result = RunToCompletion(argv, out);
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_EQ(result->first, 2);
   }
-  auto missing =
-      RunToCompletion({TERNSERVE_SERVER_BIN, "--bundle=/nonexistent.tsn", "--port=0"}, out);
+  auto missing = RunToCompletion(
+      {TERNSERVE_SERVER_BIN, "--bundle=/nonexistent.tsn", "--port=0", "--metrics_port=0"}, out);
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->first, 1);
   // A profile of another bundle (the shipped one's sub-nets differ) is refused at start-up.
@@ -143,7 +146,7 @@ TEST(ServerFlagsE2eTest, BadFlagsExit2) {
   }
   auto mismatched =
       RunToCompletion({TERNSERVE_SERVER_BIN, absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE),
-                       "--port=0", "--profile=" + other},
+                       "--port=0", "--metrics_port=0", "--profile=" + other},
                       out);
   ASSERT_TRUE(mismatched.ok());
   EXPECT_EQ(mismatched->first, 1);
@@ -161,7 +164,7 @@ TEST(ServerFlagsE2eTest, EveryEngineAndIsaStartsAndAnswers) {
     SCOPED_TRACE(extra[0]);
     std::vector<std::string> argv = {TERNSERVE_SERVER_BIN,
                                      absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE), "--port=0",
-                                     "--port_file=" + out + ".port"};
+                                     "--metrics_port=0", "--port_file=" + out + ".port"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     // Start, then stop with SIGTERM once it listens: exit 0 means it started and drained cleanly.
     ::ternserve::testing::Subprocess server;

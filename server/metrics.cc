@@ -1,0 +1,183 @@
+// The server's Prometheus metrics. See metrics.h.
+#include "server/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <cmath>
+
+namespace ternserve {
+namespace {
+
+// Rounds to 3 significant digits, so bucket labels read le="0.000338", not a float's tail.
+double RoundSignificant(double x) {
+  const double scale = std::pow(10.0, std::floor(std::log10(x)) - 2);
+  return std::round(x / scale) * scale;
+}
+
+std::vector<double> ExponentialBuckets(double first, double factor, int count) {
+  std::vector<double> buckets;
+  double bound = first;
+  for (int i = 0; i < count; ++i, bound *= factor) buckets.push_back(RoundSignificant(bound));
+  return buckets;
+}
+
+// 1, 2, 4, ... 4096: --max_batch is at most 4096.
+std::vector<double> BatchSizeBuckets() {
+  std::vector<double> buckets;
+  for (int size = 1; size <= 4096; size *= 2) buckets.push_back(size);
+  return buckets;
+}
+
+// Sub-nets of a trained SuperNet sit between ~0.8 and ~0.95 on Fashion-MNIST: fine steps there,
+// coarse ones below.
+std::vector<double> AccuracyBuckets() {
+  return {0.5,  0.6,  0.7,  0.75, 0.8,  0.81, 0.82, 0.83, 0.84, 0.85, 0.86,
+          0.87, 0.88, 0.89, 0.9,  0.91, 0.92, 0.93, 0.94, 0.95, 0.97, 1.0};
+}
+
+const char* OutcomeName(SloOutcome outcome) {
+  switch (outcome) {
+    case SloOutcome::kMet:
+      return "met";
+    case SloOutcome::kMissed:
+      return "missed";
+    case SloOutcome::kDropped:
+      return "dropped";
+  }
+  return "missed";
+}
+
+}  // namespace
+
+const std::vector<double>& LatencyBucketsSeconds() {
+  // 0.1 ms * 1.5^k, k = 0..23: 24 boundaries up to ~1.12 s.
+  static const auto* buckets = new std::vector<double>(ExponentialBuckets(1e-4, 1.5, 24));
+  return *buckets;
+}
+
+SloOutcome ClassifySlo(absl::StatusCode code, bool ran, bool deadline_met) {
+  if (!ran) return SloOutcome::kDropped;
+  return code == absl::StatusCode::kOk && deadline_met ? SloOutcome::kMet : SloOutcome::kMissed;
+}
+
+ServerMetrics::ServerMetrics(prometheus::Registry& registry, const BundleMetadata& metadata,
+                             const BuildInfo& build_info) {
+  auto& requests = prometheus::BuildCounter()
+                       .Name("ternserve_requests_total")
+                       .Help(
+                           "Classify requests (unary calls and stream messages) by the gRPC "
+                           "status code of their answer.")
+                       .Register(registry);
+  for (int code = 0; code < kCodes; ++code) {
+    requests_by_code_[static_cast<size_t>(code)] =
+        &requests.Add({{"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(code))}});
+  }
+
+  auto& slo = prometheus::BuildCounter()
+                  .Name("ternserve_slo_total")
+                  .Help(
+                      "Validated requests by SLO outcome: met (OK by the deadline), missed (ran, "
+                      "but late or failed), dropped (never ran: hopeless, queue full or "
+                      "shutting down).")
+                  .Register(registry);
+  for (SloOutcome outcome : {SloOutcome::kMet, SloOutcome::kMissed, SloOutcome::kDropped}) {
+    slo_by_outcome_[static_cast<size_t>(outcome)] = &slo.Add({{"outcome", OutcomeName(outcome)}});
+  }
+
+  request_seconds_ = &prometheus::BuildHistogram()
+                          .Name("ternserve_request_duration_seconds")
+                          .Help("Arrival to answer, for requests the dispatcher accepted.")
+                          .Register(registry)
+                          .Add({}, LatencyBucketsSeconds());
+  queue_seconds_ = &prometheus::BuildHistogram()
+                        .Name("ternserve_queue_duration_seconds")
+                        .Help("Time each accepted request waited in the queue.")
+                        .Register(registry)
+                        .Add({}, LatencyBucketsSeconds());
+  batch_size_ = &prometheus::BuildHistogram()
+                     .Name("ternserve_batch_size")
+                     .Help("Requests per batch run.")
+                     .Register(registry)
+                     .Add({}, BatchSizeBuckets());
+  served_accuracy_ = &prometheus::BuildHistogram()
+                          .Name("ternserve_served_accuracy")
+                          .Help(
+                              "Expected accuracy (the bundle's test accuracy of the sub-net "
+                              "that answered) of each OK answer.")
+                          .Register(registry)
+                          .Add({}, AccuracyBuckets());
+  queue_depth_ = &prometheus::BuildGauge()
+                      .Name("ternserve_queue_depth")
+                      .Help("Requests waiting in the dispatcher's queue.")
+                      .Register(registry)
+                      .Add({});
+
+  auto& subnet_requests = prometheus::BuildCounter()
+                              .Name("ternserve_subnet_requests_total")
+                              .Help("Requests run, by sub-net id.")
+                              .Register(registry);
+  auto& compute = prometheus::BuildHistogram()
+                      .Name("ternserve_compute_duration_seconds")
+                      .Help("Compute time of each batch, by sub-net id.")
+                      .Register(registry);
+  for (const SubnetMeta& meta : metadata.subnets) {
+    const prometheus::Labels labels = {{"subnet", std::to_string(meta.id)}};
+    subnets_[meta.id] =
+        SubnetMetrics{&subnet_requests.Add(labels), &compute.Add(labels, LatencyBucketsSeconds()),
+                      meta.test_accuracy};
+  }
+
+  prometheus::BuildGauge()
+      .Name("ternserve_build_info")
+      .Help("Always 1; the labels say what this server runs.")
+      .Register(registry)
+      .Add({{"version", build_info.version},
+            {"policy", build_info.policy},
+            {"engine", build_info.engine},
+            {"isa", build_info.isa}})
+      .Set(1);
+}
+
+void ServerMetrics::OnQueueDepth(int depth) { queue_depth_->Set(depth); }
+
+void ServerMetrics::OnBatchDone(int subnet_id, int batch_size, absl::Duration compute_time) {
+  batch_size_->Observe(batch_size);
+  const auto it = subnets_.find(subnet_id);
+  if (it == subnets_.end()) return;  // the dispatcher runs only the bundle's sub-nets
+  it->second.requests->Increment(batch_size);
+  it->second.compute_seconds->Observe(absl::ToDoubleSeconds(compute_time));
+}
+
+void ServerMetrics::OnInvalid(absl::StatusCode code) { CountCode(code); }
+
+void ServerMetrics::OnNotQueued(absl::StatusCode code) {
+  CountCode(code);
+  CountSlo(SloOutcome::kDropped);
+}
+
+void ServerMetrics::OnCompleted(const CompletedRequest& request) {
+  CountCode(request.code);
+  CountSlo(ClassifySlo(request.code, request.ran, request.deadline_met));
+  request_seconds_->Observe(absl::ToDoubleSeconds(request.request_time));
+  queue_seconds_->Observe(absl::ToDoubleSeconds(request.queue_time));
+  if (request.code != absl::StatusCode::kOk) return;
+  if (const auto it = subnets_.find(request.subnet_id); it != subnets_.end()) {
+    served_accuracy_->Observe(it->second.test_accuracy);
+  }
+}
+
+void ServerMetrics::CountCode(absl::StatusCode code) {
+  const int index = static_cast<int>(code);
+  // absl has no codes beyond 16; anything else would be a bug, counted as UNKNOWN.
+  requests_by_code_[static_cast<size_t>(index >= 0 && index < kCodes ? index : 2)]->Increment();
+}
+
+void ServerMetrics::CountSlo(SloOutcome outcome) {
+  slo_by_outcome_[static_cast<size_t>(outcome)]->Increment();
+}
+
+}  // namespace ternserve

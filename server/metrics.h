@@ -1,0 +1,124 @@
+// ServerMetrics: the server's Prometheus metrics (names, types and labels as in DESIGN.md
+// "Metrics"). It is the DispatcherObserver the dispatcher reports to (queue depth, batches), and
+// ClassifierService tells it how every Classify request was answered.
+//
+//   ternserve_requests_total{code}           every Classify request (unary call or stream message),
+//                                            by the gRPC code name of its answer, counted once when
+//                                            the answer is produced
+//   ternserve_request_duration_seconds       arrival -> answer, requests the dispatcher accepted
+//   ternserve_queue_duration_seconds         arrival -> batch start (or drop), same requests
+//   ternserve_compute_duration_seconds{subnet}  per batch
+//   ternserve_slo_total{outcome}             every request that passed validation, exactly once:
+//       met      answered OK by its deadline;
+//       missed   it ran, but was answered late (e.g. --late=serve) or with an error (engine);
+//       dropped  it never ran: DEADLINE_EXCEEDED by the hopeless rule, RESOURCE_EXHAUSTED (queue
+//                full) or UNAVAILABLE (shutting down).
+//   ternserve_subnet_requests_total{subnet}  requests run per sub-net (+batch size per batch)
+//   ternserve_batch_size                     per batch
+//   ternserve_queue_depth                    requests waiting in the dispatcher's queue
+//   ternserve_served_accuracy                expected (bundle test) accuracy of each OK answer
+//   ternserve_build_info{version,policy,engine,isa}  always 1
+//
+// Ownership: the metrics live in the Registry passed in, which must outlive this object; the
+// server owns both. Every label child (each code, outcome and sub-net) is created in the
+// constructor, so recording is a lookup in constant tables plus prometheus-cpp's own update (an
+// atomic for counters and gauges, a short mutex for histograms). Thread-safe.
+//
+// Only this file's .cc, metrics_endpoint.cc (GET /metrics) and server.cc (which owns the registry)
+// include prometheus headers.
+#ifndef TERNSERVE_SERVER_METRICS_H_
+#define TERNSERVE_SERVER_METRICS_H_
+
+#include <array>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "models/bundle.h"
+#include "scheduler/dispatcher_observer.h"
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+}  // namespace prometheus
+
+namespace ternserve {
+
+// The labels of ternserve_build_info.
+struct BuildInfo {
+  std::string version;
+  std::string policy;  // the policy spec served, e.g. "slackfit" or "fixed:3"
+  std::string engine;  // "ternary" or "torch"
+  std::string isa;     // the ternary kernel variant; "none" for other engines
+};
+
+// ternserve_slo_total's outcome label (see the file comment).
+enum class SloOutcome { kMet, kMissed, kDropped };
+// `ran`: the request was part of a batch.
+SloOutcome ClassifySlo(absl::StatusCode code, bool ran, bool deadline_met);
+
+// How a request the dispatcher accepted was answered.
+struct CompletedRequest {
+  absl::StatusCode code = absl::StatusCode::kOk;  // the answer's final status
+  bool ran = false;                               // part of a batch (not dropped as hopeless)
+  bool deadline_met = false;
+  int subnet_id = -1;           // the sub-net that ran it, when ran
+  absl::Duration queue_time;    // arrival -> batch start (or drop)
+  absl::Duration request_time;  // arrival -> answer
+};
+
+// The latency buckets (seconds) of every duration histogram: log-spaced, 0.1 ms .. ~1.1 s.
+const std::vector<double>& LatencyBucketsSeconds();
+
+class ServerMetrics final : public DispatcherObserver {
+ public:
+  // Registers every family in `registry`, with one child per sub-net of `metadata`.
+  ServerMetrics(prometheus::Registry& registry, const BundleMetadata& metadata,
+                const BuildInfo& build_info);
+
+  ServerMetrics(const ServerMetrics&) = delete;
+  ServerMetrics& operator=(const ServerMetrics&) = delete;
+
+  // DispatcherObserver.
+  void OnQueueDepth(int depth) override;
+  void OnBatchDone(int subnet_id, int batch_size, absl::Duration compute_time) override;
+
+  // Answered without reaching the dispatcher because validation failed: counted in requests_total
+  // only (not an SLO outcome).
+  void OnInvalid(absl::StatusCode code);
+  // Passed validation, but the dispatcher refused it at Enqueue (queue full, shutting down):
+  // requests_total and slo dropped.
+  void OnNotQueued(absl::StatusCode code);
+  // Accepted by the dispatcher and now answered.
+  void OnCompleted(const CompletedRequest& request);
+
+ private:
+  struct SubnetMetrics {
+    prometheus::Counter* requests = nullptr;
+    prometheus::Histogram* compute_seconds = nullptr;
+    double test_accuracy = 0;
+  };
+  static constexpr int kCodes = 17;  // google.rpc.Code 0 (OK) .. 16 (UNAUTHENTICATED)
+
+  void CountCode(absl::StatusCode code);
+  void CountSlo(SloOutcome outcome);
+
+  // Constant after construction (the pointees are prometheus-cpp metrics, themselves
+  // thread-safe).
+  std::array<prometheus::Counter*, kCodes> requests_by_code_{};
+  std::array<prometheus::Counter*, 3> slo_by_outcome_{};
+  prometheus::Histogram* request_seconds_ = nullptr;
+  prometheus::Histogram* queue_seconds_ = nullptr;
+  prometheus::Histogram* batch_size_ = nullptr;
+  prometheus::Histogram* served_accuracy_ = nullptr;
+  prometheus::Gauge* queue_depth_ = nullptr;
+  std::unordered_map<int, SubnetMetrics> subnets_;
+};
+
+}  // namespace ternserve
+
+#endif  // TERNSERVE_SERVER_METRICS_H_
