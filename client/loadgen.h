@@ -1,0 +1,119 @@
+// Loadgen: an open-loop load generator for a Ternserve server (ternserve-loadgen).
+//
+// It replays an arrival trace (scheduler/trace.h specs, as ternserve-sim does) as asynchronous
+// unary Classify calls with real Fashion-MNIST test images, and reports what the client observed:
+// latency, SLO attainment, measured top-1 accuracy, the sub-nets that answered.
+//
+// Open loop: one pacing thread (the caller of Run) issues each call at its arrival time and never
+// waits for responses; if it falls behind the trace it sends at once and records the lag. Calls
+// round-robin over `connections` channels, each its own HTTP/2 connection. Every request has a
+// preallocated RequestRecord (the plan); the completion callback, on a gRPC thread, writes only its
+// own record and bumps atomic counters, so the hot path takes no lock and allocates one Call.
+//
+// Thread-compatible: one thread calls Connect then Run. The Loadgen must outlive every call it
+// issued (Run waits for them; see in_flight()).
+#ifndef TERNSERVE_CLIENT_LOADGEN_H_
+#define TERNSERVE_CLIENT_LOADGEN_H_
+
+#include <grpcpp/channel.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "client/loadgen_plan.h"
+#include "client/loadgen_stats.h"
+#include "models/fashion_mnist.h"
+#include "ternserve/v1/classifier.grpc.pb.h"
+
+namespace ternserve {
+
+struct LoadgenOptions {
+  // gRPC target, e.g. "127.0.0.1:8001".
+  std::string server;
+  // Arrival trace spec (see scheduler/trace.h).
+  std::string trace;
+  // SLOs of arrivals without their own (a file trace's SLO wins): one entry for --slo_ms.
+  std::vector<SloMixEntry> slo_mix = {{50, 1}};
+  // Separate HTTP/2 connections (each channel gets distinct arguments and a local subchannel
+  // pool), used round-robin. More spread the per-connection work over more of gRPC's threads.
+  int connections = 4;
+  // gRPC deadline of each call; also bounds the wait for stragglers at the end.
+  absl::Duration timeout = absl::Seconds(10);
+  // Deadline of the reachability check and of each connection's set-up in Connect.
+  absl::Duration connect_timeout = absl::Seconds(3);
+  // Seeds the trace, the SLO mix and the image choice.
+  uint64_t seed = 1;
+  std::string images_path = std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz";
+  std::string labels_path = std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz";
+  // A progress line on stderr every second (\r-updated on a TTY).
+  bool progress = true;
+};
+
+class Loadgen {
+ public:
+  // Parses the trace, reads the images and labels, and plans every request. INVALID_ARGUMENT for
+  // bad options or trace spec; NOT_FOUND or INVALID_ARGUMENT naming the file for unusable input.
+  static absl::StatusOr<std::unique_ptr<Loadgen>> Create(const LoadgenOptions& options);
+  ~Loadgen();
+
+  // Opens every connection and asks the server for its model (GetModelInfo) within
+  // connect_timeout. UNAVAILABLE, saying what failed, when the server cannot be reached.
+  absl::Status Connect();
+
+  // Replays the plan, waits for every call (at most timeout + a grace period), and summarizes.
+  // If `stop` becomes true, sending stops early and only the requests sent are reported.
+  LoadgenReport Run(const std::atomic<bool>* stop = nullptr);
+
+  int64_t planned() const { return static_cast<int64_t>(records_.size()); }
+  // Calls issued whose callback has not run yet (non-zero only if Run gave up waiting).
+  int64_t in_flight() const;
+  // The model name GetModelInfo reported in Connect.
+  const std::string& server_model() const { return server_model_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Call;
+
+  explicit Loadgen(const LoadgenOptions& options);
+  void Issue(RequestRecord* record, Clock::time_point now);
+  void OnDone(Call* call, const grpc::Status& status);
+  void ProgressLoop(absl::Notification* done);
+  void PrintProgress(bool final);
+
+  // Constant after Create / Connect.
+  const LoadgenOptions options_;
+  double trace_duration_s_ = 0;
+  std::vector<v1::Pixels> pixels_;  // one per image, borrowed (read-only) by in-flight calls
+  std::vector<uint8_t> labels_;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  std::vector<std::unique_ptr<v1::Classifier::Stub>> stubs_;
+  std::string server_model_;
+  Clock::time_point start_;
+
+  // One slot per request: the pacing thread writes sent_ns, the call's callback the results.
+  std::vector<RequestRecord> records_;
+  // Pacing thread only.
+  int64_t next_stub_ = 0;
+  // Written by the pacing thread, read by everyone.
+  std::atomic<int64_t> sent_{0};
+  // Written by completion callbacks.
+  std::atomic<int64_t> completed_{0};
+  std::atomic<int64_t> ok_{0};
+  std::atomic<int64_t> errors_{0};
+  LatencyHistogram latency_;
+  // Progress thread only.
+  int64_t progress_last_ok_ = 0;
+  Clock::time_point progress_last_time_;
+};
+
+}  // namespace ternserve
+
+#endif  // TERNSERVE_CLIENT_LOADGEN_H_

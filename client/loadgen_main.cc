@@ -1,0 +1,163 @@
+// ternserve-loadgen: open-loop load generator for a Ternserve server. Replays an arrival trace as
+// asynchronous Classify calls with Fashion-MNIST test images and reports latency, SLO attainment,
+// measured and claimed accuracy and the sub-net mix (see client/loadgen.h).
+//
+// Exit codes: 0 the run completed (even if some calls failed), 1 the server was unreachable at
+// start or an input file is unusable, 2 bad flags or trace spec. SIGINT stops sending; the calls
+// in flight are awaited and the requests sent so far are reported.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "client/loadgen.h"
+#include "client/loadgen_plan.h"
+#include "scheduler/flag_check.h"
+#include "scheduler/trace.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:8001", "Server address, host:port.");
+ABSL_FLAG(std::string, trace, "",
+          "Arrival trace (required): poisson:rate=R,duration=S | gamma:rate=R,cv2=C,duration=S | "
+          "ramp:from=R1,to=R2,duration=S | file:PATH (arrival µs per line, optional SLO ms, "
+          "which wins over --slo_ms/--slo_mix).");
+ABSL_FLAG(std::optional<double>, slo_ms, std::nullopt,
+          "Latency SLO of every request, in ms (sent as latency_slo_ms). Unset: 50, or --slo_mix.");
+ABSL_FLAG(std::string, slo_mix, "",
+          "SLO mix S1:p1,S2:p2,...: each request gets SLO Si ms with probability pi / sum(p). "
+          "Excludes --slo_ms.");
+ABSL_FLAG(int, connections, 4, "HTTP/2 connections (channels); requests round-robin over them.");
+ABSL_FLAG(int, timeout_ms, 10000, "gRPC deadline of each call, in ms.");
+ABSL_FLAG(int, connect_timeout_ms, 3000,
+          "How long the start-up check (GetModelInfo, then every connection up) may take, in ms.");
+ABSL_FLAG(uint64_t, seed, 1, "Seed for the trace, the SLO mix and the choice of images.");
+ABSL_FLAG(std::string, images,
+          std::string(ternserve::kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz",
+          "IDX images file (plain or .gz).");
+ABSL_FLAG(std::string, labels,
+          std::string(ternserve::kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz",
+          "IDX labels file matching --images.");
+ABSL_FLAG(bool, progress, true, "Print a progress line on stderr every second.");
+ABSL_FLAG(bool, json, false, "Print one JSON object on stdout instead of a human summary.");
+
+namespace ternserve {
+namespace {
+
+constexpr char kOwnFile[] = "client/loadgen_main.cc";
+constexpr int kExitUnreachable = 1;
+constexpr int kExitUsage = 2;
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void OnSigint(int) {
+  stop_requested.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second ^C kills
+}
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "ternserve-loadgen: %s\nTry --help.\n", message.c_str());
+  return kExitUsage;
+}
+
+int Main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, kOwnFile);
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
+  absl::SetProgramUsageMessage(
+      "Open-loop load generator: replays an arrival trace as asynchronous Classify calls with "
+      "Fashion-MNIST test images, and reports latency, SLO attainment, measured and claimed "
+      "accuracy and the sub-net mix.\n\nUsage: ternserve-loadgen --server ADDR --trace SPEC "
+      "[--slo_ms S | --slo_mix S1:p1,S2:p2] [--connections N] [--json]\n\nExit codes: 0 run "
+      "completed, 1 server unreachable or input unusable, 2 usage error.");
+  if (PrintHelpIfAsked(argc, argv, kOwnFile)) return 0;
+  if (!PrevalidateFlags(argc, argv, "ternserve-loadgen", kOwnFile)) {
+    std::fprintf(stderr, "Try --help.\n");
+    return kExitUsage;
+  }
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    return UsageError(absl::StrCat("unexpected argument '", positional[1], "'"));
+  }
+
+  LoadgenOptions options;
+  options.server = absl::GetFlag(FLAGS_server);
+  options.trace = absl::GetFlag(FLAGS_trace);
+  options.connections = absl::GetFlag(FLAGS_connections);
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.images_path = absl::GetFlag(FLAGS_images);
+  options.labels_path = absl::GetFlag(FLAGS_labels);
+  options.progress = absl::GetFlag(FLAGS_progress);
+  const int timeout_ms = absl::GetFlag(FLAGS_timeout_ms);
+  const int connect_timeout_ms = absl::GetFlag(FLAGS_connect_timeout_ms);
+  const std::optional<double> slo_ms = absl::GetFlag(FLAGS_slo_ms);
+  const std::string slo_mix = absl::GetFlag(FLAGS_slo_mix);
+
+  if (options.server.empty()) return UsageError("--server must not be empty");
+  if (options.trace.empty()) return UsageError("--trace is required");
+  if (absl::StatusOr<TraceSpec> spec = ParseTraceSpec(options.trace); !spec.ok()) {
+    return UsageError(absl::StrCat("--trace: ", spec.status().message()));
+  }
+  if (options.connections < 1 || options.connections > 1024) {
+    return UsageError("--connections must be in [1, 1024]");
+  }
+  if (timeout_ms < 1) return UsageError("--timeout_ms must be >= 1");
+  if (connect_timeout_ms < 1) return UsageError("--connect_timeout_ms must be >= 1");
+  options.timeout = absl::Milliseconds(timeout_ms);
+  options.connect_timeout = absl::Milliseconds(connect_timeout_ms);
+  if (slo_ms.has_value() && !slo_mix.empty()) {
+    return UsageError("give --slo_ms or --slo_mix, not both");
+  }
+  if (slo_ms.has_value()) {
+    if (!(*slo_ms > 0) || *slo_ms > 3.6e6) return UsageError("--slo_ms must be in (0, 3600000]");
+    options.slo_mix = {{*slo_ms, 1}};
+  } else if (!slo_mix.empty()) {
+    absl::StatusOr<std::vector<SloMixEntry>> mix = ParseSloMix(slo_mix);
+    if (!mix.ok()) return UsageError(absl::StrCat("--slo_mix: ", mix.status().message()));
+    options.slo_mix = *std::move(mix);
+  }
+
+  absl::StatusOr<std::unique_ptr<Loadgen>> loadgen = Loadgen::Create(options);
+  if (!loadgen.ok()) {
+    std::fprintf(stderr, "ternserve-loadgen: %s\n",
+                 std::string(loadgen.status().message()).c_str());
+    return kExitUnreachable;
+  }
+  if (absl::Status connected = (*loadgen)->Connect(); !connected.ok()) {
+    std::fprintf(stderr, "ternserve-loadgen: %s\n", std::string(connected.message()).c_str());
+    return kExitUnreachable;
+  }
+  std::fprintf(stderr, "ternserve-loadgen: %lld requests to %s (%s) over %d connections\n",
+               static_cast<long long>((*loadgen)->planned()), options.server.c_str(),
+               (*loadgen)->server_model().c_str(), options.connections);
+  std::signal(SIGINT, OnSigint);
+  const LoadgenReport report = (*loadgen)->Run(&stop_requested);
+  if (stop_requested.load()) {
+    std::fprintf(stderr, "ternserve-loadgen: interrupted: sent %lld of %lld requests\n",
+                 static_cast<long long>(report.sent),
+                 static_cast<long long>((*loadgen)->planned()));
+  }
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << ReportToJson(report).dump() << std::endl;
+  } else {
+    std::cout << ReportToText(report) << std::flush;
+  }
+  // Calls that outlived the wait may still run their callbacks into the Loadgen: never free it
+  // under them (the process is about to exit anyway).
+  if ((*loadgen)->in_flight() > 0) (void)loadgen->release();
+  return 0;
+}
+
+}  // namespace
+}  // namespace ternserve
+
+int main(int argc, char** argv) { return ternserve::Main(argc, argv); }

@@ -1,0 +1,78 @@
+// The load generator's statistics: the report of a finished run (a pure function of the request
+// records), its JSON and text forms, and a lock-free running latency histogram for the progress
+// line.
+#ifndef TERNSERVE_CLIENT_LOADGEN_STATS_H_
+#define TERNSERVE_CLIENT_LOADGEN_STATS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "client/loadgen_plan.h"
+#include "nlohmann/json.hpp"
+
+namespace ternserve {
+
+// What a run knew besides its records.
+struct RunInfo {
+  std::string trace;  // the --trace spec
+  int connections = 0;
+  int64_t planned = 0;          // arrivals in the trace (sent may be fewer after SIGINT)
+  double trace_duration_s = 0;  // the spec's duration, or a file trace's last arrival
+  double max_send_lag_ms = 0;   // worst lateness of a send behind its trace arrival
+};
+
+// Outcome of a run. "ok" means the RPC returned status OK; latencies are client-observed (call
+// issued -> completion callback), over ok requests.
+struct LoadgenReport {
+  RunInfo info;
+  int64_t sent = 0;
+  int64_t ok = 0;
+  std::map<std::string, int64_t> errors_by_code;  // gRPC code name -> count; NO_RESPONSE if lost
+  double slo_attainment = 0;                      // ok and latency <= its SLO, over sent
+  double measured_accuracy = 0;                   // top-1 == label, over ok
+  double expected_accuracy = 0;  // mean of the server's claimed sub-net accuracy, over ok
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0;
+  double throughput_rps = 0;         // ok / (last completion - first send)
+  double offered_rps = 0;            // planned / trace_duration_s
+  double duration_s = 0;             // first send -> last completion
+  std::map<int, double> subnet_mix;  // sub-net id -> fraction of ok
+  double server_queue_p50_ms = 0;
+  double server_compute_p50_ms = 0;
+  double server_deadline_met = 0;  // fraction of ok with deadline_met
+};
+
+// Nearest-rank percentile (q in [0, 1]) of `values`, which it sorts. 0 when empty.
+double Percentile(std::vector<double>* values, double q);
+
+// Summarizes the records of the requests that were sent (every record must have sent_ns set).
+LoadgenReport Summarize(absl::Span<const RequestRecord> records, const RunInfo& info);
+
+nlohmann::ordered_json ReportToJson(const LoadgenReport& report);
+std::string ReportToText(const LoadgenReport& report);
+
+// Latency histogram with ~6% wide log-linear buckets (16 per power of two of µs) up to hours.
+// Thread-safe and lock-free: Record from any thread, Quantile concurrently (a consistent-enough
+// snapshot for a progress line; the final report uses the exact records).
+class LatencyHistogram {
+ public:
+  void Record(int64_t latency_ns);
+  // Upper bound of the bucket holding the q-quantile, in ms; 0 when empty.
+  double QuantileMs(double q) const;
+
+  static int BucketOf(uint64_t us);
+  static uint64_t BucketLowerUs(int bucket);
+
+ private:
+  // Up to 2^63 µs; the last bucket's upper bound still fits in 64 bits.
+  static constexpr int kBuckets = 60 * 16;
+  std::array<std::atomic<uint64_t>, kBuckets> counts_{};
+};
+
+}  // namespace ternserve
+
+#endif  // TERNSERVE_CLIENT_LOADGEN_STATS_H_

@@ -1,0 +1,172 @@
+// End-to-end tests of ternserve-loadgen (client/loadgen_main.cc) against ternserve-echo
+// (bench/echo_server.cc): a real open-loop run, usage errors, an unreachable server.
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/testing/subprocess.h"
+
+namespace ternserve {
+namespace {
+
+using ::ternserve::testing::RunToCompletion;
+using ::ternserve::testing::Subprocess;
+using ::testing::HasSubstr;
+
+std::string ReadSmallFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+class LoadgenMainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = absl::StrCat(::testing::TempDir(), "/ternserve_loadgen_XXXXXX");
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+
+  // Starts ternserve-echo on a free port; returns "127.0.0.1:PORT".
+  std::string StartEcho() {
+    const std::string port_file = dir_ + "/echo.port";
+    EXPECT_TRUE(echo_.Start({TERNSERVE_ECHO_BIN, "--port=0", "--port_file=" + port_file}).ok());
+    const absl::Time give_up = absl::Now() + absl::Seconds(5);
+    std::string port;
+    while ((port = ReadSmallFile(port_file)).empty() && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_FALSE(port.empty()) << "ternserve-echo wrote no port file";
+    while (!port.empty() && port.back() == '\n') port.pop_back();
+    return absl::StrCat("127.0.0.1:", port);
+  }
+
+  // Runs ternserve-loadgen with `args`; returns (exit code, stdout and stderr merged).
+  std::pair<int, std::string> RunLoadgen(const std::vector<std::string>& args,
+                                         bool merge_stderr = true) {
+    std::vector<std::string> argv = {
+        "/bin/sh", "-c", merge_stderr ? "exec \"$0\" \"$@\" 2>&1" : "exec \"$0\" \"$@\"",
+        TERNSERVE_LOADGEN_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto result = RunToCompletion(argv, dir_ + "/loadgen.out", absl::Seconds(30));
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : std::make_pair(-100, std::string());
+  }
+
+  std::string dir_;
+  Subprocess echo_;
+};
+
+TEST_F(LoadgenMainTest, OpenLoopRunAgainstEcho) {
+  const std::string server = StartEcho();
+  const auto [code, out] = RunLoadgen(
+      {"--server=" + server, "--trace=poisson:rate=2000,duration=1", "--slo_ms=50", "--json"},
+      /*merge_stderr=*/false);
+  ASSERT_EQ(code, 0) << out;
+  const nlohmann::json json = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(json.is_object()) << "not one JSON object: " << out;
+  for (const char* field :
+       {"sent", "ok", "errors_by_code", "slo_attainment", "measured_accuracy", "expected_accuracy",
+        "p50_ms", "p90_ms", "p99_ms", "throughput_rps", "subnet_mix", "offered_rps", "duration_s",
+        "max_send_lag_ms", "server_queue_p50_ms", "server_compute_p50_ms", "server_deadline_met",
+        "trace", "connections"}) {
+    EXPECT_TRUE(json.contains(field)) << field;
+  }
+  const int64_t sent = json["sent"];
+  // A Poisson count of mean 2000 (sd ~45): well inside +-10%.
+  EXPECT_GT(sent, 1800);
+  EXPECT_LT(sent, 2200);
+  EXPECT_EQ(json["ok"], sent);
+  EXPECT_TRUE(json["errors_by_code"].empty()) << json["errors_by_code"].dump();
+  EXPECT_GT(json["slo_attainment"].get<double>(), 0.9);
+  EXPECT_EQ(json["connections"], 4);
+  EXPECT_EQ(json["trace"], "poisson:rate=2000,duration=1");
+  EXPECT_NEAR(json["offered_rps"].get<double>(), 2000, 200);
+  // The echo always answers sub-net 5, class 9 ("Ankle boot"), claiming 90.12 %: so the measured
+  // accuracy is the share of ankle boots among the images drawn (10 % of the test set).
+  EXPECT_EQ(json["subnet_mix"], nlohmann::json({{"5", 1.0}}));
+  EXPECT_NEAR(json["expected_accuracy"].get<double>(), 0.9012, 1e-6);
+  EXPECT_NEAR(json["measured_accuracy"].get<double>(), 0.10, 0.04);
+  EXPECT_EQ(json["server_deadline_met"], 1.0);
+  EXPECT_NEAR(json["server_compute_p50_ms"].get<double>(), 0.45, 1e-9);
+  EXPECT_GT(json["p50_ms"].get<double>(), 0);
+  EXPECT_LE(json["p50_ms"].get<double>(), json["p99_ms"].get<double>());
+  EXPECT_GT(json["throughput_rps"].get<double>(), 1000);
+
+  echo_.Signal(SIGTERM);
+  absl::StatusOr<int> echo_exit = echo_.Wait(absl::Seconds(5));
+  ASSERT_TRUE(echo_exit.ok()) << echo_exit.status();
+  EXPECT_EQ(*echo_exit, 0);
+}
+
+TEST_F(LoadgenMainTest, HumanSummaryAndProgress) {
+  const std::string server = StartEcho();
+  const auto [code, out] =
+      RunLoadgen({"--server=" + server, "--trace=poisson:rate=500,duration=1.2",
+                  "--slo_mix=20:1,80:1", "--connections=2"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr(" s  sent "));  // the progress line
+  EXPECT_THAT(out, HasSubstr(" in flight "));
+  EXPECT_THAT(out, HasSubstr("over 2 connections"));
+  EXPECT_THAT(out, HasSubstr("SLO attainment"));
+  EXPECT_THAT(out, HasSubstr("sub-net mix: 5: 100.0%"));
+}
+
+TEST_F(LoadgenMainTest, UsageErrorsExit2NamingTheFlag) {
+  const struct {
+    std::vector<std::string> args;
+    const char* message;
+  } cases[] = {
+      {{"--trace=poisson:rate=10,duration=1", "--bogus=1"}, "unknown flag --bogus"},
+      {{"--trace=poisson:rate=10,duration=1", "--connections=abc"}, "--connections=abc"},
+      {{"--trace=poisson:rate=10,duration=1", "--connections=0"}, "--connections"},
+      {{"--trace=poisson:rate=-1,duration=1"}, "--trace"},
+      {{"--trace=zipf:rate=1"}, "--trace"},
+      {{}, "--trace is required"},
+      {{"--trace=poisson:rate=10,duration=1", "--slo_ms=0"}, "--slo_ms"},
+      {{"--trace=poisson:rate=10,duration=1", "--slo_mix=25:x"}, "--slo_mix"},
+      {{"--trace=poisson:rate=10,duration=1", "--slo_ms=5", "--slo_mix=25:1"}, "not both"},
+      {{"--trace=poisson:rate=10,duration=1", "--timeout_ms=0"}, "--timeout_ms"},
+  };
+  for (const auto& c : cases) {
+    const auto [code, out] = RunLoadgen(c.args);
+    EXPECT_EQ(code, 2) << c.message << ": " << out;
+    EXPECT_THAT(out, HasSubstr(c.message));
+  }
+  const auto [help_code, help] = RunLoadgen({"--help"});
+  EXPECT_EQ(help_code, 0);
+  EXPECT_THAT(help, HasSubstr("--slo_mix"));
+  EXPECT_THAT(help, HasSubstr("--connections (default: 4)"));
+}
+
+TEST_F(LoadgenMainTest, UnreachableServerExits1) {
+  // A port nobody listens on: bind one, note it, close it.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  close(fd);
+  const std::string server = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+  const auto [code, out] = RunLoadgen(
+      {"--server=" + server, "--trace=poisson:rate=10,duration=1", "--connect_timeout_ms=1000"});
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_THAT(out, HasSubstr("cannot reach the server at " + server));
+}
+
+}  // namespace
+}  // namespace ternserve

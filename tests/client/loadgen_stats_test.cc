@@ -1,0 +1,144 @@
+// Tests of client/loadgen_stats.cc: percentiles, the run summary on hand-made records, its JSON,
+// and the running histogram.
+#include "client/loadgen_stats.h"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ternserve {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(PercentileTest, NearestRank) {
+  std::vector<double> empty;
+  EXPECT_EQ(Percentile(&empty, 0.5), 0);
+  std::vector<double> values = {5, 1, 4, 2, 3, 10, 9, 8, 7, 6};
+  EXPECT_EQ(Percentile(&values, 0.0), 1);
+  EXPECT_EQ(Percentile(&values, 0.5), 5);
+  EXPECT_EQ(Percentile(&values, 0.9), 9);
+  EXPECT_EQ(Percentile(&values, 0.91), 10);
+  EXPECT_EQ(Percentile(&values, 1.0), 10);
+  std::vector<double> one = {3.5};
+  EXPECT_EQ(Percentile(&one, 0.99), 3.5);
+}
+
+RequestRecord Ok(int64_t sent_ms, int64_t latency_us, float slo_ms, int subnet, bool correct) {
+  RequestRecord r;
+  r.sent_ns = sent_ms * 1000000;
+  r.done_ns = r.sent_ns + latency_us * 1000;
+  r.slo_ms = slo_ms;
+  r.code = 0;
+  r.subnet_id = subnet;
+  r.correct = correct;
+  r.expected_accuracy = subnet == 1 ? 0.8f : 0.9f;
+  r.queue_us = 100 * subnet;
+  r.compute_us = 1000 * subnet;
+  r.deadline_met = latency_us <= slo_ms * 1000;
+  return r;
+}
+
+TEST(SummarizeTest, CountsAttainmentAccuracyAndMix) {
+  std::vector<RequestRecord> records = {
+      Ok(0, 1000, 5, 1, true),    // met
+      Ok(10, 2000, 5, 2, false),  // met
+      Ok(20, 10000, 5, 2, true),  // ok but late
+      Ok(30, 5000, 5, 2, true),   // exactly on the SLO: met
+  };
+  RequestRecord unavailable;
+  unavailable.sent_ns = 40'000'000;
+  unavailable.done_ns = 41'000'000;
+  unavailable.code = 14;
+  unavailable.slo_ms = 5;
+  records.push_back(unavailable);
+  RequestRecord lost;  // never answered
+  lost.sent_ns = 50'000'000;
+  lost.slo_ms = 5;
+  records.push_back(lost);
+
+  RunInfo info;
+  info.trace = "poisson:rate=100,duration=0.06";
+  info.connections = 2;
+  info.planned = 6;
+  info.trace_duration_s = 0.06;
+  info.max_send_lag_ms = 0.25;
+  const LoadgenReport report = Summarize(records, info);
+
+  EXPECT_EQ(report.sent, 6);
+  EXPECT_EQ(report.ok, 4);
+  EXPECT_EQ(report.errors_by_code,
+            (std::map<std::string, int64_t>{{"UNAVAILABLE", 1}, {"NO_RESPONSE", 1}}));
+  EXPECT_DOUBLE_EQ(report.slo_attainment, 3.0 / 6.0);  // over sent, not over ok
+  EXPECT_DOUBLE_EQ(report.measured_accuracy, 3.0 / 4.0);
+  EXPECT_NEAR(report.expected_accuracy, (0.8 + 3 * 0.9) / 4, 1e-6);
+  EXPECT_DOUBLE_EQ(report.p50_ms, 2);
+  EXPECT_DOUBLE_EQ(report.p90_ms, 10);
+  EXPECT_DOUBLE_EQ(report.p99_ms, 10);
+  EXPECT_EQ(report.subnet_mix, (std::map<int, double>{{1, 0.25}, {2, 0.75}}));
+  EXPECT_DOUBLE_EQ(report.server_queue_p50_ms, 0.2);
+  EXPECT_DOUBLE_EQ(report.server_compute_p50_ms, 2);
+  EXPECT_DOUBLE_EQ(report.server_deadline_met, 3.0 / 4.0);
+  // First send 0, last completion 41 ms (the UNAVAILABLE answer).
+  EXPECT_DOUBLE_EQ(report.duration_s, 0.041);
+  EXPECT_DOUBLE_EQ(report.throughput_rps, 4 / 0.041);
+  EXPECT_DOUBLE_EQ(report.offered_rps, 100);
+}
+
+TEST(SummarizeTest, EmptyRunIsAllZero) {
+  const LoadgenReport report = Summarize({}, RunInfo());
+  EXPECT_EQ(report.sent, 0);
+  EXPECT_EQ(report.ok, 0);
+  EXPECT_EQ(report.slo_attainment, 0);
+  EXPECT_EQ(report.throughput_rps, 0);
+  EXPECT_TRUE(report.errors_by_code.empty());
+}
+
+TEST(ReportToJsonTest, HasEveryField) {
+  std::vector<RequestRecord> records = {Ok(0, 1500, 5, 3, true)};
+  RunInfo info;
+  info.trace = "poisson:rate=1,duration=1";
+  info.connections = 4;
+  const nlohmann::ordered_json json = ReportToJson(Summarize(records, info));
+  for (const char* field :
+       {"sent", "ok", "errors_by_code", "slo_attainment", "measured_accuracy", "expected_accuracy",
+        "p50_ms", "p90_ms", "p99_ms", "throughput_rps", "subnet_mix", "offered_rps", "duration_s",
+        "max_send_lag_ms", "server_queue_p50_ms", "server_compute_p50_ms", "server_deadline_met",
+        "trace", "connections"}) {
+    EXPECT_TRUE(json.contains(field)) << field;
+  }
+  EXPECT_TRUE(json["errors_by_code"].is_object());
+  EXPECT_EQ(json["subnet_mix"]["3"], 1.0);
+  EXPECT_EQ(json["trace"], "poisson:rate=1,duration=1");
+  EXPECT_DOUBLE_EQ(json["p50_ms"].get<double>(), 1.5);
+  const std::string text = ReportToText(Summarize(records, info));
+  EXPECT_THAT(text, HasSubstr("sent 1  ok 1  errors 0"));
+  EXPECT_THAT(text, HasSubstr("3: 100.0%"));
+}
+
+TEST(LatencyHistogramTest, BucketsAreContiguousAndNarrow) {
+  for (uint64_t us = 0; us < 1000000; us += (us < 100 ? 1 : 37)) {
+    const int b = LatencyHistogram::BucketOf(us);
+    ASSERT_LE(LatencyHistogram::BucketLowerUs(b), us) << us;
+    ASSERT_GT(LatencyHistogram::BucketLowerUs(b + 1), us) << us;
+    if (us >= 16) {
+      ASSERT_LE(static_cast<double>(LatencyHistogram::BucketLowerUs(b + 1)) / us, 1.0625 + 1e-9)
+          << us;
+    }
+  }
+}
+
+TEST(LatencyHistogramTest, QuantilesWithinABucket) {
+  LatencyHistogram histogram;
+  EXPECT_EQ(histogram.QuantileMs(0.99), 0);
+  for (int i = 1; i <= 1000; ++i) histogram.Record(int64_t{i} * 10000);  // 0.01 .. 10 ms
+  EXPECT_NEAR(histogram.QuantileMs(0.5), 5.0, 5.0 * 0.07);
+  EXPECT_NEAR(histogram.QuantileMs(0.99), 9.9, 9.9 * 0.07);
+  EXPECT_GE(histogram.QuantileMs(0.99), 9.9);  // an upper bound
+}
+
+}  // namespace
+}  // namespace ternserve
