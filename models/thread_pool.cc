@@ -8,6 +8,8 @@ namespace {
 // How long an idle worker spins before it sleeps: long enough to span the gap between two layers
 // of one batch, short enough not to burn a core between batches.
 constexpr auto kSpin = std::chrono::microseconds(200);
+// A claim index no job has (jobs have fewer than 2^31 tasks).
+constexpr uint64_t kNoTask = 0x7fffffffu;
 
 void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -34,8 +36,10 @@ void ThreadPool::RunTasks(uint32_t generation) {
   while (true) {
     uint64_t claim = claim_.load(std::memory_order_acquire);
     if (static_cast<uint32_t>(claim >> 32) != generation) return;
-    const int index = static_cast<int>(claim & 0xffffffffu);
-    if (index >= tasks_.load(std::memory_order_relaxed)) return;
+    const int index = static_cast<int>(claim & 0x7fffffffu);
+    // Acquire: if this is the next job's count, the claim_ store that closed the old job (see
+    // ParallelFor) is visible too, so the compare-exchange below fails.
+    if (index >= tasks_.load(std::memory_order_acquire)) return;
     if (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel)) continue;
     // The claim succeeded, so job `generation` is still current and cannot be replaced before
     // this task is counted done: fn_ is this job's.
@@ -51,8 +55,12 @@ void ThreadPool::ParallelFor(int n, const std::function<void(int)>& fn) {
     return;
   }
   const uint32_t generation = ++last_generation_;
+  // Close the previous job first: a worker that read its last claim (all tasks taken) but sees this
+  // job's larger task count must not be able to claim "the next index" of the old generation and
+  // run this job's fn with it (that ran an index twice and let ParallelFor return early).
+  claim_.store(static_cast<uint64_t>(generation) << 32 | kNoTask, std::memory_order_relaxed);
   fn_.store(&fn, std::memory_order_relaxed);
-  tasks_.store(n, std::memory_order_relaxed);
+  tasks_.store(n, std::memory_order_release);
   done_.store(0, std::memory_order_relaxed);
   claim_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_release);
   {

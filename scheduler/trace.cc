@@ -55,9 +55,9 @@ std::unique_ptr<ArrivalSource> MakeSource(double duration_s, Gap gap) {
   return std::make_unique<GeneratedSource<Gap>>(duration_s, std::move(gap));
 }
 
-class FileSource final : public ArrivalSource {
+class ListSource final : public ArrivalSource {
  public:
-  explicit FileSource(std::vector<Arrival> arrivals) : arrivals_(std::move(arrivals)) {}
+  explicit ListSource(std::vector<Arrival> arrivals) : arrivals_(std::move(arrivals)) {}
   bool Next(Arrival* arrival) override {
     if (next_ >= arrivals_.size()) return false;
     *arrival = arrivals_[next_++];
@@ -109,7 +109,7 @@ absl::StatusOr<std::unique_ptr<ArrivalSource>> OpenFile(const std::string& path)
     arrivals.push_back(arrival);
   }
   if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
-  return std::make_unique<FileSource>(std::move(arrivals));
+  return ListTrace(std::move(arrivals));
 }
 
 }  // namespace
@@ -180,6 +180,10 @@ absl::StatusOr<TraceSpec> ParseTraceSpec(absl::string_view spec) {
       break;
   }
   return trace;
+}
+
+std::unique_ptr<ArrivalSource> ListTrace(std::vector<Arrival> arrivals) {
+  return std::make_unique<ListSource>(std::move(arrivals));
 }
 
 absl::StatusOr<std::unique_ptr<ArrivalSource>> OpenTrace(const TraceSpec& spec, uint64_t seed) {

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -54,6 +55,9 @@ class ArrivalSource {
 // Opens a trace. A file trace is read and checked here: INVALID_ARGUMENT "PATH:LINE: ..." for a
 // malformed line or a time that goes backwards, NOT_FOUND if it cannot be read.
 absl::StatusOr<std::unique_ptr<ArrivalSource>> OpenTrace(const TraceSpec& spec, uint64_t seed);
+
+// A trace of exactly these arrivals (nondecreasing times), as a file trace reads them.
+std::unique_ptr<ArrivalSource> ListTrace(std::vector<Arrival> arrivals);
 
 }  // namespace ternserve
 

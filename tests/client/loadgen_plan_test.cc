@@ -54,21 +54,6 @@ TEST(ParseSloMixTest, RejectsBadSpecs) {
   }
 }
 
-// A fixed list of arrivals.
-class ListSource final : public ArrivalSource {
- public:
-  explicit ListSource(std::vector<Arrival> arrivals) : arrivals_(std::move(arrivals)) {}
-  bool Next(Arrival* arrival) override {
-    if (next_ >= arrivals_.size()) return false;
-    *arrival = arrivals_[next_++];
-    return true;
-  }
-
- private:
-  std::vector<Arrival> arrivals_;
-  size_t next_ = 0;
-};
-
 std::vector<Arrival> EvenArrivals(int n) {
   std::vector<Arrival> arrivals;
   for (int i = 0; i < n; ++i) arrivals.push_back({absl::Microseconds(100 * i)});
@@ -76,11 +61,11 @@ std::vector<Arrival> EvenArrivals(int n) {
 }
 
 TEST(PlanRequestsTest, LaysOutArrivalsSlosAndImages) {
-  ListSource trace(EvenArrivals(20000));
+  std::unique_ptr<ArrivalSource> trace = ListTrace(EvenArrivals(20000));
   PlanOptions options;
   options.slo_mix = {{25, 3}, {100, 1}};
   options.image_count = 7;
-  absl::StatusOr<std::vector<RequestRecord>> plan = PlanRequests(&trace, options);
+  absl::StatusOr<std::vector<RequestRecord>> plan = PlanRequests(trace.get(), options);
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_EQ(plan->size(), 20000u);
   std::map<float, int> slos;
@@ -102,11 +87,11 @@ TEST(PlanRequestsTest, LaysOutArrivalsSlosAndImages) {
 }
 
 TEST(PlanRequestsTest, TraceSloWinsOverTheMix) {
-  ListSource trace({{absl::ZeroDuration(), absl::Milliseconds(7)},
-                    {absl::Milliseconds(1), absl::ZeroDuration()}});
+  std::unique_ptr<ArrivalSource> trace = ListTrace({{absl::ZeroDuration(), absl::Milliseconds(7)},
+                                                    {absl::Milliseconds(1), absl::ZeroDuration()}});
   PlanOptions options;
   options.slo_mix = {{50, 1}};
-  absl::StatusOr<std::vector<RequestRecord>> plan = PlanRequests(&trace, options);
+  absl::StatusOr<std::vector<RequestRecord>> plan = PlanRequests(trace.get(), options);
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_EQ(plan->size(), 2u);
   EXPECT_FLOAT_EQ((*plan)[0].slo_ms, 7);
@@ -115,12 +100,12 @@ TEST(PlanRequestsTest, TraceSloWinsOverTheMix) {
 
 TEST(PlanRequestsTest, DeterministicForASeed) {
   auto plan = [](uint64_t seed) {
-    ListSource trace(EvenArrivals(100));
+    std::unique_ptr<ArrivalSource> trace = ListTrace(EvenArrivals(100));
     PlanOptions options;
     options.slo_mix = {{10, 1}, {20, 1}};
     options.image_count = 10000;
     options.seed = seed;
-    absl::StatusOr<std::vector<RequestRecord>> records = PlanRequests(&trace, options);
+    absl::StatusOr<std::vector<RequestRecord>> records = PlanRequests(trace.get(), options);
     std::vector<std::pair<float, int>> out;
     if (records.ok()) {
       for (const RequestRecord& r : *records) out.push_back({r.slo_ms, r.image});
@@ -134,16 +119,17 @@ TEST(PlanRequestsTest, DeterministicForASeed) {
 TEST(PlanRequestsTest, RejectsBadOptionsAndHugeTraces) {
   PlanOptions options;
   options.slo_mix = {};
-  ListSource empty_mix(EvenArrivals(1));
-  EXPECT_EQ(PlanRequests(&empty_mix, options).status().code(), absl::StatusCode::kInvalidArgument);
+  std::unique_ptr<ArrivalSource> empty_mix = ListTrace(EvenArrivals(1));
+  EXPECT_EQ(PlanRequests(empty_mix.get(), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
   options.slo_mix = {{50, 1}};
   options.max_requests = 10;
-  ListSource too_long(EvenArrivals(11));
-  absl::StatusOr<std::vector<RequestRecord>> plan = PlanRequests(&too_long, options);
+  std::unique_ptr<ArrivalSource> too_long = ListTrace(EvenArrivals(11));
+  absl::StatusOr<std::vector<RequestRecord>> plan = PlanRequests(too_long.get(), options);
   ASSERT_FALSE(plan.ok());
   EXPECT_THAT(std::string(plan.status().message()), HasSubstr("more than 10 arrivals"));
-  ListSource just_fits(EvenArrivals(10));
-  EXPECT_TRUE(PlanRequests(&just_fits, options).ok());
+  std::unique_ptr<ArrivalSource> just_fits = ListTrace(EvenArrivals(10));
+  EXPECT_TRUE(PlanRequests(just_fits.get(), options).ok());
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // engine's per-layer pattern), with workers that are spinning, asleep, or waking late.
 #include "models/thread_pool.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -25,6 +26,34 @@ TEST(ThreadPoolTest, EveryIndexOfEveryJobRunsExactlyOnce) {
       if (job % 500 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   }
+}
+
+// Preempted workers are what exposed a race (an old job's last claim taking a task of the next job:
+// an index ran twice, and ParallelFor returned early or spun forever); a busy thread per core
+// makes preemption between a worker's reads likely.
+TEST(ThreadPoolTest, ExactlyOnceWhileOtherThreadsCompeteForTheCores) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> hogs;
+  for (unsigned c = 0; c < std::max(2u, std::thread::hardware_concurrency()); ++c) {
+    hogs.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+    });
+  }
+  ThreadPool pool(4);
+  for (int job = 0; job < 3000; ++job) {
+    const int n = 1 + job % 7;
+    std::vector<std::atomic<int>> runs(n);
+    pool.ParallelFor(n, [&](int i) { runs[i].fetch_add(1); });
+    bool once = true;
+    for (int i = 0; i < n; ++i) once = once && runs[i].load() == 1;
+    if (!once) {
+      ADD_FAILURE() << "job " << job << ": an index did not run exactly once";
+      break;
+    }
+  }
+  stop = true;
+  for (std::thread& t : hogs) t.join();
 }
 
 TEST(ThreadPoolTest, UsesTheWorkersWhenTheyAreAwake) {
