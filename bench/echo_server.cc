@@ -96,16 +96,10 @@ int Main(int argc, char** argv) {
   sigaddset(&shutdown_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
 
-  absl::FlagsUsageConfig usage_config;
-  usage_config.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, kOwnFile);
-  };
-  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage_config);
-  absl::SetProgramUsageMessage(
-      "A bare gRPC ternserve.v1.Classifier that answers every Classify at once with a fixed "
-      "response of the real server's size (for load generator and overhead measurements).\n\n"
-      "Usage: ternserve-echo [--host H] [--port P] [--port_file FILE]");
+  SetUsage(kOwnFile,
+           "A bare gRPC ternserve.v1.Classifier that answers every Classify at once with a fixed "
+           "response of the real server's size (for load generator and overhead measurements).\n\n"
+           "Usage: ternserve-echo [--host H] [--port P] [--port_file FILE]");
   if (PrintHelpIfAsked(argc, argv, kOwnFile)) return 0;
   if (!PrevalidateFlags(argc, argv, "ternserve-echo", kOwnFile)) {
     std::fprintf(stderr, "Try --help.\n");

@@ -67,18 +67,12 @@ int UsageError(const std::string& message) {
 }
 
 int Main(int argc, char** argv) {
-  absl::FlagsUsageConfig usage_config;
-  usage_config.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, kOwnFile);
-  };
-  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage_config);
-  absl::SetProgramUsageMessage(
-      "Open-loop load generator: replays an arrival trace as asynchronous Classify calls with "
-      "Fashion-MNIST test images, and reports latency, SLO attainment, measured and claimed "
-      "accuracy and the sub-net mix.\n\nUsage: ternserve-loadgen --server ADDR --trace SPEC "
-      "[--slo_ms S | --slo_mix S1:p1,S2:p2] [--connections N] [--json]\n\nExit codes: 0 run "
-      "completed, 1 server unreachable or input unusable, 2 usage error.");
+  SetUsage(kOwnFile,
+           "Open-loop load generator: replays an arrival trace as asynchronous Classify calls with "
+           "Fashion-MNIST test images, and reports latency, SLO attainment, measured and claimed "
+           "accuracy and the sub-net mix.\n\nUsage: ternserve-loadgen --server ADDR --trace SPEC "
+           "[--slo_ms S | --slo_mix S1:p1,S2:p2] [--connections N] [--json]\n\nExit codes: 0 run "
+           "completed, 1 server unreachable or input unusable, 2 usage error.");
   if (PrintHelpIfAsked(argc, argv, kOwnFile)) return 0;
   if (!PrevalidateFlags(argc, argv, "ternserve-loadgen", kOwnFile)) {
     std::fprintf(stderr, "Try --help.\n");

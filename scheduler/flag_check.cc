@@ -8,6 +8,8 @@
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 
 namespace ternserve {
 
@@ -84,6 +86,18 @@ bool PrintHelpIfAsked(int argc, char** argv, const std::string& own_file) {
                 flag->Help().c_str());
   }
   return true;
+}
+
+void SetUsage(const std::string& own_file, const std::string& usage_message,
+              const std::string& version) {
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [own_file](absl::string_view path) {
+    return absl::EndsWith(path, own_file);
+  };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  if (!version.empty()) config.version_string = [version] { return version + "\n"; };
+  absl::SetFlagsUsageConfig(config);
+  absl::SetProgramUsageMessage(usage_message);
 }
 
 }  // namespace ternserve

@@ -23,6 +23,12 @@ bool PrevalidateFlags(int argc, char** argv, const std::string& program,
 // --help handler exits 1). Otherwise returns false.
 bool PrintHelpIfAsked(int argc, char** argv, const std::string& own_file);
 
+// Sets absl's usage configuration for a binary: --help and --helpshort list the flags defined in
+// `own_file` (absl's default matches only files named after the binary), `usage_message` is the
+// program's usage text, and a non-empty `version` is what --version prints.
+void SetUsage(const std::string& own_file, const std::string& usage_message,
+              const std::string& version = "");
+
 }  // namespace ternserve
 
 #endif  // TERNSERVE_SCHEDULER_FLAG_CHECK_H_

@@ -53,13 +53,8 @@ int UsageError(const std::string& message) {
 }
 
 int Main(int argc, char** argv) {
-  absl::FlagsUsageConfig usage_config;
-  usage_config.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, "scheduler/sim_main.cc");
-  };
-  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage_config);
-  absl::SetProgramUsageMessage(
+  SetUsage(
+      "scheduler/sim_main.cc",
       "Replays an arrival trace against a scheduling policy and a latency profile, on a simulated "
       "clock with the scheduler's own queue and policy code.\n\nUsage: ternserve-sim "
       "--profile=profile.json --trace=gamma:rate=2000,cv2=4,duration=60 --policy=slackfit "

@@ -165,18 +165,12 @@ int Main(int argc, char** argv) {
   // lock graph for every absl::Mutex gRPC creates per call, tens of microseconds per request.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
-  absl::FlagsUsageConfig usage_config;
-  // --help lists this file's flags (absl's default matches files named after the binary).
-  usage_config.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, "server/main.cc");
-  };
-  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
-  usage_config.version_string = [] { return absl::StrCat("ternserve ", kTernserveVersion, "\n"); };
-  absl::SetFlagsUsageConfig(usage_config);
-  absl::SetProgramUsageMessage(
+  SetUsage(
+      "server/main.cc",
       "Serves a Ternserve model bundle over gRPC (ternserve.v1.Classifier, grpc.health.v1.Health, "
       "reflection).\n\nUsage: ternserve --bundle=models/ternserve.tsn [--port=8001] [flags]\n"
-      "SIGTERM or SIGINT: stop taking requests, answer everything accepted, exit 0.");
+      "SIGTERM or SIGINT: stop taking requests, answer everything accepted, exit 0.",
+      absl::StrCat("ternserve ", kTernserveVersion));
   if (!PrevalidateFlags(argc, argv, "ternserve", "server/main.cc")) {
     std::fprintf(stderr, "Try --help.\n");
     return kExitUsage;

@@ -144,13 +144,8 @@ void PrintSummary(const LatencyProfile& profile) {
 }
 
 int Main(int argc, char** argv) {
-  absl::FlagsUsageConfig usage_config;
-  usage_config.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, kThisFile);
-  };
-  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage_config);
-  absl::SetProgramUsageMessage(
+  SetUsage(
+      kThisFile,
       "Measures the p50/p99 latency of every sub-net of a bundle at batch sizes 1, 2, 4, ..., 64 "
       "with the serving engine, all workers busy at once, and writes the latency profile that "
       "ternserve --profile and ternserve-sim read.\n\nUsage: ternserve-profile --bundle=B.tsn "
