@@ -1,8 +1,9 @@
 // ternserve-echo: a bare gRPC server implementing ternserve.v1.Classifier that answers every
-// Classify at once with a fixed response of the real server's size (one Prediction, a SubnetRef,
-// timings, deadline_met). It is the trivial server the load generator must outpace, and the "bare
-// gRPC echo of the same message size" the server's overhead is measured against. Same stack as
-// the real server (callback API, default health service), no model, no scheduler.
+// Classify, and every ClassifyStream message, at once with a fixed response of the real server's
+// size (one Prediction, a SubnetRef, timings, deadline_met). It is the trivial server the load
+// generator must outpace, and the "bare gRPC echo of the same message size" the server's overhead
+// is measured against. Same stack as the real server (callback API, the same stream reactor
+// (server/queued_bidi_reactor.h), default health service), no model, no scheduler.
 //
 // Exit codes: 0 after SIGTERM/SIGINT, 1 cannot listen, 2 bad flags.
 #include <grpcpp/grpcpp.h>
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -23,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "scheduler/flag_check.h"
+#include "server/queued_bidi_reactor.h"
 #include "ternserve/v1/classifier.grpc.pb.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on.");
@@ -63,6 +66,11 @@ class EchoClassifier final : public v1::Classifier::CallbackService {
     return reactor;
   }
 
+  grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>* ClassifyStream(
+      grpc::CallbackServerContext* /*context*/) override {
+    return new StreamReactor(&response_);
+  }
+
   grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context,
                                          const v1::GetModelInfoRequest* /*request*/,
                                          v1::ModelInfo* response) override {
@@ -75,6 +83,25 @@ class EchoClassifier final : public v1::Classifier::CallbackService {
   }
 
  private:
+  // Answers each message as it is read, with the request_id and an OK per-message status, as the
+  // real server's stream does.
+  class StreamReactor final : public QueuedBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse> {
+   public:
+    explicit StreamReactor(const v1::ClassifyResponse* response) : response_(response) {
+      StartReading();
+    }
+
+   private:
+    void OnRequest(const v1::ClassifyRequest& request) override {
+      v1::ClassifyResponse response = *response_;
+      response.set_request_id(request.request_id());
+      response.mutable_status()->set_code(0);
+      Answer(std::move(response));
+    }
+
+    const v1::ClassifyResponse* const response_;
+  };
+
   v1::ClassifyResponse response_;
 };
 
@@ -97,8 +124,9 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
 
   SetUsage(kOwnFile,
-           "A bare gRPC ternserve.v1.Classifier that answers every Classify at once with a fixed "
-           "response of the real server's size (for load generator and overhead measurements).\n\n"
+           "A bare gRPC ternserve.v1.Classifier that answers every Classify (and ClassifyStream "
+           "message) at once with a fixed response of the real server's size (for load generator "
+           "and overhead measurements).\n\n"
            "Usage: ternserve-echo [--host H] [--port P] [--port_file FILE]");
   if (PrintHelpIfAsked(argc, argv, kOwnFile)) return 0;
   if (!PrevalidateFlags(argc, argv, "ternserve-echo", kOwnFile)) {

@@ -8,9 +8,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <deque>
+#include <string>
 #include <thread>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -50,6 +53,111 @@ struct Loadgen::Call {
   // back before it is destroyed. Many calls read one Pixels at once; protobuf const access,
   // serialization included, is thread-safe.
   ~Call() { request.unsafe_arena_release_pixels(); }
+};
+
+// One ClassifyStream (stream mode). The pacing thread queues requests with Send; gRPC allows one
+// outstanding write, so they go out one at a time from the queue, the next started by the previous
+// write's completion. One read is always posted; each response goes to the Loadgen. Owned by the
+// Loadgen, which must outlive OnDone (see in_flight()). Thread-safe: Send/CloseWrites (pacing
+// thread) and the reactions (gRPC threads) share the queue under mu_.
+class Loadgen::Stream final
+    : public grpc::ClientBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse> {
+ public:
+  Stream(Loadgen* owner, v1::Classifier::Stub* stub) : owner_(owner) {
+    stub->async()->ClassifyStream(&context_, this);
+    StartRead(&response_);
+    StartCall();
+  }
+
+  // Queues one request (its request_id set, its pixels borrowed) and writes it if the stream is
+  // idle.
+  void Send(const v1::Pixels* pixels, const RequestRecord& record, int64_t index) {
+    const v1::ClassifyRequest* start = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (broken_) return;  // stays unanswered: counted as NO_RESPONSE
+      Outgoing& out = queue_.emplace_back();
+      out.request.unsafe_arena_set_allocated_pixels(const_cast<v1::Pixels*>(pixels));
+      out.request.set_latency_slo_ms(record.slo_ms);
+      out.request.set_top_k(1);
+      out.request.set_request_id(std::to_string(index));
+      if (!writing_) {
+        writing_ = true;
+        start = &queue_.front().request;
+      }
+    }
+    if (start != nullptr) StartWrite(start);
+  }
+
+  // No more requests: half-closes once the queue has gone out.
+  void CloseWrites() {
+    bool close_now = false;
+    {
+      absl::MutexLock lock(&mu_);
+      closing_ = true;
+      close_now = !writing_ && !writes_done_;
+      writes_done_ = writes_done_ || close_now;
+    }
+    if (close_now) StartWritesDone();
+  }
+
+  void Cancel() { context_.TryCancel(); }
+
+  void OnWriteDone(bool ok) override {
+    const v1::ClassifyRequest* next = nullptr;
+    bool close_now = false;
+    {
+      absl::MutexLock lock(&mu_);
+      queue_.pop_front();
+      if (!ok) {  // the stream is gone: what is queued will never be answered
+        broken_ = true;
+        queue_.clear();
+      }
+      if (!queue_.empty()) {
+        next = &queue_.front().request;  // stable: deque push_back keeps references
+      } else {
+        writing_ = false;
+        close_now = ok && closing_ && !writes_done_;
+        writes_done_ = writes_done_ || close_now;
+      }
+    }
+    if (next != nullptr) StartWrite(next);
+    if (close_now) StartWritesDone();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the server finished (or the stream broke): OnDone follows
+    owner_->OnStreamResponse(response_);
+    StartRead(&response_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
+      std::fprintf(
+          stderr, "ternserve-loadgen: a stream ended with %s: %s\n",
+          absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())).c_str(),
+          status.error_message().c_str());
+    }
+    owner_->open_streams_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+
+ private:
+  // A queued request; gives its borrowed pixels back before it is destroyed.
+  struct Outgoing {
+    v1::ClassifyRequest request;
+    ~Outgoing() { request.unsafe_arena_release_pixels(); }
+  };
+
+  Loadgen* const owner_;
+  grpc::ClientContext context_;
+  v1::ClassifyResponse response_;  // the read chain's (one read at a time)
+
+  absl::Mutex mu_;
+  std::deque<Outgoing> queue_ ABSL_GUARDED_BY(mu_);  // front is being written if writing_
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool writes_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 Loadgen::Loadgen(const LoadgenOptions& options) : options_(options) {
@@ -142,14 +250,28 @@ absl::Status Loadgen::Connect() {
                                                  " to ", options_.server, " did not come up"));
     }
   }
+  if (options_.stream) {
+    for (const auto& stub : stubs_) {
+      open_streams_.fetch_add(1, std::memory_order_relaxed);
+      streams_.push_back(std::make_unique<Stream>(this, stub.get()));
+    }
+  }
   return absl::OkStatus();
 }
 
 int64_t Loadgen::in_flight() const {
-  return sent_.load(std::memory_order_acquire) - completed_.load(std::memory_order_acquire);
+  return sent_.load(std::memory_order_acquire) - completed_.load(std::memory_order_acquire) +
+         open_streams_.load(std::memory_order_acquire);
 }
 
 void Loadgen::Issue(RequestRecord* record, Clock::time_point now) {
+  record->sent_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_).count();
+  const int64_t connection = next_stub_;
+  if (++next_stub_ == static_cast<int64_t>(stubs_.size())) next_stub_ = 0;
+  if (options_.stream) {
+    streams_[connection]->Send(&pixels_[record->image], *record, record - records_.data());
+    return;
+  }
   auto* call = new Call;
   call->record = record;
   call->request.unsafe_arena_set_allocated_pixels(&pixels_[record->image]);
@@ -157,20 +279,16 @@ void Loadgen::Issue(RequestRecord* record, Clock::time_point now) {
   call->request.set_top_k(1);
   call->context.set_deadline(std::chrono::system_clock::now() +
                              absl::ToChronoNanoseconds(options_.timeout));
-  record->sent_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_).count();
-  v1::Classifier::Stub* stub = stubs_[next_stub_].get();
-  if (++next_stub_ == static_cast<int64_t>(stubs_.size())) next_stub_ = 0;
-  stub->async()->Classify(&call->context, &call->request, &call->response,
-                          [this, call](grpc::Status status) { OnDone(call, status); });
+  stubs_[connection]->async()->Classify(
+      &call->context, &call->request, &call->response,
+      [this, call](grpc::Status status) { OnDone(call, status); });
 }
 
-void Loadgen::OnDone(Call* call, const grpc::Status& status) {
-  const Clock::time_point now = Clock::now();
-  RequestRecord& r = *call->record;
+void Loadgen::Record(RequestRecord& r, int32_t code, const v1::ClassifyResponse& response,
+                     Clock::time_point now) {
   r.done_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_).count();
-  r.code = static_cast<int32_t>(status.error_code());
-  if (status.ok()) {
-    const v1::ClassifyResponse& response = call->response;
+  r.code = code;
+  if (code == 0) {
     r.correct = response.top_k_size() > 0 && response.top_k(0).class_id() == labels_[r.image];
     r.subnet_id = response.subnet().id();
     r.expected_accuracy = static_cast<float>(response.subnet().expected_accuracy());
@@ -182,15 +300,51 @@ void Loadgen::OnDone(Call* call, const grpc::Status& status) {
   } else {
     errors_.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+void Loadgen::OnDone(Call* call, const grpc::Status& status) {
+  Record(*call->record, static_cast<int32_t>(status.error_code()), call->response, Clock::now());
   delete call;
   // Publishes the record to Run's final read.
   completed_.fetch_add(1, std::memory_order_release);
+}
+
+void Loadgen::OnStreamResponse(const v1::ClassifyResponse& response) {
+  const Clock::time_point now = Clock::now();
+  int64_t index = -1;
+  // A request is sent (sent_ is stored) after Issue returns, so its answer may come first: any
+  // planned index is valid; a record answered twice is not.
+  if (!absl::SimpleAtoi(response.request_id(), &index) || index < 0 || index >= planned() ||
+      records_[index].code != RequestRecord::kNoResponse) {
+    unmatched_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  Record(records_[index], response.has_status() ? response.status().code() : 0, response, now);
+  completed_.fetch_add(1, std::memory_order_release);
+}
+
+void Loadgen::CloseStreams(Clock::time_point give_up) {
+  for (const auto& stream : streams_) stream->CloseWrites();
+  auto wait_until = [this](Clock::time_point limit) {
+    while (open_streams_.load(std::memory_order_acquire) > 0 && Clock::now() < limit) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return open_streams_.load(std::memory_order_acquire) == 0;
+  };
+  if (wait_until(give_up)) return;
+  std::fprintf(stderr,
+               "ternserve-loadgen: %d stream(s) still open after the wait: cancelled; their "
+               "unanswered requests count as NO_RESPONSE\n",
+               open_streams_.load());
+  for (const auto& stream : streams_) stream->Cancel();  // a no-op on a finished stream
+  wait_until(Clock::now() + std::chrono::seconds(1));
 }
 
 LoadgenReport Loadgen::Run(const std::atomic<bool>* stop) {
   RunInfo info;
   info.trace = options_.trace;
   info.connections = options_.connections;
+  info.mode = options_.stream ? "stream" : "unary";
   info.planned = planned();
   info.trace_duration_s = trace_duration_s_;
   if (stubs_.empty()) return Summarize({}, info);  // not connected: nothing sent
@@ -230,8 +384,18 @@ LoadgenReport Loadgen::Run(const std::atomic<bool>* stop) {
 
   const Clock::time_point give_up =
       Clock::now() + absl::ToChronoNanoseconds(options_.timeout + kDrainGrace);
-  while (completed_.load(std::memory_order_acquire) < sent && Clock::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (options_.stream) {
+    CloseStreams(give_up);
+  } else {
+    while (completed_.load(std::memory_order_acquire) < sent && Clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  if (const int64_t unmatched = unmatched_.load(); unmatched > 0) {
+    std::fprintf(stderr,
+                 "ternserve-loadgen: %lld stream response(s) named no outstanding request; "
+                 "ignored\n",
+                 static_cast<long long>(unmatched));
   }
   finished.Notify();
   if (progress.joinable()) progress.join();

@@ -1,14 +1,19 @@
 // Loadgen: an open-loop load generator for a Ternserve server (ternserve-loadgen).
 //
-// It replays an arrival trace (scheduler/trace.h specs, as ternserve-sim does) as asynchronous
-// unary Classify calls with real Fashion-MNIST test images, and reports what the client observed:
-// latency, SLO attainment, measured top-1 accuracy, the sub-nets that answered.
+// It replays an arrival trace (scheduler/trace.h specs, as ternserve-sim does) with real
+// Fashion-MNIST test images, and reports what the client observed: latency, SLO attainment,
+// measured top-1 accuracy, the sub-nets that answered. Two modes, as perf_analyzer has:
+//   - unary: one asynchronous Classify call per request;
+//   - stream: one ClassifyStream per connection, opened in Connect, each request a message on it
+//     (its request_id is its index in the plan). A message costs both sides a fraction of a unary
+//     call (no per-call set-up, headers or deadline timer), so this mode measures the server's
+//     scheduling and compute rather than gRPC's per-call cost.
 //
-// Open loop: one pacing thread (the caller of Run) issues each call at its arrival time and never
-// waits for responses; if it falls behind the trace it sends at once and records the lag. Calls
-// round-robin over `connections` channels, each its own HTTP/2 connection. Every request has a
-// preallocated RequestRecord (the plan); the completion callback, on a gRPC thread, writes only its
-// own record and bumps atomic counters, so the hot path takes no lock and allocates one Call.
+// Open loop: one pacing thread (the caller of Run) issues each request at its arrival time and
+// never waits for responses; if it falls behind the trace it sends at once and records the lag.
+// Requests round-robin over `connections` channels, each its own HTTP/2 connection. Every request
+// has a preallocated RequestRecord (the plan); the completion (a unary callback, or the stream's
+// read of the response), on a gRPC thread, writes only its own record and bumps atomic counters.
 //
 // Thread-compatible: one thread calls Connect then Run. The Loadgen must outlive every call it
 // issued (Run waits for them; see in_flight()).
@@ -47,6 +52,8 @@ struct LoadgenOptions {
   int connections = 4;
   // gRPC deadline of each call; also bounds the wait for stragglers at the end.
   absl::Duration timeout = absl::Seconds(10);
+  // Stream mode: one ClassifyStream per connection instead of a unary call per request.
+  bool stream = false;
   // Deadline of the reachability check and of each connection's set-up in Connect.
   absl::Duration connect_timeout = absl::Seconds(3);
   // Seeds the trace, the SLO mix and the image choice.
@@ -64,8 +71,9 @@ class Loadgen {
   static absl::StatusOr<std::unique_ptr<Loadgen>> Create(const LoadgenOptions& options);
   ~Loadgen();
 
-  // Opens every connection and asks the server for its model (GetModelInfo) within
-  // connect_timeout. UNAVAILABLE, saying what failed, when the server cannot be reached.
+  // Opens every connection (and, in stream mode, its stream) and asks the server for its model
+  // (GetModelInfo) within connect_timeout. UNAVAILABLE, saying what failed, when the server cannot
+  // be reached.
   absl::Status Connect();
 
   // Replays the plan, waits for every call (at most timeout + a grace period), and summarizes.
@@ -73,7 +81,8 @@ class Loadgen {
   LoadgenReport Run(const std::atomic<bool>* stop = nullptr);
 
   int64_t planned() const { return static_cast<int64_t>(records_.size()); }
-  // Calls issued whose callback has not run yet (non-zero only if Run gave up waiting).
+  // Requests sent but not answered, plus streams not yet finished (non-zero only if Run gave up
+  // waiting): callbacks that may still run into this Loadgen.
   int64_t in_flight() const;
   // The model name GetModelInfo reported in Connect.
   const std::string& server_model() const { return server_model_; }
@@ -81,10 +90,19 @@ class Loadgen {
  private:
   using Clock = std::chrono::steady_clock;
   struct Call;
+  class Stream;
 
   explicit Loadgen(const LoadgenOptions& options);
   void Issue(RequestRecord* record, Clock::time_point now);
   void OnDone(Call* call, const grpc::Status& status);
+  // Fills `r` from an answer (status OK or a stream message's own status) received at `now`.
+  void Record(RequestRecord& r, int32_t code, const v1::ClassifyResponse& response,
+              Clock::time_point now);
+  // Stream mode: the response to the request whose request_id it carries.
+  void OnStreamResponse(const v1::ClassifyResponse& response);
+  // Stream mode: half-closes every stream, waits for them to finish until `give_up`, then cancels
+  // what is left.
+  void CloseStreams(Clock::time_point give_up);
   void ProgressLoop(absl::Notification* done);
   void PrintProgress(bool final);
 
@@ -95,6 +113,9 @@ class Loadgen {
   std::vector<uint8_t> labels_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<v1::Classifier::Stub>> stubs_;
+  // Stream mode: one per connection. OnDone counts a stream out of open_streams_.
+  std::vector<std::unique_ptr<Stream>> streams_;
+  std::atomic<int> open_streams_{0};
   std::string server_model_;
   Clock::time_point start_;
 
@@ -108,6 +129,8 @@ class Loadgen {
   std::atomic<int64_t> completed_{0};
   std::atomic<int64_t> ok_{0};
   std::atomic<int64_t> errors_{0};
+  // Stream responses whose request_id names no request sent, or one already answered.
+  std::atomic<int64_t> unmatched_{0};
   LatencyHistogram latency_;
   // Progress thread only.
   int64_t progress_last_ok_ = 0;

@@ -84,6 +84,7 @@ nlohmann::ordered_json ReportToJson(const LoadgenReport& r) {
   for (const auto& [id, fraction] : r.subnet_mix) mix[std::to_string(id)] = fraction;
   return {{"trace", r.info.trace},
           {"connections", r.info.connections},
+          {"mode", r.info.mode},
           {"sent", r.sent},
           {"ok", r.ok},
           {"errors_by_code", errors},
@@ -115,14 +116,14 @@ std::string ReportToText(const LoadgenReport& r) {
     absl::StrAppendFormat(&mix, "%s%d: %.1f%%", mix.empty() ? "" : ", ", id, 100 * fraction);
   }
   std::string text = absl::StrFormat(
-      "trace %s over %d connections\n"
+      "trace %s over %d connections (%s)\n"
       "sent %d  ok %d  errors %d%s\n"
       "offered %.1f rps  achieved %.1f rps over %.3f s  max send lag %.3f ms\n"
       "SLO attainment %.2f%%  latency p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n"
       "accuracy measured %.2f%%  expected %.2f%%  server deadline met %.2f%%\n"
       "server queue p50 %.3f ms  compute p50 %.3f ms\n"
       "sub-net mix: %s\n",
-      r.info.trace, r.info.connections, r.sent, r.ok, errors,
+      r.info.trace, r.info.connections, r.info.mode, r.sent, r.ok, errors,
       error_list.empty() ? "" : absl::StrCat(" (", error_list, ")"), r.offered_rps,
       r.throughput_rps, r.duration_s, r.info.max_send_lag_ms, 100 * r.slo_attainment, r.p50_ms,
       r.p90_ms, r.p99_ms, 100 * r.measured_accuracy, 100 * r.expected_accuracy,

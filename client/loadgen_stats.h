@@ -21,6 +21,7 @@ namespace ternserve {
 struct RunInfo {
   std::string trace;  // the --trace spec
   int connections = 0;
+  std::string mode = "unary";   // "unary" (a call per request) or "stream" (ClassifyStream)
   int64_t planned = 0;          // arrivals in the trace (sent may be fewer after SIGINT)
   double trace_duration_s = 0;  // the spec's duration, or a file trace's last arrival
   double max_send_lag_ms = 0;   // worst lateness of a send behind its trace arrival

@@ -1,10 +1,13 @@
 // Dispatcher: EDF queue, policy-driven batches, W worker threads. See dispatcher.h.
 #include "scheduler/dispatcher.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "scheduler/cpu_affinity.h"
 #include "scheduler/fixed_policy.h"
 
 namespace ternserve {
@@ -46,6 +49,9 @@ Dispatcher::Dispatcher(const DispatcherOptions& options, BatchProcessor* process
   workers_.reserve(static_cast<size_t>(workers_count_));
   for (int w = 0; w < workers_count_; ++w) {
     workers_.emplace_back([this, w] { WorkerLoop(w); });
+    if (w < static_cast<int>(options.worker_cpus.size()) && pin_status_.ok()) {
+      pin_status_ = PinThread(workers_.back(), options.worker_cpus[w]);
+    }
   }
 }
 
@@ -98,6 +104,8 @@ int Dispatcher::queue_depth() const {
 }
 
 void Dispatcher::WorkerLoop(int worker) {
+  // Named so that top -H, perf and taskset can tell the workers from gRPC's threads.
+  pthread_setname_np(pthread_self(), absl::StrCat("ts-worker-", worker).substr(0, 15).c_str());
   std::vector<Queue::Entry> batch;
   std::vector<Queue::Entry> dropped;
   for (;;) {

@@ -64,6 +64,9 @@ struct DispatcherOptions {
   // Told the queue depth and every batch run (metrics). Borrowed; must outlive the dispatcher.
   // Null (the default): nobody is told. Costs one virtual call per push, pop and batch.
   DispatcherObserver* observer = nullptr;
+  // Empty (the default): workers run wherever the OS puts them. Else one CPU per worker: worker w's
+  // thread is pinned to worker_cpus[w] (see cpu_affinity.h); pin_status() says if that failed.
+  std::vector<int> worker_cpus;
 };
 
 class Dispatcher {
@@ -87,6 +90,9 @@ class Dispatcher {
 
   int queue_depth() const;
   const Policy& policy() const { return *policy_; }
+  // OK unless options.worker_cpus was given and pinning a worker failed (the first error; that
+  // worker runs unpinned).
+  const absl::Status& pin_status() const { return pin_status_; }
 
  private:
   using Queue = EdfQueue<std::unique_ptr<Request>>;
@@ -105,6 +111,7 @@ class Dispatcher {
   BatchProcessor* const processor_;
   Clock* const clock_;
   DispatcherObserver* const observer_;  // never null: a no-op one stands in
+  absl::Status pin_status_;             // set by the constructor only
 
   mutable absl::Mutex mu_;
   const std::shared_ptr<Policy> policy_;  // Choose/OnBatchDone called under mu_ only

@@ -2,15 +2,13 @@
 #include "server/classifier_service.h"
 
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/classify_response.h"
 #include "server/grpc_status.h"
+#include "server/queued_bidi_reactor.h"
 
 namespace ternserve {
 namespace {
@@ -36,36 +34,21 @@ absl::StatusOr<v1::ClassifyResponse> ToAnswer(const Completion& completion, int 
 
 }  // namespace
 
-// One ClassifyStream call. Reads requests one at a time and submits each; responses are queued and
-// written one at a time (gRPC allows a single outstanding write). Finishes once the client has
-// half-closed (or the call is cancelled), every accepted request has been answered, and every
-// response written. Deletes itself in OnDone. Thread-safe: gRPC reactions and dispatcher
-// completions run on different threads.
+// One ClassifyStream call: each request read is submitted; its answer, with the request_id and a
+// per-message status, is queued for writing (QueuedBidiReactor).
 class ClassifierService::StreamReactor final
-    : public grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse> {
+    : public QueuedBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse> {
  public:
   StreamReactor(ClassifierService* service, absl::Time grpc_deadline)
       : service_(service), grpc_deadline_(grpc_deadline) {
-    StartRead(&request_);
+    StartReading();
   }
 
-  void OnReadDone(bool ok) override {
-    if (!ok) {  // half-close, cancellation or a broken stream: no more requests
-      {
-        absl::MutexLock lock(&mu_);
-        reads_done_ = true;
-      }
-      Pump();
-      return;
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      ++pending_;
-    }
-    std::string request_id = EchoedRequestId(request_, service_->options_.limits);
-    // request_ is only read here, before the next StartRead, so Submit may borrow it.
+ private:
+  void OnRequest(const v1::ClassifyRequest& request) override {
+    std::string request_id = EchoedRequestId(request, service_->options_.limits);
     service_->Submit(
-        request_, grpc_deadline_,
+        request, grpc_deadline_,
         [this, request_id = std::move(request_id)](absl::StatusOr<v1::ClassifyResponse> result) {
           v1::ClassifyResponse response;
           if (result.ok()) response = *std::move(result);
@@ -73,71 +56,11 @@ class ClassifierService::StreamReactor final
           ToResponseStatus(result.status(), response.mutable_status());
           Answer(std::move(response));
         });
-    StartRead(&request_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    {
-      absl::MutexLock lock(&mu_);
-      writing_ = false;
-      writes_.pop_front();
-      // A failed write means the stream is gone; later responses have nowhere to go.
-      if (!ok) {
-        broken_ = true;
-        writes_.clear();
-      }
-    }
-    Pump();
-  }
-
-  void OnDone() override { delete this; }
-
- private:
-  void Answer(v1::ClassifyResponse response) {
-    {
-      absl::MutexLock lock(&mu_);
-      --pending_;
-      if (!broken_) writes_.push_back(std::move(response));
-    }
-    Pump();
-  }
-
-  // Starts the next write, or finishes the call when nothing is left. gRPC calls are made without
-  // mu_ held: a reaction may run inline and take it.
-  void Pump() {
-    enum { kNothing, kWrite, kFinish } action = kNothing;
-    const v1::ClassifyResponse* next = nullptr;
-    {
-      absl::MutexLock lock(&mu_);
-      if (writing_ || finished_) return;
-      if (!writes_.empty()) {
-        writing_ = true;
-        next = &writes_.front();  // stable: deque push_back keeps references
-        action = kWrite;
-      } else if (reads_done_ && pending_ == 0) {
-        finished_ = true;
-        action = kFinish;
-      }
-    }
-    if (action == kWrite) StartWrite(next);
-    if (action == kFinish) Finish(grpc::Status::OK);
   }
 
   // Constant after construction.
   ClassifierService* const service_;
   const absl::Time grpc_deadline_;
-
-  // Used by the read chain only (one read at a time).
-  v1::ClassifyRequest request_;
-
-  absl::Mutex mu_;
-  std::deque<v1::ClassifyResponse> writes_
-      ABSL_GUARDED_BY(mu_);  // front is being written if writing_
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool broken_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  int pending_ ABSL_GUARDED_BY(mu_) = 0;  // submitted, not yet answered
 };
 
 ClassifierService::ClassifierService(const ClassifierServiceOptions& options,

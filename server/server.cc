@@ -55,6 +55,11 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   }
   if (options.workers < 1) return absl::InvalidArgumentError("workers must be >= 1");
   if (options.threads < 0) return absl::InvalidArgumentError("threads must be >= 0");
+  if (!options.worker_cpus.empty() &&
+      (static_cast<int>(options.worker_cpus.size()) != options.workers || options.threads > 1)) {
+    return absl::InvalidArgumentError(
+        "worker_cpus needs one CPU per worker and threads <= 1 (one engine thread per CPU)");
+  }
   if (options.max_batch < 1) return absl::InvalidArgumentError("max_batch must be >= 1");
   if (options.late != "drop" && options.late != "serve") {
     return absl::InvalidArgumentError(
@@ -169,7 +174,9 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   }
 
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  const int threads = options.threads > 0 ? options.threads : std::max(1, cores / options.workers);
+  const int threads = options.threads > 0            ? options.threads
+                      : !options.worker_cpus.empty() ? 1
+                                                     : std::max(1, cores / options.workers);
   std::string isa;
   std::vector<std::unique_ptr<Engine>> engines;
   for (int w = 0; w < options.workers; ++w) {
@@ -253,8 +260,10 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   dispatcher_options.policy = std::shared_ptr<Policy>(*std::move(policy));
   dispatcher_options.late = options.late == "serve" ? LateMode::kServe : LateMode::kDrop;
   dispatcher_options.observer = metrics_.get();
+  dispatcher_options.worker_cpus = options.worker_cpus;
   dispatcher_ =
       std::make_unique<Dispatcher>(dispatcher_options, processor_.get(), RealClock::Get());
+  if (!dispatcher_->pin_status().ok()) return dispatcher_->pin_status();
 
   ClassifierServiceOptions service_options;
   service_options.limits.default_slo_ms = options.default_slo_ms;
@@ -288,10 +297,13 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
 
   spdlog::info(
       "serving bundle {} ({} sub-nets), policy {}, late={}, engine {}{} x{} ({} threads each), "
-      "max batch {}, on {}:{}",
+      "max batch {}, on {}:{}{}",
       options.bundle_path, metadata.subnets.size(), spec, options.late, service_options.engine,
       isa.empty() ? "" : absl::StrCat(" (", isa, ")"), options.workers, threads, options.max_batch,
-      options.host, port_);
+      options.host, port_,
+      options.worker_cpus.empty()
+          ? ""
+          : absl::StrCat(", workers pinned to CPU ", absl::StrJoin(options.worker_cpus, ",")));
   if (metrics_port_ >= 0) {
     spdlog::info("metrics on http://{}/metrics", HostPort(options.host, metrics_port_));
   } else {

@@ -66,8 +66,12 @@ struct ServerOptions {
   std::string isa;
   // Dispatcher workers, each with its own engine. More workers serve more batches at once.
   int workers = 1;
-  // Intra-op threads per engine; 0 = hardware threads / workers (at least 1).
+  // Intra-op threads per engine; 0 = hardware threads / workers (at least 1), or 1 with
+  // worker_cpus.
   int threads = 0;
+  // Empty: no pinning. Else one CPU per worker, each worker's thread pinned to its CPU
+  // (scheduler/cpu_affinity.h); needs threads <= 1.
+  std::vector<int> worker_cpus;
   int max_batch = 32;
   int max_queue = 1024;
   double default_slo_ms = 100;

@@ -71,16 +71,31 @@ class LoadgenMainTest : public ::testing::Test {
 TEST_F(LoadgenMainTest, OpenLoopRunAgainstEcho) {
   const std::string server = StartEcho();
   const auto [code, out] = RunLoadgen(
-      {"--server=" + server, "--trace=poisson:rate=2000,duration=1", "--slo_ms=50", "--json"},
+      {"--server=" + server, "--trace=poisson:rate=2000,duration=1", "--slo_ms=5000", "--json"},
       /*merge_stderr=*/false);
   ASSERT_EQ(code, 0) << out;
   const nlohmann::json json = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
   ASSERT_TRUE(json.is_object()) << "not one JSON object: " << out;
-  for (const char* field :
-       {"sent", "ok", "errors_by_code", "slo_attainment", "measured_accuracy", "expected_accuracy",
-        "p50_ms", "p90_ms", "p99_ms", "throughput_rps", "subnet_mix", "offered_rps", "duration_s",
-        "max_send_lag_ms", "server_queue_p50_ms", "server_compute_p50_ms", "server_deadline_met",
-        "trace", "connections"}) {
+  for (const char* field : {"sent",
+                            "ok",
+                            "errors_by_code",
+                            "slo_attainment",
+                            "measured_accuracy",
+                            "expected_accuracy",
+                            "p50_ms",
+                            "p90_ms",
+                            "p99_ms",
+                            "throughput_rps",
+                            "subnet_mix",
+                            "offered_rps",
+                            "duration_s",
+                            "max_send_lag_ms",
+                            "server_queue_p50_ms",
+                            "server_compute_p50_ms",
+                            "server_deadline_met",
+                            "trace",
+                            "connections",
+                            "mode"}) {
     EXPECT_TRUE(json.contains(field)) << field;
   }
   const int64_t sent = json["sent"];
@@ -89,8 +104,10 @@ TEST_F(LoadgenMainTest, OpenLoopRunAgainstEcho) {
   EXPECT_LT(sent, 2200);
   EXPECT_EQ(json["ok"], sent);
   EXPECT_TRUE(json["errors_by_code"].empty()) << json["errors_by_code"].dump();
-  EXPECT_GT(json["slo_attainment"].get<double>(), 0.9);
+  // A 5 s SLO against an echo: only a stall of seconds (not a busy CI machine) could miss it.
+  EXPECT_GT(json["slo_attainment"].get<double>(), 0.99);
   EXPECT_EQ(json["connections"], 4);
+  EXPECT_EQ(json["mode"], "unary");
   EXPECT_EQ(json["trace"], "poisson:rate=2000,duration=1");
   EXPECT_NEAR(json["offered_rps"].get<double>(), 2000, 200);
   // The echo always answers sub-net 5, class 9 ("Ankle boot"), claiming 90.12 %: so the measured
@@ -110,6 +127,35 @@ TEST_F(LoadgenMainTest, OpenLoopRunAgainstEcho) {
   EXPECT_EQ(*echo_exit, 0);
 }
 
+TEST_F(LoadgenMainTest, StreamModeMatchesEveryAnswerToItsRequest) {
+  const std::string server = StartEcho();
+  const auto [code, out] = RunLoadgen({"--server=" + server, "--trace=poisson:rate=3000,duration=1",
+                                       "--slo_ms=5000", "--stream", "--connections=3", "--json"},
+                                      /*merge_stderr=*/false);
+  ASSERT_EQ(code, 0) << out;
+  const nlohmann::json json = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(json.is_object()) << "not one JSON object: " << out;
+  EXPECT_EQ(json["mode"], "stream");
+  EXPECT_EQ(json["connections"], 3);
+  const int64_t sent = json["sent"];
+  EXPECT_GT(sent, 2700);  // Poisson, mean 3000
+  EXPECT_LT(sent, 3300);
+  // Every message answered, each matched by its request_id: none lost, none unmatched.
+  EXPECT_EQ(json["ok"], sent);
+  EXPECT_TRUE(json["errors_by_code"].empty()) << json["errors_by_code"].dump();
+  EXPECT_EQ(json["subnet_mix"], nlohmann::json({{"5", 1.0}}));
+  EXPECT_NEAR(json["expected_accuracy"].get<double>(), 0.9012, 1e-6);
+  EXPECT_NEAR(json["measured_accuracy"].get<double>(), 0.10, 0.04);
+  // A 5 s SLO against an echo: only a stall of seconds (not a busy CI machine) could miss it.
+  EXPECT_GT(json["slo_attainment"].get<double>(), 0.99);
+  EXPECT_GT(json["p50_ms"].get<double>(), 0);
+
+  echo_.Signal(SIGTERM);
+  absl::StatusOr<int> echo_exit = echo_.Wait(absl::Seconds(5));
+  ASSERT_TRUE(echo_exit.ok()) << echo_exit.status();
+  EXPECT_EQ(*echo_exit, 0);
+}
+
 TEST_F(LoadgenMainTest, HumanSummaryAndProgress) {
   const std::string server = StartEcho();
   const auto [code, out] =
@@ -118,7 +164,7 @@ TEST_F(LoadgenMainTest, HumanSummaryAndProgress) {
   ASSERT_EQ(code, 0) << out;
   EXPECT_THAT(out, HasSubstr(" s  sent "));  // the progress line
   EXPECT_THAT(out, HasSubstr(" in flight "));
-  EXPECT_THAT(out, HasSubstr("over 2 connections"));
+  EXPECT_THAT(out, HasSubstr("over 2 connections (unary)"));
   EXPECT_THAT(out, HasSubstr("SLO attainment"));
   EXPECT_THAT(out, HasSubstr("sub-net mix: 5: 100.0%"));
 }

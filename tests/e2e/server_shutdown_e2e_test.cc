@@ -110,15 +110,29 @@ TEST_F(ServerShutdownE2eTest, SigtermAnswersEveryUnaryCallInFlight) {
 TEST(ServerFlagsE2eTest, BadFlagsExit2) {
   const std::string out = ::testing::TempDir() + "/flags.out";
   const std::vector<std::vector<std::string>> cases = {
-      {"--workers=0"},       {"--port=70000"},
-      {"--engine=onnx"},     {"--default_slo_ms=-5"},
-      {"--max_batch=abc"},   {"--no_such_flag=1"},
-      {"--subnet=999"},      {"positional"},
-      {"--isa=sse9"},        {"--engine=torch", "--isa=avx2"},
-      {"--policy=nope"},     {"--policy=slackfit:3"},
-      {"--late=maybe"},      {"--profile_budget_s=0"},
-      {"--metrics_port=-2"}, {"--metrics_port=70000"},
-      {"--metrics_port=x"},  {"--port=9100", "--metrics_port=9100"},
+      {"--workers=0"},
+      {"--port=70000"},
+      {"--engine=onnx"},
+      {"--default_slo_ms=-5"},
+      {"--max_batch=abc"},
+      {"--no_such_flag=1"},
+      {"--subnet=999"},
+      {"positional"},
+      {"--isa=sse9"},
+      {"--engine=torch", "--isa=avx2"},
+      {"--policy=nope"},
+      {"--policy=slackfit:3"},
+      {"--late=maybe"},
+      {"--profile_budget_s=0"},
+      {"--metrics_port=-2"},
+      {"--metrics_port=70000"},
+      {"--metrics_port=x"},
+      {"--port=9100", "--metrics_port=9100"},
+      {"--worker_cpus=x"},
+      {"--worker_cpus=4096"},
+      {"--worker_cpus=0,0"},
+      {"--worker_cpus=0", "--workers=2"},
+      {"--worker_cpus=0", "--threads=2"},
   };
   for (const auto& extra : cases) {
     SCOPED_TRACE(extra[0]);

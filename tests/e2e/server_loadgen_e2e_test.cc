@@ -1,0 +1,80 @@
+// ternserve-loadgen against the real server on the shipped bundle (issue 6), in both of its modes.
+// The server answers stream messages in completion order, batched; the loadgen must match every
+// answer to its request by request_id. With the same seed both modes send the same images to the
+// same sub-net, whose answers are deterministic, so they must measure the same accuracy, and that
+// accuracy must agree with what the bundle recorded for the sub-net on the test set.
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "scheduler/cpu_affinity.h"
+#include "tests/e2e/server_fixture.h"
+
+namespace ternserve {
+namespace {
+
+class ServerLoadgenE2eTest : public ServerE2eTest {
+ protected:
+  void SetUp() override {
+    bundle_ = TERNSERVE_SHIPPED_BUNDLE;
+    // Sub-net 0 (the smallest, fastest) only; batches of up to 32 so answers come back out of
+    // order; the worker pinned to a CPU, as bench/serve_eval runs it. No --profile: the server
+    // profiles itself at start-up, briefly.
+    flags_ = {"--policy=fixed:0", "--profile_budget_s=3", "--workers=1", "--max_batch=32",
+              absl::StrCat("--worker_cpus=", OnlineCpus().back())};
+    max_batch_ = 32;
+    ServerE2eTest::SetUp();
+  }
+
+  // Runs ternserve-loadgen --json against the server; returns its report.
+  nlohmann::json Loadgen(const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {TERNSERVE_LOADGEN_BIN,
+                                     "--server=" + address_,
+                                     "--trace=poisson:rate=1500,duration=2",
+                                     "--slo_ms=200",
+                                     "--seed=7",
+                                     "--progress=false",
+                                     "--json"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto result = testing::RunToCompletion(argv, dir_ + "/loadgen.out", absl::Seconds(60));
+    EXPECT_TRUE(result.ok()) << result.status();
+    if (!result.ok()) return nlohmann::json();
+    EXPECT_EQ(result->first, 0) << result->second;
+    return nlohmann::json::parse(result->second, nullptr, /*allow_exceptions=*/false);
+  }
+};
+
+TEST_F(ServerLoadgenE2eTest, StreamAndUnaryAnswerEveryRequestWithTheRecordedAccuracy) {
+  absl::StatusOr<v1::ModelInfo> info = client_->GetModelInfo(absl::Seconds(10));
+  ASSERT_TRUE(info.ok()) << info.status();
+  ASSERT_GT(info->subnets_size(), 0);
+  ASSERT_EQ(info->subnets(0).id(), 0);
+  const double recorded = info->subnets(0).test_accuracy();
+
+  const nlohmann::json stream = Loadgen({"--stream"});
+  const nlohmann::json unary = Loadgen({});
+  ASSERT_TRUE(stream.is_object() && unary.is_object()) << stream.dump() << unary.dump();
+  EXPECT_EQ(stream["mode"], "stream");
+  EXPECT_EQ(unary["mode"], "unary");
+  for (const nlohmann::json* report : {&stream, &unary}) {
+    const nlohmann::json& r = *report;
+    SCOPED_TRACE(r["mode"].get<std::string>());
+    const int64_t sent = r["sent"];
+    EXPECT_GT(sent, 2500);  // Poisson, mean 3000
+    EXPECT_EQ(r["ok"], sent);
+    EXPECT_TRUE(r["errors_by_code"].empty()) << r["errors_by_code"].dump();
+    EXPECT_EQ(r["subnet_mix"], nlohmann::json({{"0", 1.0}}));
+    EXPECT_NEAR(r["expected_accuracy"].get<double>(), recorded, 1e-6);
+    // ~3,000 of the 10,000 test images: the binomial sd at 87% is 0.6 points.
+    EXPECT_NEAR(r["measured_accuracy"].get<double>(), recorded, 0.03);
+  }
+  // Same seed: the same requests, answered identically, whatever the transport and batching.
+  EXPECT_EQ(stream["sent"], unary["sent"]);
+  EXPECT_DOUBLE_EQ(stream["measured_accuracy"].get<double>(),
+                   unary["measured_accuracy"].get<double>());
+}
+
+}  // namespace
+}  // namespace ternserve
