@@ -24,6 +24,19 @@ std::vector<int> OnlineCpus() {
   return cpus;
 }
 
+std::vector<int> AllowedCpus() {
+  std::vector<int> cpus;
+#ifdef __linux__
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+#endif
+  return cpus;
+}
+
 absl::StatusOr<std::vector<int>> ParseCpuList(absl::string_view text,
                                               const std::vector<int>& allowed) {
   std::vector<int> cpus;

@@ -22,6 +22,9 @@ namespace ternserve {
 // process's cgroup forbids makes PinThread fail.
 std::vector<int> OnlineCpus();
 
+// The CPUs the calling thread may run on now (its affinity mask), ascending; empty if unknown.
+std::vector<int> AllowedCpus();
+
 // "1" or "1,3": one CPU number per worker. INVALID_ARGUMENT naming the bad entry, or a CPU that
 // is not in `allowed` (listing them), or a CPU given twice.
 absl::StatusOr<std::vector<int>> ParseCpuList(absl::string_view text,

@@ -23,7 +23,7 @@ class ServerLoadgenE2eTest : public ServerE2eTest {
     // order; the worker pinned to a CPU, as bench/serve_eval runs it. No --profile: the server
     // profiles itself at start-up, briefly.
     flags_ = {"--policy=fixed:0", "--profile_budget_s=3", "--workers=1", "--max_batch=32",
-              absl::StrCat("--worker_cpus=", OnlineCpus().back())};
+              absl::StrCat("--worker_cpus=", AllowedCpus().back())};
     max_batch_ = 32;
     ServerE2eTest::SetUp();
   }

@@ -23,11 +23,13 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-TEST(CpuAffinityTest, OnlineCpusIncludeTheCpuWeRunOn) {
-  const std::vector<int> cpus = OnlineCpus();
-  ASSERT_FALSE(cpus.empty());
-  EXPECT_TRUE(std::is_sorted(cpus.begin(), cpus.end()));
-  EXPECT_NE(std::find(cpus.begin(), cpus.end(), sched_getcpu()), cpus.end());
+TEST(CpuAffinityTest, OnlineAndAllowedCpusIncludeTheCpuWeRunOn) {
+  for (const std::vector<int>& cpus : {OnlineCpus(), AllowedCpus()}) {
+    ASSERT_FALSE(cpus.empty());
+    EXPECT_TRUE(std::is_sorted(cpus.begin(), cpus.end()));
+    EXPECT_NE(std::find(cpus.begin(), cpus.end(), sched_getcpu()), cpus.end());
+  }
+  for (int cpu : AllowedCpus()) EXPECT_LT(cpu, static_cast<int>(OnlineCpus().size()));
 }
 
 TEST(CpuAffinityTest, ParsesOneCpuPerWorker) {
@@ -59,7 +61,7 @@ TEST(CpuAffinityTest, RefusesBadListsNamingTheEntry) {
 }
 
 TEST(CpuAffinityTest, PinnedThreadRunsOnlyOnItsCpu) {
-  const std::vector<int> cpus = OnlineCpus();
+  const std::vector<int> cpus = AllowedCpus();
   const int cpu = cpus.back();
   // The thread starts confined to another CPU (as under `taskset -c 0 ternserve --worker_cpus=1`):
   // pinning must still move it.
@@ -114,7 +116,7 @@ class WhereProcessor : public BatchProcessor {
 };
 
 TEST(CpuAffinityTest, DispatcherWorkerRunsItsBatchesOnItsCpu) {
-  const int cpu = OnlineCpus().back();
+  const int cpu = AllowedCpus().back();
   WhereProcessor processor;
   DispatcherOptions options;
   options.max_batch = 1;
