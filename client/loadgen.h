@@ -50,7 +50,8 @@ struct LoadgenOptions {
   // Separate HTTP/2 connections (each channel gets distinct arguments and a local subchannel
   // pool), used round-robin. More spread the per-connection work over more of gRPC's threads.
   int connections = 4;
-  // gRPC deadline of each call; also bounds the wait for stragglers at the end.
+  // gRPC deadline of each unary call; also bounds the wait for stragglers at the end (the only use
+  // in stream mode, where a message has no deadline of its own beyond its SLO).
   absl::Duration timeout = absl::Seconds(10);
   // Stream mode: one ClassifyStream per connection instead of a unary call per request.
   bool stream = false;

@@ -38,7 +38,9 @@ ABSL_FLAG(int, connections, 4, "HTTP/2 connections (channels); requests round-ro
 ABSL_FLAG(bool, stream, false,
           "Send the requests as messages on one ClassifyStream per connection instead of a unary "
           "Classify call each (cheaper per request for both sides, as perf_analyzer --streaming).");
-ABSL_FLAG(int, timeout_ms, 10000, "gRPC deadline of each call, in ms.");
+ABSL_FLAG(int, timeout_ms, 10000,
+          "gRPC deadline of each unary call, in ms; with --stream, how long (plus 5 s) to wait for "
+          "the last answers once everything is sent.");
 ABSL_FLAG(int, connect_timeout_ms, 3000,
           "How long the start-up check (GetModelInfo, then every connection up) may take, in ms.");
 ABSL_FLAG(uint64_t, seed, 1, "Seed for the trace, the SLO mix and the choice of images.");
