@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "scheduler/cpu_affinity.h"
 #include "scheduler/trace.h"
 
 namespace ternserve {
@@ -34,12 +35,6 @@ constexpr auto kYieldWhileSpinning = std::chrono::microseconds(5);
 constexpr auto kStartDelay = std::chrono::milliseconds(2);
 // How long past the last call's deadline Run waits for stragglers.
 constexpr absl::Duration kDrainGrace = absl::Seconds(5);
-
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
 
 }  // namespace
 

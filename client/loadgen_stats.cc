@@ -22,7 +22,7 @@ LoadgenReport Summarize(absl::Span<const RequestRecord> records, const RunInfo& 
   LoadgenReport report;
   report.info = info;
   report.sent = static_cast<int64_t>(records.size());
-  std::vector<double> latency_ms, queue_ms, compute_ms;
+  std::vector<double> latency_ms, queue_ms, compute_ms, outside_ms;
   std::map<int, int64_t> subnet_counts;
   int64_t met_slo = 0, correct = 0, deadline_met = 0;
   double expected_sum = 0;
@@ -49,6 +49,7 @@ LoadgenReport Summarize(absl::Span<const RequestRecord> records, const RunInfo& 
     ++subnet_counts[r.subnet_id];
     queue_ms.push_back(static_cast<double>(r.queue_us) / 1e3);
     compute_ms.push_back(static_cast<double>(r.compute_us) / 1e3);
+    outside_ms.push_back(ms - static_cast<double>(r.queue_us + r.compute_us) / 1e3);
   }
   if (report.sent > 0) {
     report.slo_attainment = static_cast<double>(met_slo) / static_cast<double>(report.sent);
@@ -67,6 +68,8 @@ LoadgenReport Summarize(absl::Span<const RequestRecord> records, const RunInfo& 
   report.p99_ms = Percentile(&latency_ms, 0.99);
   report.server_queue_p50_ms = Percentile(&queue_ms, 0.50);
   report.server_compute_p50_ms = Percentile(&compute_ms, 0.50);
+  report.outside_p50_ms = Percentile(&outside_ms, 0.50);
+  report.outside_p99_ms = Percentile(&outside_ms, 0.99);
   if (last_done_ns > first_send_ns) {
     report.duration_s = static_cast<double>(last_done_ns - first_send_ns) / 1e9;
     report.throughput_rps = static_cast<double>(report.ok) / report.duration_s;
@@ -101,7 +104,9 @@ nlohmann::ordered_json ReportToJson(const LoadgenReport& r) {
           {"subnet_mix", mix},
           {"server_queue_p50_ms", r.server_queue_p50_ms},
           {"server_compute_p50_ms", r.server_compute_p50_ms},
-          {"server_deadline_met", r.server_deadline_met}};
+          {"server_deadline_met", r.server_deadline_met},
+          {"outside_p50_ms", r.outside_p50_ms},
+          {"outside_p99_ms", r.outside_p99_ms}};
 }
 
 std::string ReportToText(const LoadgenReport& r) {
@@ -121,14 +126,15 @@ std::string ReportToText(const LoadgenReport& r) {
       "offered %.1f rps  achieved %.1f rps over %.3f s  max send lag %.3f ms\n"
       "SLO attainment %.2f%%  latency p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n"
       "accuracy measured %.2f%%  expected %.2f%%  server deadline met %.2f%%\n"
-      "server queue p50 %.3f ms  compute p50 %.3f ms\n"
+      "server queue p50 %.3f ms  compute p50 %.3f ms  outside the server p50 %.3f ms  p99 %.3f "
+      "ms\n"
       "sub-net mix: %s\n",
       r.info.trace, r.info.connections, r.info.mode, r.sent, r.ok, errors,
       error_list.empty() ? "" : absl::StrCat(" (", error_list, ")"), r.offered_rps,
       r.throughput_rps, r.duration_s, r.info.max_send_lag_ms, 100 * r.slo_attainment, r.p50_ms,
       r.p90_ms, r.p99_ms, 100 * r.measured_accuracy, 100 * r.expected_accuracy,
-      100 * r.server_deadline_met, r.server_queue_p50_ms, r.server_compute_p50_ms,
-      mix.empty() ? "none" : mix);
+      100 * r.server_deadline_met, r.server_queue_p50_ms, r.server_compute_p50_ms, r.outside_p50_ms,
+      r.outside_p99_ms, mix.empty() ? "none" : mix);
   return text;
 }
 

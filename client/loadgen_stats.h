@@ -45,6 +45,9 @@ struct LoadgenReport {
   double server_queue_p50_ms = 0;
   double server_compute_p50_ms = 0;
   double server_deadline_met = 0;  // fraction of ok with deadline_met
+  // Time outside the server: client latency minus the queue and compute time the server reported
+  // (the loopback or network round trip, both gRPC stacks, and waits for a CPU), over ok.
+  double outside_p50_ms = 0, outside_p99_ms = 0;
 };
 
 // Nearest-rank percentile (q in [0, 1]) of `values`, which it sorts. 0 when empty.

@@ -33,6 +33,13 @@ absl::StatusOr<std::vector<int>> ParseCpuList(absl::string_view text,
 // Restricts `thread` to `cpu`. INTERNAL with the errno text if the kernel refuses.
 absl::Status PinThread(std::thread& thread, int cpu);
 
+// One iteration of a spin-wait loop: tells the CPU (x86 `pause`) that this is a busy wait.
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 }  // namespace ternserve
 
 #endif  // TERNSERVE_SCHEDULER_CPU_AFFINITY_H_

@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -40,6 +41,7 @@ std::shared_ptr<Policy> PolicyOrDefault(const DispatcherOptions& options) {
 Dispatcher::Dispatcher(const DispatcherOptions& options, BatchProcessor* processor, Clock* clock)
     : workers_count_(std::max(1, options.workers)),
       late_(options.late),
+      idle_spin_(std::max(absl::ZeroDuration(), options.idle_spin)),
       processor_(processor),
       clock_(clock),
       observer_(ObserverOrNoop(options.observer)),
@@ -81,6 +83,7 @@ absl::Status Dispatcher::Enqueue(std::unique_ptr<Request>* request) {
   const absl::Time deadline = r.deadline;
   queue_.Push(arrival, deadline, std::move(*request));
   ++arrivals_;
+  queued_.store(queue_.size(), std::memory_order_release);
   observer_->OnQueueDepth(queue_.size());
   return absl::OkStatus();
 }
@@ -89,6 +92,7 @@ void Dispatcher::Drain() {
   {
     absl::MutexLock lock(&mu_);
     draining_ = true;
+    draining_flag_.store(true, std::memory_order_release);
   }
   absl::MutexLock lock(&join_mu_);
   for (std::thread& worker : workers_) {
@@ -109,6 +113,7 @@ void Dispatcher::WorkerLoop(int worker) {
   std::vector<Queue::Entry> batch;
   std::vector<Queue::Entry> dropped;
   for (;;) {
+    SpinWhileIdle();
     Decision decision;
     {
       absl::MutexLock lock(&mu_);
@@ -118,6 +123,7 @@ void Dispatcher::WorkerLoop(int worker) {
         if (queue_.empty()) return;
         const absl::Time now = clock_->Now();
         decision = TakeNextBatch(now, draining_, *policy_, late_, &queue_, &batch, &dropped);
+        queued_.store(queue_.size(), std::memory_order_relaxed);
         if (decision.batch > 0 || !dropped.empty()) observer_->OnQueueDepth(queue_.size());
         if (decision.batch > 0 || !dropped.empty() || queue_.empty()) break;
         // The policy waits for the batch to fill: sleep until its retry time, an arrival or a
@@ -137,6 +143,19 @@ void Dispatcher::WorkerLoop(int worker) {
       absl::MutexLock lock(&mu_);
       policy_->OnBatchDone(outcome);
     }
+  }
+}
+
+void Dispatcher::SpinWhileIdle() const {
+  if (idle_spin_ <= absl::ZeroDuration()) return;
+  // Real time, not clock_: a spin burns real CPU, whatever clock the policy reads.
+  const auto until = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(idle_spin_);
+  int polls = 0;
+  while (queued_.load(std::memory_order_acquire) == 0 &&
+         !draining_flag_.load(std::memory_order_acquire)) {
+    CpuRelax();
+    // Reading the clock costs more than a poll; check it every 64 polls (a few µs).
+    if (++polls % 64 == 0 && std::chrono::steady_clock::now() >= until) return;
   }
 }
 

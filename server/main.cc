@@ -70,6 +70,10 @@ ABSL_FLAG(std::string, worker_cpus, "",
           "Keep everything else off those CPUs (e.g. taskset -c 0 ternserve --worker_cpus=1) so "
           "the engines compute as fast as the latency profile measured. Needs --threads=1 (or 0). "
           "Empty: no pinning.");
+ABSL_FLAG(int, worker_spin_us, 0,
+          "How long an idle worker keeps polling the queue before it sleeps, in microseconds. A "
+          "request arriving meanwhile starts without a thread wake-up (tens to hundreds of us on "
+          "a VM) at the price of a busy CPU: use it with --worker_cpus. 0 = sleep at once.");
 ABSL_FLAG(
     int, max_batch, 32,
     "Largest batch a worker forms from the queue. Larger batches raise throughput and delay.");
@@ -77,6 +81,11 @@ ABSL_FLAG(int, max_queue, 1024,
           "Requests that may wait in the queue; beyond it requests fail with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(double, default_slo_ms, 100,
           "Latency SLO (queue + compute) for requests that set latency_slo_ms = 0, in ms.");
+ABSL_FLAG(double, slo_reserve_ms, 0,
+          "Milliseconds of every request's SLO (and gRPC deadline) kept for the way to and from "
+          "the client: the server schedules for deadline = arrival + SLO - this. 0 = the whole SLO "
+          "is the server's (the simulator's model). Measure it as the load generator's "
+          "outside_p99_ms; to simulate such a server, give ternserve-sim the SLO minus this.");
 ABSL_FLAG(
     double, max_slo_ms, 60000,
     "Largest latency_slo_ms a request may ask for; larger ones are refused as INVALID_ARGUMENT.");
@@ -151,6 +160,10 @@ std::vector<std::string> ValidateFlags(const ServerOptions& o) {
                                     " would put several engine threads on one CPU"));
     }
   }
+  if (o.worker_spin_us < 0 || o.worker_spin_us > 10'000'000) {
+    errors.push_back(
+        absl::StrCat("--worker_spin_us=", o.worker_spin_us, " is not in [0, 10000000]"));
+  }
   if (o.max_batch < 1 || o.max_batch > 4096) {
     errors.push_back(absl::StrCat("--max_batch=", o.max_batch, " is not in [1, 4096]"));
   }
@@ -166,6 +179,10 @@ std::vector<std::string> ValidateFlags(const ServerOptions& o) {
   } else if (o.default_slo_ms > o.max_slo_ms) {
     errors.push_back(absl::StrCat("--default_slo_ms=", o.default_slo_ms,
                                   " is more than --max_slo_ms=", o.max_slo_ms));
+  } else if (!std::isfinite(o.slo_reserve_ms) || o.slo_reserve_ms < 0 ||
+             o.slo_reserve_ms >= o.default_slo_ms) {
+    errors.push_back(absl::StrCat("--slo_reserve_ms=", o.slo_reserve_ms,
+                                  " is not in [0, --default_slo_ms=", o.default_slo_ms, ")"));
   }
   return errors;
 }
@@ -223,10 +240,12 @@ int Main(int argc, char** argv) {
       cpu_errors.push_back(absl::StrCat("--worker_cpus=", cpus, ": ", parsed.status().message()));
     }
   }
+  options.worker_spin_us = absl::GetFlag(FLAGS_worker_spin_us);
   options.max_batch = absl::GetFlag(FLAGS_max_batch);
   options.max_queue = absl::GetFlag(FLAGS_max_queue);
   options.default_slo_ms = absl::GetFlag(FLAGS_default_slo_ms);
   options.max_slo_ms = absl::GetFlag(FLAGS_max_slo_ms);
+  options.slo_reserve_ms = absl::GetFlag(FLAGS_slo_reserve_ms);
   std::vector<std::string> errors = ValidateFlags(options);
   errors.insert(errors.end(), cpu_errors.begin(), cpu_errors.end());
   if (!errors.empty()) {

@@ -109,7 +109,10 @@ absl::StatusOr<ValidatedRequest> ValidateClassifyRequest(const v1::ClassifyReque
         "the client's gRPC deadline had passed when the request arrived");
   }
   validated.slo = *slo;
-  validated.deadline = std::min(arrival + *slo, grpc_deadline);
+  // With a reserve as large as the SLO the deadline is at or before the arrival: the policy finds
+  // the request hopeless and answers it as late (--late), like any request that cannot make it.
+  validated.deadline = std::min(arrival + *slo, grpc_deadline) -
+                       absl::Microseconds(std::llround(1000 * limits.slo_reserve_ms));
   validated.top_k = request.top_k() == 0 ? 1 : request.top_k();
   return validated;
 }

@@ -21,6 +21,9 @@ struct ValidationLimits {
   double default_slo_ms = 100;
   // Largest SLO a request may ask for (--max_slo_ms); larger is refused, not clamped.
   double max_slo_ms = 60000;
+  // Part of every SLO and gRPC deadline kept for the way to and from the client
+  // (--slo_reserve_ms): the deadline the server schedules for is that much earlier. >= 0.
+  double slo_reserve_ms = 0;
   // top_k may be 0..num_classes.
   int num_classes = 10;
   // Largest encoded (PNG/PGM) image accepted.
@@ -31,7 +34,7 @@ struct ValidationLimits {
 struct ValidatedRequest {
   std::vector<float> pixels;  // 784 values in [0, 1]
   absl::Duration slo;         // the request's SLO, default applied
-  absl::Time deadline;        // min(arrival + slo, gRPC deadline)
+  absl::Time deadline;        // min(arrival + slo, gRPC deadline) - limits.slo_reserve_ms
   int top_k = 1;              // 1..num_classes
 };
 

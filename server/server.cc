@@ -261,6 +261,7 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   dispatcher_options.late = options.late == "serve" ? LateMode::kServe : LateMode::kDrop;
   dispatcher_options.observer = metrics_.get();
   dispatcher_options.worker_cpus = options.worker_cpus;
+  dispatcher_options.idle_spin = absl::Microseconds(options.worker_spin_us);
   dispatcher_ =
       std::make_unique<Dispatcher>(dispatcher_options, processor_.get(), RealClock::Get());
   if (!dispatcher_->pin_status().ok()) return dispatcher_->pin_status();
@@ -268,6 +269,7 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   ClassifierServiceOptions service_options;
   service_options.limits.default_slo_ms = options.default_slo_ms;
   service_options.limits.max_slo_ms = options.max_slo_ms;
+  service_options.limits.slo_reserve_ms = options.slo_reserve_ms;
   service_options.limits.num_classes = static_cast<int>(metadata.labels.size());
   service_options.policy = spec;
   for (const SubnetLatency& sub : profile_.subnets) {
@@ -301,9 +303,13 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
       options.bundle_path, metadata.subnets.size(), spec, options.late, service_options.engine,
       isa.empty() ? "" : absl::StrCat(" (", isa, ")"), options.workers, threads, options.max_batch,
       options.host, port_,
-      options.worker_cpus.empty()
-          ? ""
-          : absl::StrCat(", workers pinned to CPU ", absl::StrJoin(options.worker_cpus, ",")));
+      absl::StrCat(
+          options.worker_cpus.empty()
+              ? ""
+              : absl::StrCat(", workers pinned to CPU ", absl::StrJoin(options.worker_cpus, ",")),
+          options.worker_spin_us == 0
+              ? ""
+              : absl::StrCat(", idle workers spin ", options.worker_spin_us, " us")));
   if (metrics_port_ >= 0) {
     spdlog::info("metrics on http://{}/metrics", HostPort(options.host, metrics_port_));
   } else {

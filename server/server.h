@@ -72,10 +72,14 @@ struct ServerOptions {
   // Empty: no pinning. Else one CPU per worker, each worker's thread pinned to its CPU
   // (scheduler/cpu_affinity.h); needs threads <= 1.
   std::vector<int> worker_cpus;
+  // How long an idle worker polls the queue before sleeping (DispatcherOptions::idle_spin).
+  int worker_spin_us = 0;
   int max_batch = 32;
   int max_queue = 1024;
   double default_slo_ms = 100;
   double max_slo_ms = 60000;
+  // Part of every SLO kept for the network and the client (ValidationLimits::slo_reserve_ms).
+  double slo_reserve_ms = 0;
   // Largest gRPC message accepted.
   int max_receive_message_bytes = 4 << 20;
 };

@@ -93,6 +93,8 @@ TEST_F(LoadgenMainTest, OpenLoopRunAgainstEcho) {
                             "server_queue_p50_ms",
                             "server_compute_p50_ms",
                             "server_deadline_met",
+                            "outside_p50_ms",
+                            "outside_p99_ms",
                             "trace",
                             "connections",
                             "mode"}) {

@@ -37,7 +37,7 @@ RequestRecord Ok(int64_t sent_ms, int64_t latency_us, float slo_ms, int subnet, 
   r.correct = correct;
   r.expected_accuracy = subnet == 1 ? 0.8f : 0.9f;
   r.queue_us = 100 * subnet;
-  r.compute_us = 1000 * subnet;
+  r.compute_us = 200 * subnet;
   r.deadline_met = latency_us <= slo_ms * 1000;
   return r;
 }
@@ -80,8 +80,11 @@ TEST(SummarizeTest, CountsAttainmentAccuracyAndMix) {
   EXPECT_DOUBLE_EQ(report.p99_ms, 10);
   EXPECT_EQ(report.subnet_mix, (std::map<int, double>{{1, 0.25}, {2, 0.75}}));
   EXPECT_DOUBLE_EQ(report.server_queue_p50_ms, 0.2);
-  EXPECT_DOUBLE_EQ(report.server_compute_p50_ms, 2);
+  EXPECT_DOUBLE_EQ(report.server_compute_p50_ms, 0.4);
   EXPECT_DOUBLE_EQ(report.server_deadline_met, 3.0 / 4.0);
+  // Latency minus queue minus compute: 0.7, 1.4, 9.4 and 4.4 ms.
+  EXPECT_NEAR(report.outside_p50_ms, 1.4, 1e-9);
+  EXPECT_NEAR(report.outside_p99_ms, 9.4, 1e-9);
   // First send 0, last completion 41 ms (the UNAVAILABLE answer).
   EXPECT_DOUBLE_EQ(report.duration_s, 0.041);
   EXPECT_DOUBLE_EQ(report.throughput_rps, 4 / 0.041);
@@ -103,11 +106,27 @@ TEST(ReportToJsonTest, HasEveryField) {
   info.trace = "poisson:rate=1,duration=1";
   info.connections = 4;
   const nlohmann::ordered_json json = ReportToJson(Summarize(records, info));
-  for (const char* field :
-       {"sent", "ok", "errors_by_code", "slo_attainment", "measured_accuracy", "expected_accuracy",
-        "p50_ms", "p90_ms", "p99_ms", "throughput_rps", "subnet_mix", "offered_rps", "duration_s",
-        "max_send_lag_ms", "server_queue_p50_ms", "server_compute_p50_ms", "server_deadline_met",
-        "trace", "connections"}) {
+  for (const char* field : {"sent",
+                            "ok",
+                            "errors_by_code",
+                            "slo_attainment",
+                            "measured_accuracy",
+                            "expected_accuracy",
+                            "p50_ms",
+                            "p90_ms",
+                            "p99_ms",
+                            "throughput_rps",
+                            "subnet_mix",
+                            "offered_rps",
+                            "duration_s",
+                            "max_send_lag_ms",
+                            "server_queue_p50_ms",
+                            "server_compute_p50_ms",
+                            "server_deadline_met",
+                            "outside_p50_ms",
+                            "outside_p99_ms",
+                            "trace",
+                            "connections"}) {
     EXPECT_TRUE(json.contains(field)) << field;
   }
   EXPECT_TRUE(json["errors_by_code"].is_object());

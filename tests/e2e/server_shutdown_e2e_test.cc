@@ -133,6 +133,11 @@ TEST(ServerFlagsE2eTest, BadFlagsExit2) {
       {"--worker_cpus=0,0"},
       {"--worker_cpus=0", "--workers=2"},
       {"--worker_cpus=0", "--threads=2"},
+      {"--slo_reserve_ms=-1"},
+      {"--slo_reserve_ms=100"},  // all of the default SLO
+      {"--slo_reserve_ms=nan"},
+      {"--worker_spin_us=-1"},
+      {"--worker_spin_us=20000000"},
   };
   for (const auto& extra : cases) {
     SCOPED_TRACE(extra[0]);

@@ -1,7 +1,9 @@
 // Tests for scheduler/dispatcher.cc on a fake clock: EDF batching, hopeless requests under both
-// late modes, a waiting policy, the queue bound, drain, failure propagation, policy feedback, and
-// exactly-once completion under concurrent enqueue.
+// late modes, a waiting policy, the queue bound, drain, failure propagation, policy feedback,
+// exactly-once completion under concurrent enqueue, and idle workers that spin.
 #include "scheduler/dispatcher.h"
+
+#include <time.h>
 
 #include <atomic>
 #include <set>
@@ -433,11 +435,13 @@ TEST(DispatcherTest, WrongLogitCountIsInternal) {
   }
 }
 
-TEST(DispatcherTest, EveryAcceptedRequestIsAnsweredExactlyOnceUnderConcurrentEnqueue) {
+// With `idle_spin`, idle workers poll the queue instead of sleeping at once.
+void ExpectEveryAcceptedRequestAnsweredExactlyOnce(absl::Duration idle_spin) {
   ScriptedProcessor processor(nullptr);
   processor.compute_time_ = absl::ZeroDuration();
   Completions completions;
   DispatcherOptions options = Options(3, 16, 64, 0);
+  options.idle_spin = idle_spin;
   absl::StatusOr<std::unique_ptr<Policy>> slackfit = CreatePolicy("slackfit", ThreeSubnetProfile());
   ASSERT_TRUE(slackfit.ok());
   options.policy = std::shared_ptr<Policy>(std::move(*slackfit));
@@ -491,6 +495,57 @@ TEST(DispatcherTest, EveryAcceptedRequestIsAnsweredExactlyOnceUnderConcurrentEnq
     total_batched += b;
   }
   EXPECT_EQ(total_batched, served);
+}
+
+TEST(DispatcherTest, EveryAcceptedRequestIsAnsweredExactlyOnceUnderConcurrentEnqueue) {
+  ExpectEveryAcceptedRequestAnsweredExactlyOnce(absl::ZeroDuration());
+}
+
+TEST(DispatcherTest, SpinningWorkersAnswerEveryAcceptedRequestExactlyOnce) {
+  ExpectEveryAcceptedRequestAnsweredExactlyOnce(absl::Milliseconds(2));
+}
+
+absl::Duration ProcessCpuTime() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return absl::DurationFromTimespec(ts);
+}
+
+TEST(DispatcherTest, AnIdleWorkerSpinsForIdleSpinThenSleeps) {
+  ScriptedProcessor processor(nullptr);
+  Completions completions;
+  DispatcherOptions options = Options(1, 4, 16, 0);
+  options.idle_spin = absl::Milliseconds(400);
+  Dispatcher dispatcher(options, &processor, RealClock::Get());
+  auto r = completions.Make(1, absl::Now(), absl::Seconds(10));
+  ASSERT_TRUE(dispatcher.Enqueue(&r).ok());
+  completions.WaitFor(1);
+  // The worker polls the empty queue: this process burns CPU while the test thread sleeps. Even
+  // with a busy machine's fair share the spinning thread gets far more than 5 ms of 100.
+  absl::Duration before = ProcessCpuTime();
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_GT(ProcessCpuTime() - before, absl::Milliseconds(5));
+  // Past idle_spin it sleeps: hardly any CPU.
+  absl::SleepFor(absl::Milliseconds(500));
+  before = ProcessCpuTime();
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_LT(ProcessCpuTime() - before, absl::Milliseconds(20));
+  // A request wakes it up as usual.
+  r = completions.Make(2, absl::Now(), absl::Seconds(10));
+  ASSERT_TRUE(dispatcher.Enqueue(&r).ok());
+  completions.WaitFor(2);
+}
+
+TEST(DispatcherTest, DrainStopsASpinningWorker) {
+  ScriptedProcessor processor(nullptr);
+  DispatcherOptions options = Options(2, 4, 16, 0);
+  options.idle_spin = absl::Hours(1);
+  Dispatcher dispatcher(options, &processor, RealClock::Get());
+  absl::SleepFor(absl::Milliseconds(20));  // both workers are spinning now
+  const absl::Time start = absl::Now();
+  dispatcher.Drain();
+  // Without the drain check the spin would hold Drain for an hour.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
 }  // namespace

@@ -96,7 +96,7 @@ class ClassifierServiceTest : public ::testing::Test {
   void SetUp() override { Start(/*max_queue=*/64); }
   void TearDown() override { Stop(); }
 
-  void Start(int max_queue) {
+  void Start(int max_queue, double slo_reserve_ms = 0) {
     DispatcherOptions dispatcher_options;
     dispatcher_options.workers = 2;
     dispatcher_options.max_batch = 4;
@@ -106,6 +106,7 @@ class ClassifierServiceTest : public ::testing::Test {
     ClassifierServiceOptions options;
     options.policy = "fixed:" + metadata_.subnets[1].name;
     options.engine = "fake";
+    options.limits.slo_reserve_ms = slo_reserve_ms;
     service_ = std::make_unique<ClassifierService>(options, &metadata_, dispatcher_.get(),
                                                    RealClock::Get());
     grpc::ServerBuilder builder;
@@ -198,6 +199,22 @@ TEST_F(ClassifierServiceTest, FullQueueIsResourceExhausted) {
   processor_.Hold(false);
   for (auto& t : callers) t.join();
   EXPECT_EQ(ok.load(), 3);
+}
+
+TEST_F(ClassifierServiceTest, TheSloReserveIsTakenFromEveryRequestsDeadline) {
+  Stop();
+  Start(/*max_queue=*/64, /*slo_reserve_ms=*/50);
+  // 10 s less 50 ms is plenty.
+  v1::ClassifyResponse response;
+  grpc::Status status = Classify(RequestForClass(2, "roomy"), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(response.deadline_met());
+  // An SLO of 40 ms is all reserve: the deadline has passed on arrival, so the request is answered
+  // as late (--late=drop) even though the engine is idle.
+  v1::ClassifyRequest tight = RequestForClass(2, "tight");
+  tight.set_latency_slo_ms(40);
+  status = Classify(tight, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
 }
 
 TEST_F(ClassifierServiceTest, StreamAnswersEachMessageAndSurvivesABadOne) {

@@ -148,6 +148,27 @@ TEST(RequestValidationTest, SloSetsTheDeadlineAndAnEarlierGrpcDeadlineWins) {
   EXPECT_EQ(validated->deadline, kArrival + absl::Microseconds(2500));
 }
 
+TEST(RequestValidationTest, TheSloReserveMovesTheDeadlineEarlier) {
+  ValidationLimits limits;
+  limits.slo_reserve_ms = 0.75;
+  v1::ClassifyRequest request = GoodRequest();
+  request.set_latency_slo_ms(2.5);
+  absl::StatusOr<ValidatedRequest> validated =
+      ValidateClassifyRequest(request, limits, kArrival, absl::InfiniteFuture());
+  ASSERT_TRUE(validated.ok());
+  EXPECT_EQ(validated->slo, absl::Microseconds(2500));  // the SLO itself is unchanged
+  EXPECT_EQ(validated->deadline, kArrival + absl::Microseconds(1750));
+  // From an earlier gRPC deadline too.
+  validated = ValidateClassifyRequest(request, limits, kArrival, kArrival + absl::Milliseconds(1));
+  ASSERT_TRUE(validated.ok());
+  EXPECT_EQ(validated->deadline, kArrival + absl::Microseconds(250));
+  // A reserve beyond the SLO is accepted; the deadline has then passed (the policy answers late).
+  request.set_latency_slo_ms(0.5);
+  validated = ValidateClassifyRequest(request, limits, kArrival, absl::InfiniteFuture());
+  ASSERT_TRUE(validated.ok());
+  EXPECT_EQ(validated->deadline, kArrival - absl::Microseconds(250));
+}
+
 TEST(RequestValidationTest, ExpiredGrpcDeadlineIsDeadlineExceeded) {
   absl::StatusOr<ValidatedRequest> validated = Validate(GoodRequest(), kArrival);
   EXPECT_EQ(validated.status().code(), absl::StatusCode::kDeadlineExceeded);
