@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/client/loadgen_report_fields.h"
 #include "tests/testing/subprocess.h"
 
 namespace ternserve {
@@ -76,28 +77,7 @@ TEST_F(LoadgenMainTest, OpenLoopRunAgainstEcho) {
   ASSERT_EQ(code, 0) << out;
   const nlohmann::json json = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
   ASSERT_TRUE(json.is_object()) << "not one JSON object: " << out;
-  for (const char* field : {"sent",
-                            "ok",
-                            "errors_by_code",
-                            "slo_attainment",
-                            "measured_accuracy",
-                            "expected_accuracy",
-                            "p50_ms",
-                            "p90_ms",
-                            "p99_ms",
-                            "throughput_rps",
-                            "subnet_mix",
-                            "offered_rps",
-                            "duration_s",
-                            "max_send_lag_ms",
-                            "server_queue_p50_ms",
-                            "server_compute_p50_ms",
-                            "server_deadline_met",
-                            "outside_p50_ms",
-                            "outside_p99_ms",
-                            "trace",
-                            "connections",
-                            "mode"}) {
+  for (const char* field : kLoadgenReportFields) {
     EXPECT_TRUE(json.contains(field)) << field;
   }
   const int64_t sent = json["sent"];

@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/client/loadgen_report_fields.h"
 
 namespace ternserve {
 namespace {
@@ -106,27 +107,7 @@ TEST(ReportToJsonTest, HasEveryField) {
   info.trace = "poisson:rate=1,duration=1";
   info.connections = 4;
   const nlohmann::ordered_json json = ReportToJson(Summarize(records, info));
-  for (const char* field : {"sent",
-                            "ok",
-                            "errors_by_code",
-                            "slo_attainment",
-                            "measured_accuracy",
-                            "expected_accuracy",
-                            "p50_ms",
-                            "p90_ms",
-                            "p99_ms",
-                            "throughput_rps",
-                            "subnet_mix",
-                            "offered_rps",
-                            "duration_s",
-                            "max_send_lag_ms",
-                            "server_queue_p50_ms",
-                            "server_compute_p50_ms",
-                            "server_deadline_met",
-                            "outside_p50_ms",
-                            "outside_p99_ms",
-                            "trace",
-                            "connections"}) {
+  for (const char* field : kLoadgenReportFields) {
     EXPECT_TRUE(json.contains(field)) << field;
   }
   EXPECT_TRUE(json["errors_by_code"].is_object());
