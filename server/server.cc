@@ -81,6 +81,10 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   if (!(options.default_slo_ms > 0) || !(options.max_slo_ms >= options.default_slo_ms)) {
     return absl::InvalidArgumentError("need 0 < default_slo_ms <= max_slo_ms");
   }
+  if (!(options.slo_reserve_ms >= 0 && options.slo_reserve_ms < options.default_slo_ms)) {
+    return absl::InvalidArgumentError("need 0 <= slo_reserve_ms < default_slo_ms");
+  }
+  if (options.worker_spin_us < 0) return absl::InvalidArgumentError("worker_spin_us must be >= 0");
   return absl::OkStatus();
 }
 
