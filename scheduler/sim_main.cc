@@ -39,6 +39,14 @@ ABSL_FLAG(int, max_batch, 0, "Largest batch any policy forms. 0 = the profile's 
 ABSL_FLAG(double, max_queue_delay_ms, 0,
           "fixed: how long the head request may wait for a batch to fill. 0 = never wait.");
 ABSL_FLAG(int, slackfit_buckets, 8, "slackfit: number of latency buckets.");
+ABSL_FLAG(double, slo_reserve_ms, 0,
+          "Part of every SLO the server keeps for the way to and from the client: the policy plans "
+          "for arrival + SLO - this, as ternserve --slo_reserve_ms. Must be below --slo_ms.");
+ABSL_FLAG(double, outside_p50_ms, 0,
+          "Median time a request spends outside the server (both gRPC stacks, the network). With "
+          "it, a request is met when queue + compute + its outside time (log-normal, median this, "
+          "99th percentile --outside_p99_ms) is within its SLO. 0 = none.");
+ABSL_FLAG(double, outside_p99_ms, 0, "99th percentile of the outside time; >= --outside_p50_ms.");
 ABSL_FLAG(bool, json, false, "Print one JSON object instead of a human-readable summary.");
 
 namespace ternserve {
@@ -58,7 +66,8 @@ int Main(int argc, char** argv) {
       "Replays an arrival trace against a scheduling policy and a latency profile, on a simulated "
       "clock with the scheduler's own queue and policy code.\n\nUsage: ternserve-sim "
       "--profile=profile.json --trace=gamma:rate=2000,cv2=4,duration=60 --policy=slackfit "
-      "[--workers=W] [--slo_ms=S] [--seed=N] [--json]");
+      "[--workers=W] [--slo_ms=S] [--slo_reserve_ms=R] [--outside_p50_ms=A --outside_p99_ms=B] "
+      "[--seed=N] [--json]");
   if (PrintHelpIfAsked(argc, argv, "scheduler/sim_main.cc")) return 0;
   if (!PrevalidateFlags(argc, argv, "ternserve-sim", "scheduler/sim_main.cc")) {
     std::fprintf(stderr, "Try --help.\n");
@@ -92,7 +101,19 @@ int Main(int argc, char** argv) {
   if (options.policy_options.slackfit_buckets < 1) {
     return UsageError("--slackfit_buckets must be >= 1");
   }
+  const double reserve_ms = absl::GetFlag(FLAGS_slo_reserve_ms);
+  const double outside_p50_ms = absl::GetFlag(FLAGS_outside_p50_ms);
+  const double outside_p99_ms = absl::GetFlag(FLAGS_outside_p99_ms);
+  if (!(reserve_ms >= 0 && reserve_ms < slo_ms)) {
+    return UsageError("--slo_reserve_ms must be in [0, --slo_ms)");
+  }
+  if (!(outside_p50_ms >= 0 && outside_p99_ms >= outside_p50_ms && outside_p99_ms <= 3.6e6)) {
+    return UsageError("need 0 <= --outside_p50_ms <= --outside_p99_ms <= 3600000");
+  }
   options.slo = absl::Microseconds(slo_ms * 1000);
+  options.slo_reserve = absl::Microseconds(reserve_ms * 1000);
+  options.outside_p50 = absl::Microseconds(outside_p50_ms * 1000);
+  options.outside_p99 = absl::Microseconds(outside_p99_ms * 1000);
   options.policy_options.max_queue_delay = absl::Microseconds(delay_ms * 1000);
   absl::StatusOr<LateMode> late = ParseLateMode(absl::GetFlag(FLAGS_late));
   if (!late.ok()) return UsageError(absl::StrCat("--late: ", late.status().message()));

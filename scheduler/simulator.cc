@@ -22,11 +22,40 @@ constexpr double kZ99 = 2.3263478740408408;
 struct NoPayload {};
 using SimQueue = EdfQueue<NoPayload>;
 
+// The log-normal of median p50 and 99th percentile p99, in µs.
+struct LogNormal {
+  double median_us;
+  double sigma;
+  static LogNormal Fit(double p50_us, double p99_us) {
+    return {p50_us, p99_us > p50_us && p50_us > 0 ? std::log(p99_us / p50_us) / kZ99 : 0};
+  }
+};
+
 // A running batch: when it ends and how it went, for the policy's feedback.
 struct RunningBatch {
   absl::Time finish;
   BatchOutcome outcome;
   bool operator>(const RunningBatch& o) const { return finish > o.finish; }
+};
+
+// Samples each request's time outside the server; zero when none is modeled. Its own generator,
+// so that modeling it leaves the service-time draws unchanged.
+class OutsideTimeModel {
+ public:
+  OutsideTimeModel(absl::Duration p50, absl::Duration p99, uint64_t seed)
+      : shape_(LogNormal::Fit(absl::ToDoubleMicroseconds(p50), absl::ToDoubleMicroseconds(p99))),
+        rng_(seed ^ 0x9e3779b97f4a7c15ULL) {}
+
+  absl::Duration Sample() {
+    if (shape_.median_us <= 0) return absl::ZeroDuration();
+    return absl::Nanoseconds(
+        static_cast<int64_t>(1000 * shape_.median_us * std::exp(shape_.sigma * normal_(rng_))));
+  }
+
+ private:
+  const LogNormal shape_;
+  std::mt19937_64 rng_;
+  std::normal_distribution<double> normal_{0, 1};
 };
 
 // Samples batch service times: overhead + log-normal(median p50, 99th percentile p99). The
@@ -68,14 +97,8 @@ class ServiceTimeModel {
   }
 
  private:
-  struct LogNormal {
-    double median_us;
-    double sigma;
-  };
   static LogNormal Shape(const SubnetLatency& subnet, int batch) {
-    const double p50 = P50Us(subnet, batch);
-    const double p99 = P99Us(subnet, batch);
-    return {p50, p99 > p50 ? std::log(p99 / p50) / kZ99 : 0};
+    return LogNormal::Fit(P50Us(subnet, batch), P99Us(subnet, batch));
   }
   size_t Stride() const { return static_cast<size_t>(max_batch_) + 1; }
 
@@ -103,12 +126,20 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
   if (options.workers < 1) return absl::InvalidArgumentError("workers must be >= 1");
   if (!(options.slo > absl::ZeroDuration())) return absl::InvalidArgumentError("slo must be > 0");
   if (options.max_queue < 1) return absl::InvalidArgumentError("max_queue must be >= 1");
+  if (options.slo_reserve < absl::ZeroDuration() || options.slo_reserve >= options.slo) {
+    return absl::InvalidArgumentError("need 0 <= slo_reserve < slo");
+  }
+  if (options.outside_p50 < absl::ZeroDuration() || options.outside_p99 < options.outside_p50) {
+    return absl::InvalidArgumentError("need 0 <= outside_p50 <= outside_p99");
+  }
   absl::StatusOr<std::unique_ptr<Policy>> policy =
       CreatePolicy(options.policy, profile, options.policy_options);
   if (!policy.ok()) return policy.status();
 
   ServiceTimeModel service(profile, std::max(profile.MaxBatch(), options.policy_options.max_batch),
                            options.seed);
+  OutsideTimeModel outside(options.outside_p50, options.outside_p99, options.seed);
+  const absl::Duration slo_reserve = options.slo_reserve;
   std::vector<int64_t> served_by_index(profile.subnets.size(), 0);
   SimQueue queue(options.max_queue);
   std::priority_queue<RunningBatch, std::vector<RunningBatch>, std::greater<RunningBatch>> running;
@@ -142,7 +173,9 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
     for (absl::Time arrival = arrival_at; more_arrivals && arrival <= now;) {
       ++result.requests;
       const absl::Duration slo = next.slo > absl::ZeroDuration() ? next.slo : options.slo;
-      if (!queue.Push(arrival, arrival + slo, NoPayload{})) ++result.rejected;
+      if (!queue.Push(arrival, arrival + slo - options.slo_reserve, NoPayload{})) {
+        ++result.rejected;
+      }
       more_arrivals = trace->Next(&next);
       if (more_arrivals) arrival = start + next.time;
     }
@@ -161,12 +194,13 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
       last_finish = std::max(last_finish, finish);
       bool all_met = !decision.late;
       for (const SimQueue::Entry& entry : batch) {
-        const bool met = !decision.late && finish <= entry.deadline;
-        all_met = all_met && met;
-        result.met += met ? 1 : 0;
+        // The server's view (what the policy is told) and the client's (what counts).
+        all_met = all_met && !decision.late && finish <= entry.deadline;
+        const absl::Duration latency = finish - entry.arrival + outside.Sample();
+        result.met +=
+            !decision.late && latency <= entry.deadline - entry.arrival + slo_reserve ? 1 : 0;
         // ToInt64Nanoseconds has an inline fast path; ToDoubleMilliseconds divides Durations.
-        latencies_ms.push_back(
-            static_cast<float>(absl::ToInt64Nanoseconds(finish - entry.arrival) * 1e-6));
+        latencies_ms.push_back(static_cast<float>(absl::ToInt64Nanoseconds(latency) * 1e-6));
       }
       const int index = service.IndexOf(decision.subnet_id);
       if (index >= 0) {
@@ -207,6 +241,9 @@ std::string SimulationResultToJson(const SimulationResult& result,
       {"policy", options.policy},
       {"workers", options.workers},
       {"slo_ms", absl::ToDoubleMilliseconds(options.slo)},
+      {"slo_reserve_ms", absl::ToDoubleMilliseconds(options.slo_reserve)},
+      {"outside_p50_ms", absl::ToDoubleMilliseconds(options.outside_p50)},
+      {"outside_p99_ms", absl::ToDoubleMilliseconds(options.outside_p99)},
       {"requests", result.requests},
       {"slo_attainment", result.slo_attainment},
       {"dropped", result.dropped + result.rejected},

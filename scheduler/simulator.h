@@ -6,8 +6,14 @@
 // Model: a batch of b requests on sub-net s takes overhead_us plus a latency drawn from a
 // log-normal distribution whose median is the profile's p50(s, b) and whose 99th percentile is
 // p99(s, b) (batches between profiled sizes are interpolated). Each request's deadline is its
-// arrival plus its SLO (the trace's, else options.slo). Hopeless requests are dropped or served
+// arrival plus its SLO (the trace's, else options.slo), less options.slo_reserve: the policy plans
+// for that deadline, as `ternserve --slo_reserve_ms` does. Hopeless requests are dropped or served
 // late per options.late and count as misses; a full queue rejects (also a miss).
+//
+// The way to and from the server (options.outside: both gRPC stacks, the network, waits for a
+// CPU) is by default free. Given, each served request's latency is its queue and compute time plus
+// an outside time drawn from a log-normal with that median and 99th percentile, and it is met
+// when that latency is within its whole SLO: what a client observes.
 //
 // Deterministic for a seed. Not thread-safe per call, but calls are independent.
 #ifndef TERNSERVE_SCHEDULER_SIMULATOR_H_
@@ -39,18 +45,24 @@ struct SimulatorOptions {
   LateMode late = LateMode::kDrop;
   // Seeds the service-time draws (the trace has its own seed).
   uint64_t seed = 1;
+  // Part of every SLO the server keeps for the way to and from the client; the policy plans for
+  // arrival + SLO - this. Must be below every request's SLO. Default 0.
+  absl::Duration slo_reserve = absl::ZeroDuration();
+  // Outside time per request: median and 99th percentile (0, 0 = none, the default).
+  absl::Duration outside_p50 = absl::ZeroDuration();
+  absl::Duration outside_p99 = absl::ZeroDuration();
 };
 
 struct SimulationResult {
   int64_t requests = 0;  // arrivals
   int64_t served = 0;    // run on some sub-net (late=serve ones included)
-  int64_t met = 0;       // served and finished by the deadline (late ones never count)
+  int64_t met = 0;  // served and answered within the SLO, outside time included (never late ones)
   int64_t dropped = 0;   // hopeless, answered DEADLINE_EXCEEDED (late=drop)
   int64_t rejected = 0;  // queue full
   int64_t batches = 0;
   double slo_attainment = 0;  // met / requests
   double mean_accuracy = 0;   // expected accuracy over served requests
-  double p50_ms = 0;          // end-to-end latency of served requests
+  double p50_ms = 0;          // latency of served requests, outside time included
   double p99_ms = 0;
   double mean_batch = 0;                   // served / batches
   std::map<int, int64_t> subnet_requests;  // sub-net id -> requests served on it

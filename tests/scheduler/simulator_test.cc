@@ -1,6 +1,7 @@
 // Tests for scheduler/simulator.cc: determinism, accounting, and that the policies behave as they
 // should at the extremes (slackfit: the most accurate sub-net at tiny load, fast sub-nets and big
-// batches under overload). Also prints the simulator's throughput (not asserted: machines differ).
+// batches under overload), the SLO reserve and the outside time. Also prints the simulator's
+// throughput (not asserted: machines differ).
 #include "scheduler/simulator.h"
 
 #include <chrono>
@@ -152,6 +153,63 @@ TEST(SimulatorTest, RefusesBadOptions) {
   EXPECT_EQ(Simulate(LadderProfile(), trace->get(), Options("nope", 1, 10)).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Simulate(LadderProfile(), trace->get(), Options("slackfit", 0, 10)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SimulatorTest, TheReserveMakesThePolicyPlanForAnEarlierDeadline) {
+  // At tiny load slackfit serves the most accurate sub-net (p99 2.76 ms at batch 1) within 50 ms;
+  // planning for 2 ms it must pick faster ones. Without outside time the client still counts
+  // against 50 ms.
+  SimulatorOptions reserved = Options("slackfit", 2, 50);
+  reserved.slo_reserve = absl::Milliseconds(48);
+  const SimulationResult full =
+      Simulated("poisson:rate=20,duration=200", Options("slackfit", 2, 50));
+  const SimulationResult tight = Simulated("poisson:rate=20,duration=200", reserved);
+  EXPECT_EQ(MostUsedSubnet(full), 15);
+  EXPECT_LT(MostUsedSubnet(tight), 15);
+  EXPECT_LT(tight.mean_accuracy, full.mean_accuracy);
+  EXPECT_EQ(tight.slo_attainment, 1.0);
+  EXPECT_LT(tight.p99_ms, 2);
+}
+
+TEST(SimulatorTest, OutsideTimeCountsAgainstTheSlo) {
+  const std::string trace = "poisson:rate=200,duration=20";
+  const SimulationResult bare = Simulated(trace, Options("fixed:10", 1, 10));
+  SimulatorOptions options = Options("fixed:10", 1, 10);
+  // A constant 4 ms outside: every latency grows by it, and the fast sub-net still makes 10 ms.
+  options.outside_p50 = options.outside_p99 = absl::Milliseconds(4);
+  const SimulationResult near = Simulated(trace, options);
+  EXPECT_EQ(bare.slo_attainment, 1.0);
+  EXPECT_EQ(near.slo_attainment, 1.0);
+  EXPECT_NEAR(near.p50_ms, bare.p50_ms + 4, 0.01);
+  // 20 ms outside never makes a 10 ms SLO, though the server is just as fast.
+  options.outside_p50 = options.outside_p99 = absl::Milliseconds(20);
+  const SimulationResult far = Simulated(trace, options);
+  EXPECT_EQ(far.served, bare.served);
+  EXPECT_EQ(far.met, 0);
+  // A spread (median 2 ms, p99 12 ms) costs slackfit, which plans batches up to the deadline,
+  // and a reserve of its p99 wins it back.
+  SimulatorOptions spread = Options("slackfit", 2, 25);
+  spread.outside_p50 = absl::Milliseconds(2);
+  spread.outside_p99 = absl::Milliseconds(12);
+  const SimulationResult exposed = Simulated("gamma:rate=3000,cv2=4,duration=10", spread);
+  spread.slo_reserve = absl::Milliseconds(12);
+  const SimulationResult covered = Simulated("gamma:rate=3000,cv2=4,duration=10", spread);
+  EXPECT_LT(exposed.slo_attainment, 0.99);
+  EXPECT_GT(covered.slo_attainment, 0.99);
+}
+
+TEST(SimulatorTest, RefusesABadReserveOrOutsideTime) {
+  absl::StatusOr<std::unique_ptr<ArrivalSource>> trace =
+      OpenTrace(*ParseTraceSpec("poisson:rate=1,duration=1"), 1);
+  SimulatorOptions options = Options("slackfit", 1, 10);
+  options.slo_reserve = absl::Milliseconds(10);  // all of the SLO
+  EXPECT_EQ(Simulate(LadderProfile(), trace->get(), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options = Options("slackfit", 1, 10);
+  options.outside_p50 = absl::Milliseconds(2);
+  options.outside_p99 = absl::Milliseconds(1);
+  EXPECT_EQ(Simulate(LadderProfile(), trace->get(), options).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
