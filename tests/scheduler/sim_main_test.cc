@@ -51,6 +51,24 @@ TEST_F(SimMainTest, PrintsDeterministicJson) {
   EXPECT_EQ(Sim(flags).second, out);
 }
 
+TEST_F(SimMainTest, ReserveAndOutsideTimeReachTheSimulator) {
+  std::vector<std::string> flags = {"--profile=" + profile_path_,
+                                    "--trace=poisson:rate=100,duration=5", "--slo_ms=25", "--json"};
+  const auto [base_code, base_out] = Sim(flags);
+  ASSERT_EQ(base_code, 0) << base_out;
+  flags.insert(flags.end(), {"--slo_reserve_ms=5", "--outside_p50_ms=3", "--outside_p99_ms=3"});
+  const auto [code, out] = Sim(flags);
+  ASSERT_EQ(code, 0) << out;
+  const nlohmann::json base = nlohmann::json::parse(base_out);
+  const nlohmann::json json = nlohmann::json::parse(out);
+  EXPECT_EQ(json.at("slo_reserve_ms"), 5.0);
+  EXPECT_EQ(json.at("outside_p50_ms"), 3.0);
+  EXPECT_EQ(json.at("outside_p99_ms"), 3.0);
+  EXPECT_EQ(base.at("outside_p50_ms"), 0.0);
+  // A constant 3 ms outside the server lengthens the median latency by about that much.
+  EXPECT_GT(json.at("p50_ms").get<double>(), base.at("p50_ms").get<double>() + 2);
+}
+
 TEST_F(SimMainTest, BadFlagsExit2AndBadFilesExit1) {
   const std::string profile = "--profile=" + profile_path_;
   const std::string trace = "--trace=poisson:rate=10,duration=1";
@@ -64,6 +82,10 @@ TEST_F(SimMainTest, BadFlagsExit2AndBadFilesExit1) {
       {profile, trace, "--workers=two"},
       {profile, trace, "--slo_ms=-1"},
       {profile, trace, "--late=never"},
+      {profile, trace, "--slo_ms=10", "--slo_reserve_ms=10"},  // all of the SLO
+      {profile, trace, "--slo_reserve_ms=-1"},
+      {profile, trace, "--outside_p50_ms=2", "--outside_p99_ms=1"},
+      {profile, trace, "--outside_p50_ms=-1"},
       {profile, trace, "--no_such_flag=1"},
       {profile, trace, "positional"}};
   for (const auto& flags : usage_errors) {
