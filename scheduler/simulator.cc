@@ -139,7 +139,6 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
   ServiceTimeModel service(profile, std::max(profile.MaxBatch(), options.policy_options.max_batch),
                            options.seed);
   OutsideTimeModel outside(options.outside_p50, options.outside_p99, options.seed);
-  const absl::Duration slo_reserve = options.slo_reserve;
   std::vector<int64_t> served_by_index(profile.subnets.size(), 0);
   SimQueue queue(options.max_queue);
   std::priority_queue<RunningBatch, std::vector<RunningBatch>, std::greater<RunningBatch>> running;
@@ -198,7 +197,8 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
         all_met = all_met && !decision.late && finish <= entry.deadline;
         const absl::Duration latency = finish - entry.arrival + outside.Sample();
         result.met +=
-            !decision.late && latency <= entry.deadline - entry.arrival + slo_reserve ? 1 : 0;
+            !decision.late && latency <= entry.deadline - entry.arrival + options.slo_reserve ? 1
+                                                                                              : 0;
         // ToInt64Nanoseconds has an inline fast path; ToDoubleMilliseconds divides Durations.
         latencies_ms.push_back(static_cast<float>(absl::ToInt64Nanoseconds(latency) * 1e-6));
       }

@@ -46,7 +46,8 @@ struct SimulatorOptions {
   // Seeds the service-time draws (the trace has its own seed).
   uint64_t seed = 1;
   // Part of every SLO the server keeps for the way to and from the client; the policy plans for
-  // arrival + SLO - this. Must be below every request's SLO. Default 0.
+  // arrival + SLO - this. Below options.slo; a trace SLO at or below it makes its request
+  // hopeless. Default 0.
   absl::Duration slo_reserve = absl::ZeroDuration();
   // Outside time per request: median and 99th percentile (0, 0 = none, the default).
   absl::Duration outside_p50 = absl::ZeroDuration();
