@@ -9,11 +9,25 @@ namespace {
 
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 
-// Channel statistics over all but the first dimension.
-void ChannelMoments(const torch::Tensor& w, torch::Tensor* mu, torch::Tensor* sigma) {
+// TGA's statistics of one layer as [out] vectors: mu and sigma (each channel's over all but the
+// first dimension, or the layer's repeated in every channel), and the absolute threshold delta the
+// formulas take (differentiable in the trainable delta; [1] when shared by every channel).
+struct TgaStats {
+  torch::Tensor mu, sigma, delta;
+};
+
+TgaStats ComputeTgaStats(const torch::Tensor& w, const torch::Tensor& delta, TgaScope scope) {
   const torch::Tensor rows = w.detach().reshape({w.size(0), -1});
-  *mu = rows.mean(1);
-  *sigma = rows.std(1, /*unbiased=*/false).clamp_min(1e-8);
+  TgaStats s;
+  if (scope == TgaScope::kLayer) {
+    s.mu = rows.mean().expand({w.size(0)});
+    s.sigma = rows.std(/*unbiased=*/false).clamp_min(1e-8).expand({w.size(0)});
+  } else {
+    s.mu = rows.mean(1);
+    s.sigma = rows.std(1, /*unbiased=*/false).clamp_min(1e-8);
+  }
+  s.delta = scope == TgaScope::kChannelSigma ? delta.abs() * s.sigma : delta;
+  return s;
 }
 
 }  // namespace
@@ -39,6 +53,26 @@ const char* QuantizerName(QuantizerKind kind) {
       break;
   }
   return "none";
+}
+
+absl::StatusOr<TgaScope> ParseTgaScope(const std::string& name) {
+  if (name == "channel") return TgaScope::kChannel;
+  if (name == "layer") return TgaScope::kLayer;
+  if (name == "channel_sigma") return TgaScope::kChannelSigma;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown TGA scope \"", name, "\" (valid: channel, layer, channel_sigma)"));
+}
+
+const char* TgaScopeName(TgaScope scope) {
+  switch (scope) {
+    case TgaScope::kLayer:
+      return "layer";
+    case TgaScope::kChannelSigma:
+      return "channel_sigma";
+    case TgaScope::kChannel:
+      break;
+  }
+  return "channel";
 }
 
 torch::Tensor PerChannel(const torch::Tensor& v, int64_t dims) {
@@ -68,36 +102,41 @@ torch::Tensor TgaScale(const torch::Tensor& mu, const torch::Tensor& sigma,
   return mu + sigma * pdf / survival;
 }
 
-TernaryWeight TgaTernarize(const torch::Tensor& weight, const torch::Tensor& delta) {
+TernaryWeight TgaTernarize(const torch::Tensor& weight, const torch::Tensor& delta,
+                           TgaScope scope) {
   torch::NoGradGuard no_grad;
-  torch::Tensor mu, sigma;
-  ChannelMoments(weight, &mu, &sigma);
+  const TgaStats s = ComputeTgaStats(weight, delta, scope);
   const torch::Tensor threshold =
-      PerChannel(torch::minimum(delta.abs(), 3.0 * sigma), weight.dim());
-  const torch::Tensor centered = weight - PerChannel(mu, weight.dim());
+      PerChannel(torch::minimum(s.delta.abs(), 3.0 * s.sigma), weight.dim());
+  const torch::Tensor centered = weight - PerChannel(s.mu, weight.dim());
   const torch::Tensor codes =
       ((centered > threshold).to(torch::kInt8) - (centered < -threshold).to(torch::kInt8))
           .to(torch::kInt8);
-  return {codes, TgaScale(mu, sigma, delta)};
+  return {codes, TgaScale(s.mu, s.sigma, s.delta)};
 }
 
-torch::Tensor TgaFakeQuantize(const torch::Tensor& weight, const torch::Tensor& delta) {
-  torch::Tensor mu, sigma;
-  ChannelMoments(weight, &mu, &sigma);
+torch::Tensor TgaFakeQuantize(const torch::Tensor& weight, const torch::Tensor& delta,
+                              TgaScope scope) {
+  const TgaStats s = ComputeTgaStats(weight, delta, scope);
   torch::Tensor codes;
   {
     torch::NoGradGuard no_grad;
-    codes = TgaTernarize(weight, delta).codes.to(weight.scalar_type());
+    codes = TgaTernarize(weight, delta, scope).codes.to(weight.scalar_type());
   }
-  const torch::Tensor quantized = PerChannel(TgaScale(mu, sigma, delta), weight.dim()) * codes;
+  const torch::Tensor quantized =
+      PerChannel(TgaScale(s.mu, s.sigma, s.delta), weight.dim()) * codes;
   return quantized +
          (weight -
           weight.detach());  // straight-through to the weight; alpha carries delta's gradient
 }
 
-torch::Tensor TgaInitialDelta(const torch::Tensor& weight) {
+torch::Tensor TgaInitialDelta(const torch::Tensor& weight, TgaScope scope) {
   torch::NoGradGuard no_grad;
-  return (0.7 * weight.abs().mean()).reshape({1}).clone();
+  torch::Tensor delta = 0.7 * weight.abs().mean();
+  // In units of sigma: TWN's threshold over the layer's standard deviation.
+  if (scope == TgaScope::kChannelSigma)
+    delta = delta / weight.std(/*unbiased=*/false).clamp_min(1e-8);
+  return delta.reshape({1}).clone();
 }
 
 torch::Tensor ScaRegularizer(const torch::Tensor& theta, double a) {
@@ -115,11 +154,11 @@ TernaryWeight ScaTernarize(const torch::Tensor& theta) {
   return {codes, scale};
 }
 
-TernaryWeight Ternarize(QuantizerKind kind, const torch::Tensor& weight,
-                        const torch::Tensor& delta) {
+TernaryWeight Ternarize(QuantizerKind kind, const torch::Tensor& weight, const torch::Tensor& delta,
+                        TgaScope scope) {
   switch (kind) {
     case QuantizerKind::kTga:
-      return TgaTernarize(weight, delta);
+      return TgaTernarize(weight, delta, scope);
     case QuantizerKind::kSca:
       return ScaTernarize(weight);
     case QuantizerKind::kTwn:
@@ -130,12 +169,12 @@ TernaryWeight Ternarize(QuantizerKind kind, const torch::Tensor& weight,
 }
 
 torch::Tensor FakeQuantize(QuantizerKind kind, const torch::Tensor& weight,
-                           const torch::Tensor& delta, bool training) {
+                           const torch::Tensor& delta, bool training, TgaScope scope) {
   switch (kind) {
     case QuantizerKind::kNone:
       return weight;
     case QuantizerKind::kTga:
-      return TgaFakeQuantize(weight, delta);
+      return TgaFakeQuantize(weight, delta, scope);
     case QuantizerKind::kSca:
       if (training) return torch::tanh(weight);
       break;

@@ -4,12 +4,11 @@
 // sub-net reuses the same codes and scales.
 //
 //   twn  Li, Zhang & Liu, "Ternary Weight Networks" (2016).
-//   tga  He & Fan, "Simultaneously Optimizing Weight and Quantizer of Ternary Neural Network using
-//   Truncated
-//        Gaussian Approximation", CVPR 2019: a trainable threshold whose scale has a closed form.
-//   sca  Deng & Zhang, "Sparsity-control Ternary Weight Networks", arXiv 2011.00580: W =
-//   tanh(Theta) and a
-//        discretization regularizer; no straight-through estimator.
+//   tga  He & Fan, "Simultaneously Optimizing Weight and Quantizer of Ternary Neural Network
+//        using Truncated Gaussian Approximation", CVPR 2019: a trainable threshold whose scale
+//        has a closed form.
+//   sca  Deng & Zhang, "Sparsity-control Ternary Weight Networks", arXiv 2011.00580:
+//        W = tanh(Theta) and a discretization regularizer; no straight-through estimator.
 //
 // Stateless functions; thread-compatible. Per-layer state (TGA's threshold) lives in the SuperNet.
 #ifndef TERNSERVE_MODELS_QUANTIZER_H_
@@ -28,6 +27,20 @@ enum class QuantizerKind { kNone, kTwn, kTga, kSca };
 absl::StatusOr<QuantizerKind> ParseQuantizer(const std::string& name);
 const char* QuantizerName(QuantizerKind kind);
 
+// What TGA's mu, sigma and alpha are taken over, and what the layer's one trainable threshold
+// delta means:
+//   kChannel       each output channel c has its own mu_c, sigma_c and alpha_c (DESIGN.md's format
+//                  stores a scale per channel); delta is absolute, Delta_c = clamp(|delta|, 0,
+//                  3 sigma_c). The default.
+//   kLayer         the whole layer, as in He & Fan's paper: one mu, sigma and alpha, which every
+//                  channel exports.
+//   kChannelSigma  like kChannel, but delta is in units of each channel's sigma: Delta_c =
+//                  clamp(|delta|, 0, 3) * sigma_c, so every channel is cut at the same beta and
+//                  gets about the same sparsity (as TWN's per-channel threshold does).
+enum class TgaScope { kChannel, kLayer, kChannelSigma };
+absl::StatusOr<TgaScope> ParseTgaScope(const std::string& name);
+const char* TgaScopeName(TgaScope scope);
+
 struct TernaryWeight {
   torch::Tensor codes;  // int8, same shape as the weight, values in {-1, 0, +1}
   torch::Tensor scale;  // fp32 [out]
@@ -44,8 +57,9 @@ TernaryWeight TwnTernarize(const torch::Tensor& weight);
 
 // --- TGA
 // ---------------------------------------------------------------------------------------------------
-// Per output channel c, with mu_c and sigma_c the channel's weight mean and standard deviation and
-// delta the layer's trainable threshold:
+// Per output channel c, with mu_c and sigma_c the channel's weight mean and standard deviation
+// (with TgaScope::kLayer, the layer's, the same for every c) and delta the layer's trainable
+// threshold:
 //   Delta_c = clamp(|delta|, 0, 3 sigma_c)
 //   t = +1 if w > mu_c + Delta_c, -1 if w < mu_c - Delta_c, else 0
 //   alpha_c = mu_c + sigma_c * phi(beta_c) / (1 - Phi(beta_c)),  beta_c = Delta_c / sigma_c (paper
@@ -54,11 +68,14 @@ TernaryWeight TwnTernarize(const torch::Tensor& weight);
 // in delta, which is how the loss gradient reaches the threshold.
 torch::Tensor TgaScale(const torch::Tensor& mu, const torch::Tensor& sigma,
                        const torch::Tensor& delta);
-TernaryWeight TgaTernarize(const torch::Tensor& weight, const torch::Tensor& delta);
+TernaryWeight TgaTernarize(const torch::Tensor& weight, const torch::Tensor& delta,
+                           TgaScope scope = TgaScope::kChannel);
 // alpha(delta) * t with a straight-through gradient to the latent weight; differentiable in delta.
-torch::Tensor TgaFakeQuantize(const torch::Tensor& weight, const torch::Tensor& delta);
-// The initial threshold: TWN's 0.7 * mean|W| over the layer.
-torch::Tensor TgaInitialDelta(const torch::Tensor& weight);
+torch::Tensor TgaFakeQuantize(const torch::Tensor& weight, const torch::Tensor& delta,
+                              TgaScope scope = TgaScope::kChannel);
+// The initial threshold: TWN's 0.7 * mean|W| over the layer (kChannelSigma: divided by the
+// layer's standard deviation).
+torch::Tensor TgaInitialDelta(const torch::Tensor& weight, TgaScope scope = TgaScope::kChannel);
 
 // --- SCA
 // ---------------------------------------------------------------------------------------------------
@@ -73,14 +90,15 @@ TernaryWeight ScaTernarize(const torch::Tensor& theta);
 // --- Common
 // ------------------------------------------------------------------------------------------------
 // The ternary codes and scales a layer exports; `delta` is used by TGA only.
-TernaryWeight Ternarize(QuantizerKind kind, const torch::Tensor& weight,
-                        const torch::Tensor& delta);
+TernaryWeight Ternarize(QuantizerKind kind, const torch::Tensor& weight, const torch::Tensor& delta,
+                        TgaScope scope = TgaScope::kChannel);
 
 // The weight the forward pass uses. kNone: the weight. kTwn, kTga: alpha * t with a
 // straight-through gradient. kSca: tanh(theta) while training, alpha * round(tanh theta) in
 // evaluation.
 torch::Tensor FakeQuantize(QuantizerKind kind, const torch::Tensor& weight,
-                           const torch::Tensor& delta, bool training);
+                           const torch::Tensor& delta, bool training,
+                           TgaScope scope = TgaScope::kChannel);
 
 }  // namespace ternserve
 

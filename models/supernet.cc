@@ -28,8 +28,8 @@ BnStats BnAccumulator::Finish() const {
   return stats;
 }
 
-SupernetImpl::SupernetImpl(const ArchConfig& arch, QuantizerKind quantizer)
-    : arch_(arch), quantizer_(quantizer), layers_(SupernetLayers(arch)) {
+SupernetImpl::SupernetImpl(const ArchConfig& arch, QuantizerKind quantizer, TgaScope tga_scope)
+    : arch_(arch), quantizer_(quantizer), tga_scope_(tga_scope), layers_(SupernetLayers(arch)) {
   for (const LayerSpec& layer : layers_) {
     if (layer.stage >= 0 && layer.kernel == 1) projected_blocks_.insert({layer.stage, layer.block});
     std::vector<int64_t> shape = {layer.out_channels, layer.in_channels};
@@ -43,7 +43,7 @@ SupernetImpl::SupernetImpl(const ArchConfig& arch, QuantizerKind quantizer)
     weights_[layer.name] = register_parameter(ParamName(layer.name) + "_weight", w);
     if (quantizer == QuantizerKind::kTga) {
       deltas_[layer.name] =
-          register_parameter(ParamName(layer.name) + "_delta", TgaInitialDelta(w));
+          register_parameter(ParamName(layer.name) + "_delta", TgaInitialDelta(w, tga_scope));
     }
     if (!layer.bn_name.empty()) {
       bn_gamma_[layer.bn_name] = register_parameter(ParamName(layer.bn_name) + "_gamma",
@@ -58,13 +58,14 @@ SupernetImpl::SupernetImpl(const ArchConfig& arch, QuantizerKind quantizer)
 torch::Tensor SupernetImpl::QuantizedWeight(const std::string& layer) {
   auto delta = deltas_.find(layer);
   return FakeQuantize(quantizer_, weights_.at(layer),
-                      delta == deltas_.end() ? torch::Tensor() : delta->second, is_training());
+                      delta == deltas_.end() ? torch::Tensor() : delta->second, is_training(),
+                      tga_scope_);
 }
 
 TernaryWeight SupernetImpl::Ternarize(const std::string& layer) {
   auto delta = deltas_.find(layer);
   return ternserve::Ternarize(quantizer_, weights_.at(layer),
-                              delta == deltas_.end() ? torch::Tensor() : delta->second);
+                              delta == deltas_.end() ? torch::Tensor() : delta->second, tga_scope_);
 }
 
 std::vector<torch::Tensor> SupernetImpl::thresholds() const {

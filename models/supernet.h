@@ -49,7 +49,8 @@ struct BnAccumulator {
 
 class SupernetImpl : public torch::nn::Module {
  public:
-  SupernetImpl(const ArchConfig& arch, QuantizerKind quantizer);
+  SupernetImpl(const ArchConfig& arch, QuantizerKind quantizer,
+               TgaScope tga_scope = TgaScope::kChannel);
 
   // x: [N, 1, 28, 28] pixels in [0, 1]. Returns [N, num_classes] logits. `stats` is read in kStats
   // mode; `accumulator` is written in kCalibrate mode.
@@ -59,6 +60,7 @@ class SupernetImpl : public torch::nn::Module {
 
   const ArchConfig& arch() const { return arch_; }
   QuantizerKind quantizer() const { return quantizer_; }
+  TgaScope tga_scope() const { return tga_scope_; }
   const std::vector<LayerSpec>& layers() const { return layers_; }
 
   // Latent weight of a layer at maximum shape ([out, in, k, k]; fc: [classes, in]). For SCA this is
@@ -83,6 +85,7 @@ class SupernetImpl : public torch::nn::Module {
 
   const ArchConfig arch_;
   const QuantizerKind quantizer_;
+  const TgaScope tga_scope_;
   const std::vector<LayerSpec> layers_;
   std::set<std::pair<int, int>> projected_blocks_;  // (stage, block) with a 1x1 projection shortcut
   std::map<std::string, torch::Tensor> weights_;

@@ -152,7 +152,8 @@ absl::Status TrainLoop::Save(const std::string& prefix, int epochs_done) const {
   std::ofstream progress(prefix + ".json");
   progress << nlohmann::json{{"epochs_done", epochs_done},
                              {"step", step_},
-                             {"quantizer", QuantizerName(net_->quantizer())}}
+                             {"quantizer", QuantizerName(net_->quantizer())},
+                             {"tga_scope", TgaScopeName(net_->tga_scope())}}
                   .dump();
   if (!progress) return absl::InternalError(absl::StrCat("writing ", prefix, ".json"));
   return absl::OkStatus();
@@ -168,6 +169,13 @@ absl::StatusOr<int> TrainLoop::Load(const std::string& prefix) {
       progress.value("quantizer", "") != QuantizerName(net_->quantizer())) {
     return absl::InvalidArgumentError(absl::StrCat(prefix, ".json: not a checkpoint of a ",
                                                    QuantizerName(net_->quantizer()), " run"));
+  }
+  // Checkpoints older than --tga_scope have none: they were all per channel.
+  if (net_->quantizer() == QuantizerKind::kTga &&
+      progress.value("tga_scope", "channel") != TgaScopeName(net_->tga_scope())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(prefix, ".json: a --tga_scope=", progress.value("tga_scope", "channel"),
+                     " checkpoint, not ", TgaScopeName(net_->tga_scope())));
   }
   try {
     torch::load(net_, prefix);

@@ -65,6 +65,8 @@ absl::Status RunTraining(TrainOptions options) {
   if (absl::Status s = Validate(options); !s.ok()) return s;
   absl::StatusOr<QuantizerKind> quantizer = ParseQuantizer(options.quantizer);
   if (!quantizer.ok()) return quantizer.status();
+  absl::StatusOr<TgaScope> tga_scope = ParseTgaScope(options.tga_scope);
+  if (!tga_scope.ok()) return tga_scope.status();
   absl::StatusOr<TrainingData> data =
       LoadTrainingData(options.data_dir, options.train_images, options.eval_images);
   if (!data.ok()) return data.status();
@@ -80,7 +82,7 @@ absl::Status RunTraining(TrainOptions options) {
     return absl::OkStatus();
   }
   const ArchConfig arch;
-  Supernet net(arch, *quantizer);
+  Supernet net(arch, *quantizer, *tga_scope);
   TrainLoop loop(options, net, data->train.size());
   const std::string checkpoint = options.out + ".ckpt";
   const std::string curve_path = options.out + ".curve.csv";
@@ -182,6 +184,7 @@ absl::Status RunTraining(TrainOptions options) {
                      {"lr", options.lr},
                      {"weight_decay", options.weight_decay},
                      {"threshold_lr", options.threshold_lr},
+                     {"tga_scope", options.tga_scope},
                      {"sca_a", options.sca_a},
                      {"sca_lambda", options.sca_lambda},
                      {"sort_channels", options.sort_channels},

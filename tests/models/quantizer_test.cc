@@ -23,6 +23,12 @@ TEST(QuantizerTest, ParsesNames) {
     EXPECT_STREQ(QuantizerName(*kind), name);
   }
   EXPECT_EQ(ParseQuantizer("ttq").status().code(), absl::StatusCode::kInvalidArgument);
+  for (const char* name : {"channel", "layer", "channel_sigma"}) {
+    absl::StatusOr<TgaScope> scope = ParseTgaScope(name);
+    ASSERT_TRUE(scope.ok()) << name;
+    EXPECT_STREQ(TgaScopeName(*scope), name);
+  }
+  EXPECT_EQ(ParseTgaScope("tensor").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(QuantizerTest, TwnOnAKnownTensor) {
@@ -91,6 +97,68 @@ TEST(QuantizerTest, TgaThresholdGetsAGradient) {
   const torch::Tensor expected =
       (rows > mu + thr).to(torch::kInt8) - (rows < mu - thr).to(torch::kInt8);
   EXPECT_TRUE(torch::equal(t.codes.reshape({8, -1}), expected));
+}
+
+TEST(QuantizerTest, TgaLayerScopeTakesTheLayersMoments) {
+  // Channels of very different spread and offset, so per-channel and per-layer statistics differ.
+  torch::manual_seed(3);
+  const torch::Tensor spread = torch::arange(1, 9, torch::kFloat32).reshape({8, 1, 1, 1});
+  const torch::Tensor w =
+      (torch::randn({8, 4, 3, 3}) * 0.05 * spread + 0.01 * spread).requires_grad_(true);
+  const torch::Tensor delta = TgaInitialDelta(w).requires_grad_(true);
+  const TernaryWeight t = TgaTernarize(w, delta, TgaScope::kLayer);
+  // Codes: one threshold around the layer's mean; scale: the layer's one alpha in every channel.
+  const torch::Tensor flat = w.detach().flatten();
+  const torch::Tensor mu = flat.mean(), sigma = flat.std(/*unbiased=*/false);
+  const torch::Tensor thr = torch::minimum(delta.detach().abs(), 3 * sigma);
+  const torch::Tensor expected =
+      (w.detach() > mu + thr).to(torch::kInt8) - (w.detach() < mu - thr).to(torch::kInt8);
+  EXPECT_TRUE(torch::equal(t.codes, expected));
+  const float alpha =
+      TgaScale(mu.reshape({1}), sigma.reshape({1}), delta.detach())[0].item<float>();
+  EXPECT_TRUE(torch::allclose(t.scale, torch::full({8}, alpha)));
+  const TernaryWeight per_channel = TgaTernarize(w, delta, TgaScope::kChannel);
+  EXPECT_FALSE(torch::equal(per_channel.codes, t.codes));
+  EXPECT_GT((per_channel.scale.max() - per_channel.scale.min()).item<float>(), 1e-3);
+  // The fake-quantized weight is those codes times alpha, and the loss gradient reaches delta.
+  const torch::Tensor q = TgaFakeQuantize(w, delta, TgaScope::kLayer);
+  EXPECT_TRUE(torch::allclose(q.detach(), t.codes.to(torch::kFloat32) * alpha));
+  (q * torch::randn_like(w)).sum().backward();
+  ASSERT_TRUE(delta.grad().defined());
+  EXPECT_GT(delta.grad().abs().item<float>(), 1e-6);
+}
+
+TEST(QuantizerTest, TgaChannelSigmaScopeCutsEveryChannelAtTheSameBeta) {
+  torch::manual_seed(4);
+  const torch::Tensor spread = torch::arange(1, 9, torch::kFloat32).reshape({8, 1});
+  const torch::Tensor w = (torch::randn({8, 256}) * 0.05 * spread).requires_grad_(true);
+  const torch::Tensor delta = TgaInitialDelta(w, TgaScope::kChannelSigma).requires_grad_(true);
+  // Initialized as TWN's threshold in units of the layer's sigma: about 0.7 * sqrt(2 / pi).
+  EXPECT_NEAR(delta.item<float>(),
+              (0.7 * w.detach().abs().mean() / w.detach().std(/*unbiased=*/false)).item<float>(),
+              1e-5);
+  const TernaryWeight t = TgaTernarize(w, delta, TgaScope::kChannelSigma);
+  const torch::Tensor mu = w.detach().mean(1, true), sigma = w.detach().std(1, false, true);
+  const torch::Tensor thr = delta.detach().abs().clamp_max(3.0) * sigma;
+  const torch::Tensor centered = w.detach() - mu;
+  EXPECT_TRUE(torch::equal(t.codes,
+                           (centered > thr).to(torch::kInt8) - (centered < -thr).to(torch::kInt8)));
+  EXPECT_TRUE(torch::allclose(
+      t.scale, TgaScale(mu.flatten(), sigma.flatten(), delta.detach().abs() * sigma.flatten())));
+  // The same beta in every channel, so sparsities are alike although the spreads differ 8x; a
+  // shared absolute threshold (kChannel) zeroes the narrow channels far more than the wide ones.
+  const torch::Tensor sparsity = t.codes.eq(0).to(torch::kFloat32).mean(1);
+  EXPECT_LT((sparsity.max() - sparsity.min()).item<float>(), 0.3);
+  const torch::Tensor absolute = TgaTernarize(w, TgaInitialDelta(w), TgaScope::kChannel)
+                                     .codes.eq(0)
+                                     .to(torch::kFloat32)
+                                     .mean(1);
+  EXPECT_GT((absolute[0] - absolute[7]).item<float>(), 0.5);
+  const torch::Tensor q = TgaFakeQuantize(w, delta, TgaScope::kChannelSigma);
+  ExpectTernaryPerChannel(q);
+  (q * torch::randn_like(w)).sum().backward();
+  ASSERT_TRUE(delta.grad().defined());
+  EXPECT_GT(delta.grad().abs().item<float>(), 1e-6);
 }
 
 TEST(QuantizerTest, ScaSparsityGrowsWithA) {

@@ -80,6 +80,10 @@ TEST(TrainLoopTest, CheckpointRestoresTheRun) {
   TrainLoop wrong(TinyOptions("twn"), twn, train.size());
   EXPECT_EQ(wrong.Load(prefix).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(wrong.Load(prefix + ".missing").status().code(), absl::StatusCode::kNotFound);
+  // A per-channel TGA checkpoint does not resume a per-layer run.
+  Supernet layer_net(ArchConfig{}, QuantizerKind::kTga, TgaScope::kLayer);
+  TrainLoop layer_loop(options, layer_net, train.size());
+  EXPECT_EQ(layer_loop.Load(prefix).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // Uniform images whose brightness is the label: learnable whatever the augmentation does.
