@@ -5,9 +5,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_join.h"
 #include "models/trainer.h"
+#include "scheduler/flag_check.h"
 
 ABSL_FLAG(std::string, out, "",
           "Bundle to write (required), e.g. models/ternserve.tsn. Beside it: <out>.curve.csv/.png "
@@ -64,12 +64,17 @@ ABSL_FLAG(bool, tiny, false,
           "Writes a valid (inaccurate) bundle in seconds; used by the tests.");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  constexpr char kOwnFile[] = "models/train_main.cc";
+  ternserve::SetUsage(
+      kOwnFile,
       "Trains the weight-shared ternary SuperNet on Fashion-MNIST and writes a Ternserve model "
-      "bundle.\n"
-      "Usage: ternserve-train --out=models/ternserve.tsn [--quantizer=tga|sca|twn|none --epochs=N "
-      "--seed=S "
-      "...]");
+      "bundle.\n\nUsage: ternserve-train --out=models/ternserve.tsn "
+      "[--quantizer=tga|sca|twn|none --epochs=N --seed=S ...]");
+  if (ternserve::PrintHelpIfAsked(argc, argv, kOwnFile)) return 0;
+  if (!ternserve::PrevalidateFlags(argc, argv, "ternserve-train", kOwnFile)) {
+    std::fprintf(stderr, "Try --help.\n");
+    return 2;
+  }
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() > 1) {
     std::fprintf(stderr, "ternserve-train: unexpected argument \"%s\" (flags only; see --help)\n",
