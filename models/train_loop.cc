@@ -159,24 +159,30 @@ absl::Status TrainLoop::Save(const std::string& prefix, int epochs_done) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> TrainLoop::Load(const std::string& prefix) {
+absl::StatusOr<CheckpointProgress> ReadCheckpointProgress(const std::string& prefix,
+                                                          const Supernet& net) {
   std::ifstream progress_file(prefix + ".json");
   if (!progress_file)
-    return absl::NotFoundError(
-        absl::StrCat("no checkpoint to resume: ", prefix, ".json is missing"));
+    return absl::NotFoundError(absl::StrCat("no checkpoint: ", prefix, ".json is missing"));
   const nlohmann::json progress = nlohmann::json::parse(progress_file, nullptr, false);
   if (progress.is_discarded() || !progress.contains("epochs_done") || !progress.contains("step") ||
-      progress.value("quantizer", "") != QuantizerName(net_->quantizer())) {
+      progress.value("quantizer", "") != QuantizerName(net->quantizer())) {
     return absl::InvalidArgumentError(absl::StrCat(prefix, ".json: not a checkpoint of a ",
-                                                   QuantizerName(net_->quantizer()), " run"));
+                                                   QuantizerName(net->quantizer()), " run"));
   }
   // Checkpoints older than --tga_scope have none: they were all per channel.
-  if (net_->quantizer() == QuantizerKind::kTga &&
-      progress.value("tga_scope", "channel") != TgaScopeName(net_->tga_scope())) {
+  if (net->quantizer() == QuantizerKind::kTga &&
+      progress.value("tga_scope", "channel") != TgaScopeName(net->tga_scope())) {
     return absl::InvalidArgumentError(
         absl::StrCat(prefix, ".json: a --tga_scope=", progress.value("tga_scope", "channel"),
-                     " checkpoint, not ", TgaScopeName(net_->tga_scope())));
+                     " checkpoint, not ", TgaScopeName(net->tga_scope())));
   }
+  return CheckpointProgress{progress["epochs_done"].get<int>(), progress["step"].get<int64_t>()};
+}
+
+absl::StatusOr<int> TrainLoop::Load(const std::string& prefix) {
+  absl::StatusOr<CheckpointProgress> progress = ReadCheckpointProgress(prefix, net_);
+  if (!progress.ok()) return progress.status();
   try {
     torch::load(net_, prefix);
     torch::serialize::InputArchive archive;
@@ -191,8 +197,8 @@ absl::StatusOr<int> TrainLoop::Load(const std::string& prefix) {
     return absl::InvalidArgumentError(
         absl::StrCat("loading checkpoint ", prefix, ": ", e.what_without_backtrace()));
   }
-  step_ = progress["step"].get<int64_t>();
-  return progress["epochs_done"].get<int>();
+  step_ = progress->step;
+  return progress->epochs_done;
 }
 
 }  // namespace ternserve

@@ -13,11 +13,23 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "models/supernet.h"
 #include "models/train_data.h"
 #include "models/trainer.h"
 
 namespace ternserve {
+
+// The progress record <prefix>.json that TrainLoop::Save writes beside a checkpoint.
+struct CheckpointProgress {
+  int epochs_done = 0;
+  int64_t step = 0;
+};
+
+// Reads <prefix>.json and checks that the checkpoint is of `net`'s quantizer and TGA scope:
+// NotFound if the record is missing, InvalidArgument if it is unreadable or of another kind of run.
+absl::StatusOr<CheckpointProgress> ReadCheckpointProgress(const std::string& prefix,
+                                                          const Supernet& net);
 
 class TrainLoop {
  public:

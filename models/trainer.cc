@@ -94,6 +94,13 @@ absl::Status RunTraining(TrainOptions options) {
     spdlog::info("resuming from {} after epoch {} (step {})", checkpoint, first_epoch, loop.step());
   }
   if (!options.export_from.empty()) {
+    // A checkpoint of another quantizer or TGA scope would export the wrong codes; one without its
+    // record (copied alone) is trusted.
+    if (absl::StatusOr<CheckpointProgress> progress =
+            ReadCheckpointProgress(options.export_from, net);
+        !progress.ok() && !absl::IsNotFound(progress.status())) {
+      return progress.status();
+    }
     try {
       torch::load(net, options.export_from);
     } catch (const c10::Error& e) {

@@ -84,6 +84,13 @@ TEST(TrainLoopTest, CheckpointRestoresTheRun) {
   Supernet layer_net(ArchConfig{}, QuantizerKind::kTga, TgaScope::kLayer);
   TrainLoop layer_loop(options, layer_net, train.size());
   EXPECT_EQ(layer_loop.Load(prefix).status().code(), absl::StatusCode::kInvalidArgument);
+  // The same check guards --export_from.
+  EXPECT_EQ(ReadCheckpointProgress(prefix, layer_net).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<CheckpointProgress> progress = ReadCheckpointProgress(prefix, restored_net);
+  ASSERT_TRUE(progress.ok()) << progress.status();
+  EXPECT_EQ(progress->epochs_done, 1);
+  EXPECT_EQ(progress->step, loop.steps_per_epoch());  // saved after the first epoch
 }
 
 // Uniform images whose brightness is the label: learnable whatever the augmentation does.
