@@ -30,11 +30,11 @@ ABSL_FLAG(double, lr, 0.1,
           "Peak learning rate (SGD, Nesterov momentum 0.9, one-cycle cosine schedule).");
 ABSL_FLAG(double, weight_decay, 5e-4, "L2 weight decay on conv/linear weights (not for sca).");
 ABSL_FLAG(double, threshold_lr, 1e-4, "Learning rate of TGA's thresholds (Adam).");
-ABSL_FLAG(std::string, tga_scope, "channel",
-          "What TGA's mean, standard deviation and scale are taken over: channel (each output "
-          "channel, one absolute threshold per layer), layer (the whole layer, as in He & Fan's "
-          "paper) or channel_sigma (each channel, the layer's threshold in units of each "
-          "channel's standard deviation).");
+ABSL_FLAG(std::string, tga_scope, "channel_sigma",
+          "What TGA's mean, standard deviation and scale are taken over: channel_sigma (each "
+          "output channel, the layer's threshold in units of each channel's standard deviation; "
+          "the shipped model), channel (each channel, one absolute threshold per layer) or layer "
+          "(the whole layer, as in He & Fan's paper).");
 ABSL_FLAG(double, sca_a, 0.8, "SCA's sparsity controller a in (0, 2]: larger a, sparser weights.");
 ABSL_FLAG(double, sca_lambda, 1e-5, "Weight of SCA's discretization regularizer.");
 ABSL_FLAG(bool, sort_channels, true, "Sort channels by importance at the end of the warm-up.");

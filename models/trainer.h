@@ -27,11 +27,11 @@ struct TrainOptions {
   int batch_size = 128;
   double lr = 0.1;  // peak SGD learning rate (one-cycle: warm-up, then cosine to 0)
   double weight_decay = 5e-4;
-  double threshold_lr = 1e-4;         // TGA thresholds (Adam)
-  std::string tga_scope = "channel";  // channel | layer | channel_sigma (quantizer.h, TgaScope)
-  double sca_a = 0.8;                 // SCA sparsity controller a
-  double sca_lambda = 1e-5;           // SCA regularizer weight
-  bool sort_channels = true;          // channel importance sorting at the end of the warm-up
+  double threshold_lr = 1e-4;               // TGA thresholds (Adam)
+  std::string tga_scope = "channel_sigma";  // channel_sigma | channel | layer (quantizer.h)
+  double sca_a = 0.8;                       // SCA sparsity controller a
+  double sca_lambda = 1e-5;                 // SCA regularizer weight
+  bool sort_channels = true;                // channel importance sorting at the end of the warm-up
   uint64_t seed = 1;
   int threads = 2;           // LibTorch intra-op threads
   int calib_images = 2000;   // BN calibration images per sub-net (training split)

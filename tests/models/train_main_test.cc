@@ -28,6 +28,8 @@ TEST(TrainMainTest, HelpListsTheTrainersFlags) {
   for (const char* flag : {"--out", "--quantizer", "--tga_scope", "--resume", "--export_from"}) {
     EXPECT_NE(out.find(absl::StrCat("  ", flag, " (default: ")), std::string::npos) << flag;
   }
+  // The shipped model's TGA scope is the default, so its command needs no --tga_scope.
+  EXPECT_NE(out.find("  --tga_scope (default: channel_sigma)"), std::string::npos);
 }
 
 TEST(TrainMainTest, UsageErrorsExit2) {
