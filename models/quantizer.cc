@@ -102,27 +102,33 @@ torch::Tensor TgaScale(const torch::Tensor& mu, const torch::Tensor& sigma,
   return mu + sigma * pdf / survival;
 }
 
+namespace {
+
+// t = +1 if w > mu_c + Delta_c, -1 if w < mu_c - Delta_c, else 0 (int8, no gradient), with
+// Delta_c = clamp(|delta|, 0, 3 sigma_c).
+torch::Tensor TgaCodes(const torch::Tensor& weight, const TgaStats& s) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor threshold =
+      PerChannel(torch::minimum(s.delta.abs(), 3.0 * s.sigma), weight.dim());
+  const torch::Tensor centered = weight - PerChannel(s.mu, weight.dim());
+  return ((centered > threshold).to(torch::kInt8) - (centered < -threshold).to(torch::kInt8))
+      .to(torch::kInt8);
+}
+
+}  // namespace
+
 TernaryWeight TgaTernarize(const torch::Tensor& weight, const torch::Tensor& delta,
                            TgaScope scope) {
   torch::NoGradGuard no_grad;
   const TgaStats s = ComputeTgaStats(weight, delta, scope);
-  const torch::Tensor threshold =
-      PerChannel(torch::minimum(s.delta.abs(), 3.0 * s.sigma), weight.dim());
-  const torch::Tensor centered = weight - PerChannel(s.mu, weight.dim());
-  const torch::Tensor codes =
-      ((centered > threshold).to(torch::kInt8) - (centered < -threshold).to(torch::kInt8))
-          .to(torch::kInt8);
-  return {codes, TgaScale(s.mu, s.sigma, s.delta)};
+  return {TgaCodes(weight, s), TgaScale(s.mu, s.sigma, s.delta)};
 }
 
 torch::Tensor TgaFakeQuantize(const torch::Tensor& weight, const torch::Tensor& delta,
                               TgaScope scope) {
+  // One set of statistics for both the codes and the (differentiable) scale.
   const TgaStats s = ComputeTgaStats(weight, delta, scope);
-  torch::Tensor codes;
-  {
-    torch::NoGradGuard no_grad;
-    codes = TgaTernarize(weight, delta, scope).codes.to(weight.scalar_type());
-  }
+  const torch::Tensor codes = TgaCodes(weight, s).to(weight.scalar_type());
   const torch::Tensor quantized =
       PerChannel(TgaScale(s.mu, s.sigma, s.delta), weight.dim()) * codes;
   return quantized +
