@@ -41,15 +41,13 @@ void Register(const std::string& name, std::function<void(benchmark::State&)> bo
 absl::Status RegisterLayerSuite(const BenchOptions& options, ResultTable* table) {
   const kernels::TernaryConvKernel* kernel = &kernels::BestTernaryConvKernel();
   if (!options.isa.empty()) {
-    kernel = kernels::FindTernaryConvKernel(options.isa.c_str());
-    if (kernel == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--isa=", options.isa, ": no such kernel (scalar, avx2, avx512vnni)"));
+    const kernels::TernaryConvKernelLookup lookup =
+        kernels::LookUpTernaryConvKernel(options.isa.c_str(), kernels::DetectCpuFeatures());
+    if (lookup.kernel == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("--isa: ", lookup.error));
     }
-    if (!kernel->supported()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("--isa=", options.isa, ": this CPU does not support it"));
-    }
+    if (!lookup.ok()) return absl::FailedPreconditionError(absl::StrCat("--isa: ", lookup.error));
+    kernel = lookup.kernel;
   }
   const absl::Status int8 = UseOnednnQuantizedEngine();
 

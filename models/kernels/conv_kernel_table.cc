@@ -1,31 +1,35 @@
 // The ternary conv kernel table and CPU dispatch (conv_kernels.h).
 #include <cstring>
+#include <string>
 
 #include "models/kernels/conv_kernels.h"
 
 namespace ternserve::kernels {
 namespace {
 
-bool AlwaysSupported() { return true; }
-
-bool Avx2Supported() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2");
-}
-
-bool Avx512VnniSupported() {
-  // libgcc's cpu model also checks that the OS saves the zmm/opmask state (XCR0).
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-}
+constexpr CpuFeatures kNothing{};
+constexpr CpuFeatures kAvx2{/*avx2=*/true};
+// vpdpbusd on zmm (F, VNNI), byte masks (BW), and the 128/256-bit forms of the epilogue (VL).
+constexpr CpuFeatures kAvx512Vnni{/*avx2=*/false, /*avx512f=*/true, /*avx512bw=*/true,
+                                  /*avx512vl=*/true, /*avx512vnni=*/true};
 
 const TernaryConvKernel kKernels[] = {
-    {"scalar", &AlwaysSupported, &TernaryConvScalar},
-    {"avx2", &Avx2Supported, &TernaryConvAvx2},
-    {"avx512vnni_regs", &Avx512VnniSupported, &TernaryConvAvx512VnniRegisterExpand},
-    {"avx512vnni", &Avx512VnniSupported, &TernaryConvAvx512Vnni},
+    {"scalar", kNothing, &TernaryConvScalar},
+    {"avx2", kAvx2, &TernaryConvAvx2},
+    {"avx512vnni_regs", kAvx512Vnni, &TernaryConvAvx512VnniRegisterExpand},
+    {"avx512vnni", kAvx512Vnni, &TernaryConvAvx512Vnni},
 };
+
+// "scalar, avx2, ..." over the entries `cpu` supports (every entry if `cpu` is null).
+std::string Names(const CpuFeatures* cpu) {
+  std::string names;
+  for (const TernaryConvKernel& k : kKernels) {
+    if (cpu != nullptr && !k.supported(*cpu)) continue;
+    if (!names.empty()) names += ", ";
+    names += k.name;
+  }
+  return names;
+}
 
 }  // namespace
 
@@ -41,12 +45,32 @@ const TernaryConvKernel* FindTernaryConvKernel(const char* name) {
   return nullptr;
 }
 
-const TernaryConvKernel& BestTernaryConvKernel() {
+const TernaryConvKernel& BestTernaryConvKernel(const CpuFeatures& cpu) {
   const size_t count = sizeof(kKernels) / sizeof(kKernels[0]);
   for (size_t i = count; i-- > 0;) {
-    if (kKernels[i].supported()) return kKernels[i];
+    if (kKernels[i].supported(cpu)) return kKernels[i];
   }
   return kKernels[0];
+}
+
+const TernaryConvKernel& BestTernaryConvKernel() {
+  return BestTernaryConvKernel(DetectCpuFeatures());
+}
+
+TernaryConvKernelLookup LookUpTernaryConvKernel(const char* name, const CpuFeatures& cpu) {
+  TernaryConvKernelLookup lookup;
+  lookup.kernel = FindTernaryConvKernel(name);
+  if (lookup.kernel == nullptr) {
+    lookup.error =
+        std::string("unknown ISA \"") + name + "\" (choose one of " + Names(nullptr) + ")";
+    return lookup;
+  }
+  lookup.missing = MissingCpuFeatures(cpu, lookup.kernel->required);
+  if (!lookup.missing.empty()) {
+    lookup.error = std::string("this CPU lacks ") + name + " (it has no " + lookup.missing +
+                   "; it supports: " + Names(&cpu) + ")";
+  }
+  return lookup;
 }
 
 }  // namespace ternserve::kernels

@@ -4,7 +4,8 @@
 // Every variant computes exactly the integer accumulator and float epilogue that conv_params.h
 // defines, so their outputs are bit-identical; TernaryConvScalar is the reference. A variant that
 // needs an instruction set is compiled with function-level target attributes, so the library runs
-// on any x86-64 CPU; its table entry's `supported()` says whether this CPU can run it.
+// on any x86-64 CPU; its table entry's `required` features say which CPUs can run it, and the table
+// answers for any CpuFeatures (cpu_features.h), not only this CPU's, so dispatch can be tested.
 //
 // Thread-safety: the kernels write only their outputs and per-thread scratch (thread_local int8
 // weight images in the SIMD variants, reused across calls; per-call scratch rows); calls on
@@ -13,8 +14,10 @@
 #define TERNSERVE_MODELS_KERNELS_CONV_KERNELS_H_
 
 #include <cstddef>
+#include <string>
 
 #include "models/kernels/conv_params.h"
+#include "models/kernels/cpu_features.h"
 #include "models/kernels/ternary_blocks.h"
 
 namespace ternserve::kernels {
@@ -41,17 +44,38 @@ void TernaryConvAvx512VnniRegisterExpand(const ConvShape& shape, const ConvInput
                                          const ConvEpilogue& epilogue);
 
 struct TernaryConvKernel {
-  const char* name;     // "scalar", "avx2", "avx512vnni_regs", "avx512vnni"
-  bool (*supported)();  // true if this CPU (and OS) can run it
+  const char* name;      // "scalar", "avx2", "avx512vnni_regs", "avx512vnni"
+  CpuFeatures required;  // what its instructions need
   TernaryConvFn conv;
+
+  // True if a CPU with `cpu` can run it.
+  bool supported(const CpuFeatures& cpu) const { return HasCpuFeatures(cpu, required); }
+  // The same for this CPU (DetectCpuFeatures()).
+  bool supported() const { return supported(DetectCpuFeatures()); }
 };
 
 // Every variant, the scalar reference first, fastest last.
 const TernaryConvKernel* TernaryConvKernels(size_t* count);
 // nullptr if there is no variant of that name.
 const TernaryConvKernel* FindTernaryConvKernel(const char* name);
-// The last supported entry of the table (scalar at worst).
+// The last entry of the table `cpu` supports (scalar at worst).
+const TernaryConvKernel& BestTernaryConvKernel(const CpuFeatures& cpu);
+// The same for this CPU (DetectCpuFeatures()).
 const TernaryConvKernel& BestTernaryConvKernel();
+
+// A variant chosen by name, for a CPU: what --isa=NAME resolves to.
+struct TernaryConvKernelLookup {
+  const TernaryConvKernel* kernel = nullptr;  // the variant of that name; null if there is none
+  std::string missing;  // the features the CPU lacks for it ("avx512bw avx512vnni"); empty if none
+  // Why the name cannot be used, for a status message; empty if ok(). Either
+  //   unknown ISA "NAME" (choose one of scalar, avx2, avx512vnni)
+  // or
+  //   this CPU lacks NAME (it has no avx512bw avx512vnni; it supports: scalar, avx2)
+  std::string error;
+
+  bool ok() const { return kernel != nullptr && missing.empty(); }
+};
+TernaryConvKernelLookup LookUpTernaryConvKernel(const char* name, const CpuFeatures& cpu);
 
 // A fully connected layer (weights.kernel() == 1) as a 1x1 conv over a 1x1 image: `input` is
 // [batch][PaddedChannels(in)], the output [batch][PaddedChannels(out)].

@@ -302,15 +302,6 @@ TEST_P(ConvVariantTest, BitExactAtAccumulatorExtremes) {
   }
 }
 
-TEST(ConvKernelTableTest, ScalarFirstAndBestIsSupported) {
-  size_t count = 0;
-  const TernaryConvKernel* table = TernaryConvKernels(&count);
-  ASSERT_GE(count, 2u);
-  EXPECT_STREQ(table[0].name, "scalar");
-  EXPECT_TRUE(BestTernaryConvKernel().supported());
-  EXPECT_EQ(FindTernaryConvKernel("no-such-isa"), nullptr);
-}
-
 INSTANTIATE_TEST_SUITE_P(AllVariants, ConvVariantTest, ::testing::ValuesIn(VariantNames()),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;
