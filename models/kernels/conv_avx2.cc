@@ -86,12 +86,6 @@ TERNSERVE_AVX2 inline __m256i ExpandBits(uint32_t bits) {
   return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
 }
 
-// A WeightBlock expanded to its 64 int8 weights (two ymm halves), as stored in the per-call
-// scratch.
-struct alignas(64) ExpandedBlock {
-  int8_t w[64];
-};
-
 // Half h (output lanes 8h .. 8h + 7) of a 2-bit WeightBlock as 32 int8 weights.
 TERNSERVE_AVX2 inline __m256i ExpandHalf(const WeightBlock* block, int h) {
   const uint32_t plus = static_cast<uint32_t>(block->plus >> (32 * h));

@@ -86,11 +86,6 @@ TERNSERVE_AVX512_VNNI inline void StoreBlock(__m512i acc, const BlockEpilogue& b
   }
 }
 
-// A WeightBlock expanded to its 64 int8 weights, as stored in the per-call scratch.
-struct alignas(64) ExpandedBlock {
-  int8_t w[64];
-};
-
 // A 2-bit WeightBlock (ternary_blocks.h) as 64 int8 weights: +1 where `plus`, -1 where `minus`.
 TERNSERVE_AVX512_VNNI inline __m512i ExpandBlock(const WeightBlock* block) {
   const __mmask64 plus = _cvtu64_mask64(block->plus);

@@ -54,6 +54,13 @@ inline ZeroPointQuads MakeZeroPointQuads(int32_t zero_point, const TernaryConvWe
   return q;
 }
 
+// A WeightBlock expanded to its 64 int8 weights, as the SIMD variants store it in their per-call
+// scratch (AVX2: output lanes 0-7 in bytes 0-31, lanes 8-15 in bytes 32-63; AVX-512: one zmm).
+struct alignas(64) ExpandedBlock {
+  int8_t w[64];
+};
+static_assert(sizeof(ExpandedBlock) == 64, "an expanded block is one zmm of int8 weights");
+
 inline constexpr int kMaxBlocksPerPass = 3;  // the most any variant asks for
 
 // One tile: pixels [ox0, ox0 + P) of output row (n, oy), output blocks [ob0, ob0 + B).

@@ -15,13 +15,9 @@ bool RepackTernaryConv(const uint8_t* codes, int full_out, int full_in, int kern
   const int64_t row_length = static_cast<int64_t>(full_in) * taps;
   const size_t row_bytes = PackedRowBytes(row_length);
 
-  PackedTernaryConv p;
-  p.out_channels = out_used;
-  p.in_channels = in_used;
-  p.kernel = kernel;
-  p.out_blocks = (out_used + kBlockOut - 1) / kBlockOut;
-  p.in_groups = (in_used + kBlockIn - 1) / kBlockIn;
-  p.blocks.assign(static_cast<size_t>(p.out_blocks) * taps * p.in_groups, WeightBlock{});
+  const int out_blocks = (out_used + kBlockOut - 1) / kBlockOut;
+  const int in_groups = (in_used + kBlockIn - 1) / kBlockIn;
+  std::vector<WeightBlock> storage(static_cast<size_t>(out_blocks) * taps * in_groups);
 
   for (int o = 0; o < out_used; ++o) {
     const uint8_t* row = codes + static_cast<size_t>(o) * row_bytes;
@@ -30,14 +26,22 @@ bool RepackTernaryConv(const uint8_t* codes, int full_out, int full_in, int kern
     for (int i = 0; i < in_used; ++i) {
       for (int tap = 0; tap < taps; ++tap) {
         const int64_t index = static_cast<int64_t>(i) * taps + tap;
-        const uint8_t code = (row[index >> 2] >> ((index & 3) * 2)) & 0b11;
-        if (code == kCodeInvalid) return false;
-        const int8_t w = TernaryAt(row, index);
-        const size_t b = (static_cast<size_t>(ob) * taps + tap) * p.in_groups + i / kBlockIn;
-        p.blocks[b].Set(lane, i % kBlockIn, w);
+        if (CodeAt(row, index) == kCodeInvalid) return false;
+        const size_t b = (static_cast<size_t>(ob) * taps + tap) * in_groups + i / kBlockIn;
+        storage[b].Set(lane, i % kBlockIn, TernaryAt(row, index));
       }
     }
   }
+  PackedTernaryConv p;
+  p.out_channels = out_used;
+  p.in_channels = in_used;
+  p.kernel = kernel;
+  p.out_blocks = out_blocks;
+  p.in_groups = in_groups;
+  p.group_stride = in_groups;
+  p.full_in = true;
+  p.storage_ = std::move(storage);
+  p.blocks = p.storage_.data();
   *out = std::move(p);
   return true;
 }
@@ -48,7 +52,7 @@ bool SliceTernaryConv(const PackedTernaryConv& packed, int out_used, int in_used
       in_used > packed.in_channels) {
     return false;
   }
-  TernaryConvWeights v(packed);
+  TernaryConvWeights v = packed;  // the whole layer, then narrowed
   v.out_channels = out_used;
   v.in_channels = in_used;
   v.out_blocks = (out_used + kBlockOut - 1) / kBlockOut;

@@ -27,12 +27,14 @@
 // them for an input zero point (the stem) sums the expanded weights itself (conv_avx512_vnni.cc).
 //
 // PackedTernaryConv is a value type, immutable after RepackTernaryConv(); safe to share between
-// threads for reading. libc/libstdc++ only.
+// threads for reading. It is the whole-layer TernaryConvWeights of the blocks it owns, so the block
+// accessors exist once, in TernaryConvWeights. libc/libstdc++ only.
 #ifndef TERNSERVE_MODELS_KERNELS_TERNARY_BLOCKS_H_
 #define TERNSERVE_MODELS_KERNELS_TERNARY_BLOCKS_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace ternserve::kernels {
@@ -63,62 +65,61 @@ constexpr int PaddedChannels(int channels) {
   return (channels + kChannelAlign - 1) / kChannelAlign * kChannelAlign;
 }
 
-struct PackedTernaryConv {
-  int out_channels = 0;             // used (sliced) output channels
-  int in_channels = 0;              // used (sliced) input channels
-  int kernel = 0;                   // 1 or 3
-  int out_blocks = 0;               // ceil(out_channels / kBlockOut)
-  int in_groups = 0;                // ceil(in_channels / kBlockIn)
-  std::vector<WeightBlock> blocks;  // [out_blocks][kernel * kernel][in_groups]
+// What a kernel reads: the leading out_channels x in_channels of a packed layer, and the one
+// implementation of the block accessors. A sub-net's weights are such a prefix of each full-width
+// layer, so one PackedTernaryConv per layer serves every sub-net. Non-owning: the PackedTernaryConv
+// must outlive it. Any view works with any input zero point (kernels derive the zero-point term
+// from the view's own weights).
+struct TernaryConvWeights {
+  int out_channels = 0;  // used (sliced) output channels
+  int in_channels = 0;   // used (sliced) input channels
+  int kernel = 0;        // 1 or 3
+  int out_blocks = 0;    // ceil(out_channels / kBlockOut)
+  int in_groups = 0;     // ceil(in_channels / kBlockIn): the groups a kernel reads
+  int group_stride = 0;  // the packed layer's in_groups: distance between (ob, tap) block rows
+  bool full_in = true;   // in_channels is the packed layer's (informational)
+  const WeightBlock* blocks = nullptr;  // [out_blocks][kernel * kernel][group_stride]
 
   int taps() const { return kernel * kernel; }
   const WeightBlock* Block(int ob, int tap, int ig) const {
-    return &blocks[(static_cast<size_t>(ob) * taps() + tap) * in_groups + ig];
+    return &blocks[(static_cast<size_t>(ob) * taps() + tap) * group_stride + ig];
   }
   // Weight of (output channel o, input channel i, tap), 0 outside the used shape.
   int8_t At(int o, int i, int tap) const {
     if (o >= out_channels || i >= in_channels) return 0;
     return Block(o / kBlockOut, tap, i / kBlockIn)->At(o % kBlockOut, i % kBlockIn);
   }
-  // Resident bytes of the pack (the blocks and this header).
-  size_t bytes() const { return sizeof(*this) + blocks.capacity() * sizeof(WeightBlock); }
 };
 
-// What a kernel reads: the leading out_channels x in_channels of a packed layer. A sub-net's
-// weights are such a prefix of each full-width layer, so one PackedTernaryConv per layer serves
-// every sub-net. Non-owning (the PackedTernaryConv must outlive it); implicitly built from a whole
-// layer.
-// Any view works with any input zero point (kernels derive the zero-point term from the view's own
-// weights).
-struct TernaryConvWeights {
-  int out_channels = 0;
-  int in_channels = 0;
-  int kernel = 0;
-  int out_blocks = 0;    // ceil(out_channels / kBlockOut)
-  int in_groups = 0;     // ceil(in_channels / kBlockIn): the groups a kernel reads
-  int group_stride = 0;  // the packed layer's in_groups: distance between (ob, tap) block rows
-  bool full_in = true;   // in_channels is the packed layer's (informational)
-  const WeightBlock* blocks = nullptr;
-
-  TernaryConvWeights() = default;
-  TernaryConvWeights(const PackedTernaryConv& p)  // NOLINT: implicit on purpose (whole layer)
-      : out_channels(p.out_channels),
-        in_channels(p.in_channels),
-        kernel(p.kernel),
-        out_blocks(p.out_blocks),
-        in_groups(p.in_groups),
-        group_stride(p.in_groups),
-        full_in(true),
-        blocks(p.blocks.data()) {}
-
-  int taps() const { return kernel * kernel; }
-  const WeightBlock* Block(int ob, int tap, int ig) const {
-    return &blocks[(static_cast<size_t>(ob) * taps() + tap) * group_stride + ig];
+// A layer's blocks, owned, and the view of the whole layer: a PackedTernaryConv is passed to a
+// kernel as is. Copies and moves keep `blocks` pointing at their own storage.
+class PackedTernaryConv : public TernaryConvWeights {
+ public:
+  PackedTernaryConv() = default;
+  PackedTernaryConv(const PackedTernaryConv& other)
+      : TernaryConvWeights(other), storage_(other.storage_) {
+    blocks = storage_.data();
   }
-  int8_t At(int o, int i, int tap) const {
-    if (o >= out_channels || i >= in_channels) return 0;
-    return Block(o / kBlockOut, tap, i / kBlockIn)->At(o % kBlockOut, i % kBlockIn);
+  PackedTernaryConv(PackedTernaryConv&& other) noexcept
+      : TernaryConvWeights(other), storage_(std::move(other.storage_)) {
+    blocks = storage_.data();
+    static_cast<TernaryConvWeights&>(other) = TernaryConvWeights();
   }
+  PackedTernaryConv& operator=(PackedTernaryConv other) noexcept {
+    static_cast<TernaryConvWeights&>(*this) = other;
+    storage_ = std::move(other.storage_);
+    blocks = storage_.data();
+    return *this;
+  }
+
+  size_t block_count() const { return storage_.size(); }
+  // Resident bytes of the pack (the blocks and this header).
+  size_t bytes() const { return sizeof(*this) + storage_.capacity() * sizeof(WeightBlock); }
+
+ private:
+  friend bool RepackTernaryConv(const uint8_t* codes, int full_out, int full_in, int kernel,
+                                int out_used, int in_used, PackedTernaryConv* out);
+  std::vector<WeightBlock> storage_;
 };
 
 // The view of the leading [out_used][in_used] channels of `packed`; false (and `out` untouched) if

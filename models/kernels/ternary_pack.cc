@@ -24,7 +24,7 @@ bool ValidatePackedTernary(const uint8_t* packed, int64_t rows, int64_t k) {
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* row = packed + r * row_bytes;
     for (int64_t i = 0; i < static_cast<int64_t>(row_bytes) * 4; ++i) {
-      const uint8_t code = (row[i >> 2] >> ((i & 3) * 2)) & 0b11;
+      const uint8_t code = CodeAt(row, i);
       if (code == kCodeInvalid) return false;
       if (i >= k && code != kCodeZero) return false;
     }

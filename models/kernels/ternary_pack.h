@@ -37,10 +37,14 @@ constexpr size_t PackedMatrixBytes(int64_t rows, int64_t k) {
 // zero.
 bool PackTernary(const int8_t* t, int64_t rows, int64_t k, uint8_t* out);
 
-// Reads code i of a packed row as -1, 0 or +1 (an invalid code reads as 0; Validate first).
+// Code i of a packed row (kCodeZero, kCodePlus, kCodeMinus or kCodeInvalid).
+inline uint8_t CodeAt(const uint8_t* row, int64_t i) {
+  return (row[i >> 2] >> ((i & 3) * 2)) & 0b11;
+}
+
+// Code i of a packed row as -1, 0 or +1 (an invalid code reads as -2; Validate first).
 inline int8_t TernaryAt(const uint8_t* row, int64_t i) {
-  const uint8_t code = (row[i >> 2] >> ((i & 3) * 2)) & 0b11;
-  return static_cast<int8_t>(static_cast<int8_t>(code << 6) >> 6);
+  return static_cast<int8_t>(static_cast<int8_t>(CodeAt(row, i) << 6) >> 6);
 }
 
 // True if no code in the matrix is the invalid 0b10 and every padding code is zero.

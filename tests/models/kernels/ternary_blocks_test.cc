@@ -2,6 +2,7 @@
 #include "models/kernels/ternary_blocks.h"
 
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -65,9 +66,46 @@ TEST(TernaryBlocksTest, BlocksAreTwoBitMasksInRegisterByteOrder) {
   PackedTernaryConv p;
   ASSERT_TRUE(RepackTernaryConv(codes.data(), 128, 128, 3, 128, 128, &p));
   const size_t fp32_bytes = 128 * 128 * 9 * sizeof(float);
-  EXPECT_EQ(p.blocks.size() * sizeof(WeightBlock), fp32_bytes / 16);
+  EXPECT_EQ(p.block_count() * sizeof(WeightBlock), fp32_bytes / 16);
   EXPECT_LE(p.bytes(), fp32_bytes / 16 + 256);
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(p.blocks.data()) % alignof(WeightBlock), 0u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p.blocks) % alignof(WeightBlock), 0u);
+}
+
+// A pack is the whole-layer view of its own blocks, also after a copy or a move (the engine keeps
+// its packs in a map and hands them to the kernels as views).
+TEST(TernaryBlocksTest, CopiesAndMovesViewTheirOwnBlocks) {
+  std::mt19937 rng(4);
+  std::uniform_int_distribution<int> value(-1, 1);
+  std::vector<int8_t> t(40 * 24 * 9);
+  for (int8_t& x : t) x = static_cast<int8_t>(value(rng));
+  std::vector<uint8_t> codes(PackedMatrixBytes(40, 24 * 9));
+  ASSERT_TRUE(PackTernary(t.data(), 40, 24 * 9, codes.data()));
+  PackedTernaryConv p;
+  ASSERT_TRUE(RepackTernaryConv(codes.data(), 40, 24, 3, 40, 24, &p));
+  const TernaryConvWeights& view = p;
+  EXPECT_EQ(view.blocks, p.blocks);
+  EXPECT_EQ(view.group_stride, p.in_groups);
+  EXPECT_TRUE(view.full_in);
+
+  PackedTernaryConv copy = p;
+  EXPECT_NE(copy.blocks, p.blocks);
+  PackedTernaryConv assigned;
+  assigned = copy;
+  EXPECT_NE(assigned.blocks, copy.blocks);
+  const WeightBlock* before = copy.blocks;
+  PackedTernaryConv moved = std::move(copy);
+  EXPECT_EQ(moved.blocks, before);
+  EXPECT_EQ(copy.blocks, nullptr);  // NOLINT(bugprone-use-after-move): moved-from is empty
+  EXPECT_EQ(copy.out_channels, 0);
+  for (const PackedTernaryConv* q : {&p, &assigned, &moved}) {
+    for (int o = 0; o < 40; ++o) {
+      for (int i = 0; i < 24; ++i) {
+        for (int tap = 0; tap < 9; ++tap) {
+          ASSERT_EQ(q->At(o, i, tap), t[(static_cast<size_t>(o) * 24 + i) * 9 + tap]);
+        }
+      }
+    }
+  }
 }
 
 TEST(TernaryBlocksTest, RejectsBadSlicesKernelsAndInvalidCodes) {
