@@ -25,11 +25,14 @@ ThreadPool::ThreadPool(int threads) {
 
 ThreadPool::~ThreadPool() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stop_ = true;
   }
-  wake_.notify_all();
   for (std::thread& t : workers_) t.join();
+}
+
+bool ThreadPool::StopOrNewJob(uint32_t seen) const {
+  return stop_ || generation_.load(std::memory_order_acquire) != seen;
 }
 
 void ThreadPool::RunTasks(uint32_t generation) {
@@ -64,11 +67,10 @@ void ThreadPool::ParallelFor(int n, const std::function<void(int)>& fn) {
   done_.store(0, std::memory_order_relaxed);
   claim_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_release);
   {
-    // Bumped under the mutex so a worker about to sleep cannot miss it.
-    std::lock_guard<std::mutex> lock(mu_);
+    // Bumped under the mutex so a worker about to sleep cannot miss it; the unlock wakes sleepers.
+    absl::MutexLock lock(&mu_);
     generation_.store(generation, std::memory_order_release);
   }
-  wake_.notify_all();
   RunTasks(generation);
   while (done_.load(std::memory_order_acquire) != n) CpuRelax();
 }
@@ -82,9 +84,9 @@ void ThreadPool::WorkerLoop() {
       CpuRelax();
     }
     if (generation_.load(std::memory_order_acquire) == seen) {
-      std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock,
-                 [&] { return stop_ || generation_.load(std::memory_order_acquire) != seen; });
+      absl::MutexLock lock(&mu_);
+      auto ready = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return StopOrNewJob(seen); };
+      mu_.Await(absl::Condition(&ready));
       if (stop_) return;
     }
     seen = generation_.load(std::memory_order_acquire);

@@ -3,8 +3,8 @@
 //
 // Inference calls ParallelFor once per layer, tens of times per batch, so the hand-off must cost
 // microseconds, not a futex round trip each time: idle workers spin on an atomic generation counter
-// for a short while before they block on a condition variable. A pool of size 1 runs everything on
-// the caller.
+// for a short while before they block on the pool's mutex (absl::Mutex::Await). A pool of size 1
+// runs everything on the caller.
 //
 // Thread-safety: ParallelFor must not be called concurrently on one pool (an Engine runs one batch
 // at a time). fn must be safe to call concurrently for different indices.
@@ -12,12 +12,13 @@
 #define TERNSERVE_MODELS_THREAD_POOL_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace ternserve {
 
@@ -39,10 +40,12 @@ class ThreadPool {
   // Claims and runs indices of job `generation` until none are left (or a newer job started).
   void RunTasks(uint32_t generation);
 
+  // Returns whether the pool stops; else job `seen` has been replaced by a newer one.
+  bool StopOrNewJob(uint32_t seen) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   std::vector<std::thread> workers_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stop_ = false;  // guarded by mu_
+  mutable absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
 
   // The current job. A task is claimed by a compare-exchange on claim_ = generation << 32 | next
   // index, so a worker that wakes late for an old job can never claim (or run) a task of a newer
@@ -52,8 +55,10 @@ class ThreadPool {
   std::atomic<int> tasks_{0};
   std::atomic<uint64_t> claim_{0};
   std::atomic<int> done_{0};
-  std::atomic<uint32_t> generation_{0};  // wakes workers; written under mu_
-  uint32_t last_generation_ = 0;         // caller-only
+  // Wakes workers: written under mu_ (whose release re-evaluates the sleepers' condition), read
+  // without it by spinning workers.
+  std::atomic<uint32_t> generation_{0};
+  uint32_t last_generation_ = 0;  // caller-only
 };
 
 }  // namespace ternserve
