@@ -92,9 +92,9 @@ class EchoClassifier final : public v1::Classifier::CallbackService {
     }
 
    private:
-    void OnRequest(const v1::ClassifyRequest& request) override {
+    void OnRequest(v1::ClassifyRequest* request) override {
       v1::ClassifyResponse response = *response_;
-      response.set_request_id(request.request_id());
+      response.set_request_id(request->request_id());
       response.mutable_status()->set_code(0);
       Answer(std::move(response));
     }

@@ -14,7 +14,9 @@ class TernarySubnetRunner final : public SubnetRunner {
       : engine_(std::move(engine)), subnet_id_(subnet_id) {}
 
   absl::StatusOr<std::vector<float>> Run(absl::Span<const float> images, int batch) override {
-    return engine_->Run(subnet_id_, images, batch);
+    absl::StatusOr<LogitsView> logits = engine_->Run(subnet_id_, images, batch);
+    if (!logits.ok()) return logits.status();
+    return logits->ToVector();
   }
   // The shared full-width 2-bit packs plus this sub-net's own epilogue: what serving it needs.
   size_t weight_bytes() const override { return engine_->resident_weight_bytes(subnet_id_); }

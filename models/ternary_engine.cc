@@ -292,8 +292,8 @@ size_t TernaryEngine::resident_weight_bytes(int subnet_id) const {
   return it == impl_->subnets.end() ? 0 : impl_->SharedBytes() + Impl::EpilogueBytes(it->second);
 }
 
-absl::StatusOr<std::vector<float>> TernaryEngine::Run(int subnet_id, absl::Span<const float> images,
-                                                      int batch) {
+absl::StatusOr<LogitsView> TernaryEngine::Run(int subnet_id, absl::Span<const float> images,
+                                              int batch) {
   Impl& e = *impl_;
   const auto it = e.subnets.find(subnet_id);
   if (it == e.subnets.end()) {
@@ -385,12 +385,7 @@ absl::StatusOr<std::vector<float>> TernaryEngine::Run(int subnet_id, absl::Span<
   grow(e.logits_padded, static_cast<size_t>(batch) * class_stride);
   kernels::TernaryLinear(*e.kernel, batch, ConvInput{e.pooled.data(), 0}, s.fc.weights,
                          s.fc.ToF32(e.logits_padded.data()));
-  std::vector<float> logits(static_cast<size_t>(batch) * classes);
-  for (int n = 0; n < batch; ++n) {
-    std::memcpy(&logits[static_cast<size_t>(n) * classes],
-                &e.logits_padded[static_cast<size_t>(n) * class_stride], classes * sizeof(float));
-  }
-  return logits;
+  return LogitsView{e.logits_padded.data(), batch, classes, class_stride};
 }
 
 }  // namespace ternserve

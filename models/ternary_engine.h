@@ -46,8 +46,7 @@ class TernaryEngine : public Engine {
       const Bundle& bundle, const TernaryEngineOptions& options = {});
   ~TernaryEngine() override;
 
-  absl::StatusOr<std::vector<float>> Run(int subnet_id, absl::Span<const float> images,
-                                         int batch) override;
+  absl::StatusOr<LogitsView> Run(int subnet_id, absl::Span<const float> images, int batch) override;
   std::string name() const override { return "ternary"; }
 
   // The kernel variant in use ("scalar", "avx2", "avx512vnni").

@@ -18,8 +18,8 @@ class TorchEngine final : public Engine {
     }
   }
 
-  absl::StatusOr<std::vector<float>> Run(int subnet_id, absl::Span<const float> images,
-                                         int batch) override {
+  absl::StatusOr<LogitsView> Run(int subnet_id, absl::Span<const float> images,
+                                 int batch) override {
     auto it = nets_.find(subnet_id);
     if (it == nets_.end()) {
       return absl::InvalidArgumentError(
@@ -34,9 +34,9 @@ class TorchEngine final : public Engine {
       torch::InferenceMode inference;
       const torch::Tensor x =
           torch::from_blob(const_cast<float*>(images.data()), {batch, 1, kImageSide, kImageSide});
-      const torch::Tensor logits = it->second.Forward(x).contiguous();
-      return std::vector<float>(logits.data_ptr<float>(),
-                                logits.data_ptr<float>() + logits.numel());
+      logits_ = it->second.Forward(x).contiguous();
+      const int classes = static_cast<int>(logits_.size(1));
+      return LogitsView{logits_.data_ptr<float>(), batch, classes, classes};
     } catch (const c10::Error& e) {
       return absl::InternalError(absl::StrCat("LibTorch: ", e.what_without_backtrace()));
     }
@@ -48,6 +48,7 @@ class TorchEngine final : public Engine {
   const Bundle& bundle_;
   const int threads_;
   std::map<int, StaticNet> nets_;
+  torch::Tensor logits_;  // the last batch's output, which Run's LogitsView points into
 };
 
 }  // namespace

@@ -4,7 +4,6 @@
 #include <pthread.h>
 
 #include <algorithm>
-#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,10 +12,6 @@
 
 namespace ternserve {
 namespace {
-
-// Longest a waiting worker sleeps before re-reading the clock (fake clocks do not wake it).
-constexpr absl::Duration kMaxPolicyWait = absl::Milliseconds(5);
-constexpr absl::Duration kMinPolicyWait = absl::Microseconds(50);
 
 // Stands in for a null DispatcherOptions::observer, so the hot path needs no null checks.
 class NoopObserver final : public DispatcherObserver {
@@ -59,17 +54,9 @@ Dispatcher::Dispatcher(const DispatcherOptions& options, BatchProcessor* process
 
 Dispatcher::~Dispatcher() { Drain(); }
 
-absl::Status Dispatcher::Enqueue(std::unique_ptr<Request>* request) {
-  if (request == nullptr || *request == nullptr) {
-    return absl::InvalidArgumentError("Enqueue: null request");
-  }
-  const Request& r = **request;
-  if (r.image.size() != static_cast<size_t>(kRequestImageFloats)) {
-    return absl::InvalidArgumentError(absl::StrCat("Enqueue: image has ", r.image.size(),
-                                                   " floats, expected ", kRequestImageFloats));
-  }
-  if (!r.on_done) {
-    return absl::InvalidArgumentError("Enqueue: request has no on_done callback");
+absl::Status Dispatcher::Enqueue(std::unique_ptr<Task>* task) {
+  if (task == nullptr || *task == nullptr) {
+    return absl::InvalidArgumentError("Enqueue: null task");
   }
   absl::MutexLock lock(&mu_);
   if (draining_) {
@@ -79,9 +66,9 @@ absl::Status Dispatcher::Enqueue(std::unique_ptr<Request>* request) {
     return absl::ResourceExhaustedError(
         absl::StrCat("request queue is full (", queue_.capacity(), " requests waiting)"));
   }
-  const absl::Time arrival = r.arrival;
-  const absl::Time deadline = r.deadline;
-  queue_.Push(arrival, deadline, std::move(*request));
+  const absl::Time arrival = (*task)->arrival();
+  const absl::Time deadline = (*task)->deadline();
+  queue_.Push(arrival, deadline, std::move(*task));
   ++arrivals_;
   queued_.store(queue_.size(), std::memory_order_release);
   observer_->OnQueueDepth(queue_.size());
@@ -112,6 +99,7 @@ void Dispatcher::WorkerLoop(int worker) {
   pthread_setname_np(pthread_self(), absl::StrCat("ts-worker-", worker).substr(0, 15).c_str());
   std::vector<Queue::Entry> batch;
   std::vector<Queue::Entry> dropped;
+  std::vector<Task*> tasks;  // the batch as the processor sees it; reused, like `batch`
   for (;;) {
     SpinWhileIdle();
     Decision decision;
@@ -132,94 +120,72 @@ void Dispatcher::WorkerLoop(int worker) {
         auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
           return arrivals_ != seen || draining_;
         };
-        const absl::Duration wait =
-            std::clamp(decision.retry_at - now, kMinPolicyWait, kMaxPolicyWait);
-        mu_.AwaitWithTimeout(absl::Condition(&changed), wait);
+        clock_->AwaitWithDeadline(mu_, absl::Condition(&changed), decision.retry_at);
       }
     }
     if (!dropped.empty()) AnswerDropped(&dropped);
     if (decision.batch > 0) {
-      const BatchOutcome outcome = RunBatch(worker, decision, &batch);
+      const BatchOutcome outcome = RunBatch(worker, decision, &batch, &tasks);
       absl::MutexLock lock(&mu_);
       policy_->OnBatchDone(outcome);
     }
   }
 }
 
-void Dispatcher::SpinWhileIdle() const {
+void Dispatcher::SpinWhileIdle() {
   if (idle_spin_ <= absl::ZeroDuration()) return;
-  // Real time, not clock_: a spin burns real CPU, whatever clock the policy reads.
-  const auto until = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(idle_spin_);
+  spinning_.fetch_add(1, std::memory_order_acq_rel);
+  const absl::Time until = clock_->Now() + idle_spin_;
   int polls = 0;
   while (queued_.load(std::memory_order_acquire) == 0 &&
          !draining_flag_.load(std::memory_order_acquire)) {
     CpuRelax();
     // Reading the clock costs more than a poll; check it every 64 polls (a few µs).
-    if (++polls % 64 == 0 && std::chrono::steady_clock::now() >= until) return;
+    if (++polls % 64 == 0 && clock_->Now() >= until) break;
   }
+  spinning_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 void Dispatcher::AnswerDropped(std::vector<Queue::Entry>* dropped) {
   const absl::Time now = clock_->Now();
   for (Queue::Entry& entry : *dropped) {
-    Completion completion;
-    completion.status = absl::DeadlineExceededError(
+    TaskOutcome outcome;
+    outcome.status = absl::DeadlineExceededError(
         "no sub-net can finish this request before its deadline (late=drop)");
-    completion.queue_time = now - entry.arrival;
-    // Move the callback out so the request (and its image) is freed whatever on_done does.
-    std::function<void(Completion)> on_done = std::move(entry.payload->on_done);
+    outcome.queue_time = now - entry.arrival;
+    entry.payload->Finish(outcome);
     entry.payload.reset();
-    on_done(std::move(completion));
   }
   dropped->clear();
 }
 
 BatchOutcome Dispatcher::RunBatch(int worker, const Decision& decision,
-                                  std::vector<Queue::Entry>* batch) {
+                                  std::vector<Queue::Entry>* batch, std::vector<Task*>* tasks) {
   const int subnet_id = decision.subnet_id;
   const int batch_size = static_cast<int>(batch->size());
-  std::vector<float> images;
-  images.reserve(static_cast<size_t>(batch_size) * kRequestImageFloats);
-  for (const Queue::Entry& entry : *batch) {
-    images.insert(images.end(), entry.payload->image.begin(), entry.payload->image.end());
-  }
+  tasks->clear();
+  for (const Queue::Entry& entry : *batch) tasks->push_back(entry.payload.get());
 
   const absl::Time start = clock_->Now();
-  absl::StatusOr<std::vector<float>> logits =
-      processor_->ProcessBatch(worker, subnet_id, images, batch_size);
+  const absl::Status status = processor_->ProcessBatch(worker, subnet_id, *tasks);
   const absl::Time finish = clock_->Now();
   observer_->OnBatchDone(subnet_id, batch_size, finish - start);
 
-  absl::Status status = logits.status();
-  size_t num_classes = 0;
-  if (status.ok()) {
-    num_classes = logits->size() / static_cast<size_t>(batch_size);
-    if (num_classes == 0 || logits->size() % static_cast<size_t>(batch_size) != 0) {
-      status = absl::InternalError(absl::StrCat("batch processor returned ", logits->size(),
-                                                " logits for a batch of ", batch_size));
-    }
-  }
-
   BatchOutcome outcome{subnet_id, batch_size, finish - start, status.ok()};
-  for (int i = 0; i < batch_size; ++i) {
-    Queue::Entry& entry = (*batch)[static_cast<size_t>(i)];
-    Completion completion;
-    completion.status = status;
-    completion.subnet_id = subnet_id;
-    completion.batch_size = batch_size;
-    completion.queue_time = start - entry.arrival;
-    completion.compute_time = finish - start;
-    completion.deadline_met = status.ok() && !decision.late && finish <= entry.deadline;
-    outcome.all_deadlines_met = outcome.all_deadlines_met && completion.deadline_met;
-    if (status.ok()) {
-      const auto first = logits->begin() + static_cast<std::ptrdiff_t>(i * num_classes);
-      completion.logits.assign(first, first + static_cast<std::ptrdiff_t>(num_classes));
-    }
-    std::function<void(Completion)> on_done = std::move(entry.payload->on_done);
+  TaskOutcome done;
+  done.status = status;
+  done.subnet_id = subnet_id;
+  done.batch_size = batch_size;
+  done.compute_time = finish - start;
+  for (Queue::Entry& entry : *batch) {
+    done.queue_time = start - entry.arrival;
+    done.deadline_met = status.ok() && !decision.late && finish <= entry.deadline;
+    outcome.all_deadlines_met = outcome.all_deadlines_met && done.deadline_met;
+    entry.payload->Finish(done);
     entry.payload.reset();
-    on_done(std::move(completion));
   }
   batch->clear();
+  tasks->clear();
   return outcome;
 }
 

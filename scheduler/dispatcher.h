@@ -1,19 +1,19 @@
-// Dispatcher: the bounded EDF request queue and the W worker threads that drain it in batches.
+// Dispatcher: the bounded EDF task queue and the W worker threads that drain it in batches.
 //
-// A free worker calls TakeNextBatch (dispatch_step.h): hopeless requests are answered
+// A free worker calls TakeNextBatch (dispatch_step.h): hopeless tasks are answered
 // DEADLINE_EXCEEDED at once (late=drop) or run on the policy's fastest sub-net (late=serve); then
-// the policy picks (sub-net, batch) and the worker pops that many requests in EDF order and runs
-// them as one batch. If the policy chooses to wait (fixed:<subnet> with a queue delay), the worker
-// sleeps until the policy's retry time, a new arrival, or a drain.
+// the policy picks (sub-net, batch) and the worker pops that many tasks in EDF order and hands them
+// to its BatchProcessor as one batch. If the policy chooses to wait (fixed:<subnet> with a queue
+// delay), the worker waits on the Clock until the policy's retry time, a new arrival, or a drain.
 //
-// The dispatcher never sees the model: each worker calls the BatchProcessor it was handed, with its
-// own worker index, so the processor can keep one engine per worker. Time comes from the injected
-// Clock; a waiting worker re-reads it at least every few milliseconds, so a fake clock that a test
-// advances is noticed.
+// The dispatcher never sees the model or the tasks' inputs: each worker calls the BatchProcessor it
+// was handed, with its own worker index, so the processor can keep one engine and one input buffer
+// per worker. Time and waiting for a time go through the injected Clock, so a fake clock drives
+// every decision.
 //
-// Thread-safe. Ownership: Enqueue takes ownership of the request only when it returns OK (as in
-// TensorFlow Serving's BatchScheduler::Schedule); it never blocks. Every accepted request's
-// on_done runs exactly once, on a worker thread, before Drain returns.
+// Thread-safe. Ownership: Enqueue takes ownership of the task only when it returns OK (as in
+// TensorFlow Serving's BatchScheduler::Schedule); it never blocks. Every accepted task's Finish
+// runs exactly once, on a worker thread, before Drain returns.
 #ifndef TERNSERVE_SCHEDULER_DISPATCHER_H_
 #define TERNSERVE_SCHEDULER_DISPATCHER_H_
 
@@ -33,18 +33,19 @@
 #include "scheduler/dispatcher_observer.h"
 #include "scheduler/edf_queue.h"
 #include "scheduler/policy.h"
-#include "scheduler/request.h"
+#include "scheduler/task.h"
 
 namespace ternserve {
 
-// Runs one batch. Called from worker `worker` only (one call at a time per worker index).
+// Runs one batch of tasks. Called from worker `worker` only (one call at a time per worker
+// index), so per-worker state (an engine, an input buffer) needs no lock.
 class BatchProcessor {
  public:
   virtual ~BatchProcessor() = default;
-  // `images` holds batch x 784 floats. Returns batch x num_classes logits.
-  virtual absl::StatusOr<std::vector<float>> ProcessBatch(int worker, int subnet_id,
-                                                          absl::Span<const float> images,
-                                                          int batch) = 0;
+  // Runs `batch` (at least one task, all enqueued by this processor's front end, so it may
+  // static_cast them to its own Task type) on sub-net `subnet_id`. On OK it has written every
+  // task's result into the task; on an error no task has a result, and each gets the error.
+  virtual absl::Status ProcessBatch(int worker, int subnet_id, absl::Span<Task* const> batch) = 0;
 };
 
 struct DispatcherOptions {
@@ -85,10 +86,10 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  // OK: the request is queued and its on_done will be called exactly once. RESOURCE_EXHAUSTED: the
-  // queue is full. UNAVAILABLE: the dispatcher is draining. INVALID_ARGUMENT: the image is not
-  // kRequestImageFloats floats or on_done is empty. On error the request is left with the caller.
-  absl::Status Enqueue(std::unique_ptr<Request>* request);
+  // OK: the task is queued and its Finish will be called exactly once. RESOURCE_EXHAUSTED: the
+  // queue is full. UNAVAILABLE: the dispatcher is draining. INVALID_ARGUMENT: a null task. On
+  // error the task is left with the caller.
+  absl::Status Enqueue(std::unique_ptr<Task>* task);
 
   // Stops accepting, lets the workers finish everything queued (a waiting policy is told to
   // flush), and returns when they are idle and joined. Idempotent.
@@ -99,18 +100,21 @@ class Dispatcher {
   // OK unless options.worker_cpus was given and pinning a worker failed (the first error; that
   // worker runs unpinned).
   const absl::Status& pin_status() const { return pin_status_; }
+  // Workers polling the empty queue right now (DispatcherOptions::idle_spin).
+  int spinning_workers() const { return spinning_.load(std::memory_order_acquire); }
 
  private:
-  using Queue = EdfQueue<std::unique_ptr<Request>>;
+  using Queue = EdfQueue<std::unique_ptr<Task>>;
 
   void WorkerLoop(int worker);
-  // Returns when a request is queued, the dispatcher drains, or idle_spin has passed.
-  void SpinWhileIdle() const;
+  // Returns when a task is queued, the dispatcher drains, or idle_spin has passed on the clock.
+  void SpinWhileIdle();
   bool WorkOrDraining() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Runs one batch on `worker`, completes every request in it, and returns how it went. A late
-  // batch's requests never count as deadline_met.
-  BatchOutcome RunBatch(int worker, const Decision& decision, std::vector<Queue::Entry>* batch);
-  // Answers hopeless requests DEADLINE_EXCEEDED.
+  // Runs one batch on `worker`, finishes every task in it, and returns how it went. A late
+  // batch's tasks never count as deadline_met.
+  BatchOutcome RunBatch(int worker, const Decision& decision, std::vector<Queue::Entry>* batch,
+                        std::vector<Task*>* tasks);
+  // Answers hopeless tasks DEADLINE_EXCEEDED.
   void AnswerDropped(std::vector<Queue::Entry>* dropped);
 
   // Constant after construction.
@@ -130,6 +134,7 @@ class Dispatcher {
   // Mirrors of queue_.size() and draining_, written under mu_, polled without it by SpinWhileIdle.
   std::atomic<int> queued_{0};
   std::atomic<bool> draining_flag_{false};
+  std::atomic<int> spinning_{0};
 
   absl::Mutex join_mu_;  // serializes Drain's joins
   std::vector<std::thread> workers_ ABSL_GUARDED_BY(join_mu_);

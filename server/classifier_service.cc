@@ -7,6 +7,7 @@
 
 #include "absl/time/time.h"
 #include "server/classify_response.h"
+#include "server/classify_task.h"
 #include "server/grpc_status.h"
 #include "server/queued_bidi_reactor.h"
 
@@ -20,12 +21,12 @@ absl::Time GrpcDeadline(const grpc::CallbackServerContext& context) {
   return absl::FromChrono(deadline);
 }
 
-// The response for a completion, or why there is none.
-absl::StatusOr<v1::ClassifyResponse> ToAnswer(const Completion& completion, int top_k,
+// The response for an image's result, or why there is none.
+absl::StatusOr<v1::ClassifyResponse> ToAnswer(const ImageResult& result, int top_k,
                                               const BundleMetadata& metadata) {
-  if (!completion.status.ok()) return completion.status;
+  if (!result.outcome.status.ok()) return result.outcome.status;
   v1::ClassifyResponse response;
-  if (absl::Status filled = FillClassifyResponse(completion, top_k, metadata, &response);
+  if (absl::Status filled = FillClassifyResponse(result, top_k, metadata, &response);
       !filled.ok()) {
     return filled;
   }
@@ -45,17 +46,22 @@ class ClassifierService::StreamReactor final
   }
 
  private:
-  void OnRequest(const v1::ClassifyRequest& request) override {
-    std::string request_id = EchoedRequestId(request, service_->options_.limits);
-    service_->Submit(
-        request, grpc_deadline_,
-        [this, request_id = std::move(request_id)](absl::StatusOr<v1::ClassifyResponse> result) {
-          v1::ClassifyResponse response;
-          if (result.ok()) response = *std::move(result);
-          response.set_request_id(request_id);
-          ToResponseStatus(result.status(), response.mutable_status());
-          Answer(std::move(response));
-        });
+  void OnRequest(v1::ClassifyRequest* read) override {
+    // The message is read into again at once: keep its contents (a swap, no pixel copy) until
+    // the answer, since the task borrows its pixels.
+    auto request = std::make_unique<v1::ClassifyRequest>();
+    request->Swap(read);
+    std::string request_id = EchoedRequestId(*request, service_->options_.limits);
+    const v1::ClassifyRequest& submitted = *request;
+    service_->Submit(submitted, grpc_deadline_,
+                     [this, request = std::move(request), request_id = std::move(request_id)](
+                         absl::StatusOr<v1::ClassifyResponse> result) {
+                       v1::ClassifyResponse response;
+                       if (result.ok()) response = *std::move(result);
+                       response.set_request_id(request_id);
+                       ToResponseStatus(result.status(), response.mutable_status());
+                       Answer(std::move(response));
+                     });
   }
 
   // Constant after construction.
@@ -69,7 +75,7 @@ ClassifierService::ClassifierService(const ClassifierServiceOptions& options,
     : options_(options), metadata_(metadata), dispatcher_(dispatcher), clock_(clock) {}
 
 void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time grpc_deadline,
-                               std::function<void(absl::StatusOr<v1::ClassifyResponse>)> on_done) {
+                               AnswerCallback on_done) {
   const absl::Time arrival = clock_->Now();
   absl::StatusOr<ValidatedRequest> validated =
       ValidateClassifyRequest(request, options_.limits, arrival, grpc_deadline);
@@ -78,32 +84,34 @@ void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time gr
     on_done(validated.status());
     return;
   }
-  auto queued = std::make_unique<Request>();
-  queued->arrival = arrival;
-  queued->deadline = validated->deadline;
-  queued->image = std::move(validated->pixels);
-  // on_done lives in the lambda only; if Enqueue fails, the request (and the lambda) come back to
-  // us.
-  auto callback = std::make_shared<std::function<void(absl::StatusOr<v1::ClassifyResponse>)>>(
-      std::move(on_done));
-  queued->on_done = [this, callback, arrival, top_k = validated->top_k](Completion completion) {
-    absl::StatusOr<v1::ClassifyResponse> answer = ToAnswer(completion, top_k, *metadata_);
-    if (options_.metrics != nullptr) {
-      CompletedRequest record;
-      record.code = answer.status().code();
-      record.ran = completion.batch_size > 0;  // hopeless requests are dropped unrun
-      record.deadline_met = completion.deadline_met;
-      record.subnet_id = completion.subnet_id;
-      record.queue_time = completion.queue_time;
-      record.request_time = clock_->Now() - arrival;
-      options_.metrics->OnCompleted(record);
-    }
-    (*callback)(std::move(answer));
-  };
+  // Shared by the call's completion and the Enqueue failure path below: exactly one of them
+  // answers.
+  auto answer = std::make_shared<AnswerCallback>(std::move(on_done));
+  const absl::Span<const float> pixels = validated->pixels;
+  // The completion owns a decoded image; moving the vector keeps the buffer `pixels` points into.
+  auto call = std::make_shared<ClassifyCall>(
+      1, [this, answer, arrival, top_k = validated->top_k,
+          decoded = std::move(validated->decoded)](std::vector<ImageResult> results) {
+        const ImageResult& result = results.front();
+        absl::StatusOr<v1::ClassifyResponse> response = ToAnswer(result, top_k, *metadata_);
+        if (options_.metrics != nullptr) {
+          CompletedRequest record;
+          record.code = response.status().code();
+          record.ran = result.outcome.batch_size > 0;  // hopeless requests are dropped unrun
+          record.deadline_met = result.outcome.deadline_met;
+          record.subnet_id = result.outcome.subnet_id;
+          record.queue_time = result.outcome.queue_time;
+          record.request_time = clock_->Now() - arrival;
+          options_.metrics->OnCompleted(record);
+        }
+        (*answer)(std::move(response));
+      });
+  std::unique_ptr<Task> queued =
+      std::make_unique<ClassifyTask>(arrival, validated->deadline, pixels, std::move(call), 0);
   absl::Status enqueued = dispatcher_->Enqueue(&queued);
   if (!enqueued.ok()) {
     if (options_.metrics != nullptr) options_.metrics->OnNotQueued(enqueued.code());
-    (*callback)(enqueued);
+    (*answer)(enqueued);
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "models/bundle.h"
 #include "scheduler/clock.h"
@@ -60,11 +61,13 @@ class ClassifierService final : public v1::Classifier::CallbackService {
                                          const v1::GetModelInfoRequest* request,
                                          v1::ModelInfo* response) override;
 
+  using AnswerCallback = absl::AnyInvocable<void(absl::StatusOr<v1::ClassifyResponse>)>;
+
   // Validates `request` and queues it; `on_done` gets the finished response (status OK) or the
-  // reason it was refused or failed. Called exactly once, possibly before Submit returns. Used by
-  // both RPCs; the one place requests are counted in the metrics.
-  void Submit(const v1::ClassifyRequest& request, absl::Time grpc_deadline,
-              std::function<void(absl::StatusOr<v1::ClassifyResponse>)> on_done);
+  // reason it was refused or failed. Called exactly once, possibly before Submit returns.
+  // `request` must stay valid until then (its pixels are read in place); `on_done` may own it.
+  // Used by both RPCs; the one place requests are counted in the metrics.
+  void Submit(const v1::ClassifyRequest& request, absl::Time grpc_deadline, AnswerCallback on_done);
 
  private:
   class StreamReactor;

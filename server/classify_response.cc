@@ -40,14 +40,15 @@ std::vector<std::pair<int, float>> TopK(absl::Span<const float> probabilities, i
   return top;
 }
 
-absl::Status FillClassifyResponse(const Completion& completion, int top_k,
+absl::Status FillClassifyResponse(const ImageResult& result, int top_k,
                                   const BundleMetadata& metadata, v1::ClassifyResponse* response) {
   const size_t num_classes = metadata.labels.size();
-  if (completion.logits.size() != num_classes) {
-    return absl::InternalError(absl::StrCat("engine returned ", completion.logits.size(),
+  const TaskOutcome& completion = result.outcome;
+  if (result.logits.size() != num_classes) {
+    return absl::InternalError(absl::StrCat("engine returned ", result.logits.size(),
                                             " logits, the bundle has ", num_classes, " classes"));
   }
-  const std::vector<float> probabilities = Softmax(completion.logits);
+  const std::vector<float> probabilities = Softmax(result.logits);
   for (const auto& [class_id, probability] : TopK(probabilities, top_k)) {
     v1::Prediction* prediction = response->add_top_k();
     prediction->set_class_id(class_id);

@@ -1,8 +1,12 @@
-// EngineBatchProcessor: the dispatcher's BatchProcessor backed by one Engine per worker (an Engine
-// runs one batch at a time, so worker w always uses engines[w]).
+// EngineBatchProcessor: the dispatcher's BatchProcessor for ClassifyTasks, backed by one Engine
+// per worker (an Engine runs one batch at a time, so worker w always uses engines[w]).
+//
+// For each batch it gathers the tasks' pixels into worker w's input buffer (reused across
+// batches: the one copy of the pixels between the wire and the engine), runs the engine, and
+// copies each task's row of logits into the task (the one copy of the logits).
 //
 // Owns the engines. Thread-safe as the dispatcher uses it: concurrent calls come from different
-// workers.
+// workers, and each touches only its own engine and buffer.
 #ifndef TERNSERVE_SERVER_ENGINE_BATCH_PROCESSOR_H_
 #define TERNSERVE_SERVER_ENGINE_BATCH_PROCESSOR_H_
 
@@ -17,19 +21,24 @@ namespace ternserve {
 
 class EngineBatchProcessor final : public BatchProcessor {
  public:
-  // One engine per dispatcher worker; must be non-empty.
-  explicit EngineBatchProcessor(std::vector<std::unique_ptr<Engine>> engines);
+  // One engine per dispatcher worker; must be non-empty. `num_classes`: logits per image the
+  // engines must return.
+  EngineBatchProcessor(std::vector<std::unique_ptr<Engine>> engines, int num_classes);
 
-  absl::StatusOr<std::vector<float>> ProcessBatch(int worker, int subnet_id,
-                                                  absl::Span<const float> images,
-                                                  int batch) override;
+  // Every task must be a ClassifyTask (server/classify_task.h).
+  absl::Status ProcessBatch(int worker, int subnet_id, absl::Span<Task* const> batch) override;
 
-  int workers() const { return static_cast<int>(engines_.size()); }
-  std::string engine_name() const { return engines_.front()->name(); }
+  int workers() const { return static_cast<int>(workers_.size()); }
+  std::string engine_name() const { return workers_.front().engine->name(); }
 
  private:
-  // Constant after construction (each engine is used by its worker only).
-  const std::vector<std::unique_ptr<Engine>> engines_;
+  struct Worker {
+    std::unique_ptr<Engine> engine;
+    std::vector<float> input;  // batch x image pixels, grown to the largest batch seen
+  };
+
+  const int num_classes_;
+  std::vector<Worker> workers_;  // worker w's entry is used by worker w only
 };
 
 }  // namespace ternserve

@@ -19,12 +19,12 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "models/arch.h"
 #include "models/bundle.h"
 #include "models/ternary_engine.h"
 #include "models/torch_engine.h"
 #include "scheduler/flag_check.h"
 #include "scheduler/latency_profile.h"
-#include "scheduler/request.h"
 #include "server/profiler.h"
 
 ABSL_FLAG(std::string, bundle, "", "Model bundle (*.tsn) to profile.");
@@ -116,11 +116,10 @@ absl::StatusOr<std::vector<std::unique_ptr<Engine>>> CreateEngines(const Bundle&
 // One run of every sub-net on every engine (first-touch allocation, LibTorch's lazy set-up), so
 // the first measured cell does not pay for it.
 absl::Status WarmUp(const Bundle& bundle, const std::vector<std::unique_ptr<Engine>>& engines) {
-  const std::vector<float> image(kRequestImageFloats, 0.5f);
+  const std::vector<float> image(kImagePixels, 0.5f);
   for (const std::unique_ptr<Engine>& engine : engines) {
     for (const SubnetMeta& subnet : bundle.metadata().subnets) {
-      if (absl::StatusOr<std::vector<float>> logits = engine->Run(subnet.id, image, 1);
-          !logits.ok()) {
+      if (absl::StatusOr<LogitsView> logits = engine->Run(subnet.id, image, 1); !logits.ok()) {
         return absl::Status(logits.status().code(), absl::StrCat("warm-up of sub-net ", subnet.id,
                                                                  ": ", logits.status().message()));
       }

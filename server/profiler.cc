@@ -21,9 +21,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
+#include "models/arch.h"
 #include "scheduler/clock.h"
 #include "scheduler/dispatcher.h"
-#include "scheduler/request.h"
 
 namespace ternserve {
 namespace {
@@ -131,7 +131,7 @@ absl::Status CheckArguments(const Bundle& bundle, const std::vector<Engine*>& en
 std::vector<float> ProfileImages(int max_batch) {
   std::mt19937 rng(20240229);
   std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
-  std::vector<float> images(static_cast<size_t>(max_batch) * kRequestImageFloats);
+  std::vector<float> images(static_cast<size_t>(max_batch) * kImagePixels);
   for (float& p : images) p = pixel(rng);
   return images;
 }
@@ -155,7 +155,7 @@ absl::Status MeasureCell(const std::vector<Engine*>& engines, const SubnetMeta& 
 
   auto work = [&](size_t w) {
     Engine* engine = engines[w];
-    const absl::Span<const float> input = images.subspan(0, size_t(batch) * kRequestImageFloats);
+    const absl::Span<const float> input = images.subspan(0, size_t(batch) * kImagePixels);
     absl::Status status;
     if (warm_up) {
       const SteadyClock::time_point start = SteadyClock::now();
@@ -197,25 +197,34 @@ absl::Status MeasureCell(const std::vector<Engine*>& engines, const SubnetMeta& 
   return absl::OkStatus();
 }
 
-// A BatchProcessor with no model: zero logits at once.
-class ZeroProcessor final : public BatchProcessor {
+// A BatchProcessor with no model: done at once.
+class NoopProcessor final : public BatchProcessor {
  public:
-  explicit ZeroProcessor(int num_classes) : num_classes_(num_classes) {}
-  absl::StatusOr<std::vector<float>> ProcessBatch(int /*worker*/, int /*subnet_id*/,
-                                                  absl::Span<const float> /*images*/,
-                                                  int batch) override {
-    return std::vector<float>(static_cast<size_t>(batch) * num_classes_, 0.0f);
+  absl::Status ProcessBatch(int /*worker*/, int /*subnet_id*/,
+                            absl::Span<Task* const> /*batch*/) override {
+    return absl::OkStatus();
+  }
+};
+
+// One round trip: Finish records the status and wakes the measuring thread.
+class RoundTripTask final : public Task {
+ public:
+  RoundTripTask(absl::Time arrival, absl::Status* status, absl::Notification* done)
+      : Task(arrival, arrival + absl::Hours(1)), status_(status), done_(done) {}
+  void Finish(const TaskOutcome& outcome) override {
+    *status_ = outcome.status;
+    done_->Notify();
   }
 
  private:
-  const int num_classes_;
+  absl::Status* const status_;
+  absl::Notification* const done_;
 };
 
 // p50/p99 round trip of one request through a real Dispatcher with `workers` idle workers:
 // Enqueue, a worker's wake-up, the dispatch step, completion and the caller's wake-up.
-absl::StatusOr<BatchLatency> MeasureOverhead(int workers, int num_classes, int subnet_id,
-                                             absl::Duration duration) {
-  ZeroProcessor processor(num_classes);
+absl::StatusOr<BatchLatency> MeasureOverhead(int workers, int subnet_id, absl::Duration duration) {
+  NoopProcessor processor;
   DispatcherOptions options;
   options.workers = workers;
   options.max_batch = 1;
@@ -227,16 +236,10 @@ absl::StatusOr<BatchLatency> MeasureOverhead(int workers, int num_classes, int s
          (samples.size() < size_t{kMinRoundTrips} || SteadyClock::now() < end)) {
     absl::Notification done;
     absl::Status status;
-    auto request = std::make_unique<Request>();
-    request->arrival = RealClock::Get()->Now();
-    request->deadline = request->arrival + absl::Hours(1);
-    request->image.assign(kRequestImageFloats, 0.0f);
-    request->on_done = [&](Completion completion) {
-      status = std::move(completion.status);
-      done.Notify();
-    };
+    std::unique_ptr<Task> task =
+        std::make_unique<RoundTripTask>(RealClock::Get()->Now(), &status, &done);
     const SteadyClock::time_point start = SteadyClock::now();
-    if (absl::Status queued = dispatcher.Enqueue(&request); !queued.ok()) return queued;
+    if (absl::Status queued = dispatcher.Enqueue(&task); !queued.ok()) return queued;
     done.WaitForNotification();
     samples.push_back(MicrosecondsSince(start));
     if (!status.ok()) return status;
@@ -271,8 +274,7 @@ absl::StatusOr<LatencyProfile> MeasureLatencyProfile(const Bundle& bundle,
   const absl::Duration overhead_budget =
       std::min(options.budget * kOverheadBudgetShare, kMaxOverheadBudget);
   absl::StatusOr<BatchLatency> overhead =
-      MeasureOverhead(profile.workers, static_cast<int>(metadata.labels.size()),
-                      bundle.LargestSubnet().id, overhead_budget);
+      MeasureOverhead(profile.workers, bundle.LargestSubnet().id, overhead_budget);
   if (!overhead.ok()) return overhead.status();
   profile.overhead_us = overhead->p99_us;
   report(absl::StrCat("dispatch overhead (", profile.workers, " workers, no-op batch): p50 ",

@@ -44,8 +44,8 @@ class QueuedBidiReactor : public grpc::ServerBidiReactor<Request, Response> {
       absl::MutexLock lock(&mu_);
       ++pending_;
     }
-    // request_ is only read inside OnRequest, before the next StartRead, so it may borrow it.
-    OnRequest(request_);
+    // request_ is free until the next StartRead: OnRequest may keep its contents (Swap).
+    OnRequest(&request_);
     this->StartRead(&request_);
   }
 
@@ -73,8 +73,9 @@ class QueuedBidiReactor : public grpc::ServerBidiReactor<Request, Response> {
   void StartReading() { this->StartRead(&request_); }
 
   // One request read from the stream. Must lead to exactly one Answer, now or later, from any
-  // thread.
-  virtual void OnRequest(const Request& request) = 0;
+  // thread. It may take the request's contents (e.g. Swap them into a message of its own); the
+  // reactor reads the next request into it afterwards.
+  virtual void OnRequest(Request* request) = 0;
 
   // Queues the answer to one request handed to OnRequest.
   void Answer(Response response) {

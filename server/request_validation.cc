@@ -13,7 +13,7 @@
 namespace ternserve {
 namespace {
 
-absl::StatusOr<std::vector<float>> ValidatePixels(const v1::Pixels& pixels) {
+absl::Status ValidatePixels(const v1::Pixels& pixels) {
   if (pixels.values_size() != kImagePixels) {
     return absl::InvalidArgumentError(absl::StrCat("pixels has ", pixels.values_size(),
                                                    " values, expected ", kImagePixels,
@@ -29,7 +29,7 @@ absl::StatusOr<std::vector<float>> ValidatePixels(const v1::Pixels& pixels) {
           absl::StrCat("pixel ", i, " is ", v, ", outside [0, 1] (send byte value / 255)"));
     }
   }
-  return std::vector<float>(pixels.values().begin(), pixels.values().end());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<float>> ValidateEncoded(const std::string& encoded,
@@ -88,15 +88,16 @@ absl::StatusOr<ValidatedRequest> ValidateClassifyRequest(const v1::ClassifyReque
   ValidatedRequest validated;
   switch (request.image_case()) {
     case v1::ClassifyRequest::kPixels: {
-      absl::StatusOr<std::vector<float>> pixels = ValidatePixels(request.pixels());
-      if (!pixels.ok()) return pixels.status();
-      validated.pixels = *std::move(pixels);
+      if (absl::Status valid = ValidatePixels(request.pixels()); !valid.ok()) return valid;
+      validated.pixels = absl::MakeConstSpan(request.pixels().values().data(),
+                                             static_cast<size_t>(request.pixels().values_size()));
       break;
     }
     case v1::ClassifyRequest::kEncoded: {
       absl::StatusOr<std::vector<float>> pixels = ValidateEncoded(request.encoded(), limits);
       if (!pixels.ok()) return pixels.status();
-      validated.pixels = *std::move(pixels);
+      validated.decoded = *std::move(pixels);
+      validated.pixels = validated.decoded;
       break;
     }
     case v1::ClassifyRequest::IMAGE_NOT_SET:

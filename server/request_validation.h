@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "ternserve/v1/classifier.pb.h"
 
 namespace ternserve {
@@ -31,11 +32,19 @@ struct ValidationLimits {
   size_t max_request_id_bytes = 128;
 };
 
+// Move-only: `pixels` may point into `decoded`, whose buffer a move keeps.
 struct ValidatedRequest {
-  std::vector<float> pixels;  // 784 values in [0, 1]
-  absl::Duration slo;         // the request's SLO, default applied
-  absl::Time deadline;        // min(arrival + slo, gRPC deadline) - limits.slo_reserve_ms
-  int top_k = 1;              // 1..num_classes
+  ValidatedRequest() = default;
+  ValidatedRequest(ValidatedRequest&&) = default;
+  ValidatedRequest& operator=(ValidatedRequest&&) = default;
+
+  // 784 values in [0, 1]: the request's own pixels (checked in place, not copied; valid as long as
+  // the request is), or `decoded`.
+  absl::Span<const float> pixels;
+  std::vector<float> decoded;  // the decoded image of an encoded request, else empty
+  absl::Duration slo;          // the request's SLO, default applied
+  absl::Time deadline;         // min(arrival + slo, gRPC deadline) - limits.slo_reserve_ms
+  int top_k = 1;               // 1..num_classes
 };
 
 // `arrival` is when the server received the request; `grpc_deadline` the client's deadline

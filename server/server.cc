@@ -200,9 +200,8 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
     }
     if (!engine.ok()) return engine.status();
     // Warm up (the first LibTorch run is slow) and fail at start-up, not on the first request.
-    const std::vector<float> blank(kRequestImageFloats, 0.0f);
-    if (absl::StatusOr<std::vector<float>> warm = (*engine)->Run(subnet_id_, blank, 1);
-        !warm.ok()) {
+    const std::vector<float> blank(kImagePixels, 0.0f);
+    if (absl::StatusOr<LogitsView> warm = (*engine)->Run(subnet_id_, blank, 1); !warm.ok()) {
       return absl::Status(warm.status().code(),
                           absl::StrCat("engine warm-up failed: ", warm.status().message()));
     }
@@ -249,7 +248,8 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   const std::string spec = PolicySpec(options.policy, subnet_id_);
   absl::StatusOr<std::unique_ptr<Policy>> policy = CreatePolicy(spec, profile_, policy_options);
   if (!policy.ok()) return policy.status();
-  processor_ = std::make_unique<EngineBatchProcessor>(std::move(engines));
+  processor_ = std::make_unique<EngineBatchProcessor>(std::move(engines),
+                                                      static_cast<int>(metadata.labels.size()));
   if (registry_ != nullptr) {
     metrics_ = std::make_unique<ServerMetrics>(
         *registry_, metadata,

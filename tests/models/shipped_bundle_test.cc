@@ -21,12 +21,13 @@ std::vector<int> Predict(Engine& engine, int subnet_id, const ImageSet& test, in
     const int batch = static_cast<int>(std::min<int64_t>(kBatch, count - start));
     std::vector<float> images;
     for (int i = 0; i < batch; ++i) test.AppendImageAsFloat(start + i, &images);
-    absl::StatusOr<std::vector<float>> logits = engine.Run(subnet_id, images, batch);
+    absl::StatusOr<LogitsView> logits = engine.Run(subnet_id, images, batch);
     EXPECT_TRUE(logits.ok()) << logits.status();
     if (!logits.ok()) return {};
     for (int i = 0; i < batch; ++i) {
-      const float* row = logits->data() + i * 10;
-      predictions.push_back(static_cast<int>(std::max_element(row, row + 10) - row));
+      const absl::Span<const float> row = logits->row(i);
+      predictions.push_back(
+          static_cast<int>(std::max_element(row.begin(), row.end()) - row.begin()));
     }
   }
   return predictions;

@@ -209,12 +209,13 @@ TEST(ExportTest, BundleServedByTorchEngineMatchesTheSupernet) {
         EXPECT_GT(meta->sparsity, 0.1);
         EXPECT_LT(meta->sparsity, 0.9);
       }
-      absl::StatusOr<std::vector<float>> logits =
+      absl::StatusOr<LogitsView> logits =
           (*engine)->Run(e.meta.id, absl::MakeConstSpan(x.data_ptr<float>(), x.numel()), 6);
       ASSERT_TRUE(logits.ok()) << logits.status();
       torch::NoGradGuard no_grad;
       const torch::Tensor expected = net->forward(images, e.meta.config, BnMode::kStats, &e.stats);
-      const torch::Tensor actual = torch::from_blob(logits->data(), {6, 10});
+      std::vector<float> rows = logits->ToVector();
+      const torch::Tensor actual = torch::from_blob(rows.data(), {6, 10});
       EXPECT_TRUE(torch::allclose(actual, expected, 1e-4, 1e-4))
           << "max |diff| " << (actual - expected).abs().max().item<float>();
     }

@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "scheduler/dispatcher.h"
+#include "tests/testing/test_task.h"
 
 namespace ternserve {
 namespace {
@@ -90,15 +91,14 @@ TEST(CpuAffinityTest, PinnedThreadRunsOnlyOnItsCpu) {
 // Records, for every batch, the CPU and the name of the thread that ran it.
 class WhereProcessor : public BatchProcessor {
  public:
-  absl::StatusOr<std::vector<float>> ProcessBatch(int /*worker*/, int /*subnet_id*/,
-                                                  absl::Span<const float> /*images*/,
-                                                  int batch) override {
+  absl::Status ProcessBatch(int /*worker*/, int /*subnet_id*/,
+                            absl::Span<Task* const> /*batch*/) override {
     char name[16] = {};
     pthread_getname_np(pthread_self(), name, sizeof name);
     absl::MutexLock lock(&mu_);
     cpus_.push_back(sched_getcpu());
     names_.push_back(name);
-    return std::vector<float>(static_cast<size_t>(batch) * 3, 0.0f);
+    return absl::OkStatus();
   }
   std::vector<int> cpus() {
     absl::MutexLock lock(&mu_);
@@ -125,12 +125,8 @@ TEST(CpuAffinityTest, DispatcherWorkerRunsItsBatchesOnItsCpu) {
   ASSERT_TRUE(dispatcher.pin_status().ok()) << dispatcher.pin_status();
   constexpr int kRequests = 20;
   for (int i = 0; i < kRequests; ++i) {
-    auto request = std::make_unique<Request>();
-    request->arrival = absl::Now();
-    request->deadline = request->arrival + absl::Seconds(30);
-    request->image.assign(kRequestImageFloats, 0.0f);
-    request->on_done = [](Completion) {};
-    ASSERT_TRUE(dispatcher.Enqueue(&request).ok());
+    std::unique_ptr<Task> task = MakeTestTask(i, absl::Now(), absl::Seconds(30), nullptr);
+    ASSERT_TRUE(dispatcher.Enqueue(&task).ok());
   }
   dispatcher.Drain();
   ASSERT_EQ(processor.cpus().size(), static_cast<size_t>(kRequests));

@@ -1,6 +1,7 @@
-// Tests for server/classifier_service.cc over a real in-process gRPC channel, with a scripted
-// BatchProcessor instead of an engine: unary and streaming answers, per-message stream errors,
-// queue-full, GetModelInfo.
+// Tests for server/classifier_service.cc over a real in-process gRPC channel, with the real
+// EngineBatchProcessor over PixelEngines (tests/testing/pixel_engine.h) instead of a model, on a
+// fake clock: unary and streaming answers with exact timings, per-message stream errors,
+// queue-full, the SLO reserve, GetModelInfo.
 #include "server/classifier_service.h"
 
 #include <grpcpp/grpcpp.h>
@@ -13,54 +14,14 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/engine_batch_processor.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/pixel_engine.h"
 
 namespace ternserve {
 namespace {
 
 using ::testing::HasSubstr;
-
-// Logit c = 10 * pixel c, so a request's top class is the index of its brightest pixel among 0..9.
-// Can be held (to fill the queue) and made to fail.
-class PixelProcessor : public BatchProcessor {
- public:
-  absl::StatusOr<std::vector<float>> ProcessBatch(int /*worker*/, int /*subnet_id*/,
-                                                  absl::Span<const float> images,
-                                                  int batch) override {
-    {
-      absl::MutexLock lock(&mu_);
-      ++entered_;
-      mu_.Await(absl::Condition(this, &PixelProcessor::NotHeld));
-      if (!fail_.ok()) return fail_;
-    }
-    std::vector<float> logits;
-    for (int i = 0; i < batch; ++i) {
-      for (int c = 0; c < 10; ++c) logits.push_back(10.0f * images[i * 784 + c]);
-    }
-    return logits;
-  }
-  void Hold(bool held) {
-    absl::MutexLock lock(&mu_);
-    held_ = held;
-  }
-  void Fail(absl::Status status) {
-    absl::MutexLock lock(&mu_);
-    fail_ = std::move(status);
-  }
-  void WaitEntered(int n) {
-    absl::MutexLock lock(&mu_);
-    want_ = n;
-    mu_.Await(absl::Condition(this, &PixelProcessor::EnteredEnough));
-  }
-
- private:
-  bool NotHeld() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !held_; }
-  bool EnteredEnough() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return entered_ >= want_; }
-  absl::Mutex mu_;
-  bool held_ ABSL_GUARDED_BY(mu_) = false;
-  int entered_ ABSL_GUARDED_BY(mu_) = 0;
-  int want_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Status fail_ ABSL_GUARDED_BY(mu_);
-};
 
 BundleMetadata TestMetadata() {
   BundleMetadata metadata;
@@ -97,18 +58,24 @@ class ClassifierServiceTest : public ::testing::Test {
   void TearDown() override { Stop(); }
 
   void Start(int max_queue, double slo_reserve_ms = 0) {
+    std::vector<std::unique_ptr<Engine>> engines;
+    for (int w = 0; w < 2; ++w) engines.push_back(control_.MakeEngine());
+    processor_ = std::make_unique<EngineBatchProcessor>(std::move(engines), 10);
+    // Every batch takes exactly 3 ms on the clock, which starts at the wall clock's time (gRPC
+    // deadlines are wall-clock times).
+    clock_.Set(absl::Now());
+    control_.AdvanceOnRun(&clock_, absl::Milliseconds(3));
     DispatcherOptions dispatcher_options;
     dispatcher_options.workers = 2;
     dispatcher_options.max_batch = 4;
     dispatcher_options.max_queue = max_queue;
     dispatcher_options.subnet_id = 1;
-    dispatcher_ = std::make_unique<Dispatcher>(dispatcher_options, &processor_, RealClock::Get());
+    dispatcher_ = std::make_unique<Dispatcher>(dispatcher_options, processor_.get(), &clock_);
     ClassifierServiceOptions options;
     options.policy = "fixed:" + metadata_.subnets[1].name;
     options.engine = "fake";
     options.limits.slo_reserve_ms = slo_reserve_ms;
-    service_ = std::make_unique<ClassifierService>(options, &metadata_, dispatcher_.get(),
-                                                   RealClock::Get());
+    service_ = std::make_unique<ClassifierService>(options, &metadata_, dispatcher_.get(), &clock_);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -120,11 +87,13 @@ class ClassifierServiceTest : public ::testing::Test {
   }
   void Stop() {
     if (server_ == nullptr) return;
-    processor_.Hold(false);
+    control_.Hold(false);
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
     dispatcher_->Drain();
     server_->Wait();
     server_.reset();
+    service_.reset();
+    dispatcher_.reset();
   }
 
   grpc::Status Classify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) {
@@ -134,7 +103,9 @@ class ClassifierServiceTest : public ::testing::Test {
   }
 
   BundleMetadata metadata_ = TestMetadata();
-  PixelProcessor processor_;
+  FakeClock clock_;
+  PixelEngineControl control_;
+  std::unique_ptr<EngineBatchProcessor> processor_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<ClassifierService> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -156,8 +127,9 @@ TEST_F(ClassifierServiceTest, UnaryClassifyAnswersWithTopKAndTimings) {
   EXPECT_EQ(response.subnet().name(), metadata_.subnets[1].name);
   EXPECT_DOUBLE_EQ(response.subnet().expected_accuracy(), 0.71);
   EXPECT_EQ(response.batch_size(), 1);
-  EXPECT_GE(response.queue_us(), 0);
-  EXPECT_GE(response.compute_us(), 0);
+  // An idle worker takes it at once, and the batch takes the engine's 3 ms on the clock.
+  EXPECT_EQ(response.queue_us(), 0);
+  EXPECT_EQ(response.compute_us(), 3000);
   EXPECT_TRUE(response.deadline_met());
   EXPECT_FALSE(response.has_status());  // unary uses the RPC status
 }
@@ -170,18 +142,18 @@ TEST_F(ClassifierServiceTest, UnaryErrorsUseTheRpcStatus) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("top_k is 11"));
 
-  processor_.Fail(absl::InternalError("engine exploded"));
+  control_.Fail(absl::InternalError("engine exploded"));
   status = Classify(RequestForClass(1, "x"), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_EQ(status.error_message(), "engine exploded");
-  processor_.Fail(absl::OkStatus());
+  control_.Fail(absl::OkStatus());
   EXPECT_TRUE(Classify(RequestForClass(1, "x"), &response).ok());
 }
 
 TEST_F(ClassifierServiceTest, FullQueueIsResourceExhausted) {
   Stop();
   Start(/*max_queue=*/1);
-  processor_.Hold(true);
+  control_.Hold(true);
   // Two workers each hold one request, one waits in the queue; the fourth is refused.
   std::vector<std::thread> callers;
   std::atomic<int> ok{0};
@@ -190,13 +162,13 @@ TEST_F(ClassifierServiceTest, FullQueueIsResourceExhausted) {
       v1::ClassifyResponse response;
       if (Classify(RequestForClass(i, "held"), &response).ok()) ++ok;
     });
-    if (i < 2) processor_.WaitEntered(i + 1);
+    if (i < 2) control_.WaitEntered(i + 1);
   }
-  while (dispatcher_->queue_depth() < 1) absl::SleepFor(absl::Milliseconds(1));
+  while (dispatcher_->queue_depth() < 1) std::this_thread::yield();
   v1::ClassifyResponse response;
   grpc::Status status = Classify(RequestForClass(3, "refused"), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  processor_.Hold(false);
+  control_.Hold(false);
   for (auto& t : callers) t.join();
   EXPECT_EQ(ok.load(), 3);
 }
@@ -250,7 +222,7 @@ TEST_F(ClassifierServiceTest, StreamAnswersEachMessageAndSurvivesABadOne) {
 TEST_F(ClassifierServiceTest, StreamWithManyInFlightRequestsAnswersAll) {
   grpc::ClientContext context;
   auto stream = stub_->ClassifyStream(&context);
-  processor_.Hold(true);
+  control_.Hold(true);
   constexpr int kMessages = 40;
   std::thread writer([&] {
     for (int i = 0; i < kMessages; ++i) {
@@ -258,8 +230,11 @@ TEST_F(ClassifierServiceTest, StreamWithManyInFlightRequestsAnswersAll) {
     }
     stream->WritesDone();
   });
-  absl::SleepFor(absl::Milliseconds(50));
-  processor_.Hold(false);
+  // Release the engines only once every message is in flight: queued, or in a held batch.
+  while (dispatcher_->queue_depth() + control_.images_entered() < kMessages) {
+    std::this_thread::yield();
+  }
+  control_.Hold(false);
   int answered = 0;
   v1::ClassifyResponse response;
   while (stream->Read(&response)) {
@@ -288,7 +263,7 @@ TEST_F(ClassifierServiceTest, GetModelInfoReportsTheBundle) {
   EXPECT_EQ(info.policy(), "fixed:" + metadata_.subnets[1].name);
   EXPECT_EQ(info.engine(), "fake");
   EXPECT_EQ(info.quantizer(), "twn");
-  EXPECT_EQ(info.version(), "0.1.0");
+  EXPECT_EQ(info.version(), kTernserveVersion);
   EXPECT_EQ(info.latency_table_size(), 0);
 }
 

@@ -42,13 +42,13 @@ BundleMetadata TwoClassMetadata() {
 }
 
 TEST(FillClassifyResponseTest, FillsEveryField) {
-  Completion completion;
+  ImageResult completion;
   completion.logits = {0.0f, std::log(3.0f)};  // probabilities 0.25, 0.75
-  completion.subnet_id = 3;
-  completion.batch_size = 4;
-  completion.queue_time = absl::Microseconds(40);
-  completion.compute_time = absl::Microseconds(1800);
-  completion.deadline_met = true;
+  completion.outcome.subnet_id = 3;
+  completion.outcome.batch_size = 4;
+  completion.outcome.queue_time = absl::Microseconds(40);
+  completion.outcome.compute_time = absl::Microseconds(1800);
+  completion.outcome.deadline_met = true;
   v1::ClassifyResponse response;
   ASSERT_TRUE(FillClassifyResponse(completion, 2, TwoClassMetadata(), &response).ok());
   ASSERT_EQ(response.top_k_size(), 2);
@@ -66,7 +66,7 @@ TEST(FillClassifyResponseTest, FillsEveryField) {
 }
 
 TEST(FillClassifyResponseTest, WrongLogitCountIsInternal) {
-  Completion completion;
+  ImageResult completion;
   completion.logits = {1.0f, 2.0f, 3.0f};
   v1::ClassifyResponse response;
   EXPECT_EQ(FillClassifyResponse(completion, 1, TwoClassMetadata(), &response).code(),

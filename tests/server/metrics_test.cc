@@ -22,6 +22,9 @@
 #include "gtest/gtest.h"
 #include "scheduler/dispatcher.h"
 #include "server/classifier_service.h"
+#include "server/engine_batch_processor.h"
+#include "tests/testing/pixel_engine.h"
+#include "tests/testing/test_task.h"
 
 namespace ternserve {
 namespace {
@@ -210,26 +213,14 @@ TEST(ServerMetricsTest, LatencyBucketsAreLogSpacedFrom100UsTo1S) {
 }
 
 // Logits all zero; fails with `fail` when set.
-class ZeroProcessor : public BatchProcessor {
- public:
-  absl::StatusOr<std::vector<float>> ProcessBatch(int /*worker*/, int /*subnet_id*/,
-                                                  absl::Span<const float> /*images*/,
-                                                  int batch) override {
-    if (fail) return absl::InternalError("engine failed");
-    return std::vector<float>(static_cast<size_t>(batch) * 10, 0.0f);
-  }
-  std::atomic<bool> fail{false};
-};
-
 // Blocks every batch until released; tells when the first one started.
 class HeldProcessor : public BatchProcessor {
  public:
-  absl::StatusOr<std::vector<float>> ProcessBatch(int /*worker*/, int /*subnet_id*/,
-                                                  absl::Span<const float> /*images*/,
-                                                  int batch) override {
+  absl::Status ProcessBatch(int /*worker*/, int /*subnet_id*/,
+                            absl::Span<Task* const> /*batch*/) override {
     if (!entered.HasBeenNotified()) entered.Notify();
     release.WaitForNotification();
-    return std::vector<float>(static_cast<size_t>(batch) * 10, 0.0f);
+    return absl::OkStatus();
   }
   absl::Notification entered;
   absl::Notification release;
@@ -245,14 +236,10 @@ TEST(ServerMetricsTest, QueueDepthFollowsTheDispatcherQueue) {
   options.max_batch = 1;
   options.observer = &metrics;
   Dispatcher dispatcher(options, &processor, RealClock::Get());
-  absl::BlockingCounter done(4);
+  TaskLog log;
   auto enqueue = [&] {
-    auto request = std::make_unique<Request>();
-    request->arrival = absl::Now();
-    request->deadline = request->arrival + absl::Seconds(60);
-    request->image.assign(kRequestImageFloats, 0.0f);
-    request->on_done = [&](Completion) { done.DecrementCount(); };
-    ASSERT_TRUE(dispatcher.Enqueue(&request).ok());
+    std::unique_ptr<Task> task = MakeTestTask(0, absl::Now(), absl::Seconds(60), &log);
+    ASSERT_TRUE(dispatcher.Enqueue(&task).ok());
   };
   enqueue();
   processor.entered.WaitForNotification();  // the first request was popped and is running
@@ -260,7 +247,7 @@ TEST(ServerMetricsTest, QueueDepthFollowsTheDispatcherQueue) {
   for (int i = 0; i < 3; ++i) enqueue();
   EXPECT_EQ(Sample(Scrape(registry), "ternserve_queue_depth"), 3);
   processor.release.Notify();
-  done.Wait();
+  log.WaitFor(4);
   const std::string s = Scrape(registry);
   EXPECT_EQ(Sample(s, "ternserve_queue_depth"), 0);
   EXPECT_EQ(Sample(s, R"(ternserve_batch_size_bucket{le="1"})"), 4);
@@ -280,7 +267,10 @@ TEST(ServerMetricsTest, ServiceAndDispatcherReportEveryRequest) {
   prometheus::Registry registry;
   const BundleMetadata metadata = TwoSubnets();
   ServerMetrics metrics(registry, metadata, kBuildInfo);
-  ZeroProcessor processor;
+  PixelEngineControl engines;
+  std::vector<std::unique_ptr<Engine>> engine;
+  engine.push_back(engines.MakeEngine());
+  EngineBatchProcessor processor(std::move(engine), 10);
   DispatcherOptions dispatcher_options;
   dispatcher_options.subnet_id = 3;
   dispatcher_options.max_batch = 4;
@@ -302,7 +292,7 @@ TEST(ServerMetricsTest, ServiceAndDispatcherReportEveryRequest) {
   v1::ClassifyRequest invalid = BlankRequest();
   invalid.set_top_k(11);
   submit_all({BlankRequest(), BlankRequest(), invalid, BlankRequest()});
-  processor.fail = true;
+  engines.Fail(absl::InternalError("engine failed"));
   submit_all({BlankRequest()});
   dispatcher.Drain();
   submit_all({BlankRequest()});

@@ -37,8 +37,8 @@ class SleepEngine final : public Engine {
   SleepEngine(double base_us, double per_image_us, Shared* shared)
       : base_us_(base_us), per_image_us_(per_image_us), shared_(shared) {}
 
-  absl::StatusOr<std::vector<float>> Run(int subnet_id, absl::Span<const float> images,
-                                         int batch) override {
+  absl::StatusOr<LogitsView> Run(int subnet_id, absl::Span<const float> images,
+                                 int batch) override {
     if (images.size() != static_cast<size_t>(batch) * 784) {
       return absl::InvalidArgumentError("size mismatch");
     }
@@ -52,7 +52,8 @@ class SleepEngine final : public Engine {
     if (sleep_us > 0) absl::SleepFor(absl::Microseconds(sleep_us));
     --shared_->in_flight;
     ++runs;
-    return std::vector<float>(static_cast<size_t>(batch) * 10, 0.0f);
+    logits_.assign(static_cast<size_t>(batch) * 10, 0.0f);
+    return LogitsView{logits_.data(), batch, 10, 10};
   }
   std::string name() const override { return "fake"; }
 
@@ -63,6 +64,7 @@ class SleepEngine final : public Engine {
   const double base_us_;
   const double per_image_us_;
   Shared* const shared_;
+  std::vector<float> logits_;
 };
 
 std::vector<int> Batches(const SubnetLatency& subnet) {

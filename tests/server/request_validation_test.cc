@@ -98,10 +98,14 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
 
 TEST(RequestValidationTest, GoodPixelsPassWithDefaults) {
-  absl::StatusOr<ValidatedRequest> validated = Validate(GoodRequest());
+  const v1::ClassifyRequest request = GoodRequest();
+  absl::StatusOr<ValidatedRequest> validated = Validate(request);
   ASSERT_TRUE(validated.ok()) << validated.status();
   EXPECT_EQ(validated->pixels.size(), 784u);
   EXPECT_EQ(validated->pixels[255], 1.0f);
+  // Checked in place: the pixels are the request's own, not a copy.
+  EXPECT_EQ(validated->pixels.data(), request.pixels().values().data());
+  EXPECT_TRUE(validated->decoded.empty());
   EXPECT_EQ(validated->top_k, 1);  // 0 means 1
   EXPECT_EQ(validated->slo, absl::Milliseconds(100));
   EXPECT_EQ(validated->deadline, kArrival + absl::Milliseconds(100));
@@ -126,6 +130,7 @@ TEST(RequestValidationTest, EncodedPngAndPgmDecode) {
   absl::StatusOr<ValidatedRequest> validated = Validate(request);
   ASSERT_TRUE(validated.ok()) << validated.status();
   EXPECT_FLOAT_EQ(validated->pixels[1], 7 / 255.0f);
+  EXPECT_EQ(validated->pixels.data(), validated->decoded.data());
   request.set_encoded(testing::Pgm("28 28 255", testing::Pattern()));
   validated = Validate(request);
   ASSERT_TRUE(validated.ok()) << validated.status();

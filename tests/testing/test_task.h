@@ -1,0 +1,78 @@
+// TestTask and TaskLog: a scheduler Task for tests, and the thread-safe record of how each one
+// finished. A test's BatchProcessor may write a result into a TestTask (set_result), as a real
+// processor writes logits into its own task type, so a test can check that every task got its own
+// result.
+#ifndef TERNSERVE_TESTS_TESTING_TEST_TASK_H_
+#define TERNSERVE_TESTS_TESTING_TEST_TASK_H_
+
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "scheduler/task.h"
+
+namespace ternserve {
+
+// One finished task: its id, the outcome the dispatcher gave it, and the result its processor
+// wrote (-1: none).
+struct FinishedTask {
+  int id = -1;
+  TaskOutcome outcome;
+  int result = -1;
+};
+
+class TaskLog {
+ public:
+  void Record(FinishedTask finished) {
+    absl::MutexLock lock(&mu_);
+    done_.push_back(std::move(finished));
+  }
+  size_t size() const {
+    absl::MutexLock lock(&mu_);
+    return done_.size();
+  }
+  std::vector<FinishedTask> Take() const {
+    absl::MutexLock lock(&mu_);
+    return done_;
+  }
+  // Blocks until `n` tasks have finished.
+  void WaitFor(size_t n) const {
+    absl::MutexLock lock(&mu_);
+    auto reached = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_.size() >= n; };
+    mu_.Await(absl::Condition(&reached));
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<FinishedTask> done_ ABSL_GUARDED_BY(mu_);
+};
+
+class TestTask final : public Task {
+ public:
+  TestTask(int id, absl::Time arrival, absl::Time deadline, TaskLog* log)
+      : Task(arrival, deadline), id_(id), log_(log) {}
+
+  int id() const { return id_; }
+  void set_result(int result) { result_ = result; }
+  void Finish(const TaskOutcome& outcome) override {
+    if (log_ != nullptr) log_->Record({id_, outcome, result_});
+  }
+
+ private:
+  const int id_;
+  TaskLog* const log_;
+  int result_ = -1;
+};
+
+// A task for `log` arriving at `arrival` with deadline arrival + slo, as the dispatcher takes it.
+inline std::unique_ptr<Task> MakeTestTask(int id, absl::Time arrival, absl::Duration slo,
+                                          TaskLog* log) {
+  return std::make_unique<TestTask>(id, arrival, arrival + slo, log);
+}
+
+}  // namespace ternserve
+
+#endif  // TERNSERVE_TESTS_TESTING_TEST_TASK_H_
