@@ -251,8 +251,9 @@ absl::StatusOr<std::unique_ptr<TernaryEngine>> TernaryEngine::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("threads must be >= 0 (0 = every core), got ", options.threads));
   }
+  const kernels::CpuFeatures& cpu = options.cpu ? *options.cpu : kernels::DetectCpuFeatures();
   if (options.isa.empty()) {
-    impl->kernel = &kernels::BestTernaryConvKernel();
+    impl->kernel = &kernels::BestTernaryConvKernel(cpu);
   } else {
     impl->kernel = kernels::FindTernaryConvKernel(options.isa.c_str());
     size_t count = 0;
@@ -260,15 +261,17 @@ absl::StatusOr<std::unique_ptr<TernaryEngine>> TernaryEngine::Create(
     std::vector<std::string> all, supported;
     for (size_t i = 0; i < count; ++i) {
       all.push_back(table[i].name);
-      if (table[i].supported()) supported.push_back(table[i].name);
+      if (table[i].supported(cpu)) supported.push_back(table[i].name);
     }
     if (impl->kernel == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown ISA \"", options.isa, "\" (choose one of ", absl::StrJoin(all, ", "), ")"));
     }
-    if (!impl->kernel->supported()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "this CPU lacks ", options.isa, " (it supports: ", absl::StrJoin(supported, ", "), ")"));
+    if (!impl->kernel->supported(cpu)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("this CPU lacks ", options.isa, " (",
+                       kernels::MissingCpuFeatures(cpu, impl->kernel->required),
+                       "; it supports: ", absl::StrJoin(supported, ", "), ")"));
     }
   }
   const int threads = options.threads > 0

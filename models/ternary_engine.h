@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,14 +28,18 @@
 #include "absl/types/span.h"
 #include "models/bundle.h"
 #include "models/engine.h"
+#include "models/kernels/cpu_features.h"
 
 namespace ternserve {
 
 struct TernaryEngineOptions {
   // Threads that run each layer (the calling thread is one of them). 0: every core.
   int threads = 0;
-  // Kernel variant: "scalar", "avx2" or "avx512vnni"; empty picks the fastest this CPU supports.
+  // Kernel variant: "scalar", "avx2" or "avx512vnni"; empty picks the fastest the CPU supports.
   std::string isa;
+  // The CPU the variant is chosen for: unset (the default) is this one (DetectCpuFeatures). Set
+  // only to test the choice for another CPU.
+  std::optional<kernels::CpuFeatures> cpu;
 };
 
 class TernaryEngine : public Engine {
