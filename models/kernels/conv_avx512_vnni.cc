@@ -4,10 +4,14 @@
 // tile of 7 output pixels x up to 3 output blocks shares each expanded weight block and each
 // broadcast (conv_pixel_loop.h). The epilogue is conv_params.h's, op for op, 16 lanes at a time.
 //
-// Measured (tests/models/kernels/kernel_speed_main.cc, CPU time, one core): 65-88% of the
-// measured vpdpbusd ceiling on the SuperNet's 3x3 stride-1 layers at batch 32; the per-call int8
-// expansion (avx512vnni) beats per-tile in-register expansion (avx512vnni_regs), which spends 2 of
-// every ~9 vector ops on masked byte moves, by 10-40% on the layers with 64+ channels.
+// Two ways to get int8 weights, chosen per call by its tile count: expanding the 2-bit blocks once
+// per call into a scratch (the rule), or in registers per tile, which spends 2 of every ~9 vector
+// ops on masked byte moves but saves the scratch pass. Measured with ternserve-bench's layer suite
+// (5 repetitions, 2 runs each; the in-register path was its own table entry then): per-call
+// expansion was faster on 45 of the 48 (layer, batch, threads) rows, by 1-33% (median 13%);
+// in-register expansion won where a call has 7 tiles per pass (batch 1, 7x7 output, 1 thread: +8%
+// on 3x3/2 64->128, +3% on 3x3 128->128; the third row, +3%, ran the same code in both), hence the
+// threshold of 7 tiles below.
 //
 // Every function here carries a target attribute instead of the whole TU being built with
 // -mavx512*, so nothing here runs unless the dispatcher checked the CPU. Bit-exact with the
@@ -209,11 +213,11 @@ TERNSERVE_AVX512_VNNI void TernaryConvAvx512Vnni(const ConvShape& shape, const C
                                                  const TernaryConvWeights& weights,
                                                  const ConvEpilogue& epilogue) {
   // Expanding costs about what one tile's in-register expansion does, so it pays off once a call
-  // runs more than a few tiles per pass (threads at batch 1 on a 7x7 layer get 3 or 4 rows).
+  // runs more than a few tiles per pass: at batch 1 a 7x7 layer has 7 (one thread) or 3-4 (two).
   const int k = weights.kernel;
   const int64_t tiles_per_pass =
       (shape.RowEnd(k) - shape.row_begin) * ((shape.OutW(k) + kTilePixels - 1) / kTilePixels);
-  if (tiles_per_pass <= 4) {
+  if (tiles_per_pass <= 7) {
     RunConv<false>(shape, input, weights, nullptr, epilogue);
     return;
   }
@@ -236,14 +240,6 @@ TERNSERVE_AVX512_VNNI void TernaryConvAvx512Vnni(const ConvShape& shape, const C
     ob0 += blocks;
   }
   RunConv<true>(shape, input, weights, expanded.data(), epilogue);
-}
-
-// The same tiles, expanding each 2-bit block in registers per tile (no scratch).
-TERNSERVE_AVX512_VNNI void TernaryConvAvx512VnniRegisterExpand(const ConvShape& shape,
-                                                               const ConvInput& input,
-                                                               const TernaryConvWeights& weights,
-                                                               const ConvEpilogue& epilogue) {
-  RunConv<false>(shape, input, weights, nullptr, epilogue);
 }
 
 }  // namespace ternserve::kernels

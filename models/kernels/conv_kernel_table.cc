@@ -16,7 +16,6 @@ constexpr CpuFeatures kAvx512Vnni{/*avx2=*/false, /*avx512f=*/true, /*avx512bw=*
 const TernaryConvKernel kKernels[] = {
     {"scalar", kNothing, &TernaryConvScalar},
     {"avx2", kAvx2, &TernaryConvAvx2},
-    {"avx512vnni_regs", kAvx512Vnni, &TernaryConvAvx512VnniRegisterExpand},
     {"avx512vnni", kAvx512Vnni, &TernaryConvAvx512Vnni},
 };
 

@@ -34,17 +34,14 @@ void TernaryConvScalar(const ConvShape& shape, const ConvInput& input,
 // Call only if the CPU supports it (see the table).
 void TernaryConvAvx2(const ConvShape& shape, const ConvInput& input,
                      const TernaryConvWeights& weights, const ConvEpilogue& epilogue);
-// AVX-512 F/BW/VL/VNNI (vpdpbusd). Call only if the CPU supports it (see the table). The first
-// expands the 2-bit weights once per call into a per-thread int8 scratch; the second expands them
-// in registers per output tile (no scratch, more vector work).
+// AVX-512 F/BW/VL/VNNI (vpdpbusd). Call only if the CPU supports it (see the table). Expands the
+// 2-bit weights once per call into a per-thread int8 scratch, or in registers per output tile when
+// the call has only a few tiles.
 void TernaryConvAvx512Vnni(const ConvShape& shape, const ConvInput& input,
                            const TernaryConvWeights& weights, const ConvEpilogue& epilogue);
-void TernaryConvAvx512VnniRegisterExpand(const ConvShape& shape, const ConvInput& input,
-                                         const TernaryConvWeights& weights,
-                                         const ConvEpilogue& epilogue);
 
 struct TernaryConvKernel {
-  const char* name;      // "scalar", "avx2", "avx512vnni_regs", "avx512vnni"
+  const char* name;      // "scalar", "avx2", "avx512vnni"
   CpuFeatures required;  // what its instructions need
   TernaryConvFn conv;
 
