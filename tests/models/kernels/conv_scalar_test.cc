@@ -1,59 +1,55 @@
-// The scalar reference conv against a naive integer convolution, its epilogue on hand-computed
-// values, and the stem's input quantization against a float convolution.
+// The scalar reference conv against the naive convolution (naive_conv.h) on every case of the case
+// list (models/kernels/conv_cases.h), its epilogue on hand-computed values, and the stem's input
+// quantization against a float convolution.
+#include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "models/kernels/conv_cases.h"
 #include "models/kernels/conv_kernels.h"
-#include "tests/models/kernels/conv_test_cases.h"
+#include "models/kernels/ternary_pack.h"
+#include "tests/models/kernels/conv_checks.h"
+#include "tests/models/kernels/naive_conv.h"
 
 namespace ternserve::kernels {
 namespace {
 
-using testing::ConvCase;
-using testing::MakeConvCase;
-using testing::NaiveAccumulators;
-using testing::Residual;
+using testing::NaiveConv;
+using testing::NaiveOutput;
+using testing::RowCuts;
+using testing::Rows;
+using testing::SameOutput;
 
-// With multiplier 1, bias 0, no ReLU and float output, the output is float(acc), exact below 2^24.
-TEST(ConvScalarTest, AccumulatorMatchesNaiveDirectConvolution) {
+// Whole shape on the slice repacked on its own, and on a sliced view of the wider pack over 1 to 4
+// row ranges: both must give the naive convolution's bytes.
+TEST(ConvScalarTest, MatchesNaiveConvolutionOnEveryCase) {
   std::mt19937 rng(7);
-  const int channels[] = {1, 3, 8, 24, 48, 96, 128};
-  int cases = 0;
-  for (int kernel : {3, 1}) {
-    for (int stride : {1, 2}) {
-      for (int side : {28, 14, 7}) {
-        for (int32_t zero_point : {0, 73}) {
-          const int in = channels[rng() % 7], out = channels[rng() % 7];
-          const int batch = side == 28 && in * out > 1024 ? 1 : 1 + static_cast<int>(rng() % 3);
-          ConvCase c = MakeConvCase(&rng, kernel, stride, side, batch, in, out, zero_point,
-                                    Residual::kNone, /*relu=*/false, /*u8_output=*/false);
-          std::fill(c.multiplier.begin(), c.multiplier.end(), 1.0f);
-          std::fill(c.bias.begin(), c.bias.end(), 0.0f);
-          std::vector<uint8_t> out_u8;
-          std::vector<float> out_f32;
-          TernaryConvScalar(c.shape, testing::InputOf(c), c.weights,
-                            testing::EpilogueOf(c, &out_u8, &out_f32));
-          const std::vector<int32_t> acc = NaiveAccumulators(c);
-          const int stride_out = PaddedChannels(out);
-          size_t index = 0;
-          for (int64_t e = 0; e < c.OutElements(); ++e) {
-            if (e % stride_out >= out) {
-              ASSERT_EQ(out_f32[e], 0.0f) << "padding channel, " << c.Describe();
-              continue;
-            }
-            ASSERT_EQ(out_f32[e], static_cast<float>(acc[index]))
-                << "element " << e << ", " << c.Describe();
-            ++index;
-          }
-          ++cases;
-        }
-      }
+  int checked = 0;
+  for (const ConvCase& c : ConvCases()) {
+    const ConvProblem p = MakeConvProblem(c, c.batch, /*seed=*/checked + 1);
+    const NaiveOutput want = NaiveConv(p);
+    std::vector<uint8_t> got_u8;
+    std::vector<float> got_f32;
+    TernaryConvScalar(p.shape, p.Input(), p.weights, p.Epilogue(&got_u8, &got_f32));
+    ASSERT_TRUE(SameOutput(p, got_u8, got_f32, want.u8, want.f32)) << c.Describe();
+
+    PackedTernaryConv full;
+    ASSERT_TRUE(RepackTernaryConv(p.codes.data(), p.full_out, p.full_in, c.kernel, p.full_out,
+                                  p.full_in, &full));
+    TernaryConvWeights view;
+    ASSERT_TRUE(SliceTernaryConv(full, c.out_channels, c.in_channels, &view));
+    const ConvEpilogue e = p.Epilogue(&got_u8, &got_f32);
+    const std::vector<int64_t> cuts = RowCuts(p.shape.Rows(c.kernel), &rng);
+    for (size_t j = 0; j + 1 < cuts.size(); ++j) {
+      TernaryConvScalar(Rows(p.shape, cuts[j], cuts[j + 1]), p.Input(), view, e);
     }
+    ASSERT_TRUE(SameOutput(p, got_u8, got_f32, want.u8, want.f32))
+        << "sliced view, " << cuts.size() - 1 << " row ranges, " << c.Describe();
+    ++checked;
   }
-  EXPECT_EQ(cases, 24);
+  EXPECT_GE(checked, 80);
 }
 
 TEST(ConvScalarTest, RequantizeRoundsHalfToEvenAndSaturates) {
@@ -66,26 +62,36 @@ TEST(ConvScalarTest, RequantizeRoundsHalfToEvenAndSaturates) {
   EXPECT_EQ(RequantizeU8(NAN, 1.0f), 0);
 }
 
+ConvCase OneConv(int side, int in, int out, Residual residual, bool relu, bool u8_output) {
+  ConvCase c;
+  c.name = "hand";
+  c.in_h = c.in_w = side;
+  c.in_channels = in;
+  c.out_channels = out;
+  c.residual = residual;
+  c.relu = relu;
+  c.u8_output = u8_output;
+  return c;
+}
+
 // The epilogue steps on one hand-computed element: acc = sum of the 9 taps of an all-ones input
 // in the middle of the image with all-ones weights = 9.
 TEST(ConvScalarTest, EpilogueAppliesMultiplierBiasResidualReluAndScale) {
-  std::mt19937 rng(3);
-  ConvCase c = MakeConvCase(&rng, 3, 1, 3, 1, 1, 1, 0, Residual::kU8, true, true);
+  ConvProblem p = MakeConvProblem(OneConv(3, 1, 1, Residual::kU8, true, true), 1, 3);
   std::vector<int8_t> ones(9, 1);
   uint8_t codes[3];
   PackTernary(ones.data(), 1, 9, codes);
-  ASSERT_TRUE(RepackTernaryConv(codes, 1, 1, 3, 1, 1, &c.weights));
-  for (size_t p = 0; p < c.input.size(); p += 4) c.input[p] = 1;
-  c.multiplier = {0.5f};
-  c.bias = {-1.0f};
-  c.residual_scale = 0.25f;
-  std::fill(c.residual_u8.begin(), c.residual_u8.end(), 0);
-  c.residual_u8[4 * 4] = 8;  // centre pixel, channel 0: adds 2.0
-  c.out_scale = 0.5f;
+  ASSERT_TRUE(RepackTernaryConv(codes, 1, 1, 3, 1, 1, &p.weights));
+  for (size_t i = 0; i < p.input.size(); i += 4) p.input[i] = 1;
+  p.multiplier = {0.5f};
+  p.bias = {-1.0f};
+  p.residual_scale = 0.25f;
+  std::fill(p.residual_u8.begin(), p.residual_u8.end(), 0);
+  p.residual_u8[4 * 4] = 8;  // centre pixel, channel 0: adds 2.0
+  p.out_scale = 0.5f;
   std::vector<uint8_t> out_u8;
   std::vector<float> out_f32;
-  TernaryConvScalar(c.shape, testing::InputOf(c), c.weights,
-                    testing::EpilogueOf(c, &out_u8, &out_f32));
+  TernaryConvScalar(p.shape, p.Input(), p.weights, p.Epilogue(&out_u8, &out_f32));
   EXPECT_EQ(out_u8[4 * 4], 11);     // (9 * 0.5 - 1 + 2) / 0.5 = 11
   EXPECT_EQ(out_u8[0], 2);          // corner: 4 taps in bounds, (4 * 0.5 - 1) / 0.5 = 2
   EXPECT_EQ(out_u8[4 * 4 + 1], 0);  // padding channel
@@ -94,7 +100,9 @@ TEST(ConvScalarTest, EpilogueAppliesMultiplierBiasResidualReluAndScale) {
 TEST(ConvScalarTest, StemQuantizationRepresentsRealZeroExactly) {
   const float mean = 0.2860f, std = 0.3530f;
   const StemQuantization q = StemInputQuantization(mean, std);
-  EXPECT_EQ(q.zero_point, 73);  // round(255 * 0.286)
+  EXPECT_EQ(q.zero_point, 73);  // round(255 * 0.286): the stem case's zero point
+  EXPECT_EQ(ConvCases()[0].name, "stem");
+  EXPECT_EQ(ConvCases()[0].zero_point, q.zero_point);
   std::vector<float> pixels;
   for (int g = 0; g <= 255; ++g) pixels.push_back(g / 255.0f);
   std::vector<uint8_t> out(pixels.size() * kChannelAlign);
@@ -111,21 +119,22 @@ TEST(ConvScalarTest, StemQuantizationRepresentsRealZeroExactly) {
 // The quantized stem (zero point, integer padding) against a float conv on normalized pixels with
 // real zero padding: equal up to the input rounding, at the borders too.
 TEST(ConvScalarTest, QuantizedStemMatchesFloatConvolutionIncludingBorders) {
-  std::mt19937 rng(11);
   const float mean = 0.2860f, std = 0.3530f;
   const StemQuantization q = StemInputQuantization(mean, std);
-  ConvCase c = MakeConvCase(&rng, 3, 1, 28, 1, 1, 8, q.zero_point, Residual::kNone, false, false);
+  ConvCase c = OneConv(28, 1, 8, Residual::kNone, false, false);
+  c.zero_point = q.zero_point;
+  ConvProblem p = MakeConvProblem(c, 1, 11);
+  std::mt19937 rng(11);
   std::vector<float> pixels(28 * 28);
   std::uniform_int_distribution<int> grey(0, 255);
-  for (float& p : pixels) p = grey(rng) / 255.0f;
-  QuantizeStemInput(pixels.data(), pixels.size(), mean, std, q, c.input.data());
+  for (float& pixel : pixels) pixel = grey(rng) / 255.0f;
+  QuantizeStemInput(pixels.data(), pixels.size(), mean, std, q, p.input.data());
   const float alpha = 0.8f;
-  std::fill(c.multiplier.begin(), c.multiplier.end(), alpha * q.scale);
-  std::fill(c.bias.begin(), c.bias.end(), 0.0f);
+  std::fill(p.multiplier.begin(), p.multiplier.end(), alpha * q.scale);
+  std::fill(p.bias.begin(), p.bias.end(), 0.0f);
   std::vector<uint8_t> out_u8;
   std::vector<float> out_f32;
-  TernaryConvScalar(c.shape, testing::InputOf(c), c.weights,
-                    testing::EpilogueOf(c, &out_u8, &out_f32));
+  TernaryConvScalar(p.shape, p.Input(), p.weights, p.Epilogue(&out_u8, &out_f32));
   for (int y = 0; y < 28; ++y) {
     for (int x = 0; x < 28; ++x) {
       for (int o = 0; o < 8; ++o) {
@@ -134,7 +143,7 @@ TEST(ConvScalarTest, QuantizedStemMatchesFloatConvolutionIncludingBorders) {
           for (int kx = 0; kx < 3; ++kx) {
             const int iy = y - 1 + ky, ix = x - 1 + kx;
             if (iy < 0 || iy >= 28 || ix < 0 || ix >= 28) continue;  // real zero padding
-            expected += alpha * c.t[o * 9 + ky * 3 + kx] * (pixels[iy * 28 + ix] - mean) / std;
+            expected += alpha * p.t[o * 9 + ky * 3 + kx] * (pixels[iy * 28 + ix] - mean) / std;
           }
         }
         EXPECT_NEAR(out_f32[(y * 28 + x) * 8 + o], expected, 9 * 0.51f * alpha * q.scale)

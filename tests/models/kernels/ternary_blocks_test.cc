@@ -119,5 +119,21 @@ TEST(TernaryBlocksTest, RejectsBadSlicesKernelsAndInvalidCodes) {
   EXPECT_TRUE(RepackTernaryConv(codes.data(), 4, 4, 3, 4, 1, &p));  // invalid code not in slice
 }
 
+TEST(TernaryBlocksTest, SliceRefusesSlicesLargerThanThePack) {
+  std::vector<uint8_t> codes(PackedMatrixBytes(16, 8 * 9), 0);
+  PackedTernaryConv full;
+  ASSERT_TRUE(RepackTernaryConv(codes.data(), 16, 8, 3, 16, 8, &full));
+  TernaryConvWeights view;
+  EXPECT_FALSE(SliceTernaryConv(full, 17, 8, &view));
+  EXPECT_FALSE(SliceTernaryConv(full, 16, 9, &view));
+  EXPECT_FALSE(SliceTernaryConv(full, 0, 8, &view));
+  ASSERT_TRUE(SliceTernaryConv(full, 16, 7, &view));
+  EXPECT_FALSE(view.full_in);
+  EXPECT_EQ(view.in_groups, 2);
+  EXPECT_EQ(view.group_stride, 2);
+  ASSERT_TRUE(SliceTernaryConv(full, 16, 8, &view));
+  EXPECT_TRUE(view.full_in);
+}
+
 }  // namespace
 }  // namespace ternserve::kernels
