@@ -233,6 +233,11 @@ std::vector<std::string> Bundle::SectionNames() const {
   return names;
 }
 
+std::string Bundle::checksum() const {
+  const uint32_t crc = ReadLittleEndian<uint32_t>(bytes_, bytes_.size() - kBundleTrailerBytes);
+  return absl::StrCat("crc32:", absl::Hex(crc, absl::kZeroPad8));
+}
+
 const SubnetMeta* Bundle::FindSubnet(int id) const {
   for (const SubnetMeta& s : metadata_.subnets) {
     if (s.id == id) return &s;

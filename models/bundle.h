@@ -95,6 +95,9 @@ class Bundle {
   const BundleMetadata& metadata() const { return metadata_; }
   const std::string& source() const { return source_; }
   size_t file_bytes() const { return bytes_.size(); }
+  // "crc32:<8 hex digits>": the trailer's CRC-32, which Open/FromBytes checked. Identifies the
+  // bundle's exact bytes (latency profiles record it, and the server matches them by it).
+  std::string checksum() const;
 
   // NOT_FOUND if there is no such section.
   absl::StatusOr<TensorView> Tensor(std::string_view name) const;

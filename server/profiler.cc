@@ -71,26 +71,6 @@ std::string FormatLatency(double us) {
   return us < 1000 ? absl::StrFormat("%.1f us", us) : absl::StrFormat("%.2f ms", us / 1000);
 }
 
-// "crc32:<hex>" read from the bundle file's trailer when the file at source() is still the one
-// loaded (same size, trailer magic), else "bytes:<size>". Bundle validated the CRC when it opened.
-std::string BundleChecksum(const Bundle& bundle) {
-  const std::string fallback = absl::StrCat("bytes:", bundle.file_bytes());
-  std::ifstream in(bundle.source(), std::ios::binary | std::ios::ate);
-  if (!in || static_cast<size_t>(in.tellg()) != bundle.file_bytes() ||
-      bundle.file_bytes() < kBundleTrailerBytes) {
-    return fallback;
-  }
-  unsigned char trailer[kBundleTrailerBytes];
-  in.seekg(-static_cast<std::streamoff>(kBundleTrailerBytes), std::ios::end);
-  if (!in.read(reinterpret_cast<char*>(trailer), sizeof trailer) ||
-      !std::equal(trailer + 4, trailer + 8, kBundleTrailerMagic)) {
-    return fallback;
-  }
-  const uint32_t crc = uint32_t{trailer[0]} | uint32_t{trailer[1]} << 8 |
-                       uint32_t{trailer[2]} << 16 | uint32_t{trailer[3]} << 24;
-  return absl::StrFormat("crc32:%08x", crc);
-}
-
 absl::Status CheckArguments(const Bundle& bundle, const std::vector<Engine*>& engines, int threads,
                             const ProfilerOptions& options) {
   if (engines.empty()) return absl::InvalidArgumentError("profiler: no engines");
@@ -265,7 +245,7 @@ absl::StatusOr<LatencyProfile> MeasureLatencyProfile(const Bundle& bundle,
   LatencyProfile profile;
   profile.bundle_name = metadata.model_name;
   profile.bundle_path = bundle.source();
-  profile.bundle_checksum = BundleChecksum(bundle);
+  profile.bundle_checksum = bundle.checksum();
   profile.engine = engines[0]->name();
   profile.isa = isa;
   profile.workers = static_cast<int>(engines.size());
@@ -346,6 +326,34 @@ absl::StatusOr<LatencyProfile> MeasureLatencyProfile(const Bundle& bundle,
   }
   if (absl::Status valid = ValidateLatencyProfile(profile, "measured profile"); !valid.ok()) {
     return valid;
+  }
+  return profile;
+}
+
+absl::StatusOr<LatencyProfile> MatchProfileToBundle(LatencyProfile profile, const std::string& path,
+                                                    const Bundle& bundle) {
+  const std::string rerun = absl::StrCat("; re-run ternserve-profile --bundle=", bundle.source());
+  if (profile.bundle_checksum != bundle.checksum()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "profile ", path, " was measured on bundle ", profile.bundle_path, " (checksum ",
+        profile.bundle_checksum.empty() ? "none" : profile.bundle_checksum, "), not on ",
+        bundle.source(), " (checksum ", bundle.checksum(), ")", rerun));
+  }
+  for (SubnetLatency& s : profile.subnets) {
+    const SubnetMeta* meta = bundle.FindSubnet(s.id);
+    if (meta == nullptr || meta->name != s.name) {
+      return absl::FailedPreconditionError(absl::StrCat("profile ", path, ": sub-net ", s.id, " (",
+                                                        s.name, ") is not in bundle ",
+                                                        bundle.source(), rerun));
+    }
+    s.accuracy = meta->test_accuracy;
+  }
+  for (const SubnetMeta& meta : bundle.metadata().subnets) {
+    if (profile.Find(meta.id) == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("profile ", path, ": no latencies for sub-net ", meta.id, " (", meta.name,
+                       ") of bundle ", bundle.source(), rerun));
+    }
   }
   return profile;
 }

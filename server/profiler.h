@@ -45,12 +45,11 @@ struct ProfilerOptions {
 // Cells are visited in a few interleaved rounds (so a passing burst of other load on the machine
 // spreads over all of them); each engine runs one untimed warm-up batch at a cell's first visit.
 //
-// Fills bundle name/path/checksum ("crc32:<hex>" from the bundle file's trailer, or
-// "bytes:<size>" when the file cannot be re-read), engine name, isa (as passed; empty for torch),
-// workers = engines.size(), threads, each sub-net's accuracy (its test_accuracy), and overhead_us:
-// the measured p99 of a no-op request's round trip through a real Dispatcher with W workers (a
-// BatchProcessor that returns zeros at once), i.e. the scheduling cost outside the engine.
-// Validates the result before returning.
+// Fills bundle name/path/checksum (Bundle::checksum()), engine name, isa (as passed; empty for
+// torch), workers = engines.size(), threads, each sub-net's accuracy (its test_accuracy), and
+// overhead_us: the measured p99 of a no-op request's round trip through a real Dispatcher with W
+// workers (a BatchProcessor that returns zeros at once), i.e. the scheduling cost outside the
+// engine. Validates the result before returning.
 //
 // INVALID_ARGUMENT for no engines, a null engine, engines of different kinds, bad batches, a
 // non-positive budget or min_iterations < 1; an engine's error (naming the sub-net and batch) if a
@@ -59,6 +58,13 @@ absl::StatusOr<LatencyProfile> MeasureLatencyProfile(const Bundle& bundle,
                                                      const std::vector<Engine*>& engines,
                                                      const std::string& isa, int threads,
                                                      const ProfilerOptions& options);
+
+// A loaded profile made fit to schedule `bundle` with: FAILED_PRECONDITION, naming both files
+// and both checksums, unless the profile was measured on exactly this bundle (same checksum) and
+// lists every sub-net of it and no other; then the profile with each sub-net's accuracy taken
+// from the bundle (the profile's copy is informational). `path` names the profile in messages.
+absl::StatusOr<LatencyProfile> MatchProfileToBundle(LatencyProfile profile, const std::string& path,
+                                                    const Bundle& bundle);
 
 }  // namespace ternserve
 

@@ -88,28 +88,6 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
-// A loaded profile must describe this bundle's sub-nets (same ids and names), or the policy would
-// schedule with another model's latencies.
-absl::Status CheckProfileMatchesBundle(const LatencyProfile& profile, const std::string& path,
-                                       const Bundle& bundle) {
-  for (const SubnetLatency& s : profile.subnets) {
-    const SubnetMeta* meta = bundle.FindSubnet(s.id);
-    if (meta == nullptr || meta->name != s.name) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          path, ": sub-net ", s.id, " (", s.name, ") is not in bundle ", bundle.source(),
-          "; the profile was measured for another bundle (re-run ternserve-profile)"));
-    }
-  }
-  for (const SubnetMeta& meta : bundle.metadata().subnets) {
-    if (profile.Find(meta.id) == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(path, ": no latencies for sub-net ", meta.id, " (", meta.name,
-                       ") of bundle ", bundle.source(), " (re-run ternserve-profile)"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 // "fixed" and "clipper" without an id run --subnet (the largest by default).
 std::string PolicySpec(const std::string& policy, int subnet_id) {
   if (policy == "fixed" || policy == "clipper") return absl::StrCat(policy, ":", subnet_id);
@@ -212,11 +190,10 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   if (!options.profile_path.empty()) {
     absl::StatusOr<LatencyProfile> loaded = LoadLatencyProfile(options.profile_path);
     if (!loaded.ok()) return loaded.status();
-    if (absl::Status s = CheckProfileMatchesBundle(*loaded, options.profile_path, *bundle_);
-        !s.ok()) {
-      return s;
-    }
-    profile_ = *std::move(loaded);
+    absl::StatusOr<LatencyProfile> matched =
+        MatchProfileToBundle(*std::move(loaded), options.profile_path, *bundle_);
+    if (!matched.ok()) return matched.status();
+    profile_ = *std::move(matched);
     spdlog::info("latency profile {} ({} sub-nets, engine {}, overhead {:.0f} us)",
                  options.profile_path, profile_.subnets.size(), profile_.engine,
                  profile_.overhead_us);

@@ -1,6 +1,9 @@
 #include "models/bundle.h"
 
+#include <zlib.h>
+
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -294,6 +297,18 @@ TEST(BundleTest, ActivationScalesRoundTripAndAreValidated) {
               HasSubstr("subnets[0].activation_scales: missing \"stem\""));
   EXPECT_THAT(OpenBytes(EditMetadata(bytes, "\"pool\": 0.125", "\"pool\":0.125,\"x\":1")).message(),
               HasSubstr("unexpected \"x\""));
+}
+
+TEST(BundleTest, ChecksumIsTheTrailersCrc32) {
+  const std::string bytes = testing::SyntheticBundleBytes();
+  absl::StatusOr<std::unique_ptr<Bundle>> bundle = Bundle::FromBytes(bytes, "synthetic");
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  const size_t at = bytes.size() - kBundleTrailerBytes;
+  const uint32_t crc = static_cast<uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(at)));
+  char expected[32];
+  std::snprintf(expected, sizeof expected, "crc32:%08x", crc);
+  EXPECT_EQ((*bundle)->checksum(), expected);
 }
 
 }  // namespace
