@@ -12,6 +12,9 @@
 namespace ternserve::bench {
 
 inline constexpr int kExitUsage = 2;
+// A check of what is measured failed: a kernel differs from the scalar reference, or an e2e
+// contestant disagrees with fp32 beyond the bound (see --help).
+inline constexpr int kExitCheckFailed = 1;
 
 struct BenchOptions {
   std::string bundle = "models/ternserve.tsn";  // the e2e suite's sub-nets

@@ -53,7 +53,7 @@ int Main(int argc, char** argv) {
   if (options.run_layers) {
     if (absl::Status s = RegisterLayerSuite(options, &table); !s.ok()) {
       std::fprintf(stderr, "ternserve-bench: %s\n", std::string(s.message()).c_str());
-      return kExitUsage;
+      return s.code() == absl::StatusCode::kInternal ? kExitCheckFailed : kExitUsage;
     }
   }
   std::shared_ptr<E2eSuite> e2e;

@@ -6,10 +6,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "bench/layer_shapes.h"
 #include "bench/ternary_conv_runner.h"
 #include "bench/torch_layers.h"
 #include "bench/worker_pair.h"
+#include "models/kernels/conv_cases.h"
 #include "models/kernels/conv_kernels.h"
 
 namespace ternserve::bench {
@@ -24,8 +24,8 @@ WorkerPair* SharedWorkerPair() {
   return pair;
 }
 
-void SetGmacs(benchmark::State& state, const ConvLayerShape& shape, int batch) {
-  state.counters[kGmacsCounter] = benchmark::Counter(static_cast<double>(shape.Macs(batch)) * 1e-9,
+void SetGmacs(benchmark::State& state, const kernels::ConvCase& c, int batch) {
+  state.counters[kGmacsCounter] = benchmark::Counter(static_cast<double>(c.Macs(batch)) * 1e-9,
                                                      benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -36,39 +36,49 @@ void Register(const std::string& name, std::function<void(benchmark::State&)> bo
       ->Unit(benchmark::kMicrosecond);
 }
 
+// The kernel to time (--isa, or the fastest this CPU has).
+absl::StatusOr<const kernels::TernaryConvKernel*> SelectKernel(const BenchOptions& options) {
+  if (options.isa.empty()) return &kernels::BestTernaryConvKernel();
+  const kernels::TernaryConvKernelLookup lookup =
+      kernels::LookUpTernaryConvKernel(options.isa.c_str(), kernels::DetectCpuFeatures());
+  if (lookup.kernel == nullptr) return absl::InvalidArgumentError("--isa: " + lookup.error);
+  if (!lookup.ok()) return absl::FailedPreconditionError("--isa: " + lookup.error);
+  return lookup.kernel;
+}
+
 }  // namespace
 
 absl::Status RegisterLayerSuite(const BenchOptions& options, ResultTable* table) {
-  const kernels::TernaryConvKernel* kernel = &kernels::BestTernaryConvKernel();
-  if (!options.isa.empty()) {
-    const kernels::TernaryConvKernelLookup lookup =
-        kernels::LookUpTernaryConvKernel(options.isa.c_str(), kernels::DetectCpuFeatures());
-    if (lookup.kernel == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("--isa: ", lookup.error));
-    }
-    if (!lookup.ok()) return absl::FailedPreconditionError(absl::StrCat("--isa: ", lookup.error));
-    kernel = lookup.kernel;
-  }
+  absl::StatusOr<const kernels::TernaryConvKernel*> selected = SelectKernel(options);
+  if (!selected.ok()) return selected.status();
+  const kernels::TernaryConvKernel* kernel = *selected;
   const absl::Status int8 = UseOnednnQuantizedEngine();
 
-  for (const ConvLayerShape& shape : DistinctConvShapes(ArchConfig{})) {
+  for (const kernels::ConvCase& c : kernels::ConvCases()) {
+    if (!c.layer) continue;
     for (int batch : kBatches) {
       for (int threads : kThreads) {
-        const int row = table->AddRow({{"layer", shape.name},
-                                       {"shape", shape.Describe()},
+        // What is timed is checked first: the same data, batch and row split as the benchmark.
+        TernaryConvLayer check(c, batch, *kernel, /*seed=*/1);
+        if (absl::Status s = check.CheckAgainstScalar(threads == 2 ? SharedWorkerPair() : nullptr);
+            !s.ok()) {
+          return s;
+        }
+        const int row = table->AddRow({{"layer", c.name},
+                                       {"shape", c.Shape()},
                                        {"batch", batch},
                                        {"threads", threads},
                                        {"isa", kernel->name}},
                                       {"ternary_gmacs", "torch_fp32_gmacs", "torch_int8_gmacs"});
-        const std::string prefix = absl::StrCat("layers/", shape.name, "/b", batch, "/t", threads);
+        const std::string prefix = absl::StrCat("layers/", c.name, "/b", batch, "/t", threads);
 
         std::string name = prefix + "/ternary";
         table->Bind(name, row, "ternary_gmacs", Metric::kGmacs);
         Register(name, [=](benchmark::State& state) {
-          TernaryConvLayer layer(shape, batch, *kernel, /*seed=*/1);
+          TernaryConvLayer layer(c, batch, *kernel, /*seed=*/1);
           WorkerPair* pair = threads == 2 ? SharedWorkerPair() : nullptr;
           for (auto _ : state) layer.Run(pair);
-          SetGmacs(state, shape, batch);
+          SetGmacs(state, c, batch);
         });
 
         for (Fp32Layout layout : AllFp32Layouts()) {
@@ -77,13 +87,13 @@ absl::Status RegisterLayerSuite(const BenchOptions& options, ResultTable* table)
                       Fp32LayoutName(layout));
           Register(name, [=](benchmark::State& state) {
             SetTorchThreads(threads);
-            auto layer = TorchConvLayer::CreateFp32(shape, batch, layout);
+            auto layer = TorchConvLayer::CreateFp32(c, batch, layout);
             if (!layer.ok()) {
               state.SkipWithError(layer.status().ToString().c_str());
               return;
             }
             for (auto _ : state) (*layer)->Run();
-            SetGmacs(state, shape, batch);
+            SetGmacs(state, c, batch);
           });
         }
 
@@ -95,13 +105,13 @@ absl::Status RegisterLayerSuite(const BenchOptions& options, ResultTable* table)
         table->Bind(name, row, "torch_int8_gmacs", Metric::kGmacs);
         Register(name, [=](benchmark::State& state) {
           SetTorchThreads(threads);
-          auto layer = TorchConvLayer::CreateInt8(shape, batch);
+          auto layer = TorchConvLayer::CreateInt8(c, batch);
           if (!layer.ok()) {
             state.SkipWithError(layer.status().ToString().c_str());
             return;
           }
           for (auto _ : state) (*layer)->Run();
-          SetGmacs(state, shape, batch);
+          SetGmacs(state, c, batch);
         });
       }
     }

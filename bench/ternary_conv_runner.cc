@@ -1,17 +1,14 @@
 #include "bench/ternary_conv_runner.h"
 
-#include <cstdlib>
-#include <random>
+#include <cstring>
 
-#include "models/kernels/ternary_pack.h"
+#include "absl/strings/str_cat.h"
 
 namespace ternserve::bench {
 
 using kernels::ConvEpilogue;
 using kernels::ConvInput;
 using kernels::ConvShape;
-using kernels::PackedTernaryConv;
-using kernels::PaddedChannels;
 
 void RunTernaryConvRows(kernels::TernaryConvFn conv, const ConvShape& shape, const ConvInput& input,
                         const kernels::TernaryConvWeights& weights, const ConvEpilogue& epilogue,
@@ -22,61 +19,44 @@ void RunTernaryConvRows(kernels::TernaryConvFn conv, const ConvShape& shape, con
   conv(rows, input, weights, epilogue);
 }
 
-TernaryConvLayer::TernaryConvLayer(const ConvLayerShape& shape, int batch,
+TernaryConvLayer::TernaryConvLayer(const kernels::ConvCase& c, int batch,
                                    const kernels::TernaryConvKernel& kernel, uint32_t seed)
-    : kernel_(kernel) {
-  std::mt19937 rng(seed);
-  const int64_t row_length = static_cast<int64_t>(shape.in_channels) * shape.kernel * shape.kernel;
-  std::vector<int8_t> codes(static_cast<size_t>(shape.out_channels * row_length));
-  std::uniform_int_distribution<int> ternary(-1, 1);
-  for (int8_t& t : codes) t = static_cast<int8_t>(ternary(rng));
-  std::vector<uint8_t> packed(kernels::PackedMatrixBytes(shape.out_channels, row_length));
-  if (!kernels::PackTernary(codes.data(), shape.out_channels, row_length, packed.data()) ||
-      !kernels::RepackTernaryConv(packed.data(), shape.out_channels, shape.in_channels,
-                                  shape.kernel, shape.out_channels, shape.in_channels, &weights_)) {
-    std::abort();  // a bug in this file: the codes and shapes above are valid by construction
-  }
-
-  shape_.batch = batch;
-  shape_.in_h = shape.in_size;
-  shape_.in_w = shape.in_size;
-  shape_.stride = shape.stride;
-  rows_ = batch * shape.out_size();
-
-  const int in_stride = PaddedChannels(shape.in_channels);
-  input_.assign(static_cast<size_t>(batch) * shape.in_size * shape.in_size * in_stride, 0);
-  std::uniform_int_distribution<int> byte(0, 255);
-  for (size_t i = 0; i < input_.size(); ++i) {
-    if (static_cast<int>(i % in_stride) < shape.in_channels) input_[i] = byte(rng);
-  }
-  output_.assign(static_cast<size_t>(rows_) * shape.out_size() * PaddedChannels(shape.out_channels),
-                 0);
-  std::uniform_real_distribution<float> unit(0.5f, 1.5f);
-  multiplier_.resize(shape.out_channels);
-  bias_.resize(shape.out_channels);
-  for (int o = 0; o < shape.out_channels; ++o) {
-    multiplier_[o] = 1e-3f * unit(rng);
-    bias_[o] = unit(rng) - 1.0f;
-  }
-  conv_input_.data = input_.data();
-  conv_input_.zero_point = shape.in_channels == 1 ? 73 : 0;  // the stem's input is not post-ReLU
-  epilogue_.multiplier = multiplier_.data();
-  epilogue_.bias = bias_.data();
-  epilogue_.relu = true;
-  epilogue_.out_u8 = output_.data();
-  epilogue_.out_scale = 0.05f;
-}
+    : kernel_(kernel),
+      problem_(kernels::MakeConvProblem(c, batch, seed)),
+      epilogue_(problem_.Epilogue(&out_u8_, &out_f32_)),
+      rows_(problem_.shape.Rows(c.kernel)) {}
 
 void TernaryConvLayer::Run(WorkerPair* pair) {
+  const ConvInput input = problem_.Input();
   if (pair == nullptr) {
-    RunTernaryConvRows(kernel_.conv, shape_, conv_input_, weights_, epilogue_, 0, rows_);
+    RunTernaryConvRows(kernel_.conv, problem_.shape, input, problem_.weights, epilogue_, 0, rows_);
     return;
   }
   const int64_t half = rows_ / 2;
   pair->Run([&](int part) {
-    RunTernaryConvRows(kernel_.conv, shape_, conv_input_, weights_, epilogue_, part == 0 ? 0 : half,
-                       part == 0 ? half : rows_);
+    RunTernaryConvRows(kernel_.conv, problem_.shape, input, problem_.weights, epilogue_,
+                       part == 0 ? 0 : half, part == 0 ? half : rows_);
   });
+}
+
+absl::Status TernaryConvLayer::CheckAgainstScalar(WorkerPair* pair) {
+  std::vector<uint8_t> want_u8;
+  std::vector<float> want_f32;
+  kernels::TernaryConvScalar(problem_.shape, problem_.Input(), problem_.weights,
+                             problem_.Epilogue(&want_u8, &want_f32));
+  epilogue_ = problem_.Epilogue(&out_u8_, &out_f32_);  // poisons the output again
+  Run(pair);
+  const size_t elements = static_cast<size_t>(problem_.OutElements());
+  for (size_t e = 0; e < elements; ++e) {
+    const bool same = problem_.spec.u8_output
+                          ? out_u8_[e] == want_u8[e]
+                          : std::memcmp(&out_f32_[e], &want_f32[e], sizeof(float)) == 0;
+    if (!same) {
+      return absl::InternalError(absl::StrCat(kernel_.name, " differs from scalar on ",
+                                              problem_.spec.Describe(), " at output element ", e));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ternserve::bench

@@ -1,5 +1,5 @@
-// The ternary side of the per-layer suite: one conv layer of the SuperNet with random ternary
-// weights and random u8 activations, run by a kernel variant on 1 or 2 threads.
+// The ternary side of the per-layer suite: one conv case of models/kernels/conv_cases.h (the data
+// the kernel tests check, at the suite's batch), run by a kernel variant on 1 or 2 threads.
 //
 // RunTernaryConvRows() is the one function that knows how a kernel call covers part of a layer
 // (ConvShape's row range), so a change of the kernel API touches only it.
@@ -9,11 +9,11 @@
 #define TERNSERVE_BENCH_TERNARY_CONV_RUNNER_H_
 
 #include <cstdint>
-#include <memory>
 #include <vector>
 
-#include "bench/layer_shapes.h"
+#include "absl/status/status.h"
 #include "bench/worker_pair.h"
+#include "models/kernels/conv_cases.h"
 #include "models/kernels/conv_kernels.h"
 
 namespace ternserve::bench {
@@ -26,23 +26,25 @@ void RunTernaryConvRows(kernels::TernaryConvFn conv, const kernels::ConvShape& s
 
 class TernaryConvLayer {
  public:
-  // Random codes (about 1/3 zeros, as trained ternary nets have), random u8 input with the stem's
-  // non-zero zero point for the 1-channel stem, u8 output with ReLU as conv1 of a block runs.
-  TernaryConvLayer(const ConvLayerShape& shape, int batch, const kernels::TernaryConvKernel& kernel,
+  // MakeConvProblem(c, batch, seed): random ternary codes, a random u8 input (the case's zero
+  // point: 73 for the stem) and the case's epilogue, as the engine runs that layer.
+  TernaryConvLayer(const kernels::ConvCase& c, int batch, const kernels::TernaryConvKernel& kernel,
                    uint32_t seed);
+  TernaryConvLayer(const TernaryConvLayer&) = delete;  // the epilogue points into the buffers
+  TernaryConvLayer& operator=(const TernaryConvLayer&) = delete;
 
   // One forward pass; with `pair`, the rows are split evenly between the caller and the helper.
   void Run(WorkerPair* pair);
 
+  // Runs once (as Run does) and compares the output with the scalar reference's, byte for byte:
+  // INTERNAL, naming the first differing element, if they differ.
+  absl::Status CheckAgainstScalar(WorkerPair* pair);
+
  private:
   const kernels::TernaryConvKernel& kernel_;
-  kernels::ConvShape shape_;
-  kernels::PackedTernaryConv weights_;
-  std::vector<uint8_t> input_;
-  std::vector<uint8_t> output_;
-  std::vector<float> multiplier_;
-  std::vector<float> bias_;
-  kernels::ConvInput conv_input_;
+  kernels::ConvProblem problem_;
+  std::vector<uint8_t> out_u8_;
+  std::vector<float> out_f32_;
   kernels::ConvEpilogue epilogue_;
   int64_t rows_ = 0;  // batch * out_h
 };

@@ -79,12 +79,11 @@ void TorchConvLayer::Run() {
 }
 
 absl::StatusOr<std::unique_ptr<TorchConvLayer>> TorchConvLayer::CreateFp32(
-    const ConvLayerShape& shape, int batch, Fp32Layout layout) try {
+    const kernels::ConvCase& shape, int batch, Fp32Layout layout) try {
   c10::InferenceMode inference;
   torch::manual_seed(1);
   const int pad = shape.kernel / 2;
-  torch::Tensor x =
-      torch::relu(torch::randn({batch, shape.in_channels, shape.in_size, shape.in_size}));
+  torch::Tensor x = torch::relu(torch::randn({batch, shape.in_channels, shape.in_h, shape.in_w}));
   torch::Tensor w =
       torch::randn({shape.out_channels, shape.in_channels, shape.kernel, shape.kernel}) * 0.05;
   torch::Tensor b = torch::randn({shape.out_channels}) * 0.1;
@@ -117,12 +116,12 @@ absl::StatusOr<std::unique_ptr<TorchConvLayer>> TorchConvLayer::CreateFp32(
 }
 
 absl::StatusOr<std::unique_ptr<TorchConvLayer>> TorchConvLayer::CreateInt8(
-    const ConvLayerShape& shape, int batch) try {
+    const kernels::ConvCase& shape, int batch) try {
   c10::InferenceMode inference;
   torch::manual_seed(1);
   const int pad = shape.kernel / 2;
   const torch::Tensor x =
-      torch::relu(torch::randn({batch, shape.in_channels, shape.in_size, shape.in_size}));
+      torch::relu(torch::randn({batch, shape.in_channels, shape.in_h, shape.in_w}));
   const torch::Tensor qx =
       at::quantize_per_tensor(x, 0.05, 0, at::kQUInt8).contiguous(at::MemoryFormat::ChannelsLast);
   const torch::Tensor w =

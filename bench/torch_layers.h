@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "bench/layer_shapes.h"
+#include "models/kernels/conv_cases.h"
 
 namespace ternserve::bench {
 
@@ -37,11 +37,11 @@ absl::Status UseOnednnQuantizedEngine();
 class TorchConvLayer {
  public:
   // fp32 conv + bias + ReLU on random data (ReLU fused where the layout allows, as oneDNN does).
-  static absl::StatusOr<std::unique_ptr<TorchConvLayer>> CreateFp32(const ConvLayerShape& shape,
+  static absl::StatusOr<std::unique_ptr<TorchConvLayer>> CreateFp32(const kernels::ConvCase& shape,
                                                                     int batch, Fp32Layout layout);
   // quantized::conv2d_relu on a quint8 channels_last input with per-channel qint8 weights prepacked
   // by quantized::conv2d_prepack (nnq.Conv2d does the same). Call UseOnednnQuantizedEngine first.
-  static absl::StatusOr<std::unique_ptr<TorchConvLayer>> CreateInt8(const ConvLayerShape& shape,
+  static absl::StatusOr<std::unique_ptr<TorchConvLayer>> CreateInt8(const kernels::ConvCase& shape,
                                                                     int batch);
   ~TorchConvLayer();
 
