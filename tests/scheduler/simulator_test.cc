@@ -72,8 +72,8 @@ TEST(SimulatorTest, AccountsForEveryRequest) {
     for (const auto& [id, n] : r.subnet_requests) mix_total += n;
     EXPECT_EQ(mix_total, r.served);
     EXPECT_NEAR(r.mean_batch * static_cast<double>(r.batches), static_cast<double>(r.served), 1);
-    EXPECT_GE(r.slo_attainment, 0);
-    EXPECT_LE(r.slo_attainment, 1);
+    EXPECT_DOUBLE_EQ(r.slo_attainment,
+                     static_cast<double>(r.met) / static_cast<double>(r.requests));
     EXPECT_LE(r.p50_ms, r.p99_ms);
   }
 }
