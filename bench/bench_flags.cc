@@ -4,7 +4,10 @@
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "bench/agreement.h"
+#include "bench/agreement.h"
 
 ABSL_FLAG(std::string, bundle, "models/ternserve.tsn",
           "Model bundle whose largest, middle and smallest sub-nets the e2e suite runs.");
@@ -20,11 +23,14 @@ ABSL_FLAG(int, e2e_threads, 2,
           "Threads of every contestant in the e2e suite (the issue's targets are for 2; 1 is "
           "useful to compare with anchor-bench on a loaded machine).");
 
+ABSL_FLAG(std::string, testonly_perturb, "",
+          "Testing only: rotate this e2e contestant's logits so that the agreement check fails.");
+
 namespace ternserve::bench {
 namespace {
 
-constexpr absl::string_view kOurFlags[] = {"bundle", "suite", "json",
-                                           "quick",  "isa",   "e2e_threads"};
+constexpr absl::string_view kOurFlags[] = {"bundle",      "suite",           "json", "quick", "isa",
+                                           "e2e_threads", "testonly_perturb"};
 
 bool IsOurFlag(absl::string_view name) {
   for (absl::string_view f : kOurFlags) {
@@ -36,15 +42,16 @@ bool IsOurFlag(absl::string_view name) {
 }  // namespace
 
 std::string BenchUsage() {
-  return R"(ternserve-bench: ternary kernels and TernaryEngine side by side with LibTorch fp32 and
+  return absl::StrFormat(
+      R"(ternserve-bench: ternary kernels and TernaryEngine side by side with LibTorch fp32 and
 oneDNN int8, in one process (issue 4). See bench/README.md.
 
 Usage: ternserve-bench [--suite=layers|e2e|all] [--bundle=PATH] [--json] [--quick] [--isa=NAME]
                        [--benchmark_...]
 
-  --suite=all         layers: per-layer GMAC/s on the SuperNet's conv shapes, batch 1/8/32,
-                      threads 1/2; e2e: ms per batch of 3 sub-nets, batch 1/32, 2 threads, plus
-                      resident weight bytes
+  --suite=all         layers: per-layer GMAC/s on the SuperNet's conv shapes (the layer cases of
+                      models/kernels/conv_cases.h), batch 1/8/32, threads 1/2; e2e: ms per batch
+                      of 3 sub-nets, batch 1/32, 2 threads, plus resident weight bytes
   --bundle=models/ternserve.tsn
                       the bundle the e2e suite runs
   --json              one JSON object per result row on stdout; nothing else there
@@ -56,8 +63,21 @@ Usage: ternserve-bench [--suite=layers|e2e|all] [--bundle=PATH] [--json] [--quic
                       like layers/s1.b0.conv1/b8/t2/ternary or e2e/largest/b32/t2/torch_int8),
                       --benchmark_repetitions=5 (default 3), --benchmark_min_time=0.5 (default 0.1)
 
-Exit status: 0 ok, 2 usage error (bad flag, bad bundle, ISA this CPU lacks).
-)";
+What a row reports is computed in the same run: x_fp32 and x_int8 are ternary's speed over
+torch_fp32's and torch_int8's in that row; peak_pct is ternary_gmacs over vnni_peak_gmacs, the
+vpdpbusd throughput this process measured at start-up for the row's thread count.
+
+Checks before anything is timed:
+  - layers: the ternary kernel's output equals the scalar reference's, byte for byte, on every
+    (layer, batch, threads) it times;
+  - e2e: on the first %d Fashion-MNIST test images, each contestant's top-1 class agrees with
+    torch_fp32's on at least %.0f%% of them (rows carry ternary_top1_agree, torch_int8_top1_agree).
+    Without the data set the input is uniform noise, rows say "input":"synthetic", and the
+    agreement is reported but not checked.
+
+Exit status: 0 ok, 1 a check failed, 2 usage error (bad flag, bad bundle, ISA this CPU lacks).
+)",
+      kAgreementImages, 100 * kMinTop1Agreement);
 }
 
 ParseOutcome ParseBenchFlags(int argc, char** argv, BenchOptions* options, std::string* error) {
@@ -105,6 +125,7 @@ ParseOutcome ParseBenchFlags(int argc, char** argv, BenchOptions* options, std::
   options->quick = absl::GetFlag(FLAGS_quick);
   options->isa = absl::GetFlag(FLAGS_isa);
   options->e2e_threads = absl::GetFlag(FLAGS_e2e_threads);
+  options->testonly_perturb = absl::GetFlag(FLAGS_testonly_perturb);
   if (options->e2e_threads < 1) {
     *error = absl::StrCat("--e2e_threads=", options->e2e_threads, ": must be at least 1");
     return ParseOutcome::kUsageError;

@@ -24,6 +24,9 @@ struct BenchOptions {
   bool quick = false;   // short timings (a smoke run, not a measurement)
   std::string isa;      // ternary kernel variant; empty: the fastest this CPU supports
   int e2e_threads = 2;  // threads of every e2e contestant (the targets are for 2)
+  // Hidden (not in --help): the e2e contestant ("ternary", "torch_int8") whose logits are rotated
+  // by one class, so that the agreement check must fail; for the smoke test of that check.
+  std::string testonly_perturb;
   // Google Benchmark flags given by the user; they override our defaults (repetitions, min time).
   std::vector<std::string> benchmark_args;
 };

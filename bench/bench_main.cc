@@ -61,7 +61,7 @@ int Main(int argc, char** argv) {
     absl::StatusOr<std::shared_ptr<E2eSuite>> suite = RegisterE2eSuite(options, &table);
     if (!suite.ok()) {
       std::fprintf(stderr, "ternserve-bench: %s\n", std::string(suite.status().message()).c_str());
-      return kExitUsage;
+      return suite.status().code() == absl::StatusCode::kInternal ? kExitCheckFailed : kExitUsage;
     }
     e2e = *suite;
   }

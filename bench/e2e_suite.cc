@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "bench/agreement.h"
 #include "bench/subnet_runner.h"
 #include "bench/ternary_e2e.h"
 #include "bench/torch_layers.h"
@@ -26,6 +29,7 @@ struct Contestant {
   std::string column;                    // name + "_ms"
   std::unique_ptr<SubnetRunner> runner;  // null: not available, see `note`
   std::string note;
+  double agreement = -1;  // top-1 agreement with torch_fp32 (agreement.h); -1: not measured
 };
 
 struct SubnetCase {
@@ -37,7 +41,10 @@ struct SubnetCase {
 class E2eSuite {
  public:
   std::unique_ptr<Bundle> bundle;
-  std::vector<float> images;  // kMaxBatch timing images, then the calibration images
+  // kAgreementImages test images (the first kMaxBatch are also the timing images), then
+  // kCalibrationImages more for the int8 calibration; uniform noise if the data set is missing.
+  std::vector<float> images;
+  bool synthetic = false;
   std::vector<SubnetCase> cases;
 };
 
@@ -48,20 +55,24 @@ constexpr int kMaxBatch = 32;
 constexpr int kCalibrationImages = 256;
 
 // Test-set images (real activations make the int8 calibration and the agreement check meaningful);
-// uniform noise if Debian's dataset-fashion-mnist is not installed.
-std::vector<float> LoadImages(int count) {
+// uniform noise, and *synthetic set, if Debian's dataset-fashion-mnist is not installed.
+std::vector<float> LoadImages(int count, bool* synthetic) {
   std::vector<float> pixels;
   absl::StatusOr<ImageSet> test = LoadFashionMnist(kFashionMnistDir, FashionMnistSplit::kTest);
   if (test.ok() && test->count >= count) {
     for (int i = 0; i < count; ++i) test->AppendImageAsFloat(i, &pixels);
+    *synthetic = false;
     return pixels;
   }
-  std::fprintf(stderr, "ternserve-bench: %s; using random images\n",
+  std::fprintf(stderr,
+               "ternserve-bench: %s; using random images (rows say \"input\":\"synthetic\"; the "
+               "agreement check is not applied to them)\n",
                test.ok() ? "too few test images" : test.status().ToString().c_str());
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> unit(0.0f, 1.0f);
   pixels.resize(static_cast<size_t>(count) * kImagePixels);
   for (float& p : pixels) p = unit(rng);
+  *synthetic = true;
   return pixels;
 }
 
@@ -93,38 +104,40 @@ Contestant MakeContestant(const std::string& name,
   return c;
 }
 
-std::vector<int> Top1(const std::vector<float>& logits, int classes) {
-  std::vector<int> top;
-  for (size_t i = 0; i + classes <= logits.size(); i += classes) {
-    const auto first = logits.begin() + i;
-    top.push_back(static_cast<int>(std::max_element(first, first + classes) - first));
-  }
-  return top;
-}
-
-// Runs every contestant once: one that fails is dropped (with a note), and each one's top-1
-// agreement with torch_fp32 goes to stderr, so a broken baseline cannot pass for a fast one.
-void CheckContestants(SubnetCase* c, absl::Span<const float> images, int batch, int classes) {
+// Runs every contestant over the agreement images: one that fails is dropped (with a note); the
+// others get their top-1 agreement with torch_fp32 (logged to stderr). Returns the failures of the
+// bound, one message each (none on synthetic input).
+std::vector<std::string> CheckAgreement(SubnetCase* c, absl::Span<const float> images, int classes,
+                                        bool synthetic) {
   std::vector<std::vector<int>> tops(c->contestants.size());
   for (size_t i = 0; i < c->contestants.size(); ++i) {
     Contestant& k = c->contestants[i];
     if (k.runner == nullptr) continue;
-    absl::StatusOr<std::vector<float>> logits = k.runner->Run(images, batch);
-    if (!logits.ok()) {
-      k.note = absl::StrCat(k.name, ": ", logits.status().message());
+    absl::StatusOr<std::vector<int>> top =
+        Top1OfImages(*k.runner, images, kAgreementImages, kMaxBatch, classes);
+    if (!top.ok()) {
+      k.note = absl::StrCat(k.name, ": ", top.status().message());
       k.runner = nullptr;
       continue;
     }
-    tops[i] = Top1(*logits, classes);
+    tops[i] = std::move(*top);
   }
+  std::vector<std::string> failures;
   const std::vector<int>& reference = tops[1];  // torch_fp32
   for (size_t i = 0; i < tops.size(); ++i) {
+    Contestant& k = c->contestants[i];
     if (i == 1 || tops[i].empty() || reference.empty()) continue;
-    int agree = 0;
-    for (size_t j = 0; j < reference.size(); ++j) agree += tops[i][j] == reference[j];
-    std::fprintf(stderr, "ternserve-bench: %s %s: top-1 agrees with torch_fp32 on %d/%zu images\n",
-                 c->subnet->name.c_str(), c->contestants[i].name.c_str(), agree, reference.size());
+    k.agreement = Agreement(tops[i], reference);
+    const std::string what = absl::StrFormat(
+        "%s on %s (%s): top-1 agrees with torch_fp32 on %.2f%% of %d %s images", k.name, c->role,
+        c->subnet->name, 100 * k.agreement, kAgreementImages, synthetic ? "synthetic" : "test");
+    std::fprintf(stderr, "ternserve-bench: %s\n", what.c_str());
+    if (!synthetic && k.agreement < kMinTop1Agreement) {
+      failures.push_back(
+          absl::StrFormat("%s, below the bound of %.0f%%", what, 100 * kMinTop1Agreement));
+    }
   }
+  return failures;
 }
 
 void RegisterRun(const std::string& name, SubnetRunner* runner, absl::Span<const float> images,
@@ -174,10 +187,12 @@ absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& o
   }
   suite->bundle = std::move(*bundle);
   const Bundle& b = *suite->bundle;
-  suite->images = LoadImages(kMaxBatch + kCalibrationImages);
+  suite->images = LoadImages(kAgreementImages + kCalibrationImages, &suite->synthetic);
   const absl::Span<const float> all = suite->images;
+  const absl::Span<const float> agreement = all.subspan(0, kAgreementImages * kImagePixels);
   const absl::Span<const float> timing = all.subspan(0, kMaxBatch * kImagePixels);
-  const absl::Span<const float> calibration = all.subspan(kMaxBatch * kImagePixels);
+  const absl::Span<const float> calibration = all.subspan(kAgreementImages * kImagePixels);
+  const int classes = b.metadata().arch.num_classes;
 
   SetTorchThreads(options.e2e_threads);
   const absl::Status int8_engine = UseOnednnQuantizedEngine();
@@ -186,6 +201,7 @@ absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& o
   for (const auto& p : picked) ids.push_back(p.second->id);
   absl::StatusOr<TernaryRunners> ternary = CreateTernaryRunners(b, ids, options.e2e_threads);
 
+  std::vector<std::string> failures;
   for (size_t i = 0; i < picked.size(); ++i) {
     SubnetCase c{picked[i].first, picked[i].second, {}};
     c.contestants.push_back(MakeContestant(
@@ -197,8 +213,19 @@ absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& o
         "torch_int8", int8_engine.ok()
                           ? CreateOnednnInt8Net(b, *c.subnet, calibration, kCalibrationImages)
                           : int8_engine));
-    CheckContestants(&c, timing, kMaxBatch, b.metadata().arch.num_classes);
+    for (Contestant& k : c.contestants) {
+      if (k.name == options.testonly_perturb && k.runner != nullptr) {
+        k.runner = RotateLogits(std::move(k.runner), classes);
+      }
+    }
+    for (std::string& f : CheckAgreement(&c, agreement, classes, suite->synthetic)) {
+      failures.push_back(std::move(f));
+    }
     suite->cases.push_back(std::move(c));
+  }
+  if (!failures.empty()) {
+    return absl::InternalError(
+        absl::StrCat("agreement check failed: ", absl::StrJoin(failures, "; ")));
   }
 
   for (const SubnetCase& c : suite->cases) {
@@ -208,8 +235,18 @@ absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& o
                                      {"macs", c.subnet->macs},
                                      {"batch", batch},
                                      {"threads", options.e2e_threads},
-                                     {"isa", ternary.ok() ? ternary->isa : "n/a"}},
+                                     {"isa", ternary.ok() ? ternary->isa : "n/a"},
+                                     {"input", suite->synthetic ? "synthetic" : "fashion-mnist"}},
                                     {"ternary_ms", "torch_fp32_ms", "torch_int8_ms"});
+      table->AddRatio(row, "x_fp32", "torch_fp32_ms", "ternary_ms");
+      table->AddRatio(row, "x_int8", "torch_int8_ms", "ternary_ms");
+      for (const Contestant& k : c.contestants) {
+        if (k.name == "torch_fp32") continue;
+        table->SetField(row, k.name + "_top1_agree",
+                        k.agreement < 0 ? nlohmann::ordered_json()
+                                        : nlohmann::ordered_json(Round(k.agreement, 4)));
+      }
+      table->SetField(row, "agree_images", kAgreementImages);
       for (const Contestant& k : c.contestants) {
         if (k.runner == nullptr) {
           table->AddNote(row, k.note);

@@ -2,12 +2,15 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "bench/ternary_conv_runner.h"
 #include "bench/torch_layers.h"
+#include "bench/vnni_peak.h"
 #include "bench/worker_pair.h"
 #include "models/kernels/conv_cases.h"
 #include "models/kernels/conv_kernels.h"
@@ -53,6 +56,10 @@ absl::Status RegisterLayerSuite(const BenchOptions& options, ResultTable* table)
   if (!selected.ok()) return selected.status();
   const kernels::TernaryConvKernel* kernel = *selected;
   const absl::Status int8 = UseOnednnQuantizedEngine();
+  // The ceiling the "% of peak" column divides by, measured here, now, for each thread count.
+  double peak_gmacs[3] = {0, MeasuredVnniPeakGmacs(1), MeasuredVnniPeakGmacs(2)};
+  std::fprintf(stderr, "ternserve-bench: measured vpdpbusd peak %.1f GMAC/s (1 thread), %.1f (2)\n",
+               peak_gmacs[1], peak_gmacs[2]);
 
   for (const kernels::ConvCase& c : kernels::ConvCases()) {
     if (!c.layer) continue;
@@ -64,11 +71,15 @@ absl::Status RegisterLayerSuite(const BenchOptions& options, ResultTable* table)
             !s.ok()) {
           return s;
         }
-        const int row = table->AddRow({{"layer", c.name},
-                                       {"shape", c.Shape()},
-                                       {"batch", batch},
-                                       {"threads", threads},
-                                       {"isa", kernel->name}},
+        nlohmann::ordered_json fields = {{"layer", c.name},
+                                         {"shape", c.Shape()},
+                                         {"batch", batch},
+                                         {"threads", threads},
+                                         {"isa", kernel->name}};
+        fields["vnni_peak_gmacs"] = peak_gmacs[threads] > 0
+                                        ? nlohmann::ordered_json(Round(peak_gmacs[threads], 4))
+                                        : nlohmann::ordered_json();
+        const int row = table->AddRow(std::move(fields),
                                       {"ternary_gmacs", "torch_fp32_gmacs", "torch_int8_gmacs"});
         const std::string prefix = absl::StrCat("layers/", c.name, "/b", batch, "/t", threads);
 
@@ -97,6 +108,9 @@ absl::Status RegisterLayerSuite(const BenchOptions& options, ResultTable* table)
           });
         }
 
+        table->AddRatio(row, "x_fp32", "ternary_gmacs", "torch_fp32_gmacs");
+        table->AddRatio(row, "x_int8", "ternary_gmacs", "torch_int8_gmacs");
+        table->AddRatio(row, "peak_pct", "ternary_gmacs", "vnni_peak_gmacs", 100.0);
         if (!int8.ok()) {
           table->AddNote(row, absl::StrCat("torch_int8: ", int8.message()));
           continue;

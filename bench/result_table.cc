@@ -2,10 +2,18 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <iostream>
+#include <string>
 #include <utility>
 
 namespace ternserve::bench {
+
+double Round(double value, int significant_digits) {
+  char rounded[32];
+  std::snprintf(rounded, sizeof(rounded), "%.*g", significant_digits, value);
+  return std::stod(rounded);
+}
 
 int ResultTable::AddRow(nlohmann::ordered_json fields, const std::vector<std::string>& columns) {
   Row row;
@@ -24,9 +32,19 @@ void ResultTable::Bind(const std::string& benchmark_name, int row, const std::st
   if (!variant_field.empty()) rows_[row].values[variant_field] = nullptr;
 }
 
+void ResultTable::SetField(int row, const std::string& field, nlohmann::ordered_json value) {
+  rows_[row].values[field] = std::move(value);
+}
+
 void ResultTable::AddNote(int row, const std::string& note) {
   nlohmann::ordered_json& notes = rows_[row].values["note"];
   notes = notes.is_string() ? notes.get<std::string>() + "; " + note : note;
+}
+
+void ResultTable::AddRatio(int row, const std::string& field, const std::string& numerator,
+                           const std::string& denominator, double scale) {
+  rows_[row].ratios.push_back(Ratio{field, numerator, denominator, scale});
+  rows_[row].values[field] = nullptr;
 }
 
 void ResultTable::Report(const benchmark::BenchmarkReporter::Run& run) {
@@ -61,10 +79,7 @@ void ResultTable::Record(Binding& binding, double value) {
       cell.is_null() ||
       (binding.metric == Metric::kGmacs ? value > cell.get<double>() : value < cell.get<double>());
   if (better) {
-    // Four significant digits are more than the run-to-run noise warrants.
-    char rounded[32];
-    std::snprintf(rounded, sizeof(rounded), "%.4g", value);
-    cell = std::stod(rounded);
+    cell = Round(value, 4);  // more digits than the run-to-run noise warrants
     if (!binding.variant_field.empty()) row.values[binding.variant_field] = binding.variant;
   }
   if (--row.pending == 0) Print(row);
@@ -73,6 +88,15 @@ void ResultTable::Record(Binding& binding, double value) {
 void ResultTable::Print(Row& row) {
   if (row.printed) return;
   row.printed = true;
+  for (const Ratio& r : row.ratios) {
+    const auto num = row.values.find(r.numerator);
+    const auto den = row.values.find(r.denominator);
+    if (num == row.values.end() || den == row.values.end() || !num->is_number() ||
+        !den->is_number() || den->get<double>() == 0) {
+      continue;
+    }
+    row.values[r.field] = Round(r.scale * num->get<double>() / den->get<double>(), 3);
+  }
   if (json_) {
     std::cout << row.values.dump() << std::endl;
     return;

@@ -4,7 +4,8 @@
 // Each benchmark is bound to one column of one row; a row is printed as soon as all of its
 // benchmarks have reported, so the columns of a row were measured back to back. With repetitions, a
 // column takes the median. Several benchmarks may be bound to one column (the fp32 layouts): the
-// best one wins and its name goes into the row's variant field.
+// best one wins and its name goes into the row's variant field. Ratio fields (AddRatio) are
+// computed from the row's own values when it is printed.
 //
 // --json prints each row as one JSON object per line, and nothing else on stdout; otherwise Google
 // Benchmark's console output is kept and the rows follow as a plain table. Not thread-safe
@@ -28,6 +29,9 @@ namespace ternserve::bench {
 // Google Benchmark divides by the time and shows it as ".../s".
 inline constexpr char kGmacsCounter[] = "GMAC";
 
+// `value` rounded to `significant_digits` (as printf's %g would print it).
+double Round(double value, int significant_digits);
+
 enum class Metric {
   kGmacs,         // the kGmacsCounter counter; higher is better
   kMilliseconds,  // real time per iteration; lower is better
@@ -42,8 +46,15 @@ class ResultTable {
   // may share the column; the best one's `variant` is recorded in `variant_field`.
   void Bind(const std::string& benchmark_name, int row, const std::string& column, Metric metric,
             const std::string& variant_field = "", const std::string& variant = "");
+  // Sets a fixed field of `row` (after its columns, in the order of the calls).
+  void SetField(int row, const std::string& field, nlohmann::ordered_json value);
   // A note shown with the row (e.g. why a column is null).
   void AddNote(int row, const std::string& note);
+  // Field `field` of `row` is scale * numerator / denominator, rounded to 3 significant digits,
+  // computed when the row is printed from its fields or measured columns of those names; null if
+  // either is null or the denominator is 0. So a row's ratios are always those of its own numbers.
+  void AddRatio(int row, const std::string& field, const std::string& numerator,
+                const std::string& denominator, double scale = 1.0);
 
   // Records one reported run (iteration or aggregate) and prints every row it completes.
   void Report(const benchmark::BenchmarkReporter::Run& run);
@@ -62,10 +73,17 @@ class ResultTable {
     std::string variant;
     bool reported = false;
   };
+  struct Ratio {
+    std::string field;
+    std::string numerator;
+    std::string denominator;
+    double scale;
+  };
   struct Row {
-    nlohmann::ordered_json values;  // fields, then columns, then variant fields and notes
-    int pending = 0;                // bound benchmarks not reported yet
-    int bound = 0;                  // bound benchmarks
+    nlohmann::ordered_json values;  // fields, then columns, then variant fields, ratios and notes
+    std::vector<Ratio> ratios;
+    int pending = 0;  // bound benchmarks not reported yet
+    int bound = 0;    // bound benchmarks
     bool printed = false;
   };
   void Record(Binding& binding, double value);
