@@ -2,7 +2,8 @@
 // the bundle reader and every engine so they agree on layer names, shapes, MACs and parameter
 // counts.
 //
-// Shape (DESIGN.md "The SuperNet"): 3x3 stem -> 3 stages of basic residual blocks (strides 1, 2, 2)
+// Shape (docs/architecture.md "The SuperNet"): 3x3 stem -> 3 stages of basic residual blocks
+// (strides 1, 2, 2)
 // -> global average pool -> linear. Stage s has max width max_widths[s] and max depth
 // max_depths[s]. The stem's output width is stage 0's width. The first block of stages 1 and 2 has
 // a 1x1 stride-2 shortcut conv; every other block has an identity shortcut. Each conv is followed

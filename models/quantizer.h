@@ -1,7 +1,7 @@
 // Ternary weight quantizers for training (LibTorch). A quantizer maps a latent fp32 weight [out,
 // ...] to its ternary form alpha_c * t, t in {-1, 0, +1}, with one scale alpha_c per output channel
-// (DESIGN.md "Ternary weights"): per-channel scales keep WeightSlice exact, since a narrower
-// sub-net reuses the same codes and scales.
+// (docs/architecture.md "The SuperNet"): per-channel scales keep WeightSlice exact, since a
+// narrower sub-net reuses the same codes and scales.
 //
 //   twn  Li, Zhang & Liu, "Ternary Weight Networks" (2016).
 //   tga  He & Fan, "Simultaneously Optimizing Weight and Quantizer of Ternary Neural Network
@@ -29,7 +29,7 @@ const char* QuantizerName(QuantizerKind kind);
 
 // What TGA's mu, sigma and alpha are taken over, and what the layer's one trainable threshold
 // delta means:
-//   kChannel       each output channel c has its own mu_c, sigma_c and alpha_c (DESIGN.md's format
+//   kChannel       each output channel c has its own mu_c, sigma_c and alpha_c (the bundle's format
 //                  stores a scale per channel); delta is absolute, Delta_c = clamp(|delta|, 0,
 //                  3 sigma_c). The default of the functions below; the model shipped before
 //                  kChannelSigma.

@@ -1,7 +1,8 @@
-// The weight-shared SuperNet in LibTorch (DESIGN.md "The SuperNet"): every layer's weights are held
-// at their maximum shape, and forward() runs any sub-net by LayerSelect (the first d blocks of a
-// stage) and WeightSlice (the leading channels of every weight). Weights pass through the quantizer
-// before slicing, so a sub-net sees exactly the codes and per-channel scales the bundle will store.
+// The weight-shared SuperNet in LibTorch (docs/architecture.md "The SuperNet"): every layer's
+// weights are held at their maximum shape, and forward() runs any sub-net by LayerSelect (the first
+// d blocks of a stage) and WeightSlice (the leading channels of every weight). Weights pass through
+// the quantizer before slicing, so a sub-net sees exactly the codes and per-channel scales the
+// bundle will store.
 //
 // BatchNorm follows SubnetNorm: BN affine parameters are shared (sliced), but statistics are per
 // sub-net. Training uses batch statistics; CalibrateBn() measures a sub-net's own statistics

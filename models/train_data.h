@@ -1,6 +1,6 @@
 // Fashion-MNIST as LibTorch tensors for training: the 55,000 / 5,000 train / validation split of
-// the training file (the validation split is its last 5,000 images, DESIGN.md "Data"), the 10,000
-// test images, and the training augmentation.
+// the training file (the validation split is its last 5,000 images, docs/architecture.md "The
+// SuperNet"), the 10,000 test images, and the training augmentation.
 #ifndef TERNSERVE_MODELS_TRAIN_DATA_H_
 #define TERNSERVE_MODELS_TRAIN_DATA_H_
 

@@ -1,6 +1,6 @@
 // LatencyProfile: the measured latency of every (Pareto sub-net, batch size) pair on the serving
-// machine, plus what it was measured with. This is the "latency table" of DESIGN.md and the
-// in-memory form of `profile.json`; the policies and the simulator read nothing else about the
+// machine, plus what it was measured with. This is the "latency table" of docs/architecture.md and
+// the in-memory form of `profile.json`; the policies and the simulator read nothing else about the
 // model.
 //
 // The file format (version 1):

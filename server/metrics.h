@@ -1,6 +1,6 @@
-// ServerMetrics: the server's Prometheus metrics (names, types and labels as in DESIGN.md
-// "Metrics"). It is the DispatcherObserver the dispatcher reports to (queue depth, batches), and
-// ClassifierService tells it how every Classify request was answered.
+// ServerMetrics: the server's Prometheus metrics (names, types and labels as in
+// docs/architecture.md "Metrics"). It is the DispatcherObserver the dispatcher reports to (queue
+// depth, batches), and ClassifierService tells it how every Classify request was answered.
 //
 //   ternserve_requests_total{code}           every Classify request (unary call or stream message),
 //                                            by the gRPC code name of its answer, counted once when

@@ -1,6 +1,7 @@
 // MeasureLatencyProfile: measures the latency table (scheduler/latency_profile.h) of a bundle on
 // this machine, with the engines and worker layout that will serve it. Used by ternserve-profile
-// and by the server when it profiles itself at start-up (DESIGN.md "Scheduling", "Latency table").
+// and by the server when it profiles itself at start-up (docs/architecture.md "Scheduling", "The
+// latency profile format").
 //
 // The measurement runs every engine at once, one thread per engine, as the server's W workers do
 // under load: a cell's latency includes the contention for cores, caches and memory bandwidth

@@ -1,6 +1,6 @@
 // Validation of a ClassifyRequest against the server's limits, before anything is queued: every
-// rule of DESIGN.md "Errors and bad input" for our API, with a precise status and message. Also
-// turns the SLO and the gRPC deadline into the request's deadline.
+// rule of docs/architecture.md "Errors and bad input" for our API, with a precise status and
+// message. Also turns the SLO and the gRPC deadline into the request's deadline.
 //
 // Pure functions of their inputs (time is passed in); thread-safe.
 #ifndef TERNSERVE_SERVER_REQUEST_VALIDATION_H_

@@ -1,4 +1,4 @@
-// SlackFit through the real server (issue 5): on the shipped bundle, light traffic is served by the
+// SlackFit through the real server: on the shipped bundle, light traffic is served by the
 // most accurate sub-net; a burst with a tight SLO moves batches to faster sub-nets; when the burst
 // ends the server goes back to the accurate sub-net. No model reload happens in between.
 #include <algorithm>

@@ -1,4 +1,4 @@
-// ternserve-loadgen against the real server on the shipped bundle (issue 6), in both of its modes.
+// ternserve-loadgen against the real server on the shipped bundle, in both of its modes.
 // The server answers stream messages in completion order, batched; the loadgen must match every
 // answer to its request by request_id. With the same seed both modes send the same images to the
 // same sub-net, whose answers are deterministic, so they must measure the same accuracy, and that
@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "scheduler/cpu_affinity.h"
 #include "tests/e2e/server_fixture.h"
+#include "util/cpu_affinity.h"
 
 namespace ternserve {
 namespace {

@@ -7,8 +7,8 @@
 namespace ternserve {
 namespace {
 
-// The anchor benchmark's MAC formula (shared/anchor-bench/fp32_bench.py), written out
-// independently.
+// The MAC count of a sub-net written out independently of models/arch.cc: every conv costs
+// out_pixels x out_channels x in_channels x k x k (3x3 convs, 1x1 shortcuts), plus the classifier.
 int64_t ReferenceMacs(std::array<int, 3> widths, std::array<int, 3> depths) {
   int64_t side = 28, cin = widths[0];
   int64_t macs = 28 * 28 * widths[0] * 9;
@@ -22,7 +22,7 @@ int64_t ReferenceMacs(std::array<int, 3> widths, std::array<int, 3> depths) {
       cin = w;
     }
   }
-  return macs + widths[2] * 10;  // plus the classifier, which the anchor leaves out
+  return macs + widths[2] * 10;  // plus the classifier
 }
 
 TEST(ArchTest, SpaceHas1728DistinctSubnets) {

@@ -74,7 +74,7 @@ TEST(ShippedBundleTest, IsValidTernaryAndServesItsRecordedAccuracy) {
 
 // The serving engine (integer kernels, u8 activations) against the fp32 oracle on all 10,000 test
 // images, for the largest and the smallest sub-net: top-1 agreement >= 99.5% and accuracy within
-// 0.2 points (issue 4).
+// 0.2 points.
 TEST(ShippedBundleTest, TernaryEngineAgreesWithTorchEngine) {
   absl::StatusOr<std::unique_ptr<Bundle>> bundle =
       Bundle::Open(TERNSERVE_SOURCE_DIR "/models/ternserve.tsn");
