@@ -12,7 +12,8 @@ PORT        ?= 8001
 SERVE_FLAGS ?=
 
 # Build tools, libraries, the data set, the runtime BLAS and matplotlib (the trainer's plots); prometheus-cpp for
-# the server's metrics and prometheus for promtool, which the metrics test runs.
+# the server's metrics and prometheus for promtool, which the metrics test runs; libcurl for the
+# metrics tests' scrapes.
 # libopenblas0-openmp matters: without it Debian's LibTorch falls back to the reference BLAS (~30x slower),
 # which would make every LibTorch baseline unfair.
 APT_PACKAGES := g++ cmake ninja-build pkg-config \
@@ -20,12 +21,15 @@ APT_PACKAGES := g++ cmake ninja-build pkg-config \
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev \
   nlohmann-json3-dev libspdlog-dev libspng-dev zlib1g-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  prometheus-cpp-dev prometheus python3-grpcio \
+  prometheus-cpp-dev prometheus python3-grpcio libcurl4-openssl-dev \
   dataset-fashion-mnist python3-matplotlib
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps configure build serve test clean help
+# Debian's clang, for the thread-safety build (make build-clang).
+CLANG_PACKAGES := clang
+
+.PHONY: all deps deps-clang configure build serve test build-clang test-tsan check-layers clean help
 
 all: build
 
@@ -34,19 +38,30 @@ help:
 	@echo "make test    install missing Debian packages, build, run every test (ctest)"
 	@echo "make deps    only install missing Debian packages (apt-get; needs root or sudo)"
 	@echo "make build   only configure and build into $(BUILD_DIR)/ (binaries in $(BUILD_DIR)/bin)"
+	@echo "make build-clang  compile the lock-annotated code with clang -Wthread-safety -Werror"
+	@echo "make test-tsan    the scheduler, thread-pool and server concurrency tests under TSan"
+	@echo "make check-layers fail on an include across a direction docs/architecture.md forbids"
 
 # Idempotent: installs only what is missing, running apt-get update first (a fresh machine has empty lists).
-deps:
-	@missing=$$(for p in $(APT_PACKAGES); do \
+# $(call install-missing,PACKAGES): apt-get installs those not yet installed (none: says so).
+define install-missing
+	@missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
 	  done); \
-	if [ -z "$$missing" ]; then echo "deps: all $(words $(APT_PACKAGES)) Debian packages present"; exit 0; fi; \
+	if [ -z "$$missing" ]; then echo "deps: all $(words $(1)) Debian packages present"; exit 0; fi; \
 	echo "deps: installing" $$missing; \
 	if [ "$$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then \
 	  echo "deps: these packages are missing and installing them needs root: run 'make deps' as root," \
 	       "or install sudo, or: apt-get install" $$missing >&2; exit 1; fi; \
 	$(SUDO) apt-get update -qq && \
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing
+endef
+
+deps:
+	$(call install-missing,$(APT_PACKAGES))
+
+deps-clang: deps
+	$(call install-missing,$(CLANG_PACKAGES))
 
 configure: deps
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
@@ -60,5 +75,29 @@ serve: build
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
+# The code annotated with ABSL_GUARDED_BY & co., compiled by clang with the analysis on and every
+# warning an error (compile only; no LibTorch target is in it).
+CLANG_TARGETS := ternserve_util ternserve_scheduler ternserve_models_ternary ternserve_server_core \
+  ternserve_server ternserve_profiler ternserve ternserve-sim ternserve-loadgen ternserve-echo
+build-clang: deps-clang
+	cmake -S . -B build-clang -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
+	  -DTERNSERVE_THREAD_SAFETY=ON -DTERNSERVE_BUILD_TESTS=OFF
+	cmake --build build-clang -j $(JOBS) --target $(CLANG_TARGETS)
+
+# ThreadSanitizer over the concurrency tests (their own build, build-tsan/).
+TSAN_TESTS := dispatcher_test thread_pool_test classify_task_test engine_batch_processor_test \
+  classifier_service_test metrics_test cpu_affinity_test
+test-tsan: deps
+	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERNSERVE_TSAN=ON \
+	  -DTERNSERVE_BUILD_BENCH=OFF
+	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
+	@set -e; for t in $(TSAN_TESTS); do \
+	  echo "== $$t (TSan)"; \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tools/tsan.supp" \
+	    build-tsan/bin/$$t --gtest_brief=1; done
+
+check-layers:
+	/usr/bin/python3 tools/check_layers
+
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-clang build-tsan

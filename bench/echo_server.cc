@@ -24,9 +24,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "scheduler/flag_check.h"
 #include "server/queued_bidi_reactor.h"
 #include "ternserve/v1/classifier.grpc.pb.h"
+#include "util/flag_check.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on.");
 ABSL_FLAG(int, port, 8011, "gRPC port. 0 picks a free port; see --port_file.");

@@ -17,8 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
-#include "scheduler/cpu_affinity.h"
 #include "scheduler/trace.h"
+#include "util/cpu_affinity.h"
 
 namespace ternserve {
 namespace {

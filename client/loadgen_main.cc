@@ -21,8 +21,8 @@
 #include "absl/strings/str_cat.h"
 #include "client/loadgen.h"
 #include "client/loadgen_plan.h"
-#include "scheduler/flag_check.h"
 #include "scheduler/trace.h"
+#include "util/flag_check.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:8001", "Server address, host:port.");
 ABSL_FLAG(std::string, trace, "",

@@ -1,6 +1,6 @@
 // The model bundle (*.tsn): one little-endian file that holds a trained SuperNet's packed ternary
 // (or fp32) weights, per-channel scales, each Pareto sub-net's folded BatchNorm, and metadata. See
-// DESIGN.md "Bundle format"; the byte layout is:
+// docs/architecture.md "The bundle format"; the byte layout is:
 //
 //   offset 0   header (24 bytes): magic "TSNB", u32 version, u64 metadata length, u64 file length
 //   offset 24  metadata: UTF-8 JSON (architecture, labels, quantizer, recipe, sub-nets, section

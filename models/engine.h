@@ -49,6 +49,8 @@ class Engine {
 
   // "torch", "ternary", ...
   virtual std::string name() const = 0;
+  // The kernel variant it runs ("avx2", ...); empty for an engine without variants.
+  virtual std::string isa() const { return ""; }
 };
 
 }  // namespace ternserve

@@ -1,5 +1,5 @@
 // TernaryEngine: runs a bundle's sub-nets on the hand-written ternary kernels (models/kernels/).
-// No LibTorch: this is the serving engine (DESIGN.md "Engines").
+// No LibTorch: this is the serving engine (docs/architecture.md "Engines").
 //
 // Data flow for one batch: pixels -> u8 (the stem's asymmetric input quantization) -> stem conv ->
 // for each residual block: conv1 (+BN, ReLU, requantize to u8) -> conv2 (+BN, + residual, ReLU,
@@ -55,7 +55,7 @@ class TernaryEngine : public Engine {
   std::string name() const override { return "ternary"; }
 
   // The kernel variant in use ("scalar", "avx2", "avx512vnni").
-  std::string isa() const;
+  std::string isa() const override;
   int threads() const;
   // Bytes of weights the engine keeps resident: packed 2-bit weights and per-channel weight scales
   // of every layer at full width (shared by all sub-nets), plus each sub-net's per-channel

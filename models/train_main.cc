@@ -7,7 +7,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_join.h"
 #include "models/trainer.h"
-#include "scheduler/flag_check.h"
+#include "util/flag_check.h"
 
 ABSL_FLAG(std::string, out, "",
           "Bundle to write (required), e.g. models/ternserve.tsn. Beside it: <out>.curve.csv/.png "

@@ -7,8 +7,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "scheduler/cpu_affinity.h"
 #include "scheduler/fixed_policy.h"
+#include "util/cpu_affinity.h"
 
 namespace ternserve {
 namespace {

@@ -17,11 +17,11 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "scheduler/flag_check.h"
 #include "scheduler/latency_profile.h"
 #include "scheduler/policy.h"
 #include "scheduler/simulator.h"
 #include "scheduler/trace.h"
+#include "util/flag_check.h"
 
 ABSL_FLAG(std::string, profile, "", "Latency profile JSON (as written by ternserve-profile).");
 ABSL_FLAG(std::string, trace, "",

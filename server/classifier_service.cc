@@ -10,6 +10,7 @@
 #include "server/classify_task.h"
 #include "server/grpc_status.h"
 #include "server/queued_bidi_reactor.h"
+#include "util/version.h"
 
 namespace ternserve {
 namespace {
@@ -154,12 +155,16 @@ grpc::ServerUnaryReactor* ClassifierService::GetModelInfo(
     subnet->set_test_accuracy(meta.test_accuracy);
     subnet->set_sparsity(meta.sparsity);
   }
-  for (const LatencyEntryValue& e : options_.latency_table) {
-    v1::LatencyEntry* entry = response->add_latency_table();
-    entry->set_subnet_id(e.subnet_id);
-    entry->set_batch_size(e.batch_size);
-    entry->set_p50_us(e.p50_us);
-    entry->set_p99_us(e.p99_us);
+  if (options_.latency_profile != nullptr) {
+    for (const SubnetLatency& subnet : options_.latency_profile->subnets) {
+      for (const BatchLatency& b : subnet.batches) {
+        v1::LatencyEntry* entry = response->add_latency_table();
+        entry->set_subnet_id(subnet.id);
+        entry->set_batch_size(b.batch);
+        entry->set_p50_us(b.p50_us);
+        entry->set_p99_us(b.p99_us);
+      }
+    }
   }
   response->set_policy(options_.policy);
   response->set_engine(options_.engine);

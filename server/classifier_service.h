@@ -17,29 +17,21 @@
 #include "models/bundle.h"
 #include "scheduler/clock.h"
 #include "scheduler/dispatcher.h"
+#include "scheduler/latency_profile.h"
 #include "server/metrics.h"
 #include "server/request_validation.h"
 #include "ternserve/v1/classifier.grpc.pb.h"
 
 namespace ternserve {
 
-inline constexpr char kTernserveVersion[] = "0.1.0";
-
-// One (sub-net, batch) latency the server measured or loaded (scheduler/latency_profile.h).
-struct LatencyEntryValue {
-  int subnet_id = 0;
-  int batch_size = 1;
-  double p50_us = 0;
-  double p99_us = 0;
-};
-
 struct ClassifierServiceOptions {
   ValidationLimits limits;
   // Reported by GetModelInfo.
   std::string policy;  // e.g. "slackfit" or "fixed:3"
   std::string engine;  // e.g. "ternary"
-  // The measured latency table the policy decides with (may be empty).
-  std::vector<LatencyEntryValue> latency_table;
+  // The latency profile the policy decides with, reported by GetModelInfo. Borrowed; must
+  // outlive the service. Null: no latency table is reported.
+  const LatencyProfile* latency_profile = nullptr;
   // Told how every Classify request was answered, once, just before the answer goes out.
   // Borrowed; must outlive the service. Null (the default): no metrics.
   ServerMetrics* metrics = nullptr;

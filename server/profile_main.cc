@@ -21,11 +21,10 @@
 #include "absl/strings/str_cat.h"
 #include "models/arch.h"
 #include "models/bundle.h"
-#include "models/ternary_engine.h"
-#include "models/torch_engine.h"
-#include "scheduler/flag_check.h"
 #include "scheduler/latency_profile.h"
 #include "server/profiler.h"
+#include "server/torch_engine_factory.h"
+#include "util/flag_check.h"
 
 ABSL_FLAG(std::string, bundle, "", "Model bundle (*.tsn) to profile.");
 ABSL_FLAG(std::string, out, "", "Where to write the latency profile JSON (atomically).");
@@ -90,25 +89,22 @@ std::vector<std::string> FlagErrors() {
   return errors;
 }
 
-// W engines of the chosen kind; `isa` gets the ternary kernel variant in use ("" for torch).
+// W engines of the chosen kind (the same factory as ternserve-torch); `isa` gets the ternary
+// kernel variant in use ("" for torch).
 absl::StatusOr<std::vector<std::unique_ptr<Engine>>> CreateEngines(const Bundle& bundle,
                                                                    int workers, int threads,
                                                                    std::string* isa) {
+  EngineSpec spec;
+  spec.kind = absl::GetFlag(FLAGS_engine) == "torch" ? EngineKind::kTorch : EngineKind::kTernary;
+  spec.threads = threads;
+  spec.isa = absl::GetFlag(FLAGS_isa);
   std::vector<std::unique_ptr<Engine>> engines;
-  const bool torch = absl::GetFlag(FLAGS_engine) == "torch";
   for (int w = 0; w < workers; ++w) {
-    if (torch) {
-      absl::StatusOr<std::unique_ptr<Engine>> engine = CreateTorchEngine(bundle, {threads});
-      if (!engine.ok()) return engine.status();
-      engines.push_back(std::move(engine).value());
-      isa->clear();
-    } else {
-      absl::StatusOr<std::unique_ptr<TernaryEngine>> engine =
-          TernaryEngine::Create(bundle, {threads, absl::GetFlag(FLAGS_isa)});
-      if (!engine.ok()) return engine.status();
-      *isa = (*engine)->isa();
-      engines.push_back(std::move(engine).value());
-    }
+    absl::StatusOr<std::unique_ptr<Engine>> engine =
+        TernaryAndTorchEngineFactory().Create(bundle, spec);
+    if (!engine.ok()) return engine.status();
+    *isa = (*engine)->isa();
+    engines.push_back(*std::move(engine));
   }
   return engines;
 }

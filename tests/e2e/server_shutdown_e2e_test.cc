@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/server_fixture.h"
 
@@ -120,6 +121,7 @@ TEST(ServerFlagsE2eTest, BadFlagsExit2) {
       {"positional"},
       {"--isa=sse9"},
       {"--engine=torch", "--isa=avx2"},
+      {"--engine=torch"},  // this binary has no LibTorch: ternserve-torch has
       {"--policy=nope"},
       {"--policy=slackfit:3"},
       {"--late=maybe"},
@@ -171,7 +173,22 @@ TEST(ServerFlagsE2eTest, BadFlagsExit2) {
   EXPECT_EQ(mismatched->first, 1);
 }
 
-// The LibTorch engine still serves on request (--engine=torch), and the ternary engine on every
+// ternserve refuses --engine=torch, naming the binary that serves it.
+TEST(ServerFlagsE2eTest, TernserveNamesTheBinaryThatServesTorch) {
+  const std::string out = ::testing::TempDir() + "/torch.out";
+  // Through sh, so that stderr (where the message goes) is captured with stdout.
+  auto result = RunToCompletion({"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", TERNSERVE_SERVER_BIN,
+                                 absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE), "--port=0",
+                                 "--metrics_port=0", "--engine=torch"},
+                                out);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->first, 2);
+  EXPECT_THAT(result->second,
+              ::testing::HasSubstr("--engine=torch: ternserve is built without LibTorch; "
+                                   "ternserve-torch (the same server and flags) serves"));
+}
+
+// The LibTorch engine serves in ternserve-torch (--engine=torch), and the ternary engine on every
 // kernel variant this CPU has.
 TEST(ServerFlagsE2eTest, EveryEngineAndIsaStartsAndAnswers) {
   const std::string out = ::testing::TempDir() + "/engines.out";
@@ -181,9 +198,12 @@ TEST(ServerFlagsE2eTest, EveryEngineAndIsaStartsAndAnswers) {
       {"--engine=torch", profile}, {"--isa=scalar", profile}, {"--profile_budget_s=2"}};
   for (const auto& extra : cases) {
     SCOPED_TRACE(extra[0]);
-    std::vector<std::string> argv = {TERNSERVE_SERVER_BIN,
+    const bool torch = extra[0] == "--engine=torch";
+    // ternserve-torch serves no metrics (see README).
+    std::vector<std::string> argv = {torch ? TERNSERVE_TORCH_SERVER_BIN : TERNSERVE_SERVER_BIN,
                                      absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE), "--port=0",
-                                     "--metrics_port=0", "--port_file=" + out + ".port"};
+                                     torch ? "--metrics_port=-1" : "--metrics_port=0",
+                                     "--port_file=" + out + ".port"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     // Start, then stop with SIGTERM once it listens: exit 0 means it started and drained cleanly.
     ::ternserve::testing::Subprocess server;

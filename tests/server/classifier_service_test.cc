@@ -17,6 +17,7 @@
 #include "server/engine_batch_processor.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/pixel_engine.h"
+#include "util/version.h"
 
 namespace ternserve {
 namespace {

@@ -1,4 +1,4 @@
-#include "scheduler/flag_check.h"
+#include "util/flag_check.h"
 
 #include <algorithm>
 #include <cstdio>

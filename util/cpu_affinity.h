@@ -5,8 +5,8 @@
 // cores with the engines. A worker pinned to a core of its own, with everything else kept off it
 // (e.g. `taskset -c 0 ternserve --worker_cpus=1`), computes as fast as the latency profile
 // measured, which is what the scheduler plans with.
-#ifndef TERNSERVE_SCHEDULER_CPU_AFFINITY_H_
-#define TERNSERVE_SCHEDULER_CPU_AFFINITY_H_
+#ifndef TERNSERVE_UTIL_CPU_AFFINITY_H_
+#define TERNSERVE_UTIL_CPU_AFFINITY_H_
 
 #include <thread>
 #include <vector>
@@ -42,4 +42,4 @@ inline void CpuRelax() {
 
 }  // namespace ternserve
 
-#endif  // TERNSERVE_SCHEDULER_CPU_AFFINITY_H_
+#endif  // TERNSERVE_UTIL_CPU_AFFINITY_H_

@@ -1,5 +1,5 @@
 // CPU pinning of the dispatcher's workers. See cpu_affinity.h.
-#include "scheduler/cpu_affinity.h"
+#include "util/cpu_affinity.h"
 
 #include <pthread.h>
 #include <sched.h>

@@ -7,9 +7,9 @@
 // file's path, e.g. "server/main.cc") that does not parse or is missing. A boolean flag may be
 // given bare (--json) or negated (--nojson). absl's usage flags (--help, --helpfull, ...) pass.
 //
-// Lives in scheduler/ because it needs only absl, and every binary links this library.
-#ifndef TERNSERVE_SCHEDULER_FLAG_CHECK_H_
-#define TERNSERVE_SCHEDULER_FLAG_CHECK_H_
+// In util/: it needs only absl, and every binary links it.
+#ifndef TERNSERVE_UTIL_FLAG_CHECK_H_
+#define TERNSERVE_UTIL_FLAG_CHECK_H_
 
 #include <string>
 
@@ -31,4 +31,4 @@ void SetUsage(const std::string& own_file, const std::string& usage_message,
 
 }  // namespace ternserve
 
-#endif  // TERNSERVE_SCHEDULER_FLAG_CHECK_H_
+#endif  // TERNSERVE_UTIL_FLAG_CHECK_H_

@@ -1,7 +1,7 @@
 // Tests for scheduler/cpu_affinity.cc and the dispatcher's worker pinning (--worker_cpus): the CPU
 // list parser's errors, that a pinned thread runs only on its CPU, and that a dispatcher worker
 // runs its batches, under its name, on the CPU it was given.
-#include "scheduler/cpu_affinity.h"
+#include "util/cpu_affinity.h"
 
 #include <pthread.h>
 #include <sched.h>

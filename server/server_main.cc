@@ -1,0 +1,235 @@
+// ternserve's main, shared with ternserve-torch: its flags map onto ServerOptions, which one
+// validator checks; it starts a Server with the binary's engine factory and waits for
+// SIGTERM/SIGINT; then it turns NOT_SERVING, stops taking RPCs, answers everything accepted, and
+// exits 0. See server_main.h.
+#include "server/server_main.h"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/commandlineflag.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "models/bundle.h"
+#include "server/server.h"
+#include "server/server_options.h"
+#include "util/cpu_affinity.h"
+#include "util/flag_check.h"
+#include "util/version.h"
+
+ABSL_FLAG(std::string, bundle, "models/ternserve.tsn", "Model bundle (.tsn) to serve.");
+ABSL_FLAG(std::string, host, "127.0.0.1",
+          "Address to listen on (127.0.0.1 for local only, 0.0.0.0 or :: for all interfaces).");
+ABSL_FLAG(int, port, 8001, "gRPC port. 0 picks a free port; see --port_file.");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, the port actually listened on is written to this file (atomically) once "
+          "serving; the metrics port, unless --metrics_port=-1, is its second line.");
+ABSL_FLAG(int, metrics_port, 8002,
+          "Prometheus metrics port (HTTP, path /metrics, on --host). 0 picks a free port; -1 "
+          "serves no metrics.");
+ABSL_FLAG(std::string, policy, "slackfit",
+          "Scheduling policy: slackfit (per batch, the most accurate sub-net and largest batch "
+          "that fit the most urgent request's slack), infaas (most accurate sub-net that fits at "
+          "the queue's batch), clipper[:<subnet>] (one sub-net, AIMD batch size), fixed[:<subnet>] "
+          "(one sub-net, dynamic batching up to --max_batch, like Triton).");
+ABSL_FLAG(std::string, profile, "",
+          "Latency profile JSON from ternserve-profile (same bundle, engine and machine). Empty: "
+          "profile at start-up within --profile_budget_s.");
+ABSL_FLAG(double, profile_budget_s, 25,
+          "Time budget of the start-up profiling when --profile is not given.");
+ABSL_FLAG(std::string, late, "drop",
+          "Requests no sub-net can serve before their deadline: drop (answer DEADLINE_EXCEEDED at "
+          "once) or serve (run them on the fastest sub-net anyway). Both count as misses.");
+ABSL_FLAG(int, subnet, -1,
+          "Sub-net id of --policy=fixed or clipper without an id. -1 = the bundle's largest.");
+ABSL_FLAG(std::string, engine, "ternary",
+          "Inference engine: ternary (the integer ternary kernels) or torch (LibTorch fp32, the "
+          "reference; only in ternserve-torch, which links LibTorch).");
+ABSL_FLAG(std::string, isa, "",
+          "Ternary kernel variant: scalar, avx2 or avx512vnni. Empty = the fastest this CPU "
+          "supports; a variant the CPU lacks is a start-up error.");
+ABSL_FLAG(int, workers, 1,
+          "Worker threads, each with its own engine instance, each running one batch at a time.");
+ABSL_FLAG(int, threads, 0,
+          "Intra-op threads per engine. 0 = hardware threads / workers (1 with --worker_cpus).");
+ABSL_FLAG(std::string, worker_cpus, "",
+          "Pin each worker to a CPU of its own: a comma list, one CPU per worker (e.g. 1, or 1,3). "
+          "Keep everything else off those CPUs (e.g. taskset -c 0 ternserve --worker_cpus=1) so "
+          "the engines compute as fast as the latency profile measured. Needs --threads=1 (or 0). "
+          "Empty: no pinning.");
+ABSL_FLAG(int, worker_spin_us, 0,
+          "How long an idle worker keeps polling the queue before it sleeps, in microseconds. A "
+          "request arriving meanwhile starts without a thread wake-up (tens to hundreds of us on "
+          "a VM) at the price of a busy CPU: use it with --worker_cpus. 0 = sleep at once.");
+ABSL_FLAG(
+    int, max_batch, 32,
+    "Largest batch a worker forms from the queue. Larger batches raise throughput and delay.");
+ABSL_FLAG(int, max_queue, 1024,
+          "Requests that may wait in the queue; beyond it requests fail with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(double, default_slo_ms, 100,
+          "Latency SLO (queue + compute) for requests that set latency_slo_ms = 0, in ms.");
+ABSL_FLAG(double, slo_reserve_ms, 0,
+          "Milliseconds of every request's SLO (and gRPC deadline) kept for the way to and from "
+          "the client: the server schedules for deadline = arrival + SLO - this. 0 = the whole SLO "
+          "is the server's (the simulator's model). Measure it as the load generator's "
+          "outside_p99_ms; to simulate such a server, give ternserve-sim the SLO minus this.");
+ABSL_FLAG(
+    double, max_slo_ms, 60000,
+    "Largest latency_slo_ms a request may ask for; larger ones are refused as INVALID_ARGUMENT.");
+
+namespace ternserve {
+namespace {
+
+constexpr int kExitStartup = 1;
+// Measured: prometheus-cpp's Exposer runs civetweb, whose threads get a fixed 100 KB stack, out of
+// which glibc carves every library's static TLS; LibTorch's dependencies bring 106 KB of it
+// (OpenBLAS 60 KB, glog 30 KB, libtorch_cpu 10 KB), so pthread_create fails. ternserve has 576 B.
+constexpr char kNoMetricsWhy[] =
+    " serves no metrics (-1 only): its LibTorch libraries need 106 KB of static TLS per thread, "
+    "more than the metrics server's 100 KB thread stacks hold; ternserve serves them";
+constexpr int kExitUsage = 2;
+
+}  // namespace
+
+int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::string& program,
+               bool serves_metrics) {
+  // Block the shutdown signals before any thread exists, so every thread inherits the mask and only
+  // sigwait below receives them.
+  sigset_t shutdown_signals;
+  sigemptyset(&shutdown_signals);
+  sigaddset(&shutdown_signals, SIGTERM);
+  sigaddset(&shutdown_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  // Debian's absl has mutex deadlock detection on: it takes a stack trace and updates a global
+  // lock graph for every absl::Mutex gRPC creates per call, tens of microseconds per request.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+
+  SetUsage(
+      "server/server_main.cc",
+      absl::StrCat("Serves a Ternserve model bundle over gRPC (ternserve.v1.Classifier, "
+                   "grpc.health.v1.Health, reflection).\n\nUsage: ",
+                   program,
+                   " --bundle=models/ternserve.tsn [--port=8001] [flags]\n"
+                   "SIGTERM or SIGINT: stop taking requests, answer everything accepted, exit 0."),
+      absl::StrCat(program, " ", kTernserveVersion));
+  if (!PrevalidateFlags(argc, argv, program, "server/server_main.cc")) {
+    std::fprintf(stderr, "Try --help.\n");
+    return kExitUsage;
+  }
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    std::fprintf(stderr, "%s: unexpected argument '%s' (flags are --name=value)\n", program.c_str(),
+                 positional[1]);
+    return kExitUsage;
+  }
+
+  // Flags map onto the options; what does not parse is collected with the validator's errors.
+  std::vector<std::string> errors;
+  ServerOptions options;
+  options.bundle_path = absl::GetFlag(FLAGS_bundle);
+  options.host = absl::GetFlag(FLAGS_host);
+  options.port = absl::GetFlag(FLAGS_port);
+  options.port_file = absl::GetFlag(FLAGS_port_file);
+  options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  if (!serves_metrics && options.metrics_port >= 0) {
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag("metrics_port");
+    if (flag->CurrentValue() != flag->DefaultValue()) {
+      errors.push_back(absl::StrCat("--metrics_port: ", program, kNoMetricsWhy));
+    } else {
+      spdlog::info("{}{}", program, kNoMetricsWhy);
+      options.metrics_port = -1;
+    }
+  }
+  options.subnet_id = absl::GetFlag(FLAGS_subnet);
+  options.policy = absl::GetFlag(FLAGS_policy);
+  options.profile_path = absl::GetFlag(FLAGS_profile);
+  options.profile_budget_s = absl::GetFlag(FLAGS_profile_budget_s);
+  if (absl::StatusOr<LateMode> late = ParseLateMode(absl::GetFlag(FLAGS_late)); late.ok()) {
+    options.late = *late;
+  } else {
+    errors.push_back(absl::StrCat("--late: ", late.status().message()));
+  }
+  if (absl::StatusOr<EngineKind> engine = ParseEngineKind(absl::GetFlag(FLAGS_engine));
+      !engine.ok()) {
+    errors.push_back(absl::StrCat("--engine: ", engine.status().message()));
+  } else if (absl::Status supported = engines.Supports(*engine); !supported.ok()) {
+    errors.push_back(std::string(supported.message()));
+  } else {
+    options.engine = *engine;
+  }
+  if (const std::string isa = absl::GetFlag(FLAGS_isa); !isa.empty()) {
+    options.kernel = kernels::FindTernaryConvKernel(isa.c_str());
+    if (options.kernel == nullptr) {
+      errors.push_back(absl::StrCat("--isa=", isa, " is unknown; valid: ",
+                                    absl::StrJoin(KernelNames(), ", "), " (or empty)"));
+    }
+  }
+  options.workers = absl::GetFlag(FLAGS_workers);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  if (const std::string cpus = absl::GetFlag(FLAGS_worker_cpus); !cpus.empty()) {
+    absl::StatusOr<std::vector<int>> parsed = ParseCpuList(cpus, OnlineCpus());
+    if (parsed.ok()) {
+      options.worker_cpus = *std::move(parsed);
+    } else {
+      errors.push_back(absl::StrCat("--worker_cpus=", cpus, ": ", parsed.status().message()));
+    }
+  }
+  options.worker_spin_us = absl::GetFlag(FLAGS_worker_spin_us);
+  options.max_batch = absl::GetFlag(FLAGS_max_batch);
+  options.max_queue = absl::GetFlag(FLAGS_max_queue);
+  options.default_slo_ms = absl::GetFlag(FLAGS_default_slo_ms);
+  options.max_slo_ms = absl::GetFlag(FLAGS_max_slo_ms);
+  options.slo_reserve_ms = absl::GetFlag(FLAGS_slo_reserve_ms);
+  const std::vector<std::string> invalid = ValidateServerOptions(options);
+  errors.insert(errors.end(), invalid.begin(), invalid.end());
+  if (!errors.empty()) {
+    for (const std::string& error : errors) {
+      std::fprintf(stderr, "%s: %s\n", program.c_str(), error.c_str());
+    }
+    std::fprintf(stderr, "Try --help.\n");
+    return kExitUsage;
+  }
+
+  absl::StatusOr<std::unique_ptr<Bundle>> bundle = Bundle::Open(options.bundle_path);
+  if (!bundle.ok()) {
+    spdlog::error("cannot load bundle: {}", bundle.status().ToString());
+    return kExitStartup;
+  }
+  if (absl::StatusOr<int> subnet = ResolveSubnet(**bundle, options.subnet_id); !subnet.ok()) {
+    std::fprintf(stderr, "%s: --subnet: %s\n", program.c_str(),
+                 std::string(subnet.status().message()).c_str());
+    return kExitUsage;
+  }
+  absl::StatusOr<std::unique_ptr<Server>> server =
+      Server::Create(options, *std::move(bundle), engines);
+  if (!server.ok()) {
+    spdlog::error("cannot start: {}", server.status().ToString());
+    return kExitStartup;
+  }
+
+  int signal = 0;
+  sigwait(&shutdown_signals, &signal);
+  spdlog::info("received {}, shutting down: not serving, answering every accepted request",
+               signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*server)->Shutdown(absl::Seconds(5));
+  server->reset();
+  spdlog::info("shut down cleanly");
+  return 0;
+}
+
+}  // namespace ternserve
