@@ -23,6 +23,7 @@
 #include "models/bundle.h"
 #include "scheduler/latency_profile.h"
 #include "server/profiler.h"
+#include "server/server_options.h"
 #include "server/torch_engine_factory.h"
 #include "util/flag_check.h"
 
@@ -63,21 +64,14 @@ std::vector<std::string> FlagErrors() {
   std::vector<std::string> errors;
   if (absl::GetFlag(FLAGS_bundle).empty()) errors.push_back("--bundle is required");
   if (absl::GetFlag(FLAGS_out).empty()) errors.push_back("--out is required");
-  const std::string engine = absl::GetFlag(FLAGS_engine);
-  if (engine != "ternary" && engine != "torch") {
-    errors.push_back(absl::StrCat("--engine=", engine, " is not ternary or torch"));
-  }
-  if (engine == "torch" && !absl::GetFlag(FLAGS_isa).empty()) {
-    errors.push_back("--isa applies to --engine=ternary only");
-  }
-  const int workers = absl::GetFlag(FLAGS_workers);
-  if (workers < 1 || workers > 256) {
-    errors.push_back(absl::StrCat("--workers=", workers, " is not in [1, 256]"));
-  }
-  const int threads = absl::GetFlag(FLAGS_threads);
-  if (threads < 0 || threads > 256) {
-    errors.push_back(absl::StrCat("--threads=", threads, " is not in [0, 256]"));
-  }
+  // The flags it shares with ternserve are parsed and checked as ternserve's are.
+  ServerOptions serving;
+  ParseEngineFlags(absl::GetFlag(FLAGS_engine), absl::GetFlag(FLAGS_isa),
+                   TernaryAndTorchEngineFactory(), &serving, &errors);
+  serving.workers = absl::GetFlag(FLAGS_workers);
+  serving.threads = absl::GetFlag(FLAGS_threads);
+  const std::vector<std::string> invalid = ValidateServerOptions(serving);
+  errors.insert(errors.end(), invalid.begin(), invalid.end());
   const double budget_s = absl::GetFlag(FLAGS_budget_s);
   if (!(budget_s > 0) || budget_s > 86400) {
     errors.push_back(absl::StrCat("--budget_s=", budget_s, " is not in (0, 86400]"));

@@ -164,21 +164,8 @@ int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::s
   } else {
     errors.push_back(absl::StrCat("--late: ", late.status().message()));
   }
-  if (absl::StatusOr<EngineKind> engine = ParseEngineKind(absl::GetFlag(FLAGS_engine));
-      !engine.ok()) {
-    errors.push_back(absl::StrCat("--engine: ", engine.status().message()));
-  } else if (absl::Status supported = engines.Supports(*engine); !supported.ok()) {
-    errors.push_back(std::string(supported.message()));
-  } else {
-    options.engine = *engine;
-  }
-  if (const std::string isa = absl::GetFlag(FLAGS_isa); !isa.empty()) {
-    options.kernel = kernels::FindTernaryConvKernel(isa.c_str());
-    if (options.kernel == nullptr) {
-      errors.push_back(absl::StrCat("--isa=", isa, " is unknown; valid: ",
-                                    absl::StrJoin(KernelNames(), ", "), " (or empty)"));
-    }
-  }
+  ParseEngineFlags(absl::GetFlag(FLAGS_engine), absl::GetFlag(FLAGS_isa), engines, &options,
+                   &errors);
   options.workers = absl::GetFlag(FLAGS_workers);
   options.threads = absl::GetFlag(FLAGS_threads);
   if (const std::string cpus = absl::GetFlag(FLAGS_worker_cpus); !cpus.empty()) {

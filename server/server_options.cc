@@ -37,6 +37,25 @@ std::vector<std::string> KernelNames() {
   return names;
 }
 
+void ParseEngineFlags(const std::string& engine, const std::string& isa,
+                      const EngineFactory& factory, ServerOptions* options,
+                      std::vector<std::string>* errors) {
+  if (absl::StatusOr<EngineKind> kind = ParseEngineKind(engine); !kind.ok()) {
+    errors->push_back(absl::StrCat("--engine: ", kind.status().message()));
+  } else if (absl::Status supported = factory.Supports(*kind); !supported.ok()) {
+    errors->push_back(std::string(supported.message()));
+  } else {
+    options->engine = *kind;
+  }
+  options->kernel = nullptr;
+  if (isa.empty()) return;
+  options->kernel = kernels::FindTernaryConvKernel(isa.c_str());
+  if (options->kernel == nullptr) {
+    errors->push_back(absl::StrCat(
+        "--isa=", isa, " is unknown; valid: ", absl::StrJoin(KernelNames(), ", "), " (or empty)"));
+  }
+}
+
 std::vector<std::string> ValidateServerOptions(const ServerOptions& o) {
   std::vector<std::string> errors;
   if (o.bundle_path.empty()) errors.push_back("--bundle must not be empty");

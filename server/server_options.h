@@ -77,6 +77,13 @@ std::vector<std::string> ValidateServerOptions(const ServerOptions& options);
 // The --isa names: every variant of the kernel table.
 std::vector<std::string> KernelNames();
 
+// The engine flags ternserve, ternserve-torch and ternserve-profile share: `engine` (--engine)
+// and `isa` (--isa, empty: the fastest) parsed into options->engine and options->kernel, given
+// what `factory` can make. Each problem is appended to `errors`, naming its flag.
+void ParseEngineFlags(const std::string& engine, const std::string& isa,
+                      const EngineFactory& factory, ServerOptions* options,
+                      std::vector<std::string>* errors);
+
 }  // namespace ternserve
 
 #endif  // TERNSERVE_SERVER_SERVER_OPTIONS_H_
