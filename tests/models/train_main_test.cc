@@ -17,7 +17,8 @@ std::pair<int, std::string> Train(const std::vector<std::string>& flags) {
   std::vector<std::string> argv = {std::string(TERNSERVE_BINARY_DIR) + "/bin/ternserve-train"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   absl::StatusOr<std::pair<int, std::string>> result = ::ternserve::testing::RunToCompletion(
-      argv, absl::StrCat(::testing::TempDir(), "/train_main.out"));
+      argv, absl::StrCat(::testing::TempDir(), "/train_main.",
+                         ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".out"));
   EXPECT_TRUE(result.ok()) << result.status();
   return result.ok() ? *result : std::make_pair(-1, std::string());
 }

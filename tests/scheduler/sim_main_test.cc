@@ -17,7 +17,10 @@ namespace {
 class SimMainTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    profile_path_ = absl::StrCat(::testing::TempDir(), "/sim_main_profile.json");
+    // One file per test: ctest runs the tests of this suite as concurrent processes.
+    profile_path_ =
+        absl::StrCat(::testing::TempDir(), "/sim_main_profile.",
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".json");
     ASSERT_TRUE(SaveLatencyProfile(LadderProfile(), profile_path_).ok());
   }
 
@@ -25,8 +28,8 @@ class SimMainTest : public ::testing::Test {
   std::pair<int, std::string> Sim(const std::vector<std::string>& flags) {
     std::vector<std::string> argv = {std::string(TERNSERVE_BINARY_DIR) + "/bin/ternserve-sim"};
     argv.insert(argv.end(), flags.begin(), flags.end());
-    absl::StatusOr<std::pair<int, std::string>> result = ::ternserve::testing::RunToCompletion(
-        argv, absl::StrCat(::testing::TempDir(), "/sim_main.out"));
+    absl::StatusOr<std::pair<int, std::string>> result =
+        ::ternserve::testing::RunToCompletion(argv, profile_path_ + ".out");
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? *result : std::make_pair(-1, std::string());
   }

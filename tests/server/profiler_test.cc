@@ -301,7 +301,10 @@ class ProfileMainTest : public ::testing::Test {
     std::vector<std::string> argv = {TERNSERVE_PROFILE_BIN};
     argv.insert(argv.end(), flags.begin(), flags.end());
     absl::StatusOr<std::pair<int, std::string>> result = testing::RunToCompletion(
-        argv, absl::StrCat(::testing::TempDir(), "/profile_main.out"), absl::Seconds(120));
+        argv,
+        absl::StrCat(::testing::TempDir(), "/profile_main.",
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".out"),
+        absl::Seconds(120));
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? *result : std::make_pair(-1, std::string());
   }
