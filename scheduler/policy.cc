@@ -37,10 +37,30 @@ absl::StatusOr<const SubnetLatency*> SubnetArgument(absl::string_view spec,
 
 }  // namespace
 
+absl::Status ValidatePolicySpec(absl::string_view spec) {
+  const std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(spec, absl::MaxSplits(':', 1));
+  const bool has_argument = spec.find(':') != absl::string_view::npos;
+  int id = 0;
+  if (parts.first == "slackfit" || parts.first == "infaas") {
+    if (!has_argument) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy '", spec, "': ", parts.first, " takes no argument"));
+  }
+  if (parts.first == "fixed" || parts.first == "clipper") {
+    if (!has_argument || absl::SimpleAtoi(parts.second, &id)) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy '", spec, "': '", parts.second, "' is not a sub-net id"));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown policy '", spec, "'; valid policies: ", kPolicyNames));
+}
+
 absl::StatusOr<std::unique_ptr<Policy>> CreatePolicy(absl::string_view spec,
                                                      const LatencyProfile& profile,
                                                      const PolicyOptions& options) {
   if (absl::Status valid = ValidateLatencyProfile(profile, "profile"); !valid.ok()) return valid;
+  if (absl::Status valid = ValidatePolicySpec(spec); !valid.ok()) return valid;
   const std::pair<absl::string_view, absl::string_view> parts =
       absl::StrSplit(spec, absl::MaxSplits(':', 1));
   const absl::string_view kind = parts.first;
@@ -48,10 +68,6 @@ absl::StatusOr<std::unique_ptr<Policy>> CreatePolicy(absl::string_view spec,
   const int max_batch = options.max_batch > 0 ? options.max_batch : profile.MaxBatch();
   const absl::Duration overhead = absl::Microseconds(profile.overhead_us);
 
-  if ((kind == "slackfit" || kind == "infaas") && has_argument) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("policy '", spec, "': ", kind, " takes no argument"));
-  }
   if (kind == "slackfit") {
     return std::make_unique<SlackFitPolicy>(profile, options.slackfit_buckets, options.max_batch);
   }

@@ -108,6 +108,12 @@ absl::StatusOr<std::unique_ptr<Policy>> CreatePolicy(absl::string_view spec,
                                                      const LatencyProfile& profile,
                                                      const PolicyOptions& options = {});
 
+// OK if `spec` is a policy spec CreatePolicy would parse (a known kind; an integer sub-net id only
+// after fixed: or clipper:); else INVALID_ARGUMENT naming the spec and the valid ones. Whether the
+// id is in a profile is CreatePolicy's to check. For flag checks that run before a profile exists
+// (ternserve, ternserve-sim).
+absl::Status ValidatePolicySpec(absl::string_view spec);
+
 // The spec names CreatePolicy accepts, for --help and error messages.
 inline constexpr absl::string_view kPolicyNames =
     "slackfit, fixed[:<subnet>], infaas, clipper[:<subnet>]";

@@ -97,6 +97,10 @@ int Main(int argc, char** argv) {
     return UsageError("--max_queue_delay_ms must be in [0, 3600000]");
   }
   if (options.max_queue < 1) return UsageError("--max_queue must be >= 1");
+  // The same check as ternserve's --policy, before the profile is read.
+  if (absl::Status policy = ValidatePolicySpec(options.policy); !policy.ok()) {
+    return UsageError(absl::StrCat("--policy: ", policy.message()));
+  }
   if (options.policy_options.max_batch < 0) return UsageError("--max_batch must be >= 0");
   if (options.policy_options.slackfit_buckets < 1) {
     return UsageError("--slackfit_buckets must be >= 1");

@@ -3,9 +3,9 @@
 
 #include <cmath>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "scheduler/policy.h"
 
 namespace ternserve {
 namespace {
@@ -16,15 +16,6 @@ void CheckRange(const char* flag, T value, T lo, T hi, std::vector<std::string>*
   if (!(value >= lo && value <= hi)) {
     errors->push_back(absl::StrCat("--", flag, "=", value, " is not in [", lo, ", ", hi, "]"));
   }
-}
-
-bool ValidPolicy(const std::string& policy) {
-  const size_t colon = policy.find(':');
-  const std::string base = policy.substr(0, colon);
-  if (base == "slackfit" || base == "infaas") return colon == std::string::npos;
-  if (base != "fixed" && base != "clipper") return false;
-  int id = 0;
-  return colon == std::string::npos || absl::SimpleAtoi(policy.substr(colon + 1), &id);
 }
 
 }  // namespace
@@ -74,10 +65,8 @@ std::vector<std::string> ValidateServerOptions(const ServerOptions& o) {
   if (o.kernel != nullptr && o.engine != EngineKind::kTernary) {
     errors.push_back("--isa applies only to --engine=ternary");
   }
-  if (!ValidPolicy(o.policy)) {
-    errors.push_back(absl::StrCat("--policy=", o.policy,
-                                  " is unknown; valid: slackfit, infaas, fixed[:<subnet id>], "
-                                  "clipper[:<subnet id>]"));
+  if (absl::Status policy = ValidatePolicySpec(o.policy); !policy.ok()) {
+    errors.push_back(absl::StrCat("--policy: ", policy.message()));
   }
   if (!std::isfinite(o.profile_budget_s) || o.profile_budget_s <= 0 || o.profile_budget_s > 600) {
     errors.push_back(

@@ -53,5 +53,16 @@ TEST(CreatePolicyTest, BadSpecs) {
   EXPECT_EQ(CreatePolicy("slackfit", empty).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// The syntax check the flag validators share, before any profile exists.
+TEST(ValidatePolicySpecTest, AcceptsWhatCreatePolicyParsesAndNamesWhatItDoesNot) {
+  for (const char* spec : {"slackfit", "infaas", "fixed", "fixed:3", "clipper", "clipper:0"}) {
+    EXPECT_TRUE(ValidatePolicySpec(spec).ok()) << spec;
+  }
+  EXPECT_THAT(ValidatePolicySpec("nope").message(), HasSubstr("unknown policy 'nope'"));
+  EXPECT_THAT(ValidatePolicySpec("slackfit:3").message(), HasSubstr("slackfit takes no argument"));
+  EXPECT_THAT(ValidatePolicySpec("fixed:x").message(), HasSubstr("'x' is not a sub-net id"));
+  EXPECT_EQ(ValidatePolicySpec("").code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace ternserve
