@@ -84,7 +84,11 @@ build-clang: deps-clang
 	  -DTERNSERVE_THREAD_SAFETY=ON -DTERNSERVE_BUILD_TESTS=OFF
 	cmake --build build-clang -j $(JOBS) --target $(CLANG_TARGETS)
 
-# ThreadSanitizer over the concurrency tests (their own build, build-tsan/).
+# ThreadSanitizer over the concurrency tests (their own build, build-tsan/). Debian 12's libabsl is
+# built without TSan, so absl::Mutex's annotations are compiled out and TSan cannot see its
+# happens-before: every access guarded by an absl::Mutex is reported as a race (measured: 364
+# reports in dispatcher_test, all on absl::Mutex-guarded state). A run that means something needs
+# abseil built with -fsanitize=thread; until then this target is not part of CI.
 TSAN_TESTS := dispatcher_test thread_pool_test classify_task_test engine_batch_processor_test \
   classifier_service_test metrics_test cpu_affinity_test
 test-tsan: deps
@@ -93,7 +97,7 @@ test-tsan: deps
 	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
 	@set -e; for t in $(TSAN_TESTS); do \
 	  echo "== $$t (TSan)"; \
-	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tools/tsan.supp" \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	    build-tsan/bin/$$t --gtest_brief=1; done
 
 check-layers:
