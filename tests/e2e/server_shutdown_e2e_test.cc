@@ -22,11 +22,6 @@ namespace {
 
 using ::ternserve::testing::RunToCompletion;
 
-// How long to let the server read requests that are already on the wire before signalling it.
-// Reading takes microseconds; serving the backlog one image per batch (--max_batch=1) on the
-// largest sub-net takes far longer, so the requests are accepted and still in flight.
-constexpr absl::Duration kSettle = absl::Milliseconds(50);
-
 class ServerShutdownE2eTest : public ServerE2eTest {
  protected:
   ServerShutdownE2eTest() { max_batch_ = 1; }
@@ -61,8 +56,8 @@ TEST_F(ServerShutdownE2eTest, SigtermAnswersEveryStreamedRequestInFlightAndExits
       finished[s] = stream->Finish();
     });
   }
-  while (streams_answering < kStreams) absl::SleepFor(absl::Milliseconds(1));
-  absl::SleepFor(kSettle);
+  // Every stream is being answered, with most of its requests still to come: signal now.
+  while (streams_answering < kStreams) std::this_thread::yield();
   signalled = true;
   server_.Signal(SIGTERM);
   for (auto& t : streams) t.join();
@@ -80,29 +75,43 @@ TEST_F(ServerShutdownE2eTest, SigtermAnswersEveryStreamedRequestInFlightAndExits
 }
 
 TEST_F(ServerShutdownE2eTest, SigtermAnswersEveryUnaryCallInFlight) {
-  constexpr int kCalls = 64;
+  // Each caller keeps one call in flight until SIGTERM, so at the signal about kCallers calls are
+  // queued (max_batch 1) however fast the engine is. Then it stops sending.
+  constexpr int kCallers = 32;
   std::atomic<bool> signalled{false};
-  std::atomic<int> answered_after_signal{0};
-  std::vector<absl::Status> results(kCalls);
+  std::atomic<int> answered_before_signal{0};
+  std::atomic<int> answered_after_signal{0};  // sent before SIGTERM, answered OK after it
+  std::vector<std::vector<absl::Status>> results(kCallers);
   std::vector<std::thread> callers;
-  for (int i = 0; i < kCalls; ++i) {
+  for (int i = 0; i < kCallers; ++i) {
     callers.emplace_back([&, i] {
-      results[i] = client_->Classify(ImageRequest(i), absl::Seconds(120)).status();
-      if (signalled && results[i].ok()) ++answered_after_signal;
+      for (int n = 0; !signalled; ++n) {
+        const absl::Status status =
+            client_->Classify(ImageRequest((i + n) % kE2eImages), absl::Seconds(120)).status();
+        results[i].push_back(status);
+        if (!status.ok()) return;
+        if (signalled) {
+          ++answered_after_signal;
+        } else {
+          ++answered_before_signal;
+        }
+      }
     });
   }
-  absl::SleepFor(kSettle);
+  while (answered_before_signal < 2 * kCallers) std::this_thread::yield();
   signalled = true;
   server_.Signal(SIGTERM);
   for (auto& t : callers) t.join();
   absl::StatusOr<int> code = server_.Wait(absl::Seconds(60));
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0);
-  // A call was either accepted and answered OK, or (if it reached the server after SIGTERM) refused
-  // at once with UNAVAILABLE; an accepted call that was dropped would show up as CANCELLED or a
-  // timeout.
-  for (const absl::Status& s : results) {
-    EXPECT_TRUE(s.ok() || s.code() == absl::StatusCode::kUnavailable) << s;
+  // Every call was sent before SIGTERM: it was either accepted and answered OK, or refused at once
+  // with UNAVAILABLE because the server was draining. An accepted call that was dropped would show
+  // up as CANCELLED or a timeout instead.
+  for (const auto& statuses : results) {
+    for (const absl::Status& s : statuses) {
+      EXPECT_TRUE(s.ok() || s.code() == absl::StatusCode::kUnavailable) << s;
+    }
   }
   EXPECT_GT(answered_after_signal.load(), 0) << "nothing was in flight at SIGTERM; test too weak";
 }
