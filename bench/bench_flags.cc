@@ -44,7 +44,7 @@ bool IsOurFlag(absl::string_view name) {
 std::string BenchUsage() {
   return absl::StrFormat(
       R"(ternserve-bench: ternary kernels and TernaryEngine side by side with LibTorch fp32 and
-oneDNN int8, in one process (issue 4). See bench/README.md.
+oneDNN int8, in one process. See bench/README.md.
 
 Usage: ternserve-bench [--suite=layers|e2e|all] [--bundle=PATH] [--json] [--quick] [--isa=NAME]
                        [--benchmark_...]

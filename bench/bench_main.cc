@@ -1,4 +1,4 @@
-// ternserve-bench: the side-by-side benchmark of issue 4. See bench/README.md and --help.
+// ternserve-bench: the side-by-side kernel and engine benchmark. See bench/README.md and --help.
 //
 // Flow: parse our flags (exit 2 on a usage error), register the selected suites' benchmarks and
 // result rows, then let Google Benchmark run them with our defaults (3 repetitions of >= 0.1 s,

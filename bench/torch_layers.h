@@ -1,5 +1,5 @@
 // The LibTorch side of the per-layer suite: one conv layer in fp32 (in the layout a careful user
-// would pick) and in int8 on oneDNN, as /work/shared/anchor-bench/{fp32,int8}_bench.py time them.
+// would pick) and in int8 on oneDNN, as the project's LibTorch baseline scripts time them.
 //
 // This header is LibTorch-free (the torch code is in torch_layers.cc), so only one translation unit
 // of the per-layer suite pays LibTorch's compile time. Not thread-safe: a TorchConvLayer owns its
