@@ -7,7 +7,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "bench/agreement.h"
-#include "bench/agreement.h"
 
 ABSL_FLAG(std::string, bundle, "models/ternserve.tsn",
           "Model bundle whose largest, middle and smallest sub-nets the e2e suite runs.");
