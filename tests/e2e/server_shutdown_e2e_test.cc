@@ -56,8 +56,12 @@ TEST_F(ServerShutdownE2eTest, SigtermAnswersEveryStreamedRequestInFlightAndExits
       finished[s] = stream->Finish();
     });
   }
-  // Every stream is being answered, with most of its requests still to come: signal now.
+  // Every stream is being answered. Its remaining requests are already on the wire; give the
+  // server time to read them (microseconds each; serving them one per batch takes far longer),
+  // since a request not yet read at SIGTERM is refused rather than answered. This wait is the
+  // one sleep left in these tests: nothing a client can observe says "all read".
   while (streams_answering < kStreams) std::this_thread::yield();
+  absl::SleepFor(absl::Milliseconds(50));
   signalled = true;
   server_.Signal(SIGTERM);
   for (auto& t : streams) t.join();
