@@ -2,7 +2,7 @@
 // simulator use. A binary heap over (deadline, arrival order): push and pop are O(log n), and
 // requests with equal deadlines leave in arrival order.
 //
-// `Payload` is what the user keeps per request (the Dispatcher: std::unique_ptr<Request>; the
+// `Payload` is what the user keeps per request (the Dispatcher: std::unique_ptr<Task>; the
 // simulator: nothing). It must be movable. Entries live in one vector that only grows, so a
 // steady state allocates nothing.
 //

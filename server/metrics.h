@@ -24,7 +24,7 @@
 // constructor, so recording is a lookup in constant tables plus prometheus-cpp's own update (an
 // atomic for counters and gauges, a short mutex for histograms). Thread-safe.
 //
-// Only this file's .cc, metrics_endpoint.cc (GET /metrics) and server.cc (which owns the registry)
+// Only this file's .cc and server.cc (which owns the registry and its Exposer, GET /metrics)
 // include prometheus headers.
 #ifndef TERNSERVE_SERVER_METRICS_H_
 #define TERNSERVE_SERVER_METRICS_H_
