@@ -78,6 +78,7 @@ ClassifierService::ClassifierService(const ClassifierServiceOptions& options,
 void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time grpc_deadline,
                                AnswerCallback on_done) {
   const absl::Time arrival = clock_->Now();
+  if (options_.metrics != nullptr) options_.metrics->OnReceived();
   absl::StatusOr<ValidatedRequest> validated =
       ValidateClassifyRequest(request, options_.limits, arrival, grpc_deadline);
   if (!validated.ok()) {

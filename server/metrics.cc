@@ -66,6 +66,13 @@ SloOutcome ClassifySlo(absl::StatusCode code, bool ran, bool deadline_met) {
 
 ServerMetrics::ServerMetrics(prometheus::Registry& registry, const BundleMetadata& metadata,
                              const BuildInfo& build_info) {
+  received_ = &prometheus::BuildCounter()
+                   .Name("ternserve_requests_received_total")
+                   .Help(
+                       "Classify requests (unary calls and stream messages) read off the wire, "
+                       "counted on arrival; minus ternserve_requests_total, those in flight.")
+                   .Register(registry)
+                   .Add({});
   auto& requests = prometheus::BuildCounter()
                        .Name("ternserve_requests_total")
                        .Help(
@@ -151,6 +158,8 @@ void ServerMetrics::OnBatchDone(int subnet_id, int batch_size, absl::Duration co
   it->second.requests->Increment(batch_size);
   it->second.compute_seconds->Observe(absl::ToDoubleSeconds(compute_time));
 }
+
+void ServerMetrics::OnReceived() { received_->Increment(); }
 
 void ServerMetrics::OnInvalid(absl::StatusCode code) { CountCode(code); }
 

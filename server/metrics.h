@@ -2,6 +2,9 @@
 // docs/architecture.md "Metrics"). It is the DispatcherObserver the dispatcher reports to (queue
 // depth, batches), and ClassifierService tells it how every Classify request was answered.
 //
+//   ternserve_requests_received_total        every Classify request read off the wire, counted on
+//                                            arrival (before validation); minus requests_total,
+//                                            the requests in flight
 //   ternserve_requests_total{code}           every Classify request (unary call or stream message),
 //                                            by the gRPC code name of its answer, counted once when
 //                                            the answer is produced
@@ -87,6 +90,9 @@ class ServerMetrics final : public DispatcherObserver {
   void OnQueueDepth(int depth) override;
   void OnBatchDone(int subnet_id, int batch_size, absl::Duration compute_time) override;
 
+  // A request was read off the wire (before validation). Every received request later gets
+  // exactly one of OnInvalid, OnNotQueued and OnCompleted.
+  void OnReceived();
   // Answered without reaching the dispatcher because validation failed: counted in requests_total
   // only (not an SLO outcome).
   void OnInvalid(absl::StatusCode code);
@@ -109,6 +115,7 @@ class ServerMetrics final : public DispatcherObserver {
 
   // Constant after construction (the pointees are prometheus-cpp metrics, themselves
   // thread-safe).
+  prometheus::Counter* received_ = nullptr;
   std::array<prometheus::Counter*, kCodes> requests_by_code_{};
   std::array<prometheus::Counter*, 3> slo_by_outcome_{};
   prometheus::Histogram* request_seconds_ = nullptr;

@@ -10,12 +10,26 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "models/ternary_engine.h"
 #include "server/classify_response.h"
+#include "tests/testing/http_get.h"
 
 namespace ternserve {
 
 using ::ternserve::testing::RunToCompletion;
+
+std::map<std::string, double> ParseScrape(const std::string& scrape) {
+  std::map<std::string, double> samples;
+  std::istringstream lines(scrape);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return samples;
+}
 
 std::string MakeTempDir() {
   std::string tmpl = absl::StrCat(::testing::TempDir(), "/ternserve_e2e_XXXXXX");
@@ -136,6 +150,30 @@ std::pair<int, std::string> ServerE2eTest::RunCli(std::vector<std::string> args)
   auto result = RunToCompletion(args, dir_ + "/cli.out");
   EXPECT_TRUE(result.ok()) << result.status();
   return result.ok() ? *result : std::make_pair(-1, std::string());
+}
+
+absl::Status ServerE2eTest::WaitForMetric(const std::string& series, double value,
+                                          absl::Duration timeout) {
+  if (metrics_port_ <= 0) return absl::FailedPreconditionError("the server serves no metrics");
+  const absl::Time give_up = absl::Now() + timeout;
+  std::string last = "no scrape";
+  while (true) {
+    absl::StatusOr<std::string> scrape = testing::HttpGet("127.0.0.1", metrics_port_, "/metrics");
+    if (scrape.ok()) {
+      const std::map<std::string, double> samples = ParseScrape(*scrape);
+      const auto it = samples.find(series);
+      if (it != samples.end() && it->second >= value) return absl::OkStatus();
+      last = it == samples.end() ? "no such series" : absl::StrCat(it->second);
+    } else {
+      last = scrape.status().ToString();
+    }
+    if (absl::Now() >= give_up) {
+      return absl::DeadlineExceededError(absl::StrCat(series, " did not reach ", value, " in ",
+                                                      absl::FormatDuration(timeout),
+                                                      "; last read: ", last));
+    }
+    if (server_.Poll()) return absl::FailedPreconditionError("ternserve exited");
+  }
 }
 
 }  // namespace ternserve

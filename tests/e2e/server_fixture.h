@@ -4,11 +4,14 @@
 #ifndef TERNSERVE_TESTS_E2E_SERVER_FIXTURE_H_
 #define TERNSERVE_TESTS_E2E_SERVER_FIXTURE_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "client/classifier_client.h"
 #include "gtest/gtest.h"
 #include "models/bundle.h"
@@ -38,6 +41,10 @@ int ArgMax(const std::vector<float>& v);
 // sub-net.
 void ExpectMatchesReference(const v1::ClassifyResponse& response, int index);
 
+// Sample lines of a Prometheus text-format scrape: series (name and label set, as written) ->
+// value.
+std::map<std::string, double> ParseScrape(const std::string& scrape);
+
 std::string MakeTempDir();
 std::string ReadSmallFile(const std::string& path);
 
@@ -45,6 +52,10 @@ class ServerE2eTest : public ::testing::Test {
  protected:
   void SetUp() override;
   void TearDown() override;
+
+  // Scrapes /metrics until `series` reads at least `value`; the error says what it last read.
+  // The way a test waits for what only the server sees (e.g. that it has read a request).
+  absl::Status WaitForMetric(const std::string& series, double value, absl::Duration timeout);
 
   // Runs ternserve-cli with `args`; returns (exit code, stdout).
   std::pair<int, std::string> RunCli(std::vector<std::string> args);

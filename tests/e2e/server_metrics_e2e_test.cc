@@ -28,18 +28,6 @@ using ::ternserve::testing::HttpGet;
 using ::ternserve::testing::RunToCompletion;
 using ::testing::HasSubstr;
 
-// Sample lines of a text-format scrape: series (name and label set, as written) -> value.
-std::map<std::string, double> Samples(const std::string& scrape) {
-  std::map<std::string, double> samples;
-  std::istringstream lines(scrape);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    const size_t space = line.rfind(' ');
-    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return samples;
-}
-
 // Families named in "# TYPE <name> <type>" lines.
 std::set<std::string> Families(const std::string& scrape) {
   std::set<std::string> families;
@@ -155,13 +143,14 @@ TEST_F(ServerMetricsE2eTest, ScrapeAfterKnownTrafficHasExactCountsAndPassesPromt
   // Every answer above was counted before it was sent, so the scrape is final.
   absl::StatusOr<std::string> scrape = HttpGet("127.0.0.1", metrics_port_, "/metrics");
   ASSERT_TRUE(scrape.ok()) << scrape.status();
-  const std::map<std::string, double> s = Samples(*scrape);
+  const std::map<std::string, double> s = ParseScrape(*scrape);
   const Reference& ref = GetReference();
   const std::string subnet = absl::StrCat("{subnet=\"", ref.subnet_id, "\"}");
 
   EXPECT_EQ(Value(s, R"(ternserve_requests_total{code="OK"})"), 25);
   EXPECT_EQ(Value(s, R"(ternserve_requests_total{code="INVALID_ARGUMENT"})"), 3);
   EXPECT_EQ(Sum(s, "ternserve_requests_total{"), 28);
+  EXPECT_EQ(Value(s, "ternserve_requests_received_total"), 28);
   EXPECT_EQ(Value(s, R"(ternserve_slo_total{outcome="met"})") +
                 Value(s, R"(ternserve_slo_total{outcome="missed"})") +
                 Value(s, R"(ternserve_slo_total{outcome="dropped"})"),

@@ -56,12 +56,12 @@ TEST_F(ServerShutdownE2eTest, SigtermAnswersEveryStreamedRequestInFlightAndExits
       finished[s] = stream->Finish();
     });
   }
-  // Every stream is being answered. Its remaining requests are already on the wire; give the
-  // server time to read them (microseconds each; serving them one per batch takes far longer),
-  // since a request not yet read at SIGTERM is refused rather than answered. This wait is the
-  // one sleep left in these tests: nothing a client can observe says "all read".
+  // Every stream is being answered, and the server has read every message (a request not yet
+  // read at SIGTERM is refused rather than answered, so the test waits for the server to say so).
   while (streams_answering < kStreams) std::this_thread::yield();
-  absl::SleepFor(absl::Milliseconds(50));
+  const absl::Status all_read =
+      WaitForMetric("ternserve_requests_received_total", kStreams * kPerStream, absl::Seconds(60));
+  ASSERT_TRUE(all_read.ok()) << all_read;
   signalled = true;
   server_.Signal(SIGTERM);
   for (auto& t : streams) t.join();

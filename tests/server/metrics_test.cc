@@ -74,6 +74,7 @@ TEST(ServerMetricsTest, RegistersEveryFamilyWithItsTypeAndLabels) {
   ServerMetrics metrics(registry, TwoSubnets(), kBuildInfo);
   const std::string scrape = Scrape(registry);
   for (const char* type_line : {
+           "# TYPE ternserve_requests_received_total counter",
            "# TYPE ternserve_requests_total counter",
            "# TYPE ternserve_request_duration_seconds histogram",
            "# TYPE ternserve_queue_duration_seconds histogram",
@@ -87,7 +88,8 @@ TEST(ServerMetricsTest, RegistersEveryFamilyWithItsTypeAndLabels) {
        }) {
     EXPECT_THAT(scrape, HasSubstr(type_line));
   }
-  EXPECT_EQ(CountLinesStartingWith(scrape, "# TYPE"), 10);
+  EXPECT_EQ(CountLinesStartingWith(scrape, "# TYPE"), 11);
+  EXPECT_EQ(Sample(scrape, "ternserve_requests_received_total"), 0);
   // Every code, outcome and sub-net exists from the start, at zero.
   EXPECT_EQ(CountLinesStartingWith(scrape, "ternserve_requests_total{"), 17);
   EXPECT_EQ(Sample(scrape, R"(ternserve_requests_total{code="OK"})"), 0);
@@ -112,7 +114,9 @@ TEST(ServerMetricsTest, RegistersEveryFamilyWithItsTypeAndLabels) {
 TEST(ServerMetricsTest, CountsKnownEventsExactly) {
   prometheus::Registry registry;
   ServerMetrics metrics(registry, TwoSubnets(), kBuildInfo);
-  // Requests: 2 invalid; 2 refused at Enqueue; 4 completed (met, late, hopeless, engine error).
+  // Requests: 2 invalid; 2 refused at Enqueue; 4 completed (met, late, hopeless, engine error);
+  // one more received and still in flight.
+  for (int i = 0; i < 9; ++i) metrics.OnReceived();
   metrics.OnInvalid(absl::StatusCode::kInvalidArgument);
   metrics.OnInvalid(absl::StatusCode::kInvalidArgument);
   metrics.OnNotQueued(absl::StatusCode::kResourceExhausted);
@@ -147,6 +151,7 @@ TEST(ServerMetricsTest, CountsKnownEventsExactly) {
   EXPECT_EQ(Sample(s, R"(ternserve_requests_total{code="DEADLINE_EXCEEDED"})"), 1);
   EXPECT_EQ(Sample(s, R"(ternserve_requests_total{code="INTERNAL"})"), 1);
   EXPECT_EQ(Sample(s, R"(ternserve_requests_total{code="CANCELLED"})"), 0);
+  EXPECT_EQ(Sample(s, "ternserve_requests_received_total"), 9);
   // Invalid requests are no SLO outcome; the other six are one each.
   EXPECT_EQ(Sample(s, R"(ternserve_slo_total{outcome="met"})"), 1);
   EXPECT_EQ(Sample(s, R"(ternserve_slo_total{outcome="missed"})"), 2);
