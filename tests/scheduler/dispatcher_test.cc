@@ -314,7 +314,9 @@ TEST(DispatcherTest, DrainAnswersEverythingQueuedThenRefuses) {
   while (refused.ok()) {
     auto late = MakeTestTask(99, clock.Now(), absl::Hours(1), &completions);
     refused = dispatcher.Enqueue(&late);
-    if (!refused.ok()) EXPECT_NE(late, nullptr);
+    if (!refused.ok()) {
+      EXPECT_NE(late, nullptr);
+    }
     std::this_thread::yield();
   }
   EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
