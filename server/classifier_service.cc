@@ -1,26 +1,17 @@
 // ternserve.v1.Classifier on gRPC's callback API. See classifier_service.h.
 #include "server/classifier_service.h"
 
-#include <chrono>
 #include <memory>
 #include <utility>
 
 #include "absl/time/time.h"
 #include "server/classify_response.h"
-#include "server/classify_task.h"
 #include "server/grpc_status.h"
 #include "server/queued_bidi_reactor.h"
 #include "util/version.h"
 
 namespace ternserve {
 namespace {
-
-// The client's deadline, or InfiniteFuture when it set none.
-absl::Time GrpcDeadline(const grpc::CallbackServerContext& context) {
-  const std::chrono::system_clock::time_point deadline = context.deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
-  return absl::FromChrono(deadline);
-}
 
 // The response for an image's result, or why there is none.
 absl::StatusOr<v1::ClassifyResponse> ToAnswer(const ImageResult& result, int top_k,
@@ -71,56 +62,42 @@ class ClassifierService::StreamReactor final
 };
 
 ClassifierService::ClassifierService(const ClassifierServiceOptions& options,
-                                     const BundleMetadata* metadata, Dispatcher* dispatcher,
-                                     Clock* clock)
-    : options_(options), metadata_(metadata), dispatcher_(dispatcher), clock_(clock) {}
+                                     const BundleMetadata* metadata,
+                                     const RequestSubmitter* submitter)
+    : options_(options), metadata_(metadata), submitter_(submitter) {}
 
 void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time grpc_deadline,
                                AnswerCallback on_done) {
-  const absl::Time arrival = clock_->Now();
-  if (options_.metrics != nullptr) options_.metrics->OnReceived();
+  const absl::Time arrival = submitter_->Now();
+  submitter_->OnReceived();
   absl::StatusOr<ValidatedRequest> validated =
       ValidateClassifyRequest(request, options_.limits, arrival, grpc_deadline);
   if (!validated.ok()) {
-    if (options_.metrics != nullptr) options_.metrics->OnInvalid(validated.status().code());
+    submitter_->OnInvalid(validated.status());
     on_done(validated.status());
     return;
   }
-  // Shared by the call's completion and the Enqueue failure path below: exactly one of them
-  // answers.
-  auto answer = std::make_shared<AnswerCallback>(std::move(on_done));
-  const absl::Span<const float> pixels = validated->pixels;
+  const absl::Span<const float> pixels[] = {validated->pixels};
   // The completion owns a decoded image; moving the vector keeps the buffer `pixels` points into.
-  auto call = std::make_shared<ClassifyCall>(
-      1, [this, answer, arrival, top_k = validated->top_k,
-          decoded = std::move(validated->decoded)](std::vector<ImageResult> results) {
-        const ImageResult& result = results.front();
-        absl::StatusOr<v1::ClassifyResponse> response = ToAnswer(result, top_k, *metadata_);
-        if (options_.metrics != nullptr) {
-          CompletedRequest record;
-          record.code = response.status().code();
-          record.ran = result.outcome.batch_size > 0;  // hopeless requests are dropped unrun
-          record.deadline_met = result.outcome.deadline_met;
-          record.subnet_id = result.outcome.subnet_id;
-          record.queue_time = result.outcome.queue_time;
-          record.request_time = clock_->Now() - arrival;
-          options_.metrics->OnCompleted(record);
-        }
-        (*answer)(std::move(response));
-      });
-  std::unique_ptr<Task> queued =
-      std::make_unique<ClassifyTask>(arrival, validated->deadline, pixels, std::move(call), 0);
-  absl::Status enqueued = dispatcher_->Enqueue(&queued);
-  if (!enqueued.ok()) {
-    if (options_.metrics != nullptr) options_.metrics->OnNotQueued(enqueued.code());
-    (*answer)(enqueued);
-  }
+  submitter_->Submit(arrival, validated->deadline, pixels,
+                     [this, top_k = validated->top_k, decoded = std::move(validated->decoded),
+                      on_done = std::move(on_done)](const std::vector<ImageResult>& results,
+                                                    RequestSubmitter::Record record) mutable {
+                       absl::StatusOr<v1::ClassifyResponse> response =
+                           ToAnswer(results.front(), top_k, *metadata_);
+                       record(response.status());
+                       on_done(std::move(response));
+                     });
 }
 
 grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContext* context,
                                                       const v1::ClassifyRequest* request,
                                                       v1::ClassifyResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status auth = submitter_->Authenticate(*context); !auth.ok()) {
+    reactor->Finish(ToGrpcStatus(auth));
+    return reactor;
+  }
   std::string request_id = EchoedRequestId(*request, options_.limits);
   Submit(*request, GrpcDeadline(*context),
          [reactor, response,
@@ -136,12 +113,20 @@ grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContex
 
 grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>*
 ClassifierService::ClassifyStream(grpc::CallbackServerContext* context) {
+  if (absl::Status auth = submitter_->Authenticate(*context); !auth.ok()) {
+    return new RefusedBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>(ToGrpcStatus(auth));
+  }
   return new StreamReactor(this, GrpcDeadline(*context));
 }
 
 grpc::ServerUnaryReactor* ClassifierService::GetModelInfo(
     grpc::CallbackServerContext* context, const v1::GetModelInfoRequest* /*request*/,
     v1::ModelInfo* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status auth = submitter_->Authenticate(*context); !auth.ok()) {
+    reactor->Finish(ToGrpcStatus(auth));
+    return reactor;
+  }
   response->set_model_name(metadata_->model_name);
   for (const std::string& label : metadata_->labels) response->add_labels(label);
   for (const SubnetMeta& meta : metadata_->subnets) {
@@ -171,7 +156,6 @@ grpc::ServerUnaryReactor* ClassifierService::GetModelInfo(
   response->set_engine(options_.engine);
   response->set_quantizer(metadata_->quantizer);
   response->set_version(kTernserveVersion);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

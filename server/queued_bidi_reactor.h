@@ -121,6 +121,15 @@ class QueuedBidiReactor : public grpc::ServerBidiReactor<Request, Response> {
   int pending_ ABSL_GUARDED_BY(mu_) = 0;  // read, not yet answered
 };
 
+// A stream refused when it opens (e.g. UNAUTHENTICATED): finishes at once with `status`, reads
+// nothing. Deletes itself in OnDone.
+template <typename Request, typename Response>
+class RefusedBidiReactor final : public grpc::ServerBidiReactor<Request, Response> {
+ public:
+  explicit RefusedBidiReactor(const grpc::Status& status) { this->Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace ternserve
 
 #endif  // TERNSERVE_SERVER_QUEUED_BIDI_REACTOR_H_

@@ -105,17 +105,27 @@ absl::StatusOr<ValidatedRequest> ValidateClassifyRequest(const v1::ClassifyReque
   }
 
   // Checked last so that a malformed request is reported as such even when it also arrives late.
-  if (grpc_deadline <= arrival) {
-    return absl::DeadlineExceededError(
-        "the client's gRPC deadline had passed when the request arrived");
+  if (absl::Status in_time = CheckArrivedInTime(arrival, grpc_deadline); !in_time.ok()) {
+    return in_time;
   }
   validated.slo = *slo;
-  // With a reserve as large as the SLO the deadline is at or before the arrival: the policy finds
-  // the request hopeless and answers it as late (--late), like any request that cannot make it.
-  validated.deadline = std::min(arrival + *slo, grpc_deadline) -
-                       absl::Microseconds(std::llround(1000 * limits.slo_reserve_ms));
+  validated.deadline = RequestDeadline(arrival, *slo, grpc_deadline, limits);
   validated.top_k = request.top_k() == 0 ? 1 : request.top_k();
   return validated;
+}
+
+absl::Status CheckArrivedInTime(absl::Time arrival, absl::Time grpc_deadline) {
+  if (grpc_deadline > arrival) return absl::OkStatus();
+  return absl::DeadlineExceededError(
+      "the client's gRPC deadline had passed when the request arrived");
+}
+
+absl::Time RequestDeadline(absl::Time arrival, absl::Duration slo, absl::Time grpc_deadline,
+                           const ValidationLimits& limits) {
+  // With a reserve as large as the SLO the deadline is at or before the arrival: the policy finds
+  // the request hopeless and answers it as late (--late), like any request that cannot make it.
+  return std::min(arrival + slo, grpc_deadline) -
+         absl::Microseconds(std::llround(1000 * limits.slo_reserve_ms));
 }
 
 std::string EchoedRequestId(const v1::ClassifyRequest& request, const ValidationLimits& limits) {

@@ -55,6 +55,14 @@ absl::StatusOr<ValidatedRequest> ValidateClassifyRequest(const v1::ClassifyReque
                                                          absl::Time arrival,
                                                          absl::Time grpc_deadline);
 
+// DEADLINE_EXCEEDED when the client's gRPC deadline had passed at `arrival`.
+absl::Status CheckArrivedInTime(absl::Time arrival, absl::Time grpc_deadline);
+
+// The deadline the server schedules a request for: min(arrival + slo, grpc_deadline) less
+// limits.slo_reserve_ms.
+absl::Time RequestDeadline(absl::Time arrival, absl::Duration slo, absl::Time grpc_deadline,
+                           const ValidationLimits& limits);
+
 // The request_id to echo back: at most limits.max_request_id_bytes (a too-long id is cut, so that
 // error responses still carry a recognizable id).
 std::string EchoedRequestId(const v1::ClassifyRequest& request, const ValidationLimits& limits);

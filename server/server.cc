@@ -4,6 +4,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
 #include <prometheus/exposer.h>
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <exception>
 #include <fstream>
+#include <iterator>
 #include <thread>
 #include <utility>
 
@@ -47,6 +49,18 @@ absl::Status WritePortFile(const std::string& path, int port, int metrics_port) 
     return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ", path));
   }
   return absl::OkStatus();
+}
+
+// The whole of a PEM file a TLS flag names, or FAILED_PRECONDITION naming the flag.
+absl::StatusOr<std::string> ReadPemFile(const char* flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::FailedPreconditionError(absl::StrCat("--", flag, ": cannot read ", path));
+  std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (contents.find("-----BEGIN ") == std::string::npos) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--", flag, ": ", path, " holds no PEM block (-----BEGIN ...)"));
+  }
+  return contents;
 }
 
 // "fixed" and "clipper" without an id run --subnet (the largest by default).
@@ -114,6 +128,7 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   const int threads = EngineThreads(options);
 
   if (absl::Status s = StartMetricsEndpoint(options); !s.ok()) return s;
+  if (absl::Status s = LoadCredentials(options); !s.ok()) return s;
   absl::StatusOr<std::vector<std::unique_ptr<Engine>>> created =
       CreateEngines(options, engines, threads);
   if (!created.ok()) return created.status();
@@ -166,6 +181,40 @@ absl::Status Server::StartMetricsEndpoint(const ServerOptions& options) {
   if (ports.empty()) return absl::UnavailableError("the metrics exposer listens on no port");
   metrics_port_ = ports.front();
   return absl::OkStatus();
+}
+
+absl::Status Server::LoadCredentials(const ServerOptions& options) {
+  if (!options.auth_token_file.empty()) {
+    absl::StatusOr<std::unique_ptr<TokenAuthenticator>> auth =
+        TokenAuthenticator::Load(options.auth_token_file);
+    if (!auth.ok()) return auth.status();
+    auth_ = *std::move(auth);
+  }
+  if (options.tls_cert.empty()) {
+    credentials_ = grpc::InsecureServerCredentials();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> cert = ReadPemFile("tls_cert", options.tls_cert);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPemFile("tls_key", options.tls_key);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  if (!options.tls_client_ca.empty()) {
+    absl::StatusOr<std::string> ca = ReadPemFile("tls_client_ca", options.tls_client_ca);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *std::move(ca);
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
+  credentials_ = grpc::SslServerCredentials(ssl);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> Server::ReloadAuthTokens() {
+  if (auth_ == nullptr) {
+    return absl::FailedPreconditionError("the server runs without --auth_token_file");
+  }
+  return auth_->Reload();
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<Engine>>> Server::CreateEngines(
@@ -244,6 +293,9 @@ absl::Status Server::StartDispatcher(const ServerOptions& options,
         BuildInfo{kTernserveVersion, policy_spec_, processor_->engine_name(),
                   isa_.empty() ? "none" : isa_});
   }
+  statistics_ = std::make_unique<InferenceStatistics>();
+  observers_ = std::make_unique<DispatcherObserverList>(
+      std::vector<DispatcherObserver*>{metrics_.get(), statistics_.get()});
   DispatcherOptions dispatcher_options;
   dispatcher_options.workers = options.workers;
   dispatcher_options.max_batch = options.max_batch;
@@ -251,7 +303,7 @@ absl::Status Server::StartDispatcher(const ServerOptions& options,
   dispatcher_options.subnet_id = subnet_id_;
   dispatcher_options.policy = std::shared_ptr<Policy>(*std::move(policy));
   dispatcher_options.late = options.late;
-  dispatcher_options.observer = metrics_.get();
+  dispatcher_options.observer = observers_.get();
   dispatcher_options.worker_cpus = options.worker_cpus;
   dispatcher_options.idle_spin = absl::Microseconds(options.worker_spin_us);
   dispatcher_ =
@@ -260,32 +312,58 @@ absl::Status Server::StartDispatcher(const ServerOptions& options,
 }
 
 absl::Status Server::StartGrpc(const ServerOptions& options) {
+  const BundleMetadata& metadata = bundle_->metadata();
+  ValidationLimits limits;
+  limits.default_slo_ms = options.default_slo_ms;
+  limits.max_slo_ms = options.max_slo_ms;
+  limits.slo_reserve_ms = options.slo_reserve_ms;
+  limits.num_classes = static_cast<int>(metadata.labels.size());
+  submitter_ = std::make_unique<RequestSubmitter>(dispatcher_.get(), RealClock::Get(),
+                                                  metrics_.get(), statistics_.get(), auth_.get());
   ClassifierServiceOptions service_options;
-  service_options.limits.default_slo_ms = options.default_slo_ms;
-  service_options.limits.max_slo_ms = options.max_slo_ms;
-  service_options.limits.slo_reserve_ms = options.slo_reserve_ms;
-  service_options.limits.num_classes = static_cast<int>(bundle_->metadata().labels.size());
+  service_options.limits = limits;
   service_options.policy = policy_spec_;
   service_options.latency_profile = &profile_;
   service_options.engine = processor_->engine_name();
-  service_options.metrics = metrics_.get();
-  service_ = std::make_unique<ClassifierService>(service_options, &bundle_->metadata(),
-                                                 dispatcher_.get(), RealClock::Get());
+  service_ = std::make_unique<ClassifierService>(service_options, &metadata, submitter_.get());
+  OipServiceOptions oip_options;
+  oip_options.limits = limits;
+  oip_options.model.name = options.model_name.empty() ? metadata.model_name : options.model_name;
+  oip_options.model.labels = metadata.labels;
+  oip_options.model.max_images = options.max_images_per_request;
+  oip_options.model.default_scale = options.input_scale;
+  oip_options.workers = options.workers;
+  oip_options.max_batch = options.max_batch;
+  oip_service_ =
+      std::make_unique<OipService>(oip_options, &metadata, submitter_.get(), statistics_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // Reflection cannot check tokens; with tokens required it is not served.
+  if (auth_ == nullptr) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   const std::string address = HostPort(options.host, options.port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(address, credentials_, &port_);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.RegisterService(service_.get());
+  builder.RegisterService(oip_service_.get());
   grpc_server_ = builder.BuildAndStart();
   if (grpc_server_ == nullptr || port_ == 0) {
     dispatcher_->Drain();
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", address, " (address in use or not available?)"));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", address,
+        options.tls_cert.empty() ? " (address in use or not available?)"
+                                 : " (address in use, or --tls_cert/--tls_key not a valid pair?)"));
   }
   grpc_server_->GetHealthCheckService()->SetServingStatus(true);
+  oip_service_->SetReady(true);
+  spdlog::info("OIP model '{}' version {} (max {} images per request, FP32 input_scale={}); {}{}",
+               oip_options.model.name, kOipModelVersion, options.max_images_per_request,
+               std::string(InputScaleName(options.input_scale)),
+               options.tls_cert.empty() ? "plaintext"
+                                        : (options.tls_client_ca.empty() ? "TLS" : "mutual TLS"),
+               auth_ == nullptr ? ""
+                                : absl::StrCat(", bearer tokens from ", auth_->path(),
+                                               " required (reflection off)"));
   return absl::OkStatus();
 }
 
@@ -294,6 +372,7 @@ void Server::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   if (grpc_server_ != nullptr) grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  if (oip_service_ != nullptr) oip_service_->SetReady(false);
   // Drain first: from now on Enqueue refuses new work (UNAVAILABLE, at once), and Drain returns
   // when every accepted request has been answered, however long the queue. Only then stop gRPC,
   // whose deadline cancels whatever is still open (e.g. a stream whose client never half-closes);

@@ -1,6 +1,7 @@
 // Server: a running Ternserve instance. Wires a Bundle, one engine per worker, the Dispatcher, the
-// Prometheus metrics and the gRPC server (ternserve.v1.Classifier, grpc.health.v1.Health, server
-// reflection) together.
+// Prometheus metrics and the gRPC server (ternserve.v1.Classifier, the Open Inference Protocol's
+// inference.GRPCInferenceService, grpc.health.v1.Health, and server reflection unless tokens are
+// required) together, over TLS and with token authentication when asked.
 //
 // Ownership: the Server owns everything it creates, the bundle included, and the Prometheus
 // registry its metrics live in (server/metrics.h), served over HTTP at /metrics by
@@ -11,6 +12,7 @@
 #ifndef TERNSERVE_SERVER_SERVER_H_
 #define TERNSERVE_SERVER_SERVER_H_
 
+#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 
 #include <memory>
@@ -27,8 +29,12 @@
 #include "server/classifier_service.h"
 #include "server/engine_batch_processor.h"
 #include "server/engine_factory.h"
+#include "server/inference_statistics.h"
 #include "server/metrics.h"
+#include "server/oip_service.h"
+#include "server/request_submitter.h"
 #include "server/server_options.h"
+#include "server/token_auth.h"
 
 namespace prometheus {
 class Exposer;
@@ -70,6 +76,10 @@ class Server {
   // (streams still being written to) up to `grace` before they are cancelled. Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
 
+  // Re-reads --auth_token_file (on SIGHUP): the number of tokens now in use, or why the old ones
+  // are kept. FAILED_PRECONDITION when the server runs without tokens.
+  absl::StatusOr<int> ReloadAuthTokens();
+
  private:
   Server() = default;
   // The steps of start-up, in order. Each fails start-up with a message naming what failed.
@@ -77,6 +87,8 @@ class Server {
                      const EngineFactory& engines);
   // Binds the metrics port first: a port in use fails start-up before minutes of profiling.
   absl::Status StartMetricsEndpoint(const ServerOptions& options);
+  // Reads the token file and the TLS files, also before profiling.
+  absl::Status LoadCredentials(const ServerOptions& options);
   // One engine per worker, each warmed up on one batch.
   absl::StatusOr<std::vector<std::unique_ptr<Engine>>> CreateEngines(const ServerOptions& options,
                                                                      const EngineFactory& factory,
@@ -91,13 +103,17 @@ class Server {
   // The gRPC services, listening.
   absl::Status StartGrpc(const ServerOptions& options);
 
-  // Constant after Start. Destroyed in reverse order: gRPC server, service, dispatcher, processor,
-  // metrics, exposer, registry, bundle.
+  // Constant after Start. Destroyed in reverse order: gRPC server, services, submitter,
+  // dispatcher, processor, observers, statistics, metrics, exposer, registry, credentials, bundle.
   std::unique_ptr<Bundle> bundle_;
+  std::unique_ptr<TokenAuthenticator> auth_;  // null without --auth_token_file
+  std::shared_ptr<grpc::ServerCredentials> credentials_;
   // Null when metrics are off. The exposer shares the registry; the metrics live in it.
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<InferenceStatistics> statistics_;
+  std::unique_ptr<DispatcherObserverList> observers_;
   LatencyProfile profile_;
   std::string policy_spec_;
   std::string isa_;  // the kernel variant the engines run; empty for other engines
@@ -106,7 +122,9 @@ class Server {
   int metrics_port_ = -1;
   std::unique_ptr<EngineBatchProcessor> processor_;
   std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<RequestSubmitter> submitter_;
   std::unique_ptr<ClassifierService> service_;
+  std::unique_ptr<OipService> oip_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
 
   absl::Mutex shutdown_mu_;

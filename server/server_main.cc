@@ -92,6 +92,30 @@ ABSL_FLAG(
     double, max_slo_ms, 60000,
     "Largest latency_slo_ms a request may ask for; larger ones are refused as INVALID_ARGUMENT.");
 
+ABSL_FLAG(int, max_message_bytes, 4 << 20,
+          "Largest gRPC message accepted, in bytes; a larger one is answered RESOURCE_EXHAUSTED. "
+          "One FP32 28x28 image is 3136 bytes.");
+ABSL_FLAG(std::string, model_name, "",
+          "The model's name in the Open Inference Protocol (ModelInfer's model_name). Empty = the "
+          "bundle's model name.");
+ABSL_FLAG(int, max_images_per_request, 64,
+          "Most images one Open Inference Protocol request may carry (its model's max_batch_size); "
+          "more is INVALID_ARGUMENT.");
+ABSL_FLAG(std::string, input_scale, "unit",
+          "How Open Inference Protocol FP32 pixels are scaled unless a request sets the parameter "
+          "input_scale: unit ([0,1]), byte ([0,255], Triton image_client.py's default) or "
+          "inception ([-1,1], image_client.py -s INCEPTION). UINT8 pixels are always 0-255.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve gRPC over TLS (with --tls_key). Empty = plaintext.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates: with TLS on, require every client to present a certificate they "
+          "signed (mutual TLS).");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File of bearer tokens, one per line ('#' comments): every RPC but health must carry "
+          "'authorization: Bearer <token>' for one of them, or gets UNAUTHENTICATED. Re-read on "
+          "SIGHUP. Server reflection is off with tokens. Empty = no authentication.");
+
 namespace ternserve {
 namespace {
 
@@ -108,12 +132,13 @@ constexpr int kExitUsage = 2;
 
 int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::string& program,
                bool serves_metrics) {
-  // Block the shutdown signals before any thread exists, so every thread inherits the mask and only
-  // sigwait below receives them.
+  // Block the shutdown (and reload) signals before any thread exists, so every thread inherits the
+  // mask and only sigwait below receives them.
   sigset_t shutdown_signals;
   sigemptyset(&shutdown_signals);
   sigaddset(&shutdown_signals, SIGTERM);
   sigaddset(&shutdown_signals, SIGINT);
+  sigaddset(&shutdown_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
   // Debian's absl has mutex deadlock detection on: it takes a stack trace and updates a global
   // lock graph for every absl::Mutex gRPC creates per call, tens of microseconds per request.
@@ -125,7 +150,8 @@ int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::s
                    "grpc.health.v1.Health, reflection).\n\nUsage: ",
                    program,
                    " --bundle=models/ternserve.tsn [--port=8001] [flags]\n"
-                   "SIGTERM or SIGINT: stop taking requests, answer everything accepted, exit 0."),
+                   "SIGTERM or SIGINT: stop taking requests, answer everything accepted, exit 0.\n"
+                   "SIGHUP: re-read --auth_token_file."),
       absl::StrCat(program, " ", kTernserveVersion));
   if (!PrevalidateFlags(argc, argv, program, "server/server_main.cc")) {
     std::fprintf(stderr, "Try --help.\n");
@@ -182,6 +208,19 @@ int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::s
   options.default_slo_ms = absl::GetFlag(FLAGS_default_slo_ms);
   options.max_slo_ms = absl::GetFlag(FLAGS_max_slo_ms);
   options.slo_reserve_ms = absl::GetFlag(FLAGS_slo_reserve_ms);
+  options.max_receive_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.model_name = absl::GetFlag(FLAGS_model_name);
+  options.max_images_per_request = absl::GetFlag(FLAGS_max_images_per_request);
+  if (absl::StatusOr<InputScale> scale = ParseInputScale(absl::GetFlag(FLAGS_input_scale));
+      scale.ok()) {
+    options.input_scale = *scale;
+  } else {
+    errors.push_back(absl::StrCat("--", scale.status().message()));
+  }
+  options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key = absl::GetFlag(FLAGS_tls_key);
+  options.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  options.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
   const std::vector<std::string> invalid = ValidateServerOptions(options);
   errors.insert(errors.end(), invalid.begin(), invalid.end());
   if (!errors.empty()) {
@@ -210,7 +249,15 @@ int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::s
   }
 
   int signal = 0;
-  sigwait(&shutdown_signals, &signal);
+  while (sigwait(&shutdown_signals, &signal) == 0 && signal == SIGHUP) {
+    absl::StatusOr<int> tokens = (*server)->ReloadAuthTokens();
+    if (tokens.ok()) {
+      spdlog::info("SIGHUP: re-read --auth_token_file: {} tokens", *tokens);
+    } else {
+      spdlog::warn("SIGHUP: cannot re-read --auth_token_file, the tokens in use stay: {}",
+                   std::string(tokens.status().message()));
+    }
+  }
   spdlog::info("received {}, shutting down: not serving, answering every accepted request",
                signal == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Shutdown(absl::Seconds(5));

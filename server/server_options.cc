@@ -101,8 +101,13 @@ std::vector<std::string> ValidateServerOptions(const ServerOptions& o) {
     errors.push_back(absl::StrCat("--slo_reserve_ms=", o.slo_reserve_ms,
                                   " is not in [0, --default_slo_ms=", o.default_slo_ms, ")"));
   }
-  if (o.max_receive_message_bytes < 1) {
-    errors.push_back("max_receive_message_bytes must be >= 1");
+  CheckRange("max_message_bytes", o.max_receive_message_bytes, 1024, 1 << 30, &errors);
+  CheckRange("max_images_per_request", o.max_images_per_request, 1, 1 << 16, &errors);
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    errors.push_back("--tls_cert and --tls_key go together: give both or neither");
+  }
+  if (!o.tls_client_ca.empty() && o.tls_cert.empty()) {
+    errors.push_back("--tls_client_ca needs TLS on: give --tls_cert and --tls_key too");
   }
   return errors;
 }

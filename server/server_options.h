@@ -13,6 +13,7 @@
 #include "models/kernels/conv_kernels.h"
 #include "scheduler/dispatch_step.h"
 #include "server/engine_factory.h"
+#include "server/oip_request.h"
 
 namespace ternserve {
 
@@ -65,8 +66,23 @@ struct ServerOptions {
   double max_slo_ms = 60000;
   // Part of every SLO kept for the network and the client (ValidationLimits::slo_reserve_ms).
   double slo_reserve_ms = 0;
-  // Largest gRPC message accepted.
+  // Largest gRPC message accepted (--max_message_bytes); gRPC answers a larger one
+  // RESOURCE_EXHAUSTED.
   int max_receive_message_bytes = 4 << 20;
+  // The Open Inference Protocol's model (docs/oip.md): its name (empty: the bundle's), the most
+  // images one ModelInfer may carry (its max_batch_size), and how FP32 pixels are scaled unless a
+  // request says.
+  std::string model_name;
+  int max_images_per_request = 64;
+  InputScale input_scale = InputScale::kUnit;
+  // TLS on the gRPC port: a PEM certificate chain and its key (both or neither); with
+  // tls_client_ca too, clients must present a certificate it signed (mutual TLS).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  // Every RPC but health must carry "authorization: Bearer <token>" for a token of this file
+  // (server/token_auth.h); re-read on SIGHUP. Empty: no authentication.
+  std::string auth_token_file;
 };
 
 // Every problem with `options`, each as one message naming its flag ("--workers=0 is not in

@@ -76,7 +76,8 @@ class ClassifierServiceTest : public ::testing::Test {
     options.policy = "fixed:" + metadata_.subnets[1].name;
     options.engine = "fake";
     options.limits.slo_reserve_ms = slo_reserve_ms;
-    service_ = std::make_unique<ClassifierService>(options, &metadata_, dispatcher_.get(), &clock_);
+    submitter_ = std::make_unique<RequestSubmitter>(dispatcher_.get(), &clock_, nullptr, nullptr);
+    service_ = std::make_unique<ClassifierService>(options, &metadata_, submitter_.get());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -94,6 +95,7 @@ class ClassifierServiceTest : public ::testing::Test {
     server_->Wait();
     server_.reset();
     service_.reset();
+    submitter_.reset();
     dispatcher_.reset();
   }
 
@@ -108,6 +110,7 @@ class ClassifierServiceTest : public ::testing::Test {
   PixelEngineControl control_;
   std::unique_ptr<EngineBatchProcessor> processor_;
   std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<RequestSubmitter> submitter_;
   std::unique_ptr<ClassifierService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::Classifier::Stub> stub_;

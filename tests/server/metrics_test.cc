@@ -283,8 +283,8 @@ TEST(ServerMetricsTest, ServiceAndDispatcherReportEveryRequest) {
   Dispatcher dispatcher(dispatcher_options, &processor, RealClock::Get());
   ClassifierServiceOptions service_options;
   service_options.limits.num_classes = 10;
-  service_options.metrics = &metrics;
-  ClassifierService service(service_options, &metadata, &dispatcher, RealClock::Get());
+  RequestSubmitter submitter(&dispatcher, RealClock::Get(), &metrics, nullptr);
+  ClassifierService service(service_options, &metadata, &submitter);
 
   auto submit_all = [&](const std::vector<v1::ClassifyRequest>& requests) {
     absl::BlockingCounter answered(static_cast<int>(requests.size()));

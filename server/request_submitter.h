@@ -1,0 +1,76 @@
+// RequestSubmitter: the one way a validated request of either API (ternserve.v1 Classify, the Open
+// Inference Protocol's ModelInfer) reaches the dispatcher, and the one place its answer is counted
+// (Prometheus metrics and the OIP statistics). It also authenticates every call of both services
+// (--auth_token_file), counting refusals in the metrics.
+//
+// A request of N images becomes N ClassifyTasks sharing one ClassifyCall and one deadline; the
+// scheduler may batch them with other requests' images or split them over batches. If the queue
+// takes only some of them (it fills up midway), the rest are finished at once with the dispatcher's
+// refusal, so the call still completes exactly once, when its accepted images have run.
+//
+// Ownership: borrows the dispatcher, the clock, the metrics, the statistics and the authenticator,
+// which must outlive it. Thread-safe: Submit is called concurrently by gRPC's threads; its state is
+// constant.
+#ifndef TERNSERVE_SERVER_REQUEST_SUBMITTER_H_
+#define TERNSERVE_SERVER_REQUEST_SUBMITTER_H_
+
+#include <grpcpp/server_context.h>
+
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "scheduler/clock.h"
+#include "scheduler/dispatcher.h"
+#include "server/classify_task.h"
+#include "server/inference_statistics.h"
+#include "server/metrics.h"
+#include "server/token_auth.h"
+
+namespace ternserve {
+
+class RequestSubmitter {
+ public:
+  // Records the answer's final status in the metrics and statistics. The done callback must call
+  // it exactly once, with the status it answers with, before the answer goes out (so that whoever
+  // got the answer and then reads the metrics sees it counted).
+  using Record = absl::FunctionRef<void(const absl::Status&)>;
+  // Gets every image's result, in image order, once all have finished.
+  using DoneCallback =
+      absl::AnyInvocable<void(const std::vector<ImageResult>& results, Record record)>;
+
+  // `metrics` and `statistics` may be null (nothing is recorded there); `auth` null lets every
+  // call in.
+  RequestSubmitter(Dispatcher* dispatcher, Clock* clock, ServerMetrics* metrics,
+                   InferenceStatistics* statistics, const TokenAuthenticator* auth = nullptr);
+
+  // OK if the call may proceed; else UNAUTHENTICATED, counted as a received request answered so.
+  absl::Status Authenticate(const grpc::CallbackServerContext& context) const;
+
+  // When a request arrived, for timing: call on arrival, then OnReceived or OnInvalid follow.
+  absl::Time Now() const { return clock_->Now(); }
+  // A request was read off the wire (before validation).
+  void OnReceived() const;
+  // A received request failed validation and is answered `status` without being queued.
+  void OnInvalid(const absl::Status& status) const;
+
+  // Queues `images` (each 784 pixels, valid until `on_done` has run) as one call. `on_done` runs
+  // exactly once: on a worker thread, or on this one if the dispatcher refuses every image.
+  void Submit(absl::Time arrival, absl::Time deadline,
+              absl::Span<const absl::Span<const float>> images, DoneCallback on_done) const;
+
+ private:
+  // Constant after construction.
+  Dispatcher* const dispatcher_;
+  Clock* const clock_;
+  ServerMetrics* const metrics_;
+  InferenceStatistics* const statistics_;
+  const TokenAuthenticator* const auth_;
+};
+
+}  // namespace ternserve
+
+#endif  // TERNSERVE_SERVER_REQUEST_SUBMITTER_H_
