@@ -13,7 +13,7 @@ SERVE_FLAGS ?=
 
 # Build tools, libraries, the data set, the runtime BLAS and matplotlib (the trainer's plots); prometheus-cpp for
 # the server's metrics and prometheus for promtool, which the metrics test runs; libcurl for the
-# metrics tests' scrapes.
+# metrics tests' scrapes; numpy, PIL and openssl for the Python OIP client and its tests (TLS certificates).
 # libopenblas0-openmp matters: without it Debian's LibTorch falls back to the reference BLAS (~30x slower),
 # which would make every LibTorch baseline unfair.
 APT_PACKAGES := g++ cmake ninja-build pkg-config \
@@ -22,7 +22,7 @@ APT_PACKAGES := g++ cmake ninja-build pkg-config \
   nlohmann-json3-dev libspdlog-dev libspng-dev zlib1g-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
   prometheus-cpp-dev prometheus python3-grpcio libcurl4-openssl-dev \
-  dataset-fashion-mnist python3-matplotlib python3-pil openssl
+  dataset-fashion-mnist python3-matplotlib python3-numpy python3-pil openssl
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -99,6 +99,7 @@ TSAN_TESTS := dispatcher_test thread_pool_test classify_task_test engine_batch_p
   metrics_test cpu_affinity_test
 TSAN_ABSL := build-tsan/absl-tsan
 test-tsan: deps
+	$(call install-missing,dpkg-dev)
 	JOBS=$(JOBS) tools/build_tsan_abseil $(TSAN_ABSL)
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERNSERVE_TSAN=ON \
 	  -DTERNSERVE_BUILD_BENCH=OFF
