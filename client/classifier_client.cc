@@ -7,13 +7,6 @@
 #include <utility>
 
 namespace ternserve {
-namespace {
-
-void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-}
-
-}  // namespace
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
@@ -21,25 +14,33 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
 }
 
 absl::StatusOr<std::unique_ptr<ClassifierClient>> ClassifierClient::Create(
-    const std::string& target) {
+    const std::string& target, const ClientSecurity& security) {
   if (target.empty()) return absl::InvalidArgumentError("server address is empty");
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::Channel> channel = security.NewChannel(target);
   if (channel == nullptr) {
     return absl::InvalidArgumentError("cannot create a channel to '" + target + "'");
   }
-  return std::unique_ptr<ClassifierClient>(new ClassifierClient(target, std::move(channel)));
+  return std::unique_ptr<ClassifierClient>(
+      new ClassifierClient(target, security, std::move(channel)));
 }
 
-ClassifierClient::ClassifierClient(std::string target, std::shared_ptr<grpc::Channel> channel)
+ClassifierClient::ClassifierClient(std::string target, const ClientSecurity& security,
+                                   std::shared_ptr<grpc::Channel> channel)
     : target_(std::move(target)),
+      security_(security),
       channel_(std::move(channel)),
       classifier_(v1::Classifier::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
+void ClassifierClient::PrepareContext(grpc::ClientContext* context, absl::Duration timeout) const {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  security_.PrepareContext(context);
+}
+
 absl::StatusOr<v1::ClassifyResponse> ClassifierClient::Classify(const v1::ClassifyRequest& request,
                                                                 absl::Duration timeout) const {
   grpc::ClientContext context;
-  SetDeadline(&context, timeout);
+  PrepareContext(&context, timeout);
   v1::ClassifyResponse response;
   grpc::Status status = classifier_->Classify(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status);
@@ -49,7 +50,7 @@ absl::StatusOr<v1::ClassifyResponse> ClassifierClient::Classify(const v1::Classi
 absl::StatusOr<std::vector<v1::ClassifyResponse>> ClassifierClient::ClassifyStream(
     const std::vector<v1::ClassifyRequest>& requests, absl::Duration timeout) const {
   grpc::ClientContext context;
-  SetDeadline(&context, timeout);
+  PrepareContext(&context, timeout);
   auto stream = classifier_->ClassifyStream(&context);
   // Write from a second thread so that a long request list never deadlocks on flow control while
   // responses wait to be read.
@@ -70,7 +71,7 @@ absl::StatusOr<std::vector<v1::ClassifyResponse>> ClassifierClient::ClassifyStre
 
 absl::StatusOr<v1::ModelInfo> ClassifierClient::GetModelInfo(absl::Duration timeout) const {
   grpc::ClientContext context;
-  SetDeadline(&context, timeout);
+  PrepareContext(&context, timeout);
   v1::ModelInfo info;
   grpc::Status status = classifier_->GetModelInfo(&context, v1::GetModelInfoRequest(), &info);
   if (!status.ok()) return FromGrpcStatus(status);
@@ -80,7 +81,7 @@ absl::StatusOr<v1::ModelInfo> ClassifierClient::GetModelInfo(absl::Duration time
 absl::StatusOr<std::string> ClassifierClient::CheckHealth(absl::Duration timeout,
                                                           const std::string& service) const {
   grpc::ClientContext context;
-  SetDeadline(&context, timeout);
+  PrepareContext(&context, timeout);
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;

@@ -1,6 +1,7 @@
 // ClassifierClient: a small synchronous client for a Ternserve server: Classify (unary),
 // ClassifyStream (a batch of requests over one stream), GetModelInfo and the standard health check.
-// gRPC statuses come back as absl::Status with the same code and message.
+// gRPC statuses come back as absl::Status with the same code and message. TLS and the bearer token
+// come from a ClientSecurity (client/channel.h).
 //
 // Thread-safe: one client may be shared by threads (gRPC channels and stubs are thread-safe).
 #ifndef TERNSERVE_CLIENT_CLASSIFIER_CLIENT_H_
@@ -16,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/channel.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "ternserve/v1/classifier.grpc.pb.h"
 
@@ -26,8 +28,10 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 
 class ClassifierClient {
  public:
-  // `target` is a gRPC target such as "127.0.0.1:8001" or "dns:///host:port". Connects lazily.
-  static absl::StatusOr<std::unique_ptr<ClassifierClient>> Create(const std::string& target);
+  // `target` is a gRPC target such as "127.0.0.1:8001" or "dns:///host:port". Connects lazily,
+  // with `security`'s credentials; every call carries its token, if any.
+  static absl::StatusOr<std::unique_ptr<ClassifierClient>> Create(
+      const std::string& target, const ClientSecurity& security = ClientSecurity());
 
   // The whole call (queue + compute + network) must finish within `timeout` (the gRPC deadline).
   absl::StatusOr<v1::ClassifyResponse> Classify(const v1::ClassifyRequest& request,
@@ -45,10 +49,15 @@ class ClassifierClient {
   const std::string& target() const { return target_; }
 
  private:
-  ClassifierClient(std::string target, std::shared_ptr<grpc::Channel> channel);
+  ClassifierClient(std::string target, const ClientSecurity& security,
+                   std::shared_ptr<grpc::Channel> channel);
+
+  // A call's context: its deadline and the token.
+  void PrepareContext(grpc::ClientContext* context, absl::Duration timeout) const;
 
   // Constant after construction.
   const std::string target_;
+  const ClientSecurity security_;
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::Classifier::Stub> classifier_;
   const std::unique_ptr<grpc::health::v1::Health::Stub> health_;

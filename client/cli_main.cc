@@ -6,6 +6,9 @@
 //   ternserve-cli info [--server ADDR] [--json]
 //   ternserve-cli health [--server ADDR]
 //
+// Every command also takes the channel flags (client/channel_flags.h): --tls_ca, --tls_cert,
+// --tls_key, --tls_server_name, --auth_token_file.
+//
 // Flags are absl flags, but each subcommand accepts only its own, so the argument loop below is
 // ours: it finds each flag in absl's registry and lets absl parse the value. Exit codes: 0 success,
 // 1 RPC error (the gRPC code name is printed), 2 usage error (bad flags, unreadable input).
@@ -21,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "client/channel_flags.h"
 #include "client/classifier_client.h"
 #include "client/image_files.h"
 #include "models/fashion_mnist.h"
@@ -52,6 +56,12 @@ struct Subcommand {
   int (*run)();
 };
 
+// A command's own flags, then the channel flags every command takes.
+std::vector<std::string> WithChannelFlags(std::vector<std::string> flags) {
+  flags.insert(flags.end(), ChannelFlagNames().begin(), ChannelFlagNames().end());
+  return flags;
+}
+
 int RunClassify();
 int RunInfo();
 int RunHealth();
@@ -62,18 +72,15 @@ const std::vector<Subcommand>& Subcommands() {
        "classify --server ADDR (--image FILE | --idx FILE --index N) [--slo_ms N] [--top_k K] "
        "[--json]",
        "Classify one image and print the top classes, the sub-net used and the timings.",
-       {"server", "image", "idx", "index", "slo_ms", "top_k", "request_id", "timeout_ms", "json"},
+       WithChannelFlags({"server", "image", "idx", "index", "slo_ms", "top_k", "request_id",
+                         "timeout_ms", "json"}),
        &RunClassify},
-      {"info",
-       "info [--server ADDR] [--json]",
+      {"info", "info [--server ADDR] [--json]",
        "Print the served model: labels, sub-nets and accuracies, policy, engine.",
-       {"server", "timeout_ms", "json"},
-       &RunInfo},
-      {"health",
-       "health [--server ADDR]",
+       WithChannelFlags({"server", "timeout_ms", "json"}), &RunInfo},
+      {"health", "health [--server ADDR]",
        "Print the server's health status (SERVING, NOT_SERVING, ...); exit 0 only when SERVING.",
-       {"server", "timeout_ms"},
-       &RunHealth},
+       WithChannelFlags({"server", "timeout_ms"}), &RunHealth},
   };
   return *subcommands;
 }
@@ -81,14 +88,17 @@ const std::vector<Subcommand>& Subcommands() {
 void PrintTopUsage(FILE* out) {
   std::fprintf(out, "Usage: ternserve-cli <command> [flags]\n\nCommands:\n");
   for (const Subcommand& s : Subcommands()) std::fprintf(out, "  %-9s %s\n", s.name, s.summary);
-  std::fprintf(out, "\nRun 'ternserve-cli <command> --help' for the command's flags.\n");
+  std::fprintf(out,
+               "\nEvery command takes --tls_ca (TLS), --tls_cert/--tls_key (mutual TLS), "
+               "--tls_server_name and --auth_token_file (a bearer token).\n"
+               "Run 'ternserve-cli <command> --help' for the command's flags.\n");
 }
 
 void PrintUsage(const Subcommand& sub, FILE* out) {
   std::fprintf(out, "Usage: ternserve-cli %s\n\n%s\n\nFlags:\n", sub.synopsis, sub.summary);
   for (const std::string& name : sub.flags) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    std::fprintf(out, "  --%-11s %s (default: %s)\n", name.c_str(), flag->Help().c_str(),
+    std::fprintf(out, "  --%-16s %s (default: %s)\n", name.c_str(), flag->Help().c_str(),
                  flag->DefaultValue().empty() ? "none" : flag->DefaultValue().c_str());
   }
 }
@@ -163,12 +173,18 @@ int RpcError(const absl::Status& status) {
 
 absl::Duration Timeout() { return absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms)); }
 
-// Connects to --server; on failure prints and returns null.
-std::unique_ptr<ClassifierClient> Connect() {
+// Connects to --server with the channel flags; on failure prints the usage error and returns
+// null.
+std::unique_ptr<ClassifierClient> Connect(const Subcommand& sub) {
+  absl::StatusOr<ClientSecurity> security = ClientSecurity::Load(ChannelOptionsFromFlags());
+  if (!security.ok()) {
+    UsageError(sub, std::string(security.status().message()));
+    return nullptr;
+  }
   absl::StatusOr<std::unique_ptr<ClassifierClient>> client =
-      ClassifierClient::Create(absl::GetFlag(FLAGS_server));
+      ClassifierClient::Create(absl::GetFlag(FLAGS_server), *security);
   if (!client.ok()) {
-    std::fprintf(stderr, "ternserve-cli: %s\n", std::string(client.status().message()).c_str());
+    UsageError(sub, std::string(client.status().message()));
     return nullptr;
   }
   return *std::move(client);
@@ -225,7 +241,7 @@ int RunClassify() {
   request.set_latency_slo_ms(absl::GetFlag(FLAGS_slo_ms));
   request.set_top_k(absl::GetFlag(FLAGS_top_k));
   request.set_request_id(absl::GetFlag(FLAGS_request_id));
-  std::unique_ptr<ClassifierClient> client = Connect();
+  std::unique_ptr<ClassifierClient> client = Connect(sub);
   if (client == nullptr) return kExitUsage;
   absl::StatusOr<v1::ClassifyResponse> response = client->Classify(request, Timeout());
   if (!response.ok()) return RpcError(response.status());
@@ -249,7 +265,7 @@ int RunClassify() {
 }
 
 int RunInfo() {
-  std::unique_ptr<ClassifierClient> client = Connect();
+  std::unique_ptr<ClassifierClient> client = Connect(Subcommands()[1]);
   if (client == nullptr) return kExitUsage;
   absl::StatusOr<v1::ModelInfo> info = client->GetModelInfo(Timeout());
   if (!info.ok()) return RpcError(info.status());
@@ -299,7 +315,7 @@ int RunInfo() {
 }
 
 int RunHealth() {
-  std::unique_ptr<ClassifierClient> client = Connect();
+  std::unique_ptr<ClassifierClient> client = Connect(Subcommands()[2]);
   if (client == nullptr) return kExitUsage;
   absl::StatusOr<std::string> status = client->CheckHealth(Timeout());
   if (!status.ok()) return RpcError(status.status());

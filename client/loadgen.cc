@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <deque>
 #include <string>
 #include <thread>
 #include <utility>
@@ -37,123 +36,6 @@ constexpr auto kStartDelay = std::chrono::milliseconds(2);
 constexpr absl::Duration kDrainGrace = absl::Seconds(5);
 
 }  // namespace
-
-// One in-flight call; owned by the gRPC callback, which deletes it.
-struct Loadgen::Call {
-  grpc::ClientContext context;
-  v1::ClassifyRequest request;
-  v1::ClassifyResponse response;
-  RequestRecord* record = nullptr;
-  // The request borrows its image's prebuilt Pixels (no copy on the hot path), so it must give it
-  // back before it is destroyed. Many calls read one Pixels at once; protobuf const access,
-  // serialization included, is thread-safe.
-  ~Call() { request.unsafe_arena_release_pixels(); }
-};
-
-// One ClassifyStream (stream mode). The pacing thread queues requests with Send; gRPC allows one
-// outstanding write, so they go out one at a time from the queue, the next started by the previous
-// write's completion. One read is always posted; each response goes to the Loadgen. Owned by the
-// Loadgen, which must outlive OnDone (see in_flight()). Thread-safe: Send/CloseWrites (pacing
-// thread) and the reactions (gRPC threads) share the queue under mu_.
-class Loadgen::Stream final
-    : public grpc::ClientBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse> {
- public:
-  Stream(Loadgen* owner, v1::Classifier::Stub* stub) : owner_(owner) {
-    stub->async()->ClassifyStream(&context_, this);
-    StartRead(&response_);
-    StartCall();
-  }
-
-  // Queues one request (its request_id set, its pixels borrowed) and writes it if the stream is
-  // idle.
-  void Send(const v1::Pixels* pixels, const RequestRecord& record, int64_t index) {
-    const v1::ClassifyRequest* start = nullptr;
-    {
-      absl::MutexLock lock(&mu_);
-      if (broken_) return;  // stays unanswered: counted as NO_RESPONSE
-      Outgoing& out = queue_.emplace_back();
-      out.request.unsafe_arena_set_allocated_pixels(const_cast<v1::Pixels*>(pixels));
-      out.request.set_latency_slo_ms(record.slo_ms);
-      out.request.set_top_k(1);
-      out.request.set_request_id(std::to_string(index));
-      if (!writing_) {
-        writing_ = true;
-        start = &queue_.front().request;
-      }
-    }
-    if (start != nullptr) StartWrite(start);
-  }
-
-  // No more requests: half-closes once the queue has gone out.
-  void CloseWrites() {
-    bool close_now = false;
-    {
-      absl::MutexLock lock(&mu_);
-      closing_ = true;
-      close_now = !writing_ && !writes_done_;
-      writes_done_ = writes_done_ || close_now;
-    }
-    if (close_now) StartWritesDone();
-  }
-
-  void Cancel() { context_.TryCancel(); }
-
-  void OnWriteDone(bool ok) override {
-    const v1::ClassifyRequest* next = nullptr;
-    bool close_now = false;
-    {
-      absl::MutexLock lock(&mu_);
-      queue_.pop_front();
-      if (!ok) {  // the stream is gone: what is queued will never be answered
-        broken_ = true;
-        queue_.clear();
-      }
-      if (!queue_.empty()) {
-        next = &queue_.front().request;  // stable: deque push_back keeps references
-      } else {
-        writing_ = false;
-        close_now = ok && closing_ && !writes_done_;
-        writes_done_ = writes_done_ || close_now;
-      }
-    }
-    if (next != nullptr) StartWrite(next);
-    if (close_now) StartWritesDone();
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) return;  // the server finished (or the stream broke): OnDone follows
-    owner_->OnStreamResponse(response_);
-    StartRead(&response_);
-  }
-
-  void OnDone(const grpc::Status& status) override {
-    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
-      std::fprintf(
-          stderr, "ternserve-loadgen: a stream ended with %s: %s\n",
-          absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())).c_str(),
-          status.error_message().c_str());
-    }
-    owner_->open_streams_.fetch_sub(1, std::memory_order_acq_rel);
-  }
-
- private:
-  // A queued request; gives its borrowed pixels back before it is destroyed.
-  struct Outgoing {
-    v1::ClassifyRequest request;
-    ~Outgoing() { request.unsafe_arena_release_pixels(); }
-  };
-
-  Loadgen* const owner_;
-  grpc::ClientContext context_;
-  v1::ClassifyResponse response_;  // the read chain's (one read at a time)
-
-  absl::Mutex mu_;
-  std::deque<Outgoing> queue_ ABSL_GUARDED_BY(mu_);  // front is being written if writing_
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool closing_ ABSL_GUARDED_BY(mu_) = false;
-  bool writes_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool broken_ ABSL_GUARDED_BY(mu_) = false;
-};
 
 Loadgen::Loadgen(const LoadgenOptions& options) : options_(options) {
   // gRPC's mutexes are absl::Mutex here; absl's deadlock detection (on in Debian's build) records
@@ -199,13 +81,12 @@ absl::StatusOr<std::unique_ptr<Loadgen>> Loadgen::Create(const LoadgenOptions& o
           : spec->duration_s;
 
   loadgen->labels_ = *std::move(labels);
-  loadgen->pixels_.resize(static_cast<size_t>(images->count));
-  std::vector<float> floats;
-  for (int64_t i = 0; i < images->count; ++i) {
-    floats.clear();
-    images->AppendImageAsFloat(i, &floats);
-    loadgen->pixels_[i].mutable_values()->Add(floats.begin(), floats.end());
-  }
+  LoadgenRpcOptions rpc;
+  rpc.api = options.api;
+  rpc.model_name = options.model_name;
+  rpc.timeout = options.timeout;
+  rpc.security = options.security;
+  loadgen->rpc_ = LoadgenRpc::Create(rpc, *images, loadgen.get());
   return loadgen;
 }
 
@@ -219,37 +100,33 @@ absl::Status Loadgen::Connect() {
     // No transparent retries: the retry filter buffers every request for a possible replay, a
     // per-call cost the load generator must not pay, and a retried call would hide an error.
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-    channels_.push_back(
-        grpc::CreateCustomChannel(options_.server, grpc::InsecureChannelCredentials(), args));
-    stubs_.push_back(v1::Classifier::NewStub(channels_.back()));
+    channels_.push_back(options_.security.NewChannel(options_.server, args));
   }
-  const auto deadline =
-      std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.connect_timeout);
-  grpc::ClientContext context;
-  context.set_deadline(deadline);
-  v1::ModelInfo info;
-  const grpc::Status status = stubs_[0]->GetModelInfo(&context, v1::GetModelInfoRequest(), &info);
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot reach the server at ", options_.server, " (GetModelInfo within ",
-        absl::FormatDuration(options_.connect_timeout),
-        "): ", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())), ": ",
-        status.error_message()));
+  const absl::Time deadline = absl::Now() + options_.connect_timeout;
+  absl::StatusOr<std::string> model = rpc_->Handshake(channels_[0], deadline);
+  if (!model.ok()) {
+    const absl::Status& status = model.status();
+    const std::string why =
+        absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message());
+    if (status.code() == absl::StatusCode::kUnavailable ||
+        status.code() == absl::StatusCode::kDeadlineExceeded) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot reach the server at ", options_.server, " (within ",
+                       absl::FormatDuration(options_.connect_timeout), "): ", why));
+    }
+    return absl::Status(status.code(), absl::StrCat("the server at ", options_.server,
+                                                    " refused the start-up check: ", why));
   }
-  // Any other answer (even UNIMPLEMENTED) means a gRPC server is there.
-  server_model_ = status.ok() ? info.model_name() : "unknown";
+  server_model_ = *std::move(model);
   for (size_t i = 0; i < channels_.size(); ++i) {
-    if (!channels_[i]->WaitForConnected(deadline)) {
+    if (!channels_[i]->WaitForConnected(absl::ToChronoTime(deadline))) {
       return absl::UnavailableError(absl::StrCat("connection ", i + 1, " of ", channels_.size(),
                                                  " to ", options_.server, " did not come up"));
     }
   }
-  if (options_.stream) {
-    for (const auto& stub : stubs_) {
-      open_streams_.fetch_add(1, std::memory_order_relaxed);
-      streams_.push_back(std::make_unique<Stream>(this, stub.get()));
-    }
+  for (const auto& channel : channels_) {
+    if (options_.stream) open_streams_.fetch_add(1, std::memory_order_relaxed);
+    connections_.push_back(rpc_->NewConnection(channel, options_.stream));
   }
   return absl::OkStatus();
 }
@@ -261,65 +138,55 @@ int64_t Loadgen::in_flight() const {
 
 void Loadgen::Issue(RequestRecord* record, Clock::time_point now) {
   record->sent_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_).count();
-  const int64_t connection = next_stub_;
-  if (++next_stub_ == static_cast<int64_t>(stubs_.size())) next_stub_ = 0;
-  if (options_.stream) {
-    streams_[connection]->Send(&pixels_[record->image], *record, record - records_.data());
-    return;
-  }
-  auto* call = new Call;
-  call->record = record;
-  call->request.unsafe_arena_set_allocated_pixels(&pixels_[record->image]);
-  call->request.set_latency_slo_ms(record->slo_ms);
-  call->request.set_top_k(1);
-  call->context.set_deadline(std::chrono::system_clock::now() +
-                             absl::ToChronoNanoseconds(options_.timeout));
-  stubs_[connection]->async()->Classify(
-      &call->context, &call->request, &call->response,
-      [this, call](grpc::Status status) { OnDone(call, status); });
+  const int64_t connection = next_connection_;
+  if (++next_connection_ == static_cast<int64_t>(connections_.size())) next_connection_ = 0;
+  connections_[connection]->Send(record, record - records_.data());
 }
 
-void Loadgen::Record(RequestRecord& r, int32_t code, const v1::ClassifyResponse& response,
-                     Clock::time_point now) {
+void Loadgen::Complete(RequestRecord& r, const LoadgenAnswer& answer, Clock::time_point now) {
   r.done_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_).count();
-  r.code = code;
-  if (code == 0) {
-    r.correct = response.top_k_size() > 0 && response.top_k(0).class_id() == labels_[r.image];
-    r.subnet_id = response.subnet().id();
-    r.expected_accuracy = static_cast<float>(response.subnet().expected_accuracy());
-    r.queue_us = response.queue_us();
-    r.compute_us = response.compute_us();
-    r.deadline_met = response.deadline_met();
+  r.code = answer.code;
+  if (answer.code == 0) {
+    r.correct = answer.class_id >= 0 && answer.class_id == labels_[r.image];
+    r.subnet_id = answer.subnet_id;
+    r.expected_accuracy = answer.expected_accuracy;
+    r.queue_us = answer.queue_us;
+    r.compute_us = answer.compute_us;
+    r.deadline_met = answer.deadline_met;
     latency_.Record(r.done_ns - r.sent_ns);
     ok_.fetch_add(1, std::memory_order_relaxed);
   } else {
     errors_.fetch_add(1, std::memory_order_relaxed);
+    if (!answer.problem.empty() && unreadable_.fetch_add(1, std::memory_order_relaxed) == 0) {
+      absl::MutexLock lock(&unreadable_mu_);
+      first_unreadable_ = answer.problem;
+    }
   }
-}
-
-void Loadgen::OnDone(Call* call, const grpc::Status& status) {
-  Record(*call->record, static_cast<int32_t>(status.error_code()), call->response, Clock::now());
-  delete call;
   // Publishes the record to Run's final read.
   completed_.fetch_add(1, std::memory_order_release);
 }
 
-void Loadgen::OnStreamResponse(const v1::ClassifyResponse& response) {
+void Loadgen::OnAnswer(RequestRecord* record, const LoadgenAnswer& answer) {
+  Complete(*record, answer, Clock::now());
+}
+
+void Loadgen::OnStreamAnswer(const LoadgenAnswer& answer) {
   const Clock::time_point now = Clock::now();
   int64_t index = -1;
   // A request is sent (sent_ is stored) after Issue returns, so its answer may come first: any
   // planned index is valid; a record answered twice is not.
-  if (!absl::SimpleAtoi(response.request_id(), &index) || index < 0 || index >= planned() ||
+  if (!absl::SimpleAtoi(answer.request_id, &index) || index < 0 || index >= planned() ||
       records_[index].code != RequestRecord::kNoResponse) {
     unmatched_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  Record(records_[index], response.has_status() ? response.status().code() : 0, response, now);
-  completed_.fetch_add(1, std::memory_order_release);
+  Complete(records_[index], answer, now);
 }
 
+void Loadgen::OnStreamDone() { open_streams_.fetch_sub(1, std::memory_order_acq_rel); }
+
 void Loadgen::CloseStreams(Clock::time_point give_up) {
-  for (const auto& stream : streams_) stream->CloseWrites();
+  for (const auto& connection : connections_) connection->CloseWrites();
   auto wait_until = [this](Clock::time_point limit) {
     while (open_streams_.load(std::memory_order_acquire) > 0 && Clock::now() < limit) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -331,7 +198,7 @@ void Loadgen::CloseStreams(Clock::time_point give_up) {
                "ternserve-loadgen: %d stream(s) still open after the wait: cancelled; their "
                "unanswered requests count as NO_RESPONSE\n",
                open_streams_.load());
-  for (const auto& stream : streams_) stream->Cancel();  // a no-op on a finished stream
+  for (const auto& connection : connections_) connection->Cancel();  // no-op once finished
   wait_until(Clock::now() + std::chrono::seconds(1));
 }
 
@@ -340,9 +207,10 @@ LoadgenReport Loadgen::Run(const std::atomic<bool>* stop) {
   info.trace = options_.trace;
   info.connections = options_.connections;
   info.mode = options_.stream ? "stream" : "unary";
+  info.api = std::string(LoadgenApiName(options_.api));
   info.planned = planned();
   info.trace_duration_s = trace_duration_s_;
-  if (stubs_.empty()) return Summarize({}, info);  // not connected: nothing sent
+  if (connections_.empty()) return Summarize({}, info);  // not connected: nothing sent
   // Sleeps of the pacing thread end within ~1 µs of the asked time instead of the default 50 µs
   // timer slack (Linux; harmless elsewhere).
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
@@ -391,6 +259,13 @@ LoadgenReport Loadgen::Run(const std::atomic<bool>* stop) {
                  "ternserve-loadgen: %lld stream response(s) named no outstanding request; "
                  "ignored\n",
                  static_cast<long long>(unmatched));
+  }
+  if (const int64_t unreadable = unreadable_.load(); unreadable > 0) {
+    absl::MutexLock lock(&unreadable_mu_);
+    std::fprintf(stderr,
+                 "ternserve-loadgen: %lld answer(s) could not be read, counted as INTERNAL "
+                 "(the first: %s)\n",
+                 static_cast<long long>(unreadable), first_unreadable_.c_str());
   }
   finished.Notify();
   if (progress.joinable()) progress.join();

@@ -2,12 +2,14 @@
 //
 // It replays an arrival trace (scheduler/trace.h specs, as ternserve-sim does) with real
 // Fashion-MNIST test images, and reports what the client observed: latency, SLO attainment,
-// measured top-1 accuracy, the sub-nets that answered. Two modes, as perf_analyzer has:
-//   - unary: one asynchronous Classify call per request;
-//   - stream: one ClassifyStream per connection, opened in Connect, each request a message on it
-//     (its request_id is its index in the plan). A message costs both sides a fraction of a unary
-//     call (no per-call set-up, headers or deadline timer), so this mode measures the server's
-//     scheduling and compute rather than gRPC's per-call cost.
+// measured top-1 accuracy, the sub-nets that answered. It speaks either API (LoadgenApi):
+// ternserve.v1.Classifier or the Open Inference Protocol (loadgen_messages.h). Two modes, as
+// perf_analyzer has:
+//   - unary: one asynchronous call (Classify, ModelInfer) per request;
+//   - stream: one stream (ClassifyStream, ModelStreamInfer) per connection, opened in Connect, each
+//     request a message on it (its id is its index in the plan). A message costs both sides a
+//     fraction of a unary call (no per-call set-up, headers or deadline timer), so this mode
+//     measures the server's scheduling and compute rather than gRPC's per-call cost.
 //
 // Open loop: one pacing thread (the caller of Run) issues each request at its arrival time and
 // never waits for responses; if it falls behind the trace it sends at once and records the lag.
@@ -20,8 +22,6 @@
 #ifndef TERNSERVE_CLIENT_LOADGEN_H_
 #define TERNSERVE_CLIENT_LOADGEN_H_
 
-#include <grpcpp/channel.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -31,18 +31,28 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "client/channel.h"
+#include "client/loadgen_messages.h"
 #include "client/loadgen_plan.h"
+#include "client/loadgen_rpc.h"
 #include "client/loadgen_stats.h"
 #include "models/fashion_mnist.h"
-#include "ternserve/v1/classifier.grpc.pb.h"
 
 namespace ternserve {
 
 struct LoadgenOptions {
   // gRPC target, e.g. "127.0.0.1:8001".
   std::string server;
+  // TLS and the bearer token (client/channel.h); default plaintext, no token.
+  ClientSecurity security;
+  // Which API the requests use.
+  LoadgenApi api = LoadgenApi::kTernserve;
+  // OIP: the model every request names; empty means the server's only model (RepositoryIndex in
+  // Connect). Unused by the ternserve API, which names no model.
+  std::string model_name;
   // Arrival trace spec (see scheduler/trace.h).
   std::string trace;
   // SLOs of arrivals without their own (a file trace's SLO wins): one entry for --slo_ms.
@@ -53,7 +63,7 @@ struct LoadgenOptions {
   // gRPC deadline of each unary call; also bounds the wait for stragglers at the end (the only use
   // in stream mode, where a message has no deadline of its own beyond its SLO).
   absl::Duration timeout = absl::Seconds(10);
-  // Stream mode: one ClassifyStream per connection instead of a unary call per request.
+  // Stream mode: one stream per connection instead of a unary call per request.
   bool stream = false;
   // Deadline of the reachability check and of each connection's set-up in Connect.
   absl::Duration connect_timeout = absl::Seconds(3);
@@ -65,16 +75,17 @@ struct LoadgenOptions {
   bool progress = true;
 };
 
-class Loadgen {
+class Loadgen final : private LoadgenSink {
  public:
   // Parses the trace, reads the images and labels, and plans every request. INVALID_ARGUMENT for
   // bad options or trace spec; NOT_FOUND or INVALID_ARGUMENT naming the file for unusable input.
   static absl::StatusOr<std::unique_ptr<Loadgen>> Create(const LoadgenOptions& options);
   ~Loadgen();
 
-  // Opens every connection (and, in stream mode, its stream) and asks the server for its model
-  // (GetModelInfo) within connect_timeout. UNAVAILABLE, saying what failed, when the server cannot
-  // be reached.
+  // Asks the server for its model (LoadgenRpc::Handshake: GetModelInfo, or for the OIP
+  // ModelMetadata / RepositoryIndex) and opens every connection (and, in stream mode, its stream)
+  // within connect_timeout. UNAVAILABLE, saying what failed, when the server cannot be reached;
+  // the handshake's own code (UNAUTHENTICATED, NOT_FOUND, ...) when it refused.
   absl::Status Connect();
 
   // Replays the plan, waits for every call (at most timeout + a grace period), and summarizes.
@@ -85,22 +96,20 @@ class Loadgen {
   // Requests sent but not answered, plus streams not yet finished (non-zero only if Run gave up
   // waiting): callbacks that may still run into this Loadgen.
   int64_t in_flight() const;
-  // The model name GetModelInfo reported in Connect.
+  // The model name the server reported in Connect.
   const std::string& server_model() const { return server_model_; }
 
  private:
   using Clock = std::chrono::steady_clock;
-  struct Call;
-  class Stream;
 
   explicit Loadgen(const LoadgenOptions& options);
   void Issue(RequestRecord* record, Clock::time_point now);
-  void OnDone(Call* call, const grpc::Status& status);
-  // Fills `r` from an answer (status OK or a stream message's own status) received at `now`.
-  void Record(RequestRecord& r, int32_t code, const v1::ClassifyResponse& response,
-              Clock::time_point now);
-  // Stream mode: the response to the request whose request_id it carries.
-  void OnStreamResponse(const v1::ClassifyResponse& response);
+  // Fills `r` from its answer, received at `now`, and counts it completed.
+  void Complete(RequestRecord& r, const LoadgenAnswer& answer, Clock::time_point now);
+  // LoadgenSink, on gRPC threads.
+  void OnAnswer(RequestRecord* record, const LoadgenAnswer& answer) override;
+  void OnStreamAnswer(const LoadgenAnswer& answer) override;
+  void OnStreamDone() override;
   // Stream mode: half-closes every stream, waits for them to finish until `give_up`, then cancels
   // what is left.
   void CloseStreams(Clock::time_point give_up);
@@ -110,12 +119,12 @@ class Loadgen {
   // Constant after Create / Connect.
   const LoadgenOptions options_;
   double trace_duration_s_ = 0;
-  std::vector<v1::Pixels> pixels_;  // one per image, borrowed (read-only) by in-flight calls
   std::vector<uint8_t> labels_;
+  // The images as the API's messages; outlives the connections (declared first).
+  std::unique_ptr<LoadgenRpc> rpc_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
-  std::vector<std::unique_ptr<v1::Classifier::Stub>> stubs_;
-  // Stream mode: one per connection. OnDone counts a stream out of open_streams_.
-  std::vector<std::unique_ptr<Stream>> streams_;
+  std::vector<std::unique_ptr<LoadgenConnection>> connections_;
+  // Stream mode: OnStreamDone counts a stream out.
   std::atomic<int> open_streams_{0};
   std::string server_model_;
   Clock::time_point start_;
@@ -123,15 +132,19 @@ class Loadgen {
   // One slot per request: the pacing thread writes sent_ns, the call's callback the results.
   std::vector<RequestRecord> records_;
   // Pacing thread only.
-  int64_t next_stub_ = 0;
+  int64_t next_connection_ = 0;
   // Written by the pacing thread, read by everyone.
   std::atomic<int64_t> sent_{0};
   // Written by completion callbacks.
   std::atomic<int64_t> completed_{0};
   std::atomic<int64_t> ok_{0};
   std::atomic<int64_t> errors_{0};
-  // Stream responses whose request_id names no request sent, or one already answered.
+  // Stream responses whose id names no request sent, or one already answered.
   std::atomic<int64_t> unmatched_{0};
+  // Answers that came back OK but could not be read (recorded as INTERNAL), and the first reason.
+  std::atomic<int64_t> unreadable_{0};
+  absl::Mutex unreadable_mu_;
+  std::string first_unreadable_ ABSL_GUARDED_BY(unreadable_mu_);
   LatencyHistogram latency_;
   // Progress thread only.
   int64_t progress_last_ok_ = 0;

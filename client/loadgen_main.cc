@@ -1,7 +1,8 @@
 // ternserve-loadgen: open-loop load generator for a Ternserve server. Replays an arrival trace as
-// asynchronous Classify calls (or ClassifyStream messages) with Fashion-MNIST test images and
+// asynchronous Classify calls (or ClassifyStream messages), or with --api=oip as the Open Inference
+// Protocol's ModelInfer calls (ModelStreamInfer messages), with Fashion-MNIST test images and
 // reports latency, SLO attainment, measured and claimed accuracy and the sub-net mix (see
-// client/loadgen.h).
+// client/loadgen.h). TLS and the token come from the channel flags (client/channel_flags.h).
 //
 // Exit codes: 0 the run completed (even if some calls failed), 1 the server was unreachable at
 // start or an input file is unusable, 2 bad flags or trace spec. SIGINT stops sending; the calls
@@ -19,30 +20,42 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "client/channel_flags.h"
 #include "client/loadgen.h"
+#include "client/loadgen_messages.h"
 #include "client/loadgen_plan.h"
 #include "scheduler/trace.h"
 #include "util/flag_check.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:8001", "Server address, host:port.");
+ABSL_FLAG(std::string, api, "ternserve",
+          "The API the requests use: ternserve (ternserve.v1.Classifier: Classify, "
+          "ClassifyStream) or oip (the Open Inference Protocol: ModelInfer, ModelStreamInfer; one "
+          "FP32 [1,1,28,28] image per request, the SLO as its 'timeout' parameter).");
+ABSL_FLAG(std::string, model_name, "",
+          "With --api=oip: the model every request names. Empty: the server's only model "
+          "(asked with RepositoryIndex at start).");
 ABSL_FLAG(std::string, trace, "",
           "Arrival trace (required): poisson:rate=R,duration=S | gamma:rate=R,cv2=C,duration=S | "
           "ramp:from=R1,to=R2,duration=S | file:PATH (arrival µs per line, optional SLO ms, "
           "which wins over --slo_ms/--slo_mix).");
 ABSL_FLAG(std::optional<double>, slo_ms, std::nullopt,
-          "Latency SLO of every request, in ms (sent as latency_slo_ms). Unset: 50, or --slo_mix.");
+          "Latency SLO of every request, in ms (sent as latency_slo_ms, or with --api=oip as the "
+          "'timeout' parameter in µs). Unset: 50, or --slo_mix.");
 ABSL_FLAG(std::string, slo_mix, "",
           "SLO mix S1:p1,S2:p2,...: each request gets SLO Si ms with probability pi / sum(p). "
           "Excludes --slo_ms.");
 ABSL_FLAG(int, connections, 4, "HTTP/2 connections (channels); requests round-robin over them.");
 ABSL_FLAG(bool, stream, false,
-          "Send the requests as messages on one ClassifyStream per connection instead of a unary "
-          "Classify call each (cheaper per request for both sides, as perf_analyzer --streaming).");
+          "Send the requests as messages on one stream per connection (ClassifyStream, or "
+          "ModelStreamInfer) instead of a unary call each (cheaper per request for both sides, as "
+          "perf_analyzer --streaming).");
 ABSL_FLAG(int, timeout_ms, 10000,
           "gRPC deadline of each unary call, in ms; with --stream, how long (plus 5 s) to wait for "
           "the last answers once everything is sent.");
 ABSL_FLAG(int, connect_timeout_ms, 3000,
-          "How long the start-up check (GetModelInfo, then every connection up) may take, in ms.");
+          "How long the start-up check (GetModelInfo, or with --api=oip ModelMetadata or "
+          "RepositoryIndex, then every connection up) may take, in ms.");
 ABSL_FLAG(uint64_t, seed, 1, "Seed for the trace, the SLO mix and the choice of images.");
 ABSL_FLAG(std::string, images,
           std::string(ternserve::kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz",
@@ -57,6 +70,9 @@ namespace ternserve {
 namespace {
 
 constexpr char kOwnFile[] = "client/loadgen_main.cc";
+// The files whose flags are this binary's, for --help and the usage checks: this one and the
+// channel flags (client/channel_flags.cc). The binary links no other flags from client/.
+constexpr char kOwnFlagFiles[] = "client/";
 constexpr int kExitUnreachable = 1;
 constexpr int kExitUsage = 2;
 
@@ -75,14 +91,15 @@ int UsageError(const std::string& message) {
 int Main(int argc, char** argv) {
   SetUsage(kOwnFile,
            "Open-loop load generator: replays an arrival trace as asynchronous Classify calls (or "
-           "ClassifyStream messages, --stream) with "
-           "Fashion-MNIST test images, and reports latency, SLO attainment, measured and claimed "
-           "accuracy and the sub-net mix.\n\nUsage: ternserve-loadgen --server ADDR --trace SPEC "
-           "[--slo_ms S | --slo_mix S1:p1,S2:p2] [--connections N] [--stream] [--json]\n\nExit "
-           "codes: 0 run "
-           "completed, 1 server unreachable or input unusable, 2 usage error.");
-  if (PrintHelpIfAsked(argc, argv, kOwnFile)) return 0;
-  if (!PrevalidateFlags(argc, argv, "ternserve-loadgen", kOwnFile)) {
+           "ClassifyStream messages, --stream), or with --api=oip ModelInfer calls (or "
+           "ModelStreamInfer messages), with Fashion-MNIST test images, and reports latency, SLO "
+           "attainment, measured and claimed accuracy and the sub-net mix.\n\nUsage: "
+           "ternserve-loadgen --server ADDR --trace SPEC [--api ternserve|oip] [--slo_ms S | "
+           "--slo_mix S1:p1,S2:p2] [--connections N] [--stream] [--tls_ca FILE] "
+           "[--auth_token_file FILE] [--json]\n\nExit codes: 0 run completed, 1 server "
+           "unreachable or refusing, or input unusable, 2 usage error.");
+  if (PrintHelpIfAsked(argc, argv, kOwnFlagFiles)) return 0;
+  if (!PrevalidateFlags(argc, argv, "ternserve-loadgen", kOwnFlagFiles)) {
     std::fprintf(stderr, "Try --help.\n");
     return kExitUsage;
   }
@@ -106,6 +123,16 @@ int Main(int argc, char** argv) {
   const std::string slo_mix = absl::GetFlag(FLAGS_slo_mix);
 
   if (options.server.empty()) return UsageError("--server must not be empty");
+  absl::StatusOr<LoadgenApi> api = ParseLoadgenApi(absl::GetFlag(FLAGS_api));
+  if (!api.ok()) return UsageError(absl::StrCat("--api: ", api.status().message()));
+  options.api = *api;
+  options.model_name = absl::GetFlag(FLAGS_model_name);
+  if (!options.model_name.empty() && options.api != LoadgenApi::kOip) {
+    return UsageError("--model_name goes with --api=oip (the ternserve API names no model)");
+  }
+  absl::StatusOr<ClientSecurity> security = ClientSecurity::Load(ChannelOptionsFromFlags());
+  if (!security.ok()) return UsageError(std::string(security.status().message()));
+  options.security = *std::move(security);
   if (options.trace.empty()) return UsageError("--trace is required");
   if (absl::StatusOr<TraceSpec> spec = ParseTraceSpec(options.trace); !spec.ok()) {
     return UsageError(absl::StrCat("--trace: ", spec.status().message()));
@@ -139,9 +166,11 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "ternserve-loadgen: %s\n", std::string(connected.message()).c_str());
     return kExitUnreachable;
   }
-  std::fprintf(stderr, "ternserve-loadgen: %lld requests to %s (%s) over %d connections%s\n",
+  std::fprintf(stderr,
+               "ternserve-loadgen: %lld requests to %s (%s, %s API%s) over %d connections%s\n",
                static_cast<long long>((*loadgen)->planned()), options.server.c_str(),
-               (*loadgen)->server_model().c_str(), options.connections,
+               (*loadgen)->server_model().c_str(), std::string(LoadgenApiName(options.api)).c_str(),
+               options.security.tls() ? ", TLS" : "", options.connections,
                options.stream ? ", one stream each" : "");
   std::signal(SIGINT, OnSigint);
   const LoadgenReport report = (*loadgen)->Run(&stop_requested);

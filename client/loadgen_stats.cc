@@ -88,6 +88,7 @@ nlohmann::ordered_json ReportToJson(const LoadgenReport& r) {
   return {{"trace", r.info.trace},
           {"connections", r.info.connections},
           {"mode", r.info.mode},
+          {"api", r.info.api},
           {"sent", r.sent},
           {"ok", r.ok},
           {"errors_by_code", errors},
@@ -120,8 +121,8 @@ std::string ReportToText(const LoadgenReport& r) {
   for (const auto& [id, fraction] : r.subnet_mix) {
     absl::StrAppendFormat(&mix, "%s%d: %.1f%%", mix.empty() ? "" : ", ", id, 100 * fraction);
   }
-  std::string text = absl::StrFormat(
-      "trace %s over %d connections (%s)\n"
+  return absl::StrFormat(
+      "trace %s over %d connections (%s), %s API\n"
       "sent %d  ok %d  errors %d%s\n"
       "offered %.1f rps  achieved %.1f rps over %.3f s  max send lag %.3f ms\n"
       "SLO attainment %.2f%%  latency p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n"
@@ -129,13 +130,12 @@ std::string ReportToText(const LoadgenReport& r) {
       "server queue p50 %.3f ms  compute p50 %.3f ms  outside the server p50 %.3f ms  p99 %.3f "
       "ms\n"
       "sub-net mix: %s\n",
-      r.info.trace, r.info.connections, r.info.mode, r.sent, r.ok, errors,
+      r.info.trace, r.info.connections, r.info.mode, r.info.api, r.sent, r.ok, errors,
       error_list.empty() ? "" : absl::StrCat(" (", error_list, ")"), r.offered_rps,
       r.throughput_rps, r.duration_s, r.info.max_send_lag_ms, 100 * r.slo_attainment, r.p50_ms,
       r.p90_ms, r.p99_ms, 100 * r.measured_accuracy, 100 * r.expected_accuracy,
       100 * r.server_deadline_met, r.server_queue_p50_ms, r.server_compute_p50_ms, r.outside_p50_ms,
       r.outside_p99_ms, mix.empty() ? "none" : mix);
-  return text;
 }
 
 int LatencyHistogram::BucketOf(uint64_t us) {

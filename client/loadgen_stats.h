@@ -21,10 +21,11 @@ namespace ternserve {
 struct RunInfo {
   std::string trace;  // the --trace spec
   int connections = 0;
-  std::string mode = "unary";   // "unary" (a call per request) or "stream" (ClassifyStream)
-  int64_t planned = 0;          // arrivals in the trace (sent may be fewer after SIGINT)
-  double trace_duration_s = 0;  // the spec's duration, or a file trace's last arrival
-  double max_send_lag_ms = 0;   // worst lateness of a send behind its trace arrival
+  std::string mode = "unary";     // "unary" (a call per request) or "stream" (one per connection)
+  std::string api = "ternserve";  // "ternserve" or "oip" (LoadgenApiName)
+  int64_t planned = 0;            // arrivals in the trace (sent may be fewer after SIGINT)
+  double trace_duration_s = 0;    // the spec's duration, or a file trace's last arrival
+  double max_send_lag_ms = 0;     // worst lateness of a send behind its trace arrival
 };
 
 // Outcome of a run. "ok" means the RPC returned status OK; latencies are client-observed (call
@@ -42,6 +43,7 @@ struct LoadgenReport {
   double offered_rps = 0;            // planned / trace_duration_s
   double duration_s = 0;             // first send -> last completion
   std::map<int, double> subnet_mix;  // sub-net id -> fraction of ok
+  // The server's queue and compute time (both APIs' answers carry them), over ok.
   double server_queue_p50_ms = 0;
   double server_compute_p50_ms = 0;
   double server_deadline_met = 0;  // fraction of ok with deadline_met

@@ -385,7 +385,7 @@ absl::StatusOr<ModelInferResponse> BuildModelInferResponse(const ModelInferReque
       }
     }
   }
-  std::vector<std::string> subnets, accuracies, met;
+  std::vector<std::string> subnets, accuracies, met, queue_us, compute_us;
   for (const ImageResult& image : results) {
     const TaskOutcome& outcome = image.outcome;
     subnets.push_back(absl::StrCat(outcome.subnet_id));
@@ -395,10 +395,14 @@ absl::StatusOr<ModelInferResponse> BuildModelInferResponse(const ModelInferReque
     }
     accuracies.push_back(absl::StrFormat("%.4f", accuracy));
     met.push_back(outcome.deadline_met ? "true" : "false");
+    queue_us.push_back(absl::StrCat(absl::ToInt64Microseconds(outcome.queue_time)));
+    compute_us.push_back(absl::StrCat(absl::ToInt64Microseconds(outcome.compute_time)));
   }
   SetStringParameter("subnet_id", absl::StrJoin(subnets, ","), &response);
   SetStringParameter("expected_accuracy", absl::StrJoin(accuracies, ","), &response);
   SetStringParameter("deadline_met", absl::StrJoin(met, ","), &response);
+  SetStringParameter("queue_us", absl::StrJoin(queue_us, ","), &response);
+  SetStringParameter("compute_us", absl::StrJoin(compute_us, ","), &response);
   return response;
 }
 

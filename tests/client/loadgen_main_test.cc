@@ -168,6 +168,18 @@ TEST_F(LoadgenMainTest, UsageErrorsExit2NamingTheFlag) {
       {{"--trace=poisson:rate=10,duration=1", "--slo_mix=25:x"}, "--slo_mix"},
       {{"--trace=poisson:rate=10,duration=1", "--slo_ms=5", "--slo_mix=25:1"}, "not both"},
       {{"--trace=poisson:rate=10,duration=1", "--timeout_ms=0"}, "--timeout_ms"},
+      {{"--trace=poisson:rate=10,duration=1", "--api=grpc"}, "--api: 'grpc' is not"},
+      {{"--trace=poisson:rate=10,duration=1", "--model_name=m"},
+       "--model_name goes with --api=oip"},
+      {{"--trace=poisson:rate=10,duration=1", "--tls_ca=/dev/null", "--tls_cert=/dev/null"},
+       "--tls_cert needs --tls_key"},
+      {{"--trace=poisson:rate=10,duration=1", "--tls_server_name=host"},
+       "--tls_server_name needs --tls_ca"},
+      {{"--trace=poisson:rate=10,duration=1", "--tls_ca=/nonexistent/ca.pem"},
+       "--tls_ca: cannot open /nonexistent/ca.pem"},
+      {{"--trace=poisson:rate=10,duration=1", "--auth_token_file=/nonexistent/token"},
+       "--auth_token_file: cannot open /nonexistent/token"},
+      {{"--trace=poisson:rate=10,duration=1", "--tls_ca"}, "--tls_ca needs a value"},
   };
   for (const auto& c : cases) {
     const auto [code, out] = RunLoadgen(c.args);
@@ -178,6 +190,21 @@ TEST_F(LoadgenMainTest, UsageErrorsExit2NamingTheFlag) {
   EXPECT_EQ(help_code, 0);
   EXPECT_THAT(help, HasSubstr("--slo_mix"));
   EXPECT_THAT(help, HasSubstr("--connections (default: 4)"));
+  EXPECT_THAT(help, HasSubstr("--api (default: ternserve)"));
+  // The channel flags, defined in client/channel_flags.cc, are this binary's too.
+  for (const char* flag : {"--tls_ca (", "--tls_cert (", "--tls_key (", "--tls_server_name (",
+                           "--auth_token_file (", "--model_name ("}) {
+    EXPECT_THAT(help, HasSubstr(flag));
+  }
+}
+
+TEST_F(LoadgenMainTest, OipAgainstAServerWithoutItExits1) {
+  // ternserve-echo serves ternserve.v1 only: the OIP start-up check is refused, not run into.
+  const std::string server = StartEcho();
+  const auto [code, out] =
+      RunLoadgen({"--server=" + server, "--trace=poisson:rate=10,duration=1", "--api=oip"});
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_THAT(out, HasSubstr("refused the start-up check: UNIMPLEMENTED: RepositoryIndex"));
 }
 
 TEST_F(LoadgenMainTest, UnreachableServerExits1) {

@@ -26,7 +26,8 @@ inline constexpr const char* kLoadgenReportFields[] = {"sent",
                                                        "outside_p99_ms",
                                                        "trace",
                                                        "connections",
-                                                       "mode"};
+                                                       "mode",
+                                                       "api"};
 
 }  // namespace ternserve
 

@@ -119,6 +119,16 @@ TEST(ReportToJsonTest, HasEveryField) {
   EXPECT_THAT(text, HasSubstr("3: 100.0%"));
 }
 
+TEST(ReportToJsonTest, SaysWhichApiWasDriven) {
+  const std::vector<RequestRecord> records = {Ok(0, 1500, 5, 3, true)};
+  RunInfo info;
+  info.api = "oip";
+  const LoadgenReport report = Summarize(records, info);
+  EXPECT_EQ(ReportToJson(report)["api"], "oip");
+  EXPECT_THAT(ReportToText(report), HasSubstr("(unary), oip API"));
+  EXPECT_EQ(ReportToJson(Summarize(records, RunInfo()))["api"], "ternserve");
+}
+
 TEST(LatencyHistogramTest, BucketsAreContiguousAndNarrow) {
   for (uint64_t us = 0; us < 1000000; us += (us < 100 ? 1 : 37)) {
     const int b = LatencyHistogram::BucketOf(us);

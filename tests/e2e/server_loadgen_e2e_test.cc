@@ -1,8 +1,10 @@
-// ternserve-loadgen against the real server on the shipped bundle, in both of its modes.
+// ternserve-loadgen against the real server on the shipped bundle, in both of its modes and over
+// both APIs (ternserve.v1 and the Open Inference Protocol).
 // The server answers stream messages in completion order, batched; the loadgen must match every
 // answer to its request by request_id. With the same seed both modes send the same images to the
-// same sub-net, whose answers are deterministic, so they must measure the same accuracy, and that
-// accuracy must agree with what the bundle recorded for the sub-net on the test set.
+// same sub-net, whose answers are deterministic, so they must measure the same accuracy whatever
+// the mode and API, and that accuracy must agree with what the bundle recorded for the sub-net on
+// the test set.
 #include <string>
 #include <vector>
 
@@ -46,7 +48,7 @@ class ServerLoadgenE2eTest : public ServerE2eTest {
   }
 };
 
-TEST_F(ServerLoadgenE2eTest, StreamAndUnaryAnswerEveryRequestWithTheRecordedAccuracy) {
+TEST_F(ServerLoadgenE2eTest, EveryModeAndApiAnswersEveryRequestWithTheRecordedAccuracy) {
   absl::StatusOr<v1::ModelInfo> info = client_->GetModelInfo(absl::Seconds(10));
   ASSERT_TRUE(info.ok()) << info.status();
   ASSERT_GT(info->subnets_size(), 0);
@@ -55,25 +57,35 @@ TEST_F(ServerLoadgenE2eTest, StreamAndUnaryAnswerEveryRequestWithTheRecordedAccu
 
   const nlohmann::json stream = Loadgen({"--stream"});
   const nlohmann::json unary = Loadgen({});
-  ASSERT_TRUE(stream.is_object() && unary.is_object()) << stream.dump() << unary.dump();
+  const nlohmann::json oip_stream = Loadgen({"--api=oip", "--stream"});
+  const nlohmann::json oip_unary = Loadgen({"--api=oip"});
+  for (const nlohmann::json* report : {&stream, &unary, &oip_stream, &oip_unary}) {
+    ASSERT_TRUE(report->is_object()) << report->dump();
+  }
   EXPECT_EQ(stream["mode"], "stream");
   EXPECT_EQ(unary["mode"], "unary");
-  for (const nlohmann::json* report : {&stream, &unary}) {
+  EXPECT_EQ(oip_stream["api"], "oip");
+  EXPECT_EQ(oip_unary["mode"], "unary");
+  for (const nlohmann::json* report : {&stream, &unary, &oip_stream, &oip_unary}) {
     const nlohmann::json& r = *report;
-    SCOPED_TRACE(r["mode"].get<std::string>());
+    SCOPED_TRACE(r["api"].get<std::string>() + " " + r["mode"].get<std::string>());
     const int64_t sent = r["sent"];
     EXPECT_GT(sent, 2500);  // Poisson, mean 3000
     EXPECT_EQ(r["ok"], sent);
     EXPECT_TRUE(r["errors_by_code"].empty()) << r["errors_by_code"].dump();
     EXPECT_EQ(r["subnet_mix"], nlohmann::json({{"0", 1.0}}));
-    EXPECT_NEAR(r["expected_accuracy"].get<double>(), recorded, 1e-6);
+    // The OIP sends the accuracy with 4 decimals.
+    EXPECT_NEAR(r["expected_accuracy"].get<double>(), recorded, 5e-5);
+    EXPECT_GT(r["server_compute_p50_ms"].get<double>(), 0);
     // ~3,000 of the 10,000 test images: the binomial sd at 87% is 0.6 points.
     EXPECT_NEAR(r["measured_accuracy"].get<double>(), recorded, 0.03);
   }
-  // Same seed: the same requests, answered identically, whatever the transport and batching.
-  EXPECT_EQ(stream["sent"], unary["sent"]);
-  EXPECT_DOUBLE_EQ(stream["measured_accuracy"].get<double>(),
-                   unary["measured_accuracy"].get<double>());
+  // Same seed: the same requests, answered identically, whatever the transport, API and batching.
+  for (const nlohmann::json* report : {&unary, &oip_stream, &oip_unary}) {
+    EXPECT_EQ((*report)["sent"], stream["sent"]);
+    EXPECT_DOUBLE_EQ((*report)["measured_accuracy"].get<double>(),
+                     stream["measured_accuracy"].get<double>());
+  }
 }
 
 }  // namespace

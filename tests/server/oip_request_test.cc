@@ -250,6 +250,8 @@ TEST(OipRequestTest, ResponseHoldsRawProbabilitiesClassificationAndParameters) {
     results[i].outcome.subnet_id = 7;
     results[i].outcome.batch_size = 2;
     results[i].outcome.deadline_met = i == 0;
+    results[i].outcome.queue_time = absl::Microseconds(100 + i);
+    results[i].outcome.compute_time = absl::Microseconds(250);
     results[i].logits.assign(10, 0.0f);
     results[i].logits[static_cast<size_t>(3 + i)] = 5.0f;  // image i's class is 3 + i
   }
@@ -283,6 +285,8 @@ TEST(OipRequestTest, ResponseHoldsRawProbabilitiesClassificationAndParameters) {
   EXPECT_EQ(params.at("subnet_id").string_param(), "7,7");
   EXPECT_EQ(params.at("expected_accuracy").string_param(), "0.9123,0.9123");
   EXPECT_EQ(params.at("deadline_met").string_param(), "true,false");
+  EXPECT_EQ(params.at("queue_us").string_param(), "100,101");
+  EXPECT_EQ(params.at("compute_us").string_param(), "250,250");
 }
 
 TEST(OipRequestTest, FirstFailureIsTheFirstFailedImage) {
