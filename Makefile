@@ -22,7 +22,7 @@ APT_PACKAGES := g++ cmake ninja-build pkg-config \
   nlohmann-json3-dev libspdlog-dev libspng-dev zlib1g-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
   prometheus-cpp-dev prometheus python3-grpcio libcurl4-openssl-dev \
-  dataset-fashion-mnist python3-matplotlib python3-numpy python3-pil openssl
+  dataset-fashion-mnist python3-matplotlib python3-numpy python3-protobuf python3-pil openssl
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

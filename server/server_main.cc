@@ -252,7 +252,8 @@ int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::s
   while (sigwait(&shutdown_signals, &signal) == 0 && signal == SIGHUP) {
     absl::StatusOr<int> tokens = (*server)->ReloadAuthTokens();
     if (tokens.ok()) {
-      spdlog::info("SIGHUP: re-read --auth_token_file: {} tokens", *tokens);
+      spdlog::info("SIGHUP: re-read --auth_token_file: {} token{} in use", *tokens,
+                   *tokens == 1 ? "" : "s");
     } else {
       spdlog::warn("SIGHUP: cannot re-read --auth_token_file, the tokens in use stay: {}",
                    std::string(tokens.status().message()));
