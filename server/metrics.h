@@ -1,13 +1,15 @@
 // ServerMetrics: the server's Prometheus metrics (names, types and labels as in
 // docs/architecture.md "Metrics"). It is the DispatcherObserver the dispatcher reports to (queue
-// depth, batches), and ClassifierService tells it how every Classify request was answered.
+// depth, batches), and the RequestSubmitter tells it how every request of either API was answered.
 //
-//   ternserve_requests_received_total        every Classify / ModelInfer request read off the wire, on
-//                                            arrival (before validation); minus requests_total,
-//                                            the requests in flight
-//   ternserve_requests_total{code}           every Classify / ModelInfer request (unary or stream) and every
-//                                            call refused UNAUTHENTICATED, by the gRPC code name of
-//                                            its answer, counted once when the answer is produced
+//   ternserve_requests_received_total        every Classify / ModelInfer request read off the
+//                                            wire, on arrival (before validation), and every call
+//                                            refused UNAUTHENTICATED; minus requests_total, the
+//                                            requests in flight
+//   ternserve_requests_total{code}           every Classify / ModelInfer request (unary or
+//                                            stream) and every call refused UNAUTHENTICATED, by
+//                                            the gRPC code name of its answer, counted once when
+//                                            the answer is produced
 //   ternserve_request_duration_seconds       arrival -> answer, requests the dispatcher accepted
 //   ternserve_queue_duration_seconds         arrival -> batch start (or drop), same requests
 //   ternserve_compute_duration_seconds{subnet}  per batch
