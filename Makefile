@@ -29,7 +29,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian's clang, for the thread-safety build (make build-clang).
 CLANG_PACKAGES := clang
 
-.PHONY: all deps deps-clang configure build serve test build-clang test-tsan check-layers clean help
+.PHONY: all deps deps-clang configure build serve test build-clang test-tsan test-asan check-layers \
+  clean help
 
 all: build
 
@@ -40,6 +41,7 @@ help:
 	@echo "make build   only configure and build into $(BUILD_DIR)/ (binaries in $(BUILD_DIR)/bin)"
 	@echo "make build-clang  compile the lock-annotated code with clang -Wthread-safety -Werror"
 	@echo "make test-tsan    the scheduler, thread-pool and server concurrency tests under TSan"
+	@echo "make test-asan    every test under AddressSanitizer and UBSan"
 	@echo "make check-layers fail on an include across a direction docs/architecture.md forbids"
 
 # Idempotent: installs only what is missing, running apt-get update first (a fresh machine has empty lists).
@@ -110,8 +112,19 @@ test-tsan: deps
 	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan/suppressions.txt" \
 	    build-tsan/bin/$$t --gtest_brief=1; done
 
+# AddressSanitizer and UBSan over the whole suite, in their own build (build-asan/). Any report fails
+# the test that made it (UBSan does not recover; ASan aborts; LeakSanitizer is on). Measured on 2
+# cores: the build takes 19 min and the 379 tests 4.3 min, all passing with no report. Not yet in
+# .ci/run: with it CI from a clean clone would come near its 60-minute budget.
+test-asan: deps
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERNSERVE_ASAN=ON \
+	  -DTERNSERVE_BUILD_BENCH=OFF
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS="abort_on_error=1:detect_leaks=1" \
+	  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" ctest --output-on-failure -j $(JOBS)
+
 check-layers:
 	/usr/bin/python3 tools/check_layers
 
 clean:
-	rm -rf $(BUILD_DIR) build-clang build-tsan
+	rm -rf $(BUILD_DIR) build-clang build-tsan build-asan
