@@ -4,6 +4,7 @@
 #include "client/channel.h"
 
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -39,8 +40,10 @@ ChannelOptions Options(std::string ca, std::string cert = "", std::string key = 
 
 ChannelOptions TokenOnly(std::string token) { return Options("", "", "", "", std::move(token)); }
 
+// Scratch files are the process's own: ctest runs the tests of this file concurrently.
 std::string WriteFile(const std::string& name, const std::string& contents) {
-  const std::string path = ::testing::TempDir() + "/channel_test_" + name;
+  const std::string path =
+      absl::StrCat(::testing::TempDir(), "/channel_test_", getpid(), "_", name);
   std::ofstream(path, std::ios::binary) << contents;
   return path;
 }
@@ -171,7 +174,7 @@ class TokenCheckingClassifier final : public v1::Classifier::Service {
 class TlsChannelTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new std::string(::testing::TempDir() + "/channel_test_tls");
+    dir_ = new std::string(absl::StrCat(::testing::TempDir(), "/channel_test_tls_", getpid()));
     const std::string script = absl::StrCat(
         "exec 2>&1; set -e; rm -rf '", *dir_, "'; mkdir -p '", *dir_, "'; cd '", *dir_, "'\n",
         "ec='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n",

@@ -15,8 +15,14 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+// A scratch path of this test's own: ctest runs the tests of this file concurrently.
+std::string ScratchPath(const std::string& name) {
+  return ::testing::TempDir() + "/cli_main_test_" +
+         ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" + name;
+}
+
 std::string WriteFile(const std::string& name, const std::string& contents) {
-  const std::string path = ::testing::TempDir() + "/cli_main_test_" + name;
+  const std::string path = ScratchPath(name);
   std::ofstream(path, std::ios::binary) << contents;
   return path;
 }
@@ -25,8 +31,7 @@ std::string WriteFile(const std::string& name, const std::string& contents) {
 std::pair<int, std::string> RunCli(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", TERNSERVE_CLI_BIN};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto result = testing::RunToCompletion(argv, ::testing::TempDir() + "/cli_main_test.out",
-                                         absl::Seconds(30));
+  auto result = testing::RunToCompletion(argv, ScratchPath("out"), absl::Seconds(30));
   EXPECT_TRUE(result.ok()) << result.status();
   return result.ok() ? *result : std::make_pair(-100, std::string());
 }

@@ -3,12 +3,14 @@
 // messages carry what the fake expects, and its answers (successes, unary errors, stream errors
 // with their code) land in the report. The real server is exercised in tests/e2e.
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "client/channel.h"
 #include "client/loadgen.h"
@@ -251,7 +253,8 @@ TEST_F(LoadgenOipTest, TheTokenGoesOnEveryCallAndStream) {
   EXPECT_EQ(status.code(), absl::StatusCode::kUnauthenticated) << status;
   EXPECT_THAT(status.message(), HasSubstr("refused the start-up check"));
 
-  const std::string token_file = ::testing::TempDir() + "/loadgen_rpc_test.token";
+  const std::string token_file =
+      absl::StrCat(::testing::TempDir(), "/loadgen_rpc_test_", getpid(), ".token");
   std::ofstream(token_file) << "# the fake's token\n\n" << kToken << "\r\n";
   ChannelOptions channel;
   channel.auth_token_path = token_file;

@@ -284,7 +284,7 @@ TEST_F(OipServiceTest, StreamAnswersEveryMessageWithItsOwnErrorAndCode) {
 }
 
 TEST_F(OipServiceTest, TokensAreRequiredOnEveryRpc) {
-  const std::string tokens = ::testing::TempDir() + "/oip_tokens";
+  const std::string tokens = ::testing::TempDir() + "/oip_service_test_tokens";
   std::ofstream(tokens, std::ios::trunc) << "letmein\n";
   Start(/*max_queue=*/64, /*max_batch=*/4, tokens);
   inference::ModelInferResponse response;
