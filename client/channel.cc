@@ -7,12 +7,11 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "client/image_files.h"
+#include "util/token_file.h"
 
 namespace ternserve {
 namespace {
@@ -58,21 +57,9 @@ absl::Status ValidateChannelOptions(const ChannelOptions& options) {
 }
 
 absl::StatusOr<std::string> ParseAuthToken(absl::string_view contents) {
-  for (absl::string_view line : absl::StrSplit(contents, '\n')) {
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty() || absl::StartsWith(line, "#")) continue;
-    for (const char c : line) {
-      // Visible ASCII only: a metadata value gRPC will send, and one token per line.
-      if (c < 0x21 || c > 0x7e) {
-        return absl::InvalidArgumentError(
-            "its token holds whitespace or a character that is not visible ASCII (one token per "
-            "line)");
-      }
-    }
-    return std::string(line);
-  }
-  return absl::InvalidArgumentError(
-      "holds no token (the first line that is not blank and not a '#' comment)");
+  absl::StatusOr<std::vector<std::string>> tokens = ParseTokenFile(contents);
+  if (!tokens.ok()) return tokens.status();
+  return tokens->front();
 }
 
 ClientSecurity::ClientSecurity() : credentials_(grpc::InsecureChannelCredentials()) {}

@@ -107,17 +107,22 @@ absl::StatusOr<float> ScalePixel(float v, size_t index, InputScale scale) {
   return v;
 }
 
+// Values in all of `c`'s typed fields together.
+int ContentsCount(const inference::InferTensorContents& c) {
+  return c.bool_contents_size() + c.int_contents_size() + c.int64_contents_size() +
+         c.uint_contents_size() + c.uint64_contents_size() + c.fp32_contents_size() +
+         c.fp64_contents_size() + c.bytes_contents_size();
+}
+
+// OK when `c` holds exactly `wanted` values, all in the field of `datatype` (`field`, of
+// `in_field` values).
 absl::Status CheckContentsAre(const inference::InferTensorContents& c, absl::string_view datatype,
-                              absl::string_view field, int wanted) {
-  const int filled = c.bool_contents_size() + c.int_contents_size() + c.int64_contents_size() +
-                     c.uint_contents_size() + c.uint64_contents_size() + c.fp32_contents_size() +
-                     c.fp64_contents_size() + c.bytes_contents_size();
-  if (filled != wanted) {
-    return InputError(absl::StrCat(datatype, " contents must be in contents.", field, " only, ",
-                                   wanted, " values for the shape; the request has ", filled,
-                                   " values in contents"));
-  }
-  return absl::OkStatus();
+                              absl::string_view field, int in_field, int wanted) {
+  const int filled = ContentsCount(c);
+  if (filled == wanted && in_field == wanted) return absl::OkStatus();
+  return InputError(absl::StrCat(datatype, " contents must be in contents.", field, " only, ",
+                                 wanted, " values for the shape; the request has ", filled,
+                                 " values in contents, ", in_field, " of them in ", field));
 }
 
 // The pixels of `input`, from the raw bytes (`raw`, may be null) or its typed contents.
@@ -133,16 +138,13 @@ absl::Status ReadPixels(const ModelInferRequest::InferInputTensor& input, const 
                                      ShapeString(input.shape()), " of ", input.datatype(),
                                      " needs ", want));
     }
-  } else if (fp32) {
-    if (absl::Status s = CheckContentsAre(input.contents(), kFp32, "fp32_contents", n);
-        !s.ok() || input.contents().fp32_contents_size() != static_cast<int>(n)) {
-      return s.ok() ? InputError("FP32 contents must be in contents.fp32_contents") : s;
-    }
   } else {
-    if (absl::Status s = CheckContentsAre(input.contents(), kUint8, "uint_contents", n);
-        !s.ok() || input.contents().uint_contents_size() != static_cast<int>(n)) {
-      return s.ok() ? InputError("UINT8 contents must be in contents.uint_contents") : s;
-    }
+    const inference::InferTensorContents& c = input.contents();
+    absl::Status typed = fp32 ? CheckContentsAre(c, kFp32, "fp32_contents", c.fp32_contents_size(),
+                                                 static_cast<int>(n))
+                              : CheckContentsAre(c, kUint8, "uint_contents", c.uint_contents_size(),
+                                                 static_cast<int>(n));
+    if (!typed.ok()) return typed;
   }
   for (size_t i = 0; i < n; ++i) {
     if (fp32) {
@@ -165,13 +167,6 @@ absl::Status ReadPixels(const ModelInferRequest::InferInputTensor& input, const 
     }
   }
   return absl::OkStatus();
-}
-
-bool HasContents(const inference::InferTensorContents& c) {
-  return c.bool_contents_size() + c.int_contents_size() + c.int64_contents_size() +
-             c.uint_contents_size() + c.uint64_contents_size() + c.fp32_contents_size() +
-             c.fp64_contents_size() + c.bytes_contents_size() >
-         0;
 }
 
 // The outputs to return: 0 for the probabilities, k for the top-k classification.
@@ -311,7 +306,7 @@ absl::StatusOr<OipInferRequest> ParseModelInferRequest(const ModelInferRequest& 
                                    " entries for 1 input"));
   }
   const bool raw = request.raw_input_contents_size() == 1;
-  const bool typed = HasContents(input.contents());
+  const bool typed = ContentsCount(input.contents()) > 0;
   if (raw && typed) {
     return InputError("data is in both contents and raw_input_contents; send it in one");
   }

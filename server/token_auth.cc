@@ -5,10 +5,9 @@
 #include <sstream>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "util/token_file.h"
 
 namespace ternserve {
 namespace {
@@ -43,23 +42,6 @@ absl::StatusOr<std::vector<std::string>> ReadTokenFile(const std::string& path) 
 }
 
 }  // namespace
-
-absl::StatusOr<std::vector<std::string>> ParseTokenFile(absl::string_view contents) {
-  std::vector<std::string> tokens;
-  for (absl::string_view line : absl::StrSplit(contents, '\n')) {
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty() || absl::StartsWith(line, "#")) continue;
-    if (line.find_first_of(" \t") != absl::string_view::npos) {
-      return absl::InvalidArgumentError(
-          "a line holds whitespace inside its token; put one token per line");
-    }
-    tokens.emplace_back(line);
-  }
-  if (tokens.empty()) {
-    return absl::InvalidArgumentError("holds no token (one per line; '#' starts a comment)");
-  }
-  return tokens;
-}
 
 absl::StatusOr<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::Load(
     const std::string& path) {

@@ -1,7 +1,7 @@
 // TokenAuthenticator: bearer-token authentication of RPCs (--auth_token_file).
 //
-// The file holds one token per line; blank lines and lines starting with '#' are skipped, and
-// surrounding whitespace (a CR included) is trimmed. A call is authenticated when its metadata
+// The file holds one token per line (util/token_file.h: blank lines and '#' comments skipped,
+// whitespace trimmed). A call is authenticated when its metadata
 // carries `authorization: Bearer <token>` for any token of the file, so a rotation can list the
 // old and the new token for a while. Reload() re-reads the file (on SIGHUP); a file that cannot be
 // read or holds no token leaves the tokens in use unchanged. Tokens never appear in a status or a
@@ -23,9 +23,6 @@
 #include "absl/synchronization/mutex.h"
 
 namespace ternserve {
-
-// The tokens of a token file's contents, or INVALID_ARGUMENT if it holds none.
-absl::StatusOr<std::vector<std::string>> ParseTokenFile(absl::string_view contents);
 
 class TokenAuthenticator {
  public:

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <string>
 
+#include "util/token_file.h"
+
 namespace ternserve {
 namespace {
 
