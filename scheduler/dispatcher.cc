@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -62,6 +63,9 @@ absl::Status Dispatcher::Enqueue(std::unique_ptr<Task>* task) {
   if (draining_) {
     return absl::UnavailableError("server is shutting down");
   }
+  if ((*task)->Cancelled()) {
+    return absl::CancelledError("the client cancelled the request before it was queued");
+  }
   if (queue_.full()) {
     return absl::ResourceExhaustedError(
         absl::StrCat("request queue is full (", queue_.capacity(), " requests waiting)"));
@@ -75,11 +79,56 @@ absl::Status Dispatcher::Enqueue(std::unique_ptr<Task>* task) {
   return absl::OkStatus();
 }
 
-void Dispatcher::Drain() {
+void Dispatcher::RemoveCancelled() {
+  std::vector<Queue::Entry> cancelled;
+  {
+    absl::MutexLock lock(&mu_);
+    queue_.RemoveIf([](const std::unique_ptr<Task>& task) { return task->Cancelled(); },
+                    &cancelled);
+    if (cancelled.empty()) return;
+    OnQueueShrunk();
+  }
+  // Those whose deadline has passed, or all but, were misses whoever gave up. "All but": the
+  // client's own deadline timer cancels the call (RST_STREAM) at its deadline, which reaches the
+  // server before the server's copy of the deadline (later by the request's delivery time, ms
+  // under load) passes; so the last kExpiryShare of a request's time counts as expired.
+  const absl::Time now = clock_->Now();
+  const auto live_end =
+      std::partition(cancelled.begin(), cancelled.end(), [now](const Queue::Entry& e) {
+        const absl::Duration margin =
+            std::max(absl::Milliseconds(1), kExpiryShare * (e.deadline - e.arrival));
+        return e.deadline - now > margin;
+      });
+  std::vector<Queue::Entry> expired(std::make_move_iterator(live_end),
+                                    std::make_move_iterator(cancelled.end()));
+  cancelled.erase(live_end, cancelled.end());
+  FinishUnrun(&cancelled,
+              absl::CancelledError("the client cancelled the request while it was queued"));
+  FinishUnrun(&expired,
+              absl::DeadlineExceededError("the request's deadline passed while it was queued"));
+}
+
+void Dispatcher::Drain(absl::Time deadline) {
+  std::vector<Queue::Entry> abandoned;
   {
     absl::MutexLock lock(&mu_);
     draining_ = true;
     draining_flag_.store(true, std::memory_order_release);
+    if (deadline != absl::InfiniteFuture()) {
+      auto empty = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return queue_.empty(); };
+      // A deadline already past abandons the queue before a worker can take from it.
+      const bool emptied = clock_->Now() < deadline
+                               ? clock_->AwaitWithDeadline(mu_, absl::Condition(&empty), deadline)
+                               : queue_.empty();
+      if (!emptied) {
+        while (!queue_.empty()) abandoned.push_back(queue_.Pop());
+        OnQueueShrunk();
+      }
+    }
+  }
+  if (!abandoned.empty()) {
+    FinishUnrun(&abandoned, absl::UnavailableError(
+                                "the server shut down before this request ran (drain timeout)"));
   }
   absl::MutexLock lock(&join_mu_);
   for (std::thread& worker : workers_) {
@@ -123,7 +172,11 @@ void Dispatcher::WorkerLoop(int worker) {
         clock_->AwaitWithDeadline(mu_, absl::Condition(&changed), decision.retry_at);
       }
     }
-    if (!dropped.empty()) AnswerDropped(&dropped);
+    if (!dropped.empty()) {
+      FinishUnrun(&dropped, absl::DeadlineExceededError(
+                                "no sub-net can finish this request before its deadline "
+                                "(late=drop)"));
+    }
     if (decision.batch > 0) {
       const BatchOutcome outcome = RunBatch(worker, decision, &batch, &tasks);
       absl::MutexLock lock(&mu_);
@@ -146,17 +199,21 @@ void Dispatcher::SpinWhileIdle() {
   spinning_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
-void Dispatcher::AnswerDropped(std::vector<Queue::Entry>* dropped) {
+void Dispatcher::OnQueueShrunk() {
+  queued_.store(queue_.size(), std::memory_order_relaxed);
+  observer_->OnQueueDepth(queue_.size());
+}
+
+void Dispatcher::FinishUnrun(std::vector<Queue::Entry>* entries, const absl::Status& status) {
   const absl::Time now = clock_->Now();
-  for (Queue::Entry& entry : *dropped) {
+  for (Queue::Entry& entry : *entries) {
     TaskOutcome outcome;
-    outcome.status = absl::DeadlineExceededError(
-        "no sub-net can finish this request before its deadline (late=drop)");
+    outcome.status = status;
     outcome.queue_time = now - entry.arrival;
     entry.payload->Finish(outcome);
     entry.payload.reset();
   }
-  dropped->clear();
+  entries->clear();
 }
 
 BatchOutcome Dispatcher::RunBatch(int worker, const Decision& decision,

@@ -11,9 +11,14 @@
 // per worker. Time and waiting for a time go through the injected Clock, so a fake clock drives
 // every decision.
 //
+// A task whose client gives up (Task::Cancelled) is taken out of the queue unrun by
+// RemoveCancelled, which its front end calls when it learns of the cancellation, so it costs no
+// compute and does not lengthen the queue the policy sees.
+//
 // Thread-safe. Ownership: Enqueue takes ownership of the task only when it returns OK (as in
 // TensorFlow Serving's BatchScheduler::Schedule); it never blocks. Every accepted task's Finish
-// runs exactly once, on a worker thread, before Drain returns.
+// runs exactly once before Drain returns: on a worker thread, or on the thread that removed it
+// unrun (RemoveCancelled, or Drain when its deadline passes).
 #ifndef TERNSERVE_SCHEDULER_DISPATCHER_H_
 #define TERNSERVE_SCHEDULER_DISPATCHER_H_
 
@@ -87,13 +92,24 @@ class Dispatcher {
   Dispatcher& operator=(const Dispatcher&) = delete;
 
   // OK: the task is queued and its Finish will be called exactly once. RESOURCE_EXHAUSTED: the
-  // queue is full. UNAVAILABLE: the dispatcher is draining. INVALID_ARGUMENT: a null task. On
-  // error the task is left with the caller.
+  // queue is full. UNAVAILABLE: the dispatcher is draining. CANCELLED: the task is already
+  // cancelled. INVALID_ARGUMENT: a null task. On error the task is left with the caller.
   absl::Status Enqueue(std::unique_ptr<Task>* task);
 
+  // Takes every queued task whose Cancelled() is true out of the queue and finishes it, on this
+  // thread, unrun (batch_size 0): CANCELLED, or DEADLINE_EXCEEDED if its deadline has passed or
+  // is within the last kExpiryShare of its time (deadline - arrival; at least 1 ms), since then it
+  // was a miss whoever gave up. Tasks already in a running batch are not affected. A front end
+  // calls it after marking its tasks cancelled; since Enqueue refuses a cancelled task under the
+  // same lock, no cancelled task is left queued afterwards.
+  void RemoveCancelled();
+  static constexpr double kExpiryShare = 0.1;
+
   // Stops accepting, lets the workers finish everything queued (a waiting policy is told to
-  // flush), and returns when they are idle and joined. Idempotent.
-  void Drain();
+  // flush), and returns when they are idle and joined. If `deadline` passes on the clock first,
+  // whatever is still queued is finished at once with UNAVAILABLE (it never runs); batches
+  // already running complete. Idempotent.
+  void Drain(absl::Time deadline = absl::InfiniteFuture());
 
   int queue_depth() const;
   const Policy& policy() const { return *policy_; }
@@ -114,8 +130,10 @@ class Dispatcher {
   // batch's tasks never count as deadline_met.
   BatchOutcome RunBatch(int worker, const Decision& decision, std::vector<Queue::Entry>* batch,
                         std::vector<Task*>* tasks);
-  // Answers hopeless tasks DEADLINE_EXCEEDED.
-  void AnswerDropped(std::vector<Queue::Entry>* dropped);
+  // Finishes tasks taken out of the queue unrun with `status`, and clears `entries`.
+  void FinishUnrun(std::vector<Queue::Entry>* entries, const absl::Status& status);
+  // After the queue shrank outside a batch: the mirrors and the observer.
+  void OnQueueShrunk() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const int workers_count_;

@@ -59,6 +59,18 @@ class EdfQueue {
     return entry;
   }
 
+  // Moves every entry whose payload satisfies `pred` to `removed` (appended, in no particular
+  // order) and keeps the rest in EDF order. O(n): meant for rare sweeps (cancellations).
+  template <typename Pred>
+  void RemoveIf(Pred pred, std::vector<Entry>* removed) {
+    const auto kept = std::partition(heap_.begin(), heap_.end(),
+                                     [&pred](const Entry& e) { return !pred(e.payload); });
+    if (kept == heap_.end()) return;
+    for (auto it = kept; it != heap_.end(); ++it) removed->push_back(std::move(*it));
+    heap_.erase(kept, heap_.end());
+    std::make_heap(heap_.begin(), heap_.end(), LessUrgent);
+  }
+
   // What a policy sees. Requires !empty().
   QueueView View(bool flush) const {
     return QueueView{size(), top().deadline, top().arrival, flush};

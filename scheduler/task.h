@@ -20,8 +20,9 @@ namespace ternserve {
 // How a task went, filled in by the dispatcher.
 struct TaskOutcome {
   // OK: it ran and the batch processor wrote its result into the task. Otherwise why it has no
-  // result: DEADLINE_EXCEEDED (no sub-net could make its deadline, late=drop) or the batch
-  // processor's error.
+  // result: DEADLINE_EXCEEDED (no sub-net could make its deadline, late=drop), CANCELLED (its
+  // client gave up while it was queued), UNAVAILABLE (still queued when a drain's deadline
+  // passed) or the batch processor's error.
   absl::Status status;
   int subnet_id = -1;           // the sub-net its batch ran on; -1 if it never ran
   int batch_size = 0;           // its batch's size; 0 if it never ran
@@ -43,8 +44,15 @@ class Task {
   // arrival + SLO, or an earlier client deadline.
   absl::Time deadline() const { return deadline_; }
 
-  // Called exactly once by the dispatcher, on a worker thread, for every task it accepted; the
-  // dispatcher destroys the task right after. Must not block for long, and must not call back
+  // True once the task's client has given up (cancelled its call, or its gRPC deadline passed).
+  // The dispatcher refuses such a task in Enqueue and removes it from the queue, unrun, in
+  // RemoveCancelled. Called under the dispatcher's lock from any thread: must be cheap and
+  // thread-safe (an atomic load).
+  virtual bool Cancelled() const { return false; }
+
+  // Called exactly once by the dispatcher for every task it accepted: on a worker thread, or on
+  // the thread that removed it unrun (Dispatcher::RemoveCancelled, or Drain past its deadline);
+  // the dispatcher destroys the task right after. Must not block for long, and must not call back
   // into the dispatcher.
   virtual void Finish(const TaskOutcome& outcome) = 0;
 

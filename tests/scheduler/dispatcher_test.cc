@@ -3,6 +3,7 @@
 // policy feedback, exactly-once completion under concurrent enqueue, and idle workers that spin.
 #include "scheduler/dispatcher.h"
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -224,6 +225,149 @@ TEST(DispatcherTest, DrainFlushesAWaitingPolicy) {
   dispatcher.Drain();
   EXPECT_EQ(completions.size(), 3u);
   EXPECT_THAT(processor.batch_sizes(), ElementsAre(3));
+}
+
+TEST(DispatcherTest, CancelledTasksLeaveTheQueueUnrunAndTakeNoPlaceInABatch) {
+  FakeClock clock;
+  ScriptedProcessor processor(&clock);
+  processor.compute_time_ = absl::ZeroDuration();
+  TaskLog completions;
+  DispatcherOptions options = Options(1, 4, 100, 0);
+  // Waits (on the clock, which the test does not move) until 4 tasks are queued.
+  options.policy = std::make_shared<FixedPolicy>(2, 4, absl::Hours(1));
+  Dispatcher dispatcher(options, &processor, &clock);
+  std::vector<TestTask*> tasks;
+  auto enqueue = [&](int id) {
+    auto task =
+        std::make_unique<TestTask>(id, clock.Now(), clock.Now() + absl::Hours(2), &completions);
+    tasks.push_back(task.get());
+    std::unique_ptr<Task> queued = std::move(task);
+    ASSERT_TRUE(dispatcher.Enqueue(&queued).ok());
+  };
+  for (int id = 0; id < 3; ++id) enqueue(id);
+  ASSERT_EQ(dispatcher.queue_depth(), 3);
+  tasks[1]->Cancel();
+  dispatcher.RemoveCancelled();
+  // Answered at once, on this thread, without running.
+  std::vector<FinishedTask> done = completions.Take();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].id, 1);
+  EXPECT_EQ(done[0].outcome.status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(done[0].outcome.batch_size, 0);
+  EXPECT_EQ(done[0].result, -1);
+  EXPECT_EQ(dispatcher.queue_depth(), 2);
+  dispatcher.RemoveCancelled();  // nothing more to remove
+  EXPECT_EQ(completions.size(), 1u);
+
+  // A task cancelled before it is queued is refused, and the caller keeps it.
+  auto gone = std::make_unique<TestTask>(9, clock.Now(), clock.Now() + absl::Hours(2), nullptr);
+  gone->Cancel();
+  std::unique_ptr<Task> refused = std::move(gone);
+  EXPECT_EQ(dispatcher.Enqueue(&refused).code(), absl::StatusCode::kCancelled);
+  EXPECT_NE(refused, nullptr);
+
+  // The cancelled task takes no place in the batch: two more fill it to 4 live tasks.
+  enqueue(3);
+  enqueue(4);
+  completions.WaitFor(5);
+  EXPECT_THAT(processor.batch_sizes(), ElementsAre(4));
+  std::set<int> ran;
+  for (const FinishedTask& task : completions.Take()) {
+    if (task.id == 1) continue;
+    EXPECT_TRUE(task.outcome.status.ok()) << task.id << ": " << task.outcome.status;
+    EXPECT_EQ(task.result, task.id);
+    ran.insert(task.id);
+  }
+  EXPECT_THAT(ran, ElementsAre(0, 2, 3, 4));
+}
+
+TEST(DispatcherTest, ACancelledTaskPastItsDeadlineIsAMissNotACancellation) {
+  FakeClock clock;
+  ScriptedProcessor processor(&clock);
+  TaskLog completions;
+  DispatcherOptions options = Options(1, 8, 100, 0);
+  options.policy = std::make_shared<FixedPolicy>(1, 8, absl::Hours(1));  // holds the queue
+  Dispatcher dispatcher(options, &processor, &clock);
+  auto expiring = std::make_unique<TestTask>(0, clock.Now(), clock.Now() + absl::Milliseconds(10),
+                                             &completions);
+  auto cancelled =
+      std::make_unique<TestTask>(1, clock.Now(), clock.Now() + absl::Hours(1), &completions);
+  TestTask* expiring_task = expiring.get();
+  TestTask* cancelled_task = cancelled.get();
+  std::unique_ptr<Task> queued = std::move(expiring);
+  ASSERT_TRUE(dispatcher.Enqueue(&queued).ok());
+  queued = std::move(cancelled);
+  ASSERT_TRUE(dispatcher.Enqueue(&queued).ok());
+  clock.WaitForWaits(1);                  // the worker waits for the hour's queue delay
+  clock.Advance(absl::Milliseconds(20));  // past the first task's deadline (as gRPC cancels it)
+  expiring_task->Cancel();
+  cancelled_task->Cancel();
+  dispatcher.RemoveCancelled();
+  std::vector<FinishedTask> done = completions.Take();
+  ASSERT_EQ(done.size(), 2u);
+  std::sort(done.begin(), done.end(),
+            [](const FinishedTask& a, const FinishedTask& b) { return a.id < b.id; });
+  EXPECT_EQ(done[0].outcome.status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(done[1].outcome.status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(done[0].outcome.batch_size, 0);
+  EXPECT_EQ(done[0].outcome.queue_time, absl::Milliseconds(20));
+  EXPECT_TRUE(processor.batch_sizes().empty());
+}
+
+TEST(DispatcherTest, DrainPastItsDeadlineAnswersWhatIsStillQueuedUnavailable) {
+  FakeClock clock;
+  ScriptedProcessor processor(&clock);
+  TaskLog completions;
+  Dispatcher dispatcher(Options(1, 2, 100, 0), &processor, &clock);
+  processor.Hold();
+  for (int id = 0; id < 5; ++id) {
+    auto r = MakeTestTask(id, clock.Now(), absl::Hours(1), &completions);
+    ASSERT_TRUE(dispatcher.Enqueue(&r).ok());
+  }
+  processor.WaitEntered(1);  // the first batch (2 tasks) runs, held; 3 wait in the queue
+  absl::Notification drained;
+  std::thread drainer([&] {
+    dispatcher.Drain(clock.Now() + absl::Seconds(1));
+    drained.Notify();
+  });
+  clock.WaitForWaits(1);  // Drain waits on the clock for the queue to empty
+  EXPECT_EQ(completions.size(), 0u);
+  clock.Advance(absl::Seconds(1));
+  completions.WaitFor(3);  // the queued three, abandoned at the deadline
+  for (const FinishedTask& task : completions.Take()) {
+    EXPECT_EQ(task.outcome.status.code(), absl::StatusCode::kUnavailable) << task.id;
+    EXPECT_EQ(task.outcome.batch_size, 0);
+  }
+  // The running batch still completes before Drain returns.
+  EXPECT_FALSE(drained.HasBeenNotified());
+  processor.Release();
+  drainer.join();
+  std::vector<FinishedTask> done = completions.Take();
+  ASSERT_EQ(done.size(), 5u);
+  int ok = 0;
+  for (const FinishedTask& task : done) ok += task.outcome.status.ok() ? 1 : 0;
+  EXPECT_EQ(ok, 2);
+  EXPECT_THAT(processor.batch_sizes(), ElementsAre(2));
+}
+
+TEST(DispatcherTest, DrainWithAPastDeadlineRunsNothingMore) {
+  FakeClock clock;
+  ScriptedProcessor processor(&clock);
+  TaskLog completions;
+  DispatcherOptions options = Options(1, 8, 100, 0);
+  options.policy = std::make_shared<FixedPolicy>(1, 8, absl::Hours(1));  // holds the queue
+  Dispatcher dispatcher(options, &processor, &clock);
+  for (int id = 0; id < 3; ++id) {
+    auto r = MakeTestTask(id, clock.Now(), absl::Hours(2), &completions);
+    ASSERT_TRUE(dispatcher.Enqueue(&r).ok());
+  }
+  dispatcher.Drain(clock.Now());  // a zero drain timeout
+  std::vector<FinishedTask> done = completions.Take();
+  ASSERT_EQ(done.size(), 3u);
+  for (const FinishedTask& task : done) {
+    EXPECT_EQ(task.outcome.status.code(), absl::StatusCode::kUnavailable) << task.id;
+  }
+  EXPECT_TRUE(processor.batch_sizes().empty());
 }
 
 TEST(DispatcherTest, BatchOutcomesReachTheClipperPolicy) {

@@ -5,6 +5,7 @@
 #ifndef TERNSERVE_TESTS_TESTING_TEST_TASK_H_
 #define TERNSERVE_TESTS_TESTING_TEST_TASK_H_
 
+#include <atomic>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -57,6 +58,9 @@ class TestTask final : public Task {
 
   int id() const { return id_; }
   void set_result(int result) { result_ = result; }
+  // What a front end does when the task's client gives up.
+  void Cancel() { cancelled_.store(true, std::memory_order_release); }
+  bool Cancelled() const override { return cancelled_.load(std::memory_order_acquire); }
   void Finish(const TaskOutcome& outcome) override {
     if (log_ != nullptr) log_->Record({id_, outcome, result_});
   }
@@ -65,6 +69,7 @@ class TestTask final : public Task {
   const int id_;
   TaskLog* const log_;
   int result_ = -1;
+  std::atomic<bool> cancelled_{false};
 };
 
 // A task for `log` arriving at `arrival` with deadline arrival + slo, as the dispatcher takes it.
