@@ -93,6 +93,8 @@ class Loadgen final : private LoadgenSink {
   LoadgenReport Run(const std::atomic<bool>* stop = nullptr);
 
   int64_t planned() const { return static_cast<int64_t>(records_.size()); }
+  // Every request of the plan, after Run: the sent ones with their results (sent_ns > 0).
+  absl::Span<const RequestRecord> records() const { return records_; }
   // Requests sent but not answered, plus streams not yet finished (non-zero only if Run gave up
   // waiting): callbacks that may still run into this Loadgen.
   int64_t in_flight() const;

@@ -65,6 +65,10 @@ ABSL_FLAG(std::string, labels,
           "IDX labels file matching --images.");
 ABSL_FLAG(bool, progress, true, "Print a progress line on stderr every second.");
 ABSL_FLAG(bool, json, false, "Print one JSON object on stdout instead of a human summary.");
+ABSL_FLAG(std::string, records, "",
+          "Also write one CSV line per request to this file: arrival_ms,sent_ms,done_ms (since the "
+          "start of the run), slo_ms, code (gRPC status code; -1 = no answer), deadline_met (the "
+          "server's word). Empty = none.");
 
 namespace ternserve {
 namespace {
@@ -178,6 +182,11 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "ternserve-loadgen: interrupted: sent %lld of %lld requests\n",
                  static_cast<long long>(report.sent),
                  static_cast<long long>((*loadgen)->planned()));
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_records); !path.empty()) {
+    if (absl::Status written = WriteRecordsCsv((*loadgen)->records(), path); !written.ok()) {
+      std::fprintf(stderr, "ternserve-loadgen: %s\n", std::string(written.message()).c_str());
+    }
   }
   if (absl::GetFlag(FLAGS_json)) {
     std::cout << ReportToJson(report).dump() << std::endl;

@@ -2,13 +2,35 @@
 #include "client/loadgen_stats.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace ternserve {
+
+absl::Status WriteRecordsCsv(absl::Span<const RequestRecord> records, const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("--records=", path, ": cannot write: ", std::strerror(errno)));
+  }
+  std::fputs("arrival_ms,sent_ms,done_ms,slo_ms,code,deadline_met\n", file);
+  for (const RequestRecord& r : records) {
+    if (r.sent_ns == 0 && r.arrival_ns != 0) continue;  // never sent (the run was interrupted)
+    std::fprintf(file, "%.3f,%.3f,%.3f,%g,%d,%d\n", r.arrival_ns * 1e-6, r.sent_ns * 1e-6,
+                 r.done_ns * 1e-6, static_cast<double>(r.slo_ms), r.code, r.deadline_met ? 1 : 0);
+  }
+  const bool failed = std::ferror(file) != 0;
+  if (std::fclose(file) != 0 || failed) {
+    return absl::DataLossError(absl::StrCat("--records=", path, ": write failed"));
+  }
+  return absl::OkStatus();
+}
 
 double Percentile(std::vector<double>* values, double q) {
   if (values->empty()) return 0;

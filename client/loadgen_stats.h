@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "client/loadgen_plan.h"
 #include "nlohmann/json.hpp"
@@ -57,6 +58,11 @@ double Percentile(std::vector<double>* values, double q);
 
 // Summarizes the records of the requests that were sent (every record must have sent_ns set).
 LoadgenReport Summarize(absl::Span<const RequestRecord> records, const RunInfo& info);
+
+// Writes one CSV line per sent request, after a header: arrival_ms, sent_ms, done_ms (times since
+// the start of the run), slo_ms, code (gRPC code; -1: no answer), deadline_met (the server's
+// word, 0 or 1). Errors name the file.
+absl::Status WriteRecordsCsv(absl::Span<const RequestRecord> records, const std::string& path);
 
 nlohmann::ordered_json ReportToJson(const LoadgenReport& report);
 std::string ReportToText(const LoadgenReport& report);

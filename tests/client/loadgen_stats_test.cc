@@ -3,6 +3,8 @@
 #include "client/loadgen_stats.h"
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -99,6 +101,32 @@ TEST(SummarizeTest, EmptyRunIsAllZero) {
   EXPECT_EQ(report.slo_attainment, 0);
   EXPECT_EQ(report.throughput_rps, 0);
   EXPECT_TRUE(report.errors_by_code.empty());
+}
+
+TEST(WriteRecordsCsvTest, OneLinePerSentRequestWithItsCode) {
+  RequestRecord ok = Ok(/*sent_ms=*/2, /*latency_us=*/1500, /*slo_ms=*/25, 0, true);
+  ok.arrival_ns = 2'000'000;
+  ok.deadline_met = true;
+  RequestRecord lost;  // sent, never answered
+  lost.arrival_ns = 3'000'000;
+  lost.sent_ns = 3'000'000;
+  lost.slo_ms = 25;
+  RequestRecord unsent;  // planned, never sent
+  unsent.arrival_ns = 4'000'000;
+  const std::vector<RequestRecord> records = {ok, lost, unsent};
+  const std::string path = ::testing::TempDir() + "/records_" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".csv";
+  ASSERT_TRUE(WriteRecordsCsv(records, path).ok());
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text,
+            "arrival_ms,sent_ms,done_ms,slo_ms,code,deadline_met\n"
+            "2.000,2.000,3.500,25,0,1\n"
+            "3.000,3.000,0.000,25,-1,0\n");
+  const absl::Status unwritable = WriteRecordsCsv(records, "/nonexistent-dir/records.csv");
+  EXPECT_EQ(unwritable.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(unwritable.message()),
+              ::testing::HasSubstr("/nonexistent-dir/records.csv"));
 }
 
 TEST(ReportToJsonTest, HasEveryField) {
