@@ -8,6 +8,7 @@
 #include "server/classify_response.h"
 #include "server/grpc_status.h"
 #include "server/queued_bidi_reactor.h"
+#include "server/raw_rpc.h"
 #include "util/version.h"
 
 namespace ternserve {
@@ -27,10 +28,11 @@ absl::StatusOr<v1::ClassifyResponse> ToAnswer(const ImageResult& result, int top
 
 }  // namespace
 
-// One ClassifyStream call: each request read is submitted; its answer, with the request_id and a
-// per-message status, is queued for writing (QueuedBidiReactor).
+// One ClassifyStream call: each request read is parsed and submitted; its answer, with the
+// request_id and a per-message status, is queued for writing (QueuedBidiReactor). A message that
+// does not parse is answered INVALID_ARGUMENT, and the stream goes on.
 class ClassifierService::StreamReactor final
-    : public QueuedBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse> {
+    : public QueuedBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   StreamReactor(ClassifierService* service, absl::Time grpc_deadline)
       : service_(service), grpc_deadline_(grpc_deadline) {
@@ -38,22 +40,43 @@ class ClassifierService::StreamReactor final
   }
 
  private:
-  void OnRequest(v1::ClassifyRequest* read) override {
-    // The message is read into again at once: keep its contents (a swap, no pixel copy) until
-    // the answer, since the task borrows its pixels.
+  void OnRequest(grpc::ByteBuffer* read) override {
+    // The task borrows the request's pixels: the message lives until the answer.
     auto request = std::make_unique<v1::ClassifyRequest>();
-    request->Swap(read);
+    if (absl::Status parsed = service_->submitter_->ParseReceived(*read, request.get());
+        !parsed.ok()) {
+      v1::ClassifyResponse refused;
+      ToResponseStatus(parsed, refused.mutable_status());
+      Write(refused);
+      return;
+    }
     std::string request_id = EchoedRequestId(*request, service_->options_.limits);
     const v1::ClassifyRequest& submitted = *request;
-    service_->Submit(submitted, grpc_deadline_,
-                     [this, request = std::move(request), request_id = std::move(request_id)](
-                         absl::StatusOr<v1::ClassifyResponse> result) {
-                       v1::ClassifyResponse response;
-                       if (result.ok()) response = *std::move(result);
-                       response.set_request_id(request_id);
-                       ToResponseStatus(result.status(), response.mutable_status());
-                       Answer(std::move(response));
-                     });
+    service_->Submit(
+        submitted, grpc_deadline_,
+        [this, request = std::move(request),
+         request_id = std::move(request_id)](absl::StatusOr<v1::ClassifyResponse> result) {
+          v1::ClassifyResponse response;
+          if (result.ok()) response = *std::move(result);
+          response.set_request_id(request_id);
+          ToResponseStatus(result.status(), response.mutable_status());
+          Write(response);
+        },
+        cancelled());
+  }
+
+  void OnCancelled() override { service_->submitter_->RemoveCancelled(); }
+
+  void Write(const v1::ClassifyResponse& response) {
+    grpc::ByteBuffer bytes;
+    if (absl::Status serialized = SerializeRawMessage(response, &bytes); !serialized.ok()) {
+      v1::ClassifyResponse failed;  // a status only: always serializes
+      failed.set_request_id(response.request_id());
+      ToResponseStatus(serialized, failed.mutable_status());
+      bytes.Clear();
+      SerializeRawMessage(failed, &bytes).IgnoreError();
+    }
+    Answer(std::move(bytes));
   }
 
   // Constant after construction.
@@ -67,7 +90,7 @@ ClassifierService::ClassifierService(const ClassifierServiceOptions& options,
     : options_(options), metadata_(metadata), submitter_(submitter) {}
 
 void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time grpc_deadline,
-                               AnswerCallback on_done) {
+                               AnswerCallback on_done, CancelFlag cancelled) {
   const absl::Time arrival = submitter_->Now();
   submitter_->OnReceived();
   absl::StatusOr<ValidatedRequest> validated =
@@ -79,54 +102,71 @@ void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time gr
   }
   const absl::Span<const float> pixels[] = {validated->pixels};
   // The completion owns a decoded image; moving the vector keeps the buffer `pixels` points into.
-  submitter_->Submit(arrival, validated->deadline, pixels,
-                     [this, top_k = validated->top_k, decoded = std::move(validated->decoded),
-                      on_done = std::move(on_done)](const std::vector<ImageResult>& results,
-                                                    RequestSubmitter::Record record) mutable {
-                       absl::StatusOr<v1::ClassifyResponse> response =
-                           ToAnswer(results.front(), top_k, *metadata_);
-                       record(response.status());
-                       on_done(std::move(response));
-                     });
+  submitter_->Submit(
+      arrival, validated->deadline, pixels,
+      [this, top_k = validated->top_k, decoded = std::move(validated->decoded),
+       on_done = std::move(on_done)](const std::vector<ImageResult>& results,
+                                     RequestSubmitter::Record record) mutable {
+        absl::StatusOr<v1::ClassifyResponse> response =
+            ToAnswer(results.front(), top_k, *metadata_);
+        record(response.status());
+        on_done(std::move(response));
+      },
+      std::move(cancelled));
 }
 
 grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContext* context,
-                                                      const v1::ClassifyRequest* request,
-                                                      v1::ClassifyResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status auth = submitter_->Authenticate(*context); !auth.ok()) {
-    reactor->Finish(ToGrpcStatus(auth));
+                                                      const grpc::ByteBuffer* raw,
+                                                      grpc::ByteBuffer* response) {
+  auto* reactor =
+      new RawUnaryReactor(response, [submitter = submitter_] { submitter->RemoveCancelled(); });
+  if (absl::Status admit = submitter_->Admit(*context); !admit.ok()) {
+    reactor->Answer(admit);
+    return reactor;
+  }
+  // The task borrows the request's pixels: the message lives until the answer.
+  auto request = std::make_unique<v1::ClassifyRequest>();
+  if (absl::Status parsed = submitter_->ParseReceived(*raw, request.get()); !parsed.ok()) {
+    reactor->Answer(parsed);
     return reactor;
   }
   std::string request_id = EchoedRequestId(*request, options_.limits);
-  Submit(*request, GrpcDeadline(*context),
-         [reactor, response,
-          request_id = std::move(request_id)](absl::StatusOr<v1::ClassifyResponse> result) {
-           if (result.ok()) {
-             *response = *std::move(result);
-             response->set_request_id(request_id);
-           }
-           reactor->Finish(ToGrpcStatus(result.status()));
-         });
+  const v1::ClassifyRequest& submitted = *request;
+  Submit(
+      submitted, GrpcDeadline(*context),
+      [reactor, request = std::move(request),
+       request_id = std::move(request_id)](absl::StatusOr<v1::ClassifyResponse> result) {
+        if (!result.ok()) {
+          reactor->Answer(result.status());
+          return;
+        }
+        result->set_request_id(request_id);
+        reactor->Answer(absl::OkStatus(), *result);
+      },
+      reactor->cancelled());
   return reactor;
 }
 
-grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>*
-ClassifierService::ClassifyStream(grpc::CallbackServerContext* context) {
-  if (absl::Status auth = submitter_->Authenticate(*context); !auth.ok()) {
-    return new RefusedBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>(ToGrpcStatus(auth));
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ClassifierService::ClassifyStream(
+    grpc::CallbackServerContext* context) {
+  if (absl::Status admit = submitter_->Admit(*context); !admit.ok()) {
+    return new RefusedBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>(ToGrpcStatus(admit));
   }
   return new StreamReactor(this, GrpcDeadline(*context));
 }
 
-grpc::ServerUnaryReactor* ClassifierService::GetModelInfo(
-    grpc::CallbackServerContext* context, const v1::GetModelInfoRequest* /*request*/,
-    v1::ModelInfo* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status auth = submitter_->Authenticate(*context); !auth.ok()) {
-    reactor->Finish(ToGrpcStatus(auth));
-    return reactor;
-  }
+grpc::ServerUnaryReactor* ClassifierService::GetModelInfo(grpc::CallbackServerContext* context,
+                                                          const grpc::ByteBuffer* raw,
+                                                          grpc::ByteBuffer* response) {
+  return AnswerRawNow<v1::GetModelInfoRequest, v1::ModelInfo>(
+      context, submitter_->Admit(*context), raw, response,
+      [this](const v1::GetModelInfoRequest& /*request*/, v1::ModelInfo* info) {
+        FillModelInfo(info);
+        return absl::OkStatus();
+      });
+}
+
+void ClassifierService::FillModelInfo(v1::ModelInfo* response) const {
   response->set_model_name(metadata_->model_name);
   for (const std::string& label : metadata_->labels) response->add_labels(label);
   for (const SubnetMeta& meta : metadata_->subnets) {
@@ -156,8 +196,6 @@ grpc::ServerUnaryReactor* ClassifierService::GetModelInfo(
   response->set_engine(options_.engine);
   response->set_quantizer(metadata_->quantizer);
   response->set_version(kTernserveVersion);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
 }
 
 }  // namespace ternserve

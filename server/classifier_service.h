@@ -1,8 +1,11 @@
-// ClassifierService: the ternserve.v1.Classifier gRPC service, on gRPC's callback API.
+// ClassifierService: the ternserve.v1.Classifier gRPC service, on gRPC's callback API, with raw
+// methods (server/raw_rpc.h): requests are parsed here, so bytes that are not a request get
+// INVALID_ARGUMENT.
 //
 // Handlers never block: they validate and hand the image to the RequestSubmitter with a callback
 // that finishes the RPC (or writes the stream response). The dispatcher's worker threads run the
-// completions.
+// completions. A call whose client cancels (or whose gRPC deadline passes) while its image is
+// queued is taken out of the queue and answered CANCELLED.
 //
 // Ownership: the service borrows the metadata and the submitter; both must outlive the
 // grpc::Server that serves it, and the dispatcher must be drained (every callback run) before the
@@ -33,32 +36,43 @@ struct ClassifierServiceOptions {
   const LatencyProfile* latency_profile = nullptr;
 };
 
-class ClassifierService final : public v1::Classifier::CallbackService {
+// Every method raw: the request arrives as bytes.
+using ClassifierRawService = v1::Classifier::WithRawCallbackMethod_Classify<
+    v1::Classifier::WithRawCallbackMethod_ClassifyStream<
+        v1::Classifier::WithRawCallbackMethod_GetModelInfo<v1::Classifier::Service>>>;
+
+class ClassifierService final : public ClassifierRawService {
  public:
   // The submitter's clock must be the wall clock (or agree with it): gRPC deadlines are compared
   // against its Now().
   ClassifierService(const ClassifierServiceOptions& options, const BundleMetadata* metadata,
                     const RequestSubmitter* submitter);
 
+  // Each parses its request (a v1::ClassifyRequest, a stream of them, a v1::GetModelInfoRequest)
+  // from `request`, and writes its response (v1::ClassifyResponse, v1::ModelInfo) serialized.
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
-                                     const v1::ClassifyRequest* request,
-                                     v1::ClassifyResponse* response) override;
-  grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>* ClassifyStream(
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ClassifyStream(
       grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context,
-                                         const v1::GetModelInfoRequest* request,
-                                         v1::ModelInfo* response) override;
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
 
   using AnswerCallback = absl::AnyInvocable<void(absl::StatusOr<v1::ClassifyResponse>)>;
 
   // Validates `request` and queues it; `on_done` gets the finished response (status OK) or the
   // reason it was refused or failed. Called exactly once, possibly before Submit returns.
   // `request` must stay valid until then (its pixels are read in place); `on_done` may own it.
-  // Used by both RPCs.
-  void Submit(const v1::ClassifyRequest& request, absl::Time grpc_deadline, AnswerCallback on_done);
+  // Used by both RPCs. `cancelled` (may be null): the flag the RPC's reactor sets when the client
+  // gives up.
+  void Submit(const v1::ClassifyRequest& request, absl::Time grpc_deadline, AnswerCallback on_done,
+              CancelFlag cancelled = nullptr);
 
  private:
   class StreamReactor;
+
+  void FillModelInfo(v1::ModelInfo* response) const;
 
   // Constant after construction.
   const ClassifierServiceOptions options_;

@@ -5,8 +5,11 @@
 
 namespace ternserve {
 
-ClassifyCall::ClassifyCall(int images, DoneCallback on_done)
-    : results_(static_cast<size_t>(images)), remaining_(images), on_done_(std::move(on_done)) {}
+ClassifyCall::ClassifyCall(int images, DoneCallback on_done, CancelFlag cancelled)
+    : results_(static_cast<size_t>(images)),
+      remaining_(images),
+      on_done_(std::move(on_done)),
+      cancelled_(std::move(cancelled)) {}
 
 void ClassifyCall::Finish(int image, ImageResult result) {
   results_[static_cast<size_t>(image)] = std::move(result);

@@ -32,17 +32,26 @@ struct ImageResult {
   std::vector<float> logits;  // the engine's logits when outcome.status is OK, else empty
 };
 
+// Set (once) by whoever learns that a call's client gave up: the RPC's reactor, on cancellation
+// or an expired gRPC deadline. Shared by the reactor and the calls it submitted; a stream's calls
+// share the stream's.
+using CancelFlag = std::shared_ptr<const std::atomic<bool>>;
+
 class ClassifyCall {
  public:
   using DoneCallback = absl::AnyInvocable<void(std::vector<ImageResult>)>;
 
-  // `on_done` runs once, on the thread that finishes the last of `images` images.
-  ClassifyCall(int images, DoneCallback on_done);
+  // `on_done` runs once, on the thread that finishes the last of `images` images. `cancelled`
+  // may be null (the call is never cancelled).
+  ClassifyCall(int images, DoneCallback on_done, CancelFlag cancelled = nullptr);
 
   ClassifyCall(const ClassifyCall&) = delete;
   ClassifyCall& operator=(const ClassifyCall&) = delete;
 
   int images() const { return static_cast<int>(results_.size()); }
+  bool cancelled() const {
+    return cancelled_ != nullptr && cancelled_->load(std::memory_order_acquire);
+  }
 
   // Records image `image`'s result; each image exactly once.
   void Finish(int image, ImageResult result);
@@ -51,6 +60,7 @@ class ClassifyCall {
   std::vector<ImageResult> results_;  // slot i written only by image i's Finish
   std::atomic<int> remaining_;
   DoneCallback on_done_;
+  const CancelFlag cancelled_;
 };
 
 class ClassifyTask final : public Task {
@@ -64,6 +74,7 @@ class ClassifyTask final : public Task {
   void SetLogits(absl::Span<const float> logits) { logits_.assign(logits.begin(), logits.end()); }
 
   void Finish(const TaskOutcome& outcome) override;
+  bool Cancelled() const override { return call_->cancelled(); }
 
  private:
   const absl::Span<const float> pixels_;

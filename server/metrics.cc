@@ -47,6 +47,8 @@ const char* OutcomeName(SloOutcome outcome) {
       return "missed";
     case SloOutcome::kDropped:
       return "dropped";
+    case SloOutcome::kCancelled:
+      return "cancelled";
   }
   return "missed";
 }
@@ -60,7 +62,8 @@ const std::vector<double>& LatencyBucketsSeconds() {
 }
 
 SloOutcome ClassifySlo(absl::StatusCode code, bool ran, bool deadline_met) {
-  if (!ran) return SloOutcome::kDropped;
+  if (!ran)
+    return code == absl::StatusCode::kCancelled ? SloOutcome::kCancelled : SloOutcome::kDropped;
   return code == absl::StatusCode::kOk && deadline_met ? SloOutcome::kMet : SloOutcome::kMissed;
 }
 
@@ -89,9 +92,11 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry, const BundleMetadat
                   .Help(
                       "Validated requests by SLO outcome: met (OK by the deadline), missed (ran, "
                       "but late or failed), dropped (never ran: hopeless, queue full or "
-                      "shutting down).")
+                      "shutting down), cancelled (never ran: the client cancelled, or its gRPC "
+                      "deadline passed, while it was queued).")
                   .Register(registry);
-  for (SloOutcome outcome : {SloOutcome::kMet, SloOutcome::kMissed, SloOutcome::kDropped}) {
+  for (SloOutcome outcome :
+       {SloOutcome::kMet, SloOutcome::kMissed, SloOutcome::kDropped, SloOutcome::kCancelled}) {
     slo_by_outcome_[static_cast<size_t>(outcome)] = &slo.Add({{"outcome", OutcomeName(outcome)}});
   }
 
@@ -165,7 +170,7 @@ void ServerMetrics::OnInvalid(absl::StatusCode code) { CountCode(code); }
 
 void ServerMetrics::OnNotQueued(absl::StatusCode code) {
   CountCode(code);
-  CountSlo(SloOutcome::kDropped);
+  CountSlo(ClassifySlo(code, /*ran=*/false, /*deadline_met=*/false));
 }
 
 void ServerMetrics::OnCompleted(const CompletedRequest& request) {

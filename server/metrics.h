@@ -17,7 +17,10 @@
 //       met      answered OK by its deadline;
 //       missed   it ran, but was answered late (e.g. --late=serve) or with an error (engine);
 //       dropped  it never ran: DEADLINE_EXCEEDED by the hopeless rule, RESOURCE_EXHAUSTED (queue
-//                full) or UNAVAILABLE (shutting down).
+//                full) or UNAVAILABLE (shutting down, or still queued when --drain_timeout
+//                passed);
+//       cancelled  it never ran: CANCELLED, its client cancelled it (or its gRPC deadline
+//                passed) while it was queued, and it was taken out of the queue.
 //   ternserve_subnet_requests_total{subnet}  requests run per sub-net (+batch size per batch)
 //   ternserve_batch_size                     per batch
 //   ternserve_queue_depth                    requests waiting in the dispatcher's queue
@@ -62,7 +65,7 @@ struct BuildInfo {
 };
 
 // ternserve_slo_total's outcome label (see the file comment).
-enum class SloOutcome { kMet, kMissed, kDropped };
+enum class SloOutcome { kMet, kMissed, kDropped, kCancelled };
 // `ran`: the request was part of a batch.
 SloOutcome ClassifySlo(absl::StatusCode code, bool ran, bool deadline_met);
 
@@ -98,8 +101,8 @@ class ServerMetrics final : public DispatcherObserver {
   // Answered without reaching the dispatcher because validation failed: counted in requests_total
   // only (not an SLO outcome).
   void OnInvalid(absl::StatusCode code);
-  // Passed validation, but the dispatcher refused it at Enqueue (queue full, shutting down):
-  // requests_total and slo dropped.
+  // Passed validation, but the dispatcher refused it at Enqueue (queue full, shutting down; or
+  // already cancelled): requests_total and slo dropped (cancelled).
   void OnNotQueued(absl::StatusCode code);
   // Accepted by the dispatcher and now answered.
   void OnCompleted(const CompletedRequest& request);
@@ -119,7 +122,7 @@ class ServerMetrics final : public DispatcherObserver {
   // thread-safe).
   prometheus::Counter* received_ = nullptr;
   std::array<prometheus::Counter*, kCodes> requests_by_code_{};
-  std::array<prometheus::Counter*, 3> slo_by_outcome_{};
+  std::array<prometheus::Counter*, 4> slo_by_outcome_{};
   prometheus::Histogram* request_seconds_ = nullptr;
   prometheus::Histogram* queue_seconds_ = nullptr;
   prometheus::Histogram* batch_size_ = nullptr;

@@ -10,6 +10,7 @@
 #include "models/arch.h"
 #include "server/grpc_status.h"
 #include "server/queued_bidi_reactor.h"
+#include "server/raw_rpc.h"
 #include "util/version.h"
 
 namespace ternserve {
@@ -22,23 +23,31 @@ using inference::ModelStreamInferResponse;
 constexpr char kPlatform[] = "ternserve_ternary";
 constexpr char kBackend[] = "ternserve";
 
-grpc::ServerUnaryReactor* FinishOk(grpc::CallbackServerContext* context) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
-}
-
 void FillDuration(const DurationStat& from, inference::StatisticDuration* to) {
   to->set_count(from.count);
   to->set_ns(from.ns);
 }
 
+// A stream message's answer when it has no response: the error, with the request's id and the
+// int64 parameter "code".
+ModelStreamInferResponse StreamError(const absl::Status& status, const ModelInferRequest& request) {
+  ModelStreamInferResponse answer;
+  answer.set_error_message(std::string(status.message()));
+  ModelInferResponse* failed = answer.mutable_infer_response();
+  failed->set_model_name(request.model_name());
+  failed->set_model_version(request.model_version());
+  failed->set_id(request.id());
+  (*failed->mutable_parameters())["code"].set_int64_param(static_cast<int64_t>(status.code()));
+  return answer;
+}
+
 }  // namespace
 
-// One ModelStreamInfer call: each request read is parsed and queued; its answer (or its error, with
-// the request's id and the int64 parameter "code") is queued for writing.
+// One ModelStreamInfer call: each request read is parsed and queued; its answer (or its error,
+// StreamError) is queued for writing. A message that does not parse is answered INVALID_ARGUMENT,
+// and the stream goes on.
 class OipService::StreamReactor final
-    : public QueuedBidiReactor<ModelInferRequest, ModelStreamInferResponse> {
+    : public QueuedBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   StreamReactor(OipService* service, absl::Time grpc_deadline)
       : service_(service), grpc_deadline_(grpc_deadline) {
@@ -46,28 +55,38 @@ class OipService::StreamReactor final
   }
 
  private:
-  void OnRequest(ModelInferRequest* read) override {
-    // Keep the message (a swap, no copy) until the answer: the reactor reads into `read` again.
+  void OnRequest(grpc::ByteBuffer* read) override {
+    // The tasks borrow the request's tensors: the message lives until the answer.
     auto request = std::make_unique<ModelInferRequest>();
-    request->Swap(read);
+    if (absl::Status parsed = service_->submitter_->ParseReceived(*read, request.get());
+        !parsed.ok()) {
+      Write(StreamError(parsed, ModelInferRequest()));
+      return;
+    }
     const ModelInferRequest& submitted = *request;
     service_->Infer(
         submitted, grpc_deadline_,
         [this, request = std::move(request)](absl::StatusOr<ModelInferResponse> result) {
-          ModelStreamInferResponse answer;
-          if (result.ok()) {
-            *answer.mutable_infer_response() = *std::move(result);
-          } else {
-            answer.set_error_message(std::string(result.status().message()));
-            ModelInferResponse* failed = answer.mutable_infer_response();
-            failed->set_model_name(request->model_name());
-            failed->set_model_version(request->model_version());
-            failed->set_id(request->id());
-            (*failed->mutable_parameters())["code"].set_int64_param(
-                static_cast<int64_t>(result.status().code()));
+          if (!result.ok()) {
+            Write(StreamError(result.status(), *request));
+            return;
           }
-          Answer(std::move(answer));
-        });
+          ModelStreamInferResponse answer;
+          *answer.mutable_infer_response() = *std::move(result);
+          Write(answer);
+        },
+        cancelled());
+  }
+
+  void OnCancelled() override { service_->submitter_->RemoveCancelled(); }
+
+  void Write(const ModelStreamInferResponse& answer) {
+    grpc::ByteBuffer bytes;
+    if (absl::Status serialized = SerializeRawMessage(answer, &bytes); !serialized.ok()) {
+      bytes.Clear();
+      SerializeRawMessage(StreamError(serialized, ModelInferRequest()), &bytes).IgnoreError();
+    }
+    Answer(std::move(bytes));
   }
 
   // Constant after construction.
@@ -79,18 +98,8 @@ OipService::OipService(const OipServiceOptions& options, const BundleMetadata* m
                        const RequestSubmitter* submitter, const InferenceStatistics* statistics)
     : options_(options), metadata_(metadata), submitter_(submitter), statistics_(statistics) {}
 
-grpc::ServerUnaryReactor* OipService::Refuse(grpc::CallbackServerContext* context,
-                                             const std::string* name, const std::string* version) {
-  absl::Status status = submitter_->Authenticate(*context);
-  if (status.ok() && name != nullptr) status = CheckModel(options_.model, *name, *version);
-  if (status.ok()) return nullptr;
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 void OipService::Infer(const ModelInferRequest& request, absl::Time grpc_deadline,
-                       AnswerCallback on_done) {
+                       AnswerCallback on_done, CancelFlag cancelled) {
   const absl::Time arrival = submitter_->Now();
   submitter_->OnReceived();
   absl::StatusOr<OipInferRequest> parsed =
@@ -119,76 +128,153 @@ void OipService::Infer(const ModelInferRequest& request, absl::Time grpc_deadlin
                 : absl::StatusOr<ModelInferResponse>(std::move(failed));
         record(response.status());
         on_done(std::move(response));
-      });
+      },
+      std::move(cancelled));
 }
 
 grpc::ServerUnaryReactor* OipService::ModelInfer(grpc::CallbackServerContext* context,
-                                                 const ModelInferRequest* request,
-                                                 ModelInferResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status auth = submitter_->Authenticate(*context); !auth.ok()) {
-    reactor->Finish(ToGrpcStatus(auth));
+                                                 const grpc::ByteBuffer* raw,
+                                                 grpc::ByteBuffer* response) {
+  auto* reactor =
+      new RawUnaryReactor(response, [submitter = submitter_] { submitter->RemoveCancelled(); });
+  if (absl::Status admit = submitter_->Admit(*context); !admit.ok()) {
+    reactor->Answer(admit);
     return reactor;
   }
-  Infer(*request, GrpcDeadline(*context),
-        [reactor, response](absl::StatusOr<ModelInferResponse> result) {
-          if (result.ok()) *response = *std::move(result);
-          reactor->Finish(ToGrpcStatus(result.status()));
-        });
+  // The tasks borrow the request's tensors: the message lives until the answer.
+  auto request = std::make_unique<ModelInferRequest>();
+  if (absl::Status parsed = submitter_->ParseReceived(*raw, request.get()); !parsed.ok()) {
+    reactor->Answer(parsed);
+    return reactor;
+  }
+  const ModelInferRequest& submitted = *request;
+  Infer(
+      submitted, GrpcDeadline(*context),
+      [reactor, request = std::move(request)](absl::StatusOr<ModelInferResponse> result) {
+        if (result.ok()) {
+          reactor->Answer(absl::OkStatus(), *result);
+        } else {
+          reactor->Answer(result.status());
+        }
+      },
+      reactor->cancelled());
   return reactor;
 }
 
-grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse>* OipService::ModelStreamInfer(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* OipService::ModelStreamInfer(
     grpc::CallbackServerContext* context) {
-  if (absl::Status auth = submitter_->Authenticate(*context); !auth.ok()) {
-    return new RefusedBidiReactor<ModelInferRequest, ModelStreamInferResponse>(ToGrpcStatus(auth));
+  if (absl::Status admit = submitter_->Admit(*context); !admit.ok()) {
+    return new RefusedBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>(ToGrpcStatus(admit));
   }
   return new StreamReactor(this, GrpcDeadline(*context));
 }
 
 grpc::ServerUnaryReactor* OipService::ServerLive(grpc::CallbackServerContext* context,
-                                                 const inference::ServerLiveRequest* /*request*/,
-                                                 inference::ServerLiveResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refuse(context, nullptr, nullptr)) return refused;
-  response->set_live(true);
-  return FinishOk(context);
+                                                 const grpc::ByteBuffer* raw,
+                                                 grpc::ByteBuffer* response) {
+  return AnswerRawNow<inference::ServerLiveRequest, inference::ServerLiveResponse>(
+      context, submitter_->Admit(*context), raw, response,
+      [](const inference::ServerLiveRequest& /*request*/, inference::ServerLiveResponse* live) {
+        live->set_live(true);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* OipService::ServerReady(grpc::CallbackServerContext* context,
-                                                  const inference::ServerReadyRequest* /*request*/,
-                                                  inference::ServerReadyResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refuse(context, nullptr, nullptr)) return refused;
-  response->set_ready(ready_.load(std::memory_order_relaxed));
-  return FinishOk(context);
+                                                  const grpc::ByteBuffer* raw,
+                                                  grpc::ByteBuffer* response) {
+  return AnswerRawNow<inference::ServerReadyRequest, inference::ServerReadyResponse>(
+      context, submitter_->Admit(*context), raw, response,
+      [this](const inference::ServerReadyRequest& /*request*/,
+             inference::ServerReadyResponse* ready) {
+        ready->set_ready(ready_.load(std::memory_order_relaxed));
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* OipService::ModelReady(grpc::CallbackServerContext* context,
-                                                 const inference::ModelReadyRequest* request,
-                                                 inference::ModelReadyResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refuse(context, &request->name(), &request->version())) {
-    return refused;
-  }
-  response->set_ready(ready_.load(std::memory_order_relaxed));
-  return FinishOk(context);
+                                                 const grpc::ByteBuffer* raw,
+                                                 grpc::ByteBuffer* response) {
+  return AnswerRawNow<inference::ModelReadyRequest, inference::ModelReadyResponse>(
+      context, submitter_->Admit(*context), raw, response,
+      [this](const inference::ModelReadyRequest& request, inference::ModelReadyResponse* ready) {
+        if (absl::Status model = CheckModel(options_.model, request.name(), request.version());
+            !model.ok()) {
+          return model;
+        }
+        ready->set_ready(ready_.load(std::memory_order_relaxed));
+        return absl::OkStatus();
+      });
 }
 
-grpc::ServerUnaryReactor* OipService::ServerMetadata(
-    grpc::CallbackServerContext* context, const inference::ServerMetadataRequest* /*request*/,
-    inference::ServerMetadataResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refuse(context, nullptr, nullptr)) return refused;
-  response->set_name("ternserve");
-  response->set_version(kTernserveVersion);
-  for (const char* extension : {"classification", "model_configuration", "statistics"}) {
-    response->add_extensions(extension);
-  }
-  return FinishOk(context);
+grpc::ServerUnaryReactor* OipService::ServerMetadata(grpc::CallbackServerContext* context,
+                                                     const grpc::ByteBuffer* raw,
+                                                     grpc::ByteBuffer* response) {
+  return AnswerRawNow<inference::ServerMetadataRequest, inference::ServerMetadataResponse>(
+      context, submitter_->Admit(*context), raw, response,
+      [](const inference::ServerMetadataRequest& /*request*/,
+         inference::ServerMetadataResponse* server) {
+        server->set_name("ternserve");
+        server->set_version(kTernserveVersion);
+        for (const char* extension : {"classification", "model_configuration", "statistics"}) {
+          server->add_extensions(extension);
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* OipService::ModelMetadata(grpc::CallbackServerContext* context,
-                                                    const inference::ModelMetadataRequest* request,
-                                                    inference::ModelMetadataResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refuse(context, &request->name(), &request->version())) {
-    return refused;
+                                                    const grpc::ByteBuffer* raw,
+                                                    grpc::ByteBuffer* response) {
+  return AnswerRawNow<inference::ModelMetadataRequest, inference::ModelMetadataResponse>(
+      context, submitter_->Admit(*context), raw, response,
+      [this](const inference::ModelMetadataRequest& request,
+             inference::ModelMetadataResponse* metadata) {
+        return AnswerModelMetadata(request, metadata);
+      });
+}
+
+grpc::ServerUnaryReactor* OipService::ModelConfig(grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* raw,
+                                                  grpc::ByteBuffer* response) {
+  return AnswerRawNow<inference::ModelConfigRequest, inference::ModelConfigResponse>(
+      context, submitter_->Admit(*context), raw, response,
+      [this](const inference::ModelConfigRequest& request, inference::ModelConfigResponse* config) {
+        return AnswerModelConfig(request, config);
+      });
+}
+
+grpc::ServerUnaryReactor* OipService::ModelStatistics(grpc::CallbackServerContext* context,
+                                                      const grpc::ByteBuffer* raw,
+                                                      grpc::ByteBuffer* response) {
+  return AnswerRawNow<inference::ModelStatisticsRequest, inference::ModelStatisticsResponse>(
+      context, submitter_->Admit(*context), raw, response,
+      [this](const inference::ModelStatisticsRequest& request,
+             inference::ModelStatisticsResponse* stats) {
+        return AnswerModelStatistics(request, stats);
+      });
+}
+
+grpc::ServerUnaryReactor* OipService::RepositoryIndex(grpc::CallbackServerContext* context,
+                                                      const grpc::ByteBuffer* raw,
+                                                      grpc::ByteBuffer* response) {
+  return AnswerRawNow<inference::RepositoryIndexRequest, inference::RepositoryIndexResponse>(
+      context, submitter_->Admit(*context), raw, response,
+      [this](const inference::RepositoryIndexRequest& /*request*/,
+             inference::RepositoryIndexResponse* index) {
+        auto* model = index->add_models();
+        model->set_name(options_.model.name);
+        model->set_version(kOipModelVersion);
+        model->set_state(ready_.load(std::memory_order_relaxed) ? "READY" : "UNAVAILABLE");
+        return absl::OkStatus();
+      });
+}
+
+absl::Status OipService::AnswerModelMetadata(const inference::ModelMetadataRequest& request,
+                                             inference::ModelMetadataResponse* response) const {
+  if (absl::Status model = CheckModel(options_.model, request.name(), request.version());
+      !model.ok()) {
+    return model;
   }
   response->set_name(options_.model.name);
   response->add_versions(kOipModelVersion);
@@ -204,14 +290,14 @@ grpc::ServerUnaryReactor* OipService::ModelMetadata(grpc::CallbackServerContext*
   output->set_datatype("FP32");
   output->add_shape(-1);
   output->add_shape(static_cast<int64_t>(options_.model.labels.size()));
-  return FinishOk(context);
+  return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* OipService::ModelConfig(grpc::CallbackServerContext* context,
-                                                  const inference::ModelConfigRequest* request,
-                                                  inference::ModelConfigResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refuse(context, &request->name(), &request->version())) {
-    return refused;
+absl::Status OipService::AnswerModelConfig(const inference::ModelConfigRequest& request,
+                                           inference::ModelConfigResponse* response) const {
+  if (absl::Status model = CheckModel(options_.model, request.name(), request.version());
+      !model.ok()) {
+    return model;
   }
   inference::ModelConfig* config = response->mutable_config();
   config->set_name(options_.model.name);
@@ -234,17 +320,17 @@ grpc::ServerUnaryReactor* OipService::ModelConfig(grpc::CallbackServerContext* c
   // Present: the dispatcher batches requests (by --policy). Its batch sizes are the policy's.
   inference::ModelDynamicBatching* batching = config->mutable_dynamic_batching();
   batching->add_preferred_batch_size(options_.max_batch);
-  return FinishOk(context);
+  return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* OipService::ModelStatistics(
-    grpc::CallbackServerContext* context, const inference::ModelStatisticsRequest* request,
-    inference::ModelStatisticsResponse* response) {
+absl::Status OipService::AnswerModelStatistics(const inference::ModelStatisticsRequest& request,
+                                               inference::ModelStatisticsResponse* response) const {
   // An empty name asks for every model: ours.
-  const bool all = request->name().empty();
-  if (grpc::ServerUnaryReactor* refused =
-          Refuse(context, all ? nullptr : &request->name(), &request->version())) {
-    return refused;
+  if (!request.name().empty()) {
+    if (absl::Status model = CheckModel(options_.model, request.name(), request.version());
+        !model.ok()) {
+      return model;
+    }
   }
   const InferenceStatisticsSnapshot stats =
       statistics_ != nullptr ? statistics_->Snapshot() : InferenceStatisticsSnapshot{};
@@ -264,18 +350,7 @@ grpc::ServerUnaryReactor* OipService::ModelStatistics(
     batch->set_batch_size(static_cast<uint64_t>(batch_size));
     FillDuration(duration, batch->mutable_compute_infer());
   }
-  return FinishOk(context);
-}
-
-grpc::ServerUnaryReactor* OipService::RepositoryIndex(
-    grpc::CallbackServerContext* context, const inference::RepositoryIndexRequest* /*request*/,
-    inference::RepositoryIndexResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refuse(context, nullptr, nullptr)) return refused;
-  auto* model = response->add_models();
-  model->set_name(options_.model.name);
-  model->set_version(kOipModelVersion);
-  model->set_state(ready_.load(std::memory_order_relaxed) ? "READY" : "UNAVAILABLE");
-  return FinishOk(context);
+  return absl::OkStatus();
 }
 
 }  // namespace ternserve

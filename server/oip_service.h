@@ -1,9 +1,12 @@
 // OipService: the Open Inference Protocol (inference.GRPCInferenceService, docs/oip.md) on gRPC's
 // callback API, beside ternserve.v1.Classifier on the same port and over the same request path.
 //
-// ModelInfer and ModelStreamInfer parse the request (server/oip_request.h) and hand its N images to
-// the RequestSubmitter as one call; the answer is built when the last image is done. The metadata
-// RPCs answer from constant state; ModelStatistics reads the InferenceStatistics.
+// Every method is raw (server/raw_rpc.h): requests arrive as bytes and are parsed here, so bytes
+// that are not the request message get INVALID_ARGUMENT. ModelInfer and ModelStreamInfer parse the
+// request (server/oip_request.h) and hand its N images to the RequestSubmitter as one call; the
+// answer is built when the last image is done, and a call whose client gives up while queued is
+// taken out of the queue (CANCELLED). The metadata RPCs answer from constant state;
+// ModelStatistics reads the InferenceStatistics.
 //
 // Ownership: borrows the metadata, the submitter and the statistics; all must outlive the
 // grpc::Server that serves it, and the dispatcher must be drained (every callback run) before the
@@ -32,7 +35,19 @@ struct OipServiceOptions {
   int max_batch = 32;  // the largest batch the dispatcher forms
 };
 
-class OipService final : public inference::GRPCInferenceService::CallbackService {
+// Every method raw: the request arrives as bytes.
+using OipGrpc = inference::GRPCInferenceService;
+using OipRawService =
+    OipGrpc::WithRawCallbackMethod_ServerLive<OipGrpc::WithRawCallbackMethod_ServerReady<
+        OipGrpc::WithRawCallbackMethod_ModelReady<OipGrpc::WithRawCallbackMethod_ServerMetadata<
+            OipGrpc::WithRawCallbackMethod_ModelMetadata<OipGrpc::WithRawCallbackMethod_ModelInfer<
+                OipGrpc::WithRawCallbackMethod_ModelStreamInfer<
+                    OipGrpc::WithRawCallbackMethod_ModelConfig<
+                        OipGrpc::WithRawCallbackMethod_ModelStatistics<
+                            OipGrpc::WithRawCallbackMethod_RepositoryIndex<
+                                OipGrpc::Service>>>>>>>>>>;
+
+class OipService final : public OipRawService {
  public:
   // `statistics` may be null (ModelStatistics then reports zeros).
   OipService(const OipServiceOptions& options, const BundleMetadata* metadata,
@@ -41,49 +56,56 @@ class OipService final : public inference::GRPCInferenceService::CallbackService
   // ServerReady and ModelReady: true once serving, false from the start of shutdown.
   void SetReady(bool ready) { ready_.store(ready, std::memory_order_relaxed); }
 
+  // The RPCs, each on its request's bytes (inference.<Method>Request), answering its response
+  // serialized (inference.<Method>Response; ModelStreamInfer: a stream of ModelInferRequest in,
+  // ModelStreamInferResponse out).
   grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context,
-                                       const inference::ServerLiveRequest* request,
-                                       inference::ServerLiveResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* context,
-                                        const inference::ServerReadyRequest* request,
-                                        inference::ServerReadyResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* context,
-                                       const inference::ModelReadyRequest* request,
-                                       inference::ModelReadyResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* context,
-                                           const inference::ServerMetadataRequest* request,
-                                           inference::ServerMetadataResponse* response) override;
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* context,
-                                          const inference::ModelMetadataRequest* request,
-                                          inference::ModelMetadataResponse* response) override;
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* context,
-                                        const inference::ModelConfigRequest* request,
-                                        inference::ModelConfigResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ModelStatistics(grpc::CallbackServerContext* context,
-                                            const inference::ModelStatisticsRequest* request,
-                                            inference::ModelStatisticsResponse* response) override;
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* context,
-                                            const inference::RepositoryIndexRequest* request,
-                                            inference::RepositoryIndexResponse* response) override;
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
-                                       const inference::ModelInferRequest* request,
-                                       inference::ModelInferResponse* response) override;
-  grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
-  ModelStreamInfer(grpc::CallbackServerContext* context) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ModelStreamInfer(
+      grpc::CallbackServerContext* context) override;
 
   using AnswerCallback = absl::AnyInvocable<void(absl::StatusOr<inference::ModelInferResponse>)>;
   // Parses `request` and queues its images; `on_done` gets the response or the reason there is
   // none, exactly once, possibly before Infer returns. `request` must stay valid until then.
+  // `cancelled` (may be null): the flag the RPC's reactor sets when the client gives up.
   void Infer(const inference::ModelInferRequest& request, absl::Time grpc_deadline,
-             AnswerCallback on_done);
+             AnswerCallback on_done, CancelFlag cancelled = nullptr);
 
  private:
   class StreamReactor;
 
-  // Authenticates the call and, when `name` is not null, checks the model name and version: the
-  // call's reactor, already finished with the refusal, or null to go on.
-  grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context, const std::string* name,
-                                   const std::string* version);
+  // The metadata RPCs' answers, on parsed requests.
+  absl::Status AnswerModelMetadata(const inference::ModelMetadataRequest& request,
+                                   inference::ModelMetadataResponse* response) const;
+  absl::Status AnswerModelConfig(const inference::ModelConfigRequest& request,
+                                 inference::ModelConfigResponse* response) const;
+  absl::Status AnswerModelStatistics(const inference::ModelStatisticsRequest& request,
+                                     inference::ModelStatisticsResponse* response) const;
 
   // Constant after construction.
   const OipServiceOptions options_;

@@ -2,10 +2,14 @@
 // order, possibly by other threads, possibly long after they were read.
 //
 // gRPC allows one outstanding read and one outstanding write per stream. The reactor keeps one
-// read posted at all times (it hands each request to OnRequest, then reads the next) and queues the
-// answers, writing them one at a time. The call finishes once the client has half-closed (or the
-// call is cancelled), every request counted with BeginRequest has been answered, and every answer
-// is written. Deletes itself in OnDone.
+// read posted while fewer than kMaxOutstanding requests are unanswered (it hands each request to
+// OnRequest, then reads the next) and queues the answers, writing them one at a time. The call
+// finishes once the client has half-closed (or the call is cancelled), every request counted with
+// BeginRequest has been answered, and every answer is written. Deletes itself in OnDone.
+//
+// When the client cancels the stream (or its gRPC deadline passes), cancelled() is set and
+// OnCancelled runs, so that the stream's queued requests can be taken out of the queue; they are
+// still answered (Answer), but nothing more is written.
 //
 // Used by the real ClassifyStream (server/classifier_service.cc) and by the bare echo that the
 // server's overhead is measured against (bench/echo_server.cc), so both pay the same stream
@@ -17,7 +21,9 @@
 
 #include <grpcpp/support/server_callback.h>
 
+#include <atomic>
 #include <deque>
+#include <memory>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -31,10 +37,16 @@ class QueuedBidiReactor : public grpc::ServerBidiReactor<Request, Response> {
   QueuedBidiReactor(const QueuedBidiReactor&) = delete;
   QueuedBidiReactor& operator=(const QueuedBidiReactor&) = delete;
 
+  // At most this many requests per stream are read but not yet answered and written; then the
+  // stream stops reading until answers go out, so HTTP/2 flow control holds the client back and
+  // a client that sends faster than it reads cannot grow the server's memory without bound.
+  static constexpr int kMaxOutstanding = 1024;
+
   void OnReadDone(bool ok) override {
     if (!ok) {  // half-close, cancellation or a broken stream: no more requests
       {
         absl::MutexLock lock(&mu_);
+        reading_ = false;
         reads_done_ = true;
       }
       Pump();
@@ -44,9 +56,14 @@ class QueuedBidiReactor : public grpc::ServerBidiReactor<Request, Response> {
       absl::MutexLock lock(&mu_);
       ++pending_;
     }
-    // request_ is free until the next StartRead: OnRequest may keep its contents (Swap).
+    // request_ is the read chain's until reading_ is cleared: OnRequest may keep its contents
+    // (Swap); Pump then posts the next read into it, if there is room.
     OnRequest(&request_);
-    this->StartRead(&request_);
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+    }
+    Pump();
   }
 
   void OnWriteDone(bool ok) override {
@@ -63,6 +80,12 @@ class QueuedBidiReactor : public grpc::ServerBidiReactor<Request, Response> {
     Pump();
   }
 
+  void OnCancel() override {
+    cancelled_->store(true, std::memory_order_release);
+    OnCancelled();
+    Pump();  // a stream not reading (at kMaxOutstanding) finishes here once answered
+  }
+
   void OnDone() override { delete this; }
 
  protected:
@@ -70,12 +93,25 @@ class QueuedBidiReactor : public grpc::ServerBidiReactor<Request, Response> {
   QueuedBidiReactor() = default;
   ~QueuedBidiReactor() override = default;
 
-  void StartReading() { this->StartRead(&request_); }
+  void StartReading() {
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = true;
+    }
+    this->StartRead(&request_);
+  }
 
   // One request read from the stream. Must lead to exactly one Answer, now or later, from any
   // thread. It may take the request's contents (e.g. Swap them into a message of its own); the
   // reactor reads the next request into it afterwards.
   virtual void OnRequest(Request* request) = 0;
+
+  // The client gave up on the stream (cancelled() is set). Default: nothing.
+  virtual void OnCancelled() {}
+
+  // Set once the client has cancelled the stream; shared with whatever the stream's requests
+  // queue.
+  std::shared_ptr<const std::atomic<bool>> cancelled() const { return cancelled_; }
 
   // Queues the answer to one request handed to OnRequest.
   void Answer(Response response) {
@@ -88,33 +124,46 @@ class QueuedBidiReactor : public grpc::ServerBidiReactor<Request, Response> {
   }
 
  private:
-  // Starts the next write, or finishes the call when nothing is left. gRPC calls are made without
-  // mu_ held: a reaction may run inline and take it.
+  // Starts the next write and the next read (when there is room), or finishes the call when
+  // nothing is left. gRPC calls are made without mu_ held: a reaction may run inline and take it.
   void Pump() {
-    enum { kNothing, kWrite, kFinish } action = kNothing;
-    const Response* next = nullptr;
+    const Response* write = nullptr;
+    bool read = false;
+    bool finish = false;
     {
       absl::MutexLock lock(&mu_);
-      if (writing_ || finished_) return;
-      if (!writes_.empty()) {
+      if (finished_) return;
+      const bool cancelled = cancelled_->load(std::memory_order_acquire);
+      if (!writing_ && !writes_.empty()) {
         writing_ = true;
-        next = &writes_.front();  // stable: deque push_back keeps references
-        action = kWrite;
-      } else if (reads_done_ && pending_ == 0) {
+        write = &writes_.front();  // stable: deque push_back keeps references
+      }
+      if (!reading_ && !reads_done_ && !cancelled &&
+          pending_ + static_cast<int>(writes_.size()) < kMaxOutstanding) {
+        reading_ = true;
+        read = true;
+      }
+      // Done: no more requests (half-closed, or cancelled with no read posted), all answered and
+      // written.
+      if (!writing_ && writes_.empty() && pending_ == 0 && !reading_ &&
+          (reads_done_ || cancelled)) {
         finished_ = true;
-        action = kFinish;
+        finish = true;
       }
     }
-    if (action == kWrite) this->StartWrite(next);
-    if (action == kFinish) this->Finish(grpc::Status::OK);
+    if (write != nullptr) this->StartWrite(write);
+    if (read) this->StartRead(&request_);
+    if (finish) this->Finish(grpc::Status::OK);
   }
 
   // Used by the read chain only (one read at a time).
   Request request_;
+  const std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
 
   absl::Mutex mu_;
   std::deque<Response> writes_ ABSL_GUARDED_BY(mu_);  // front is being written if writing_
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;  // a read is posted, or OnRequest holds request_
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

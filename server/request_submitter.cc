@@ -6,6 +6,8 @@
 #include <memory>
 #include <utility>
 
+#include "server/raw_rpc.h"
+
 namespace ternserve {
 namespace {
 
@@ -40,14 +42,28 @@ RequestSubmitter::RequestSubmitter(Dispatcher* dispatcher, Clock* clock, ServerM
       statistics_(statistics),
       auth_(auth) {}
 
-absl::Status RequestSubmitter::Authenticate(const grpc::CallbackServerContext& context) const {
-  if (auth_ == nullptr) return absl::OkStatus();
-  absl::Status status = auth_->Check(context);
+absl::Status RequestSubmitter::Admit(const grpc::CallbackServerContext& context) const {
+  absl::Status status;
+  if (!admitting_.load(std::memory_order_acquire)) {
+    status = absl::UnavailableError("the server is shutting down");
+  } else if (auth_ != nullptr) {
+    status = auth_->Check(context);
+  }
   if (!status.ok()) {
     OnReceived();
     OnInvalid(status);
   }
   return status;
+}
+
+absl::Status RequestSubmitter::ParseReceived(const grpc::ByteBuffer& raw,
+                                             google::protobuf::MessageLite* request) const {
+  absl::Status parsed = ParseRawMessage(raw, request);
+  if (!parsed.ok()) {
+    OnReceived();
+    OnInvalid(parsed);
+  }
+  return parsed;
 }
 
 void RequestSubmitter::OnReceived() const {
@@ -60,14 +76,15 @@ void RequestSubmitter::OnInvalid(const absl::Status& status) const {
 
 void RequestSubmitter::Submit(absl::Time arrival, absl::Time deadline,
                               absl::Span<const absl::Span<const float>> images,
-                              DoneCallback on_done) const {
+                              DoneCallback on_done, CancelFlag cancelled) const {
   const int n = static_cast<int>(images.size());
   // Images the dispatcher took. Raised before each Enqueue and lowered on a refusal, so it is final
   // before the last image can finish (a refused image is finished only after its Enqueue).
   auto accepted = std::make_shared<std::atomic<int>>(0);
-  auto call =
-      std::make_shared<ClassifyCall>(n, [this, arrival, accepted, on_done = std::move(on_done)](
-                                            std::vector<ImageResult> results) mutable {
+  auto call = std::make_shared<ClassifyCall>(
+      n,
+      [this, arrival, accepted,
+       on_done = std::move(on_done)](std::vector<ImageResult> results) mutable {
         auto record = [this, arrival, accepted, &results](const absl::Status& answer) {
           const absl::Time now = clock_->Now();
           if (metrics_ != nullptr) {
@@ -82,7 +99,8 @@ void RequestSubmitter::Submit(absl::Time arrival, absl::Time deadline,
           }
         };
         on_done(results, record);
-      });
+      },
+      std::move(cancelled));
   for (int i = 0; i < n; ++i) {
     accepted->fetch_add(1, std::memory_order_relaxed);
     std::unique_ptr<Task> task =

@@ -6,16 +6,24 @@
 // A request of N images becomes N ClassifyTasks sharing one ClassifyCall and one deadline; the
 // scheduler may batch them with other requests' images or split them over batches. If the queue
 // takes only some of them (it fills up midway), the rest are finished at once with the dispatcher's
-// refusal, so the call still completes exactly once, when its accepted images have run.
+// refusal, so the call still completes exactly once, when its accepted images have run. A call
+// whose client gives up (its CancelFlag set) is taken out of the queue by RemoveCancelled.
+//
+// From StopAdmitting on (the start of shutdown), every new RPC of both services is refused
+// UNAVAILABLE in Admit; RPCs already admitted (open streams) go on, their new messages refused
+// by the draining dispatcher.
 //
 // Ownership: borrows the dispatcher, the clock, the metrics, the statistics and the authenticator,
 // which must outlive it. Thread-safe: Submit is called concurrently by gRPC's threads; its state is
-// constant.
+// constant but for the admitting flag (an atomic).
 #ifndef TERNSERVE_SERVER_REQUEST_SUBMITTER_H_
 #define TERNSERVE_SERVER_REQUEST_SUBMITTER_H_
 
+#include <google/protobuf/message_lite.h>
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/byte_buffer.h>
 
+#include <atomic>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -47,8 +55,16 @@ class RequestSubmitter {
   RequestSubmitter(Dispatcher* dispatcher, Clock* clock, ServerMetrics* metrics,
                    InferenceStatistics* statistics, const TokenAuthenticator* auth = nullptr);
 
-  // OK if the call may proceed; else UNAUTHENTICATED, counted as a received request answered so.
-  absl::Status Authenticate(const grpc::CallbackServerContext& context) const;
+  // OK if a new RPC may proceed; else UNAVAILABLE (shutting down) or UNAUTHENTICATED, counted as
+  // a received request answered so.
+  absl::Status Admit(const grpc::CallbackServerContext& context) const;
+  // From now on Admit refuses every RPC with UNAVAILABLE. Idempotent.
+  void StopAdmitting() { admitting_.store(false, std::memory_order_release); }
+
+  // Parses a request read off the wire as bytes (raw_rpc.h). If they are not one: counted as a
+  // received request answered INVALID_ARGUMENT, which is returned.
+  absl::Status ParseReceived(const grpc::ByteBuffer& raw,
+                             google::protobuf::MessageLite* request) const;
 
   // When a request arrived, for timing: call on arrival, then OnReceived or OnInvalid follow.
   absl::Time Now() const { return clock_->Now(); }
@@ -58,9 +74,16 @@ class RequestSubmitter {
   void OnInvalid(const absl::Status& status) const;
 
   // Queues `images` (each 784 pixels, valid until `on_done` has run) as one call. `on_done` runs
-  // exactly once: on a worker thread, or on this one if the dispatcher refuses every image.
+  // exactly once: on a worker thread, on this one if the dispatcher refuses every image, or on
+  // the one that calls RemoveCancelled. `cancelled` (may be null) is the flag the call's reactor
+  // sets when the client gives up.
   void Submit(absl::Time arrival, absl::Time deadline,
-              absl::Span<const absl::Span<const float>> images, DoneCallback on_done) const;
+              absl::Span<const absl::Span<const float>> images, DoneCallback on_done,
+              CancelFlag cancelled = nullptr) const;
+
+  // A reactor has set its CancelFlag: its calls' queued images are finished at once, CANCELLED,
+  // unrun (Dispatcher::RemoveCancelled).
+  void RemoveCancelled() const { dispatcher_->RemoveCancelled(); }
 
  private:
   // Constant after construction.
@@ -69,6 +92,8 @@ class RequestSubmitter {
   ServerMetrics* const metrics_;
   InferenceStatistics* const statistics_;
   const TokenAuthenticator* const auth_;
+
+  std::atomic<bool> admitting_{true};
 };
 
 }  // namespace ternserve

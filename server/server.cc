@@ -117,6 +117,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
 absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle> bundle,
                            const EngineFactory& engines) {
   bundle_ = std::move(bundle);
+  drain_timeout_ = options.drain_timeout;
   if (bundle_->metadata().subnets.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("bundle ", bundle_->source(), " has no sub-nets"));
@@ -158,7 +159,7 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   if (!options.port_file.empty()) {
     if (absl::Status written = WritePortFile(options.port_file, port_, metrics_port_);
         !written.ok()) {
-      Shutdown(absl::ZeroDuration());
+      Shutdown();
       return written;
     }
   }
@@ -281,6 +282,7 @@ absl::Status Server::StartDispatcher(const ServerOptions& options,
                                      std::vector<std::unique_ptr<Engine>> engines) {
   PolicyOptions policy_options;
   policy_options.max_batch = options.max_batch;
+  policy_options.max_queue_delay = absl::Microseconds(options.max_queue_delay_ms * 1000);
   absl::StatusOr<std::unique_ptr<Policy>> policy =
       CreatePolicy(policy_spec_, profile_, policy_options);
   if (!policy.ok()) return policy.status();
@@ -367,19 +369,23 @@ absl::Status Server::StartGrpc(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
-void Server::Shutdown(absl::Duration grace) {
+void Server::Shutdown() {
   absl::MutexLock lock(&shutdown_mu_);
   if (shut_down_) return;
   shut_down_ = true;
+  const absl::Time deadline = absl::Now() + drain_timeout_;
   if (grpc_server_ != nullptr) grpc_server_->GetHealthCheckService()->SetServingStatus(false);
   if (oip_service_ != nullptr) oip_service_->SetReady(false);
-  // Drain first: from now on Enqueue refuses new work (UNAVAILABLE, at once), and Drain returns
-  // when every accepted request has been answered, however long the queue. Only then stop gRPC,
-  // whose deadline cancels whatever is still open (e.g. a stream whose client never half-closes);
-  // no accepted request is in those.
-  if (dispatcher_ != nullptr) dispatcher_->Drain();
+  // From now on every new RPC is refused UNAVAILABLE, and the draining dispatcher refuses new
+  // messages on open streams the same way. Drain returns when every accepted request has been
+  // answered, or at the deadline, answering what is still queued UNAVAILABLE. Only then stop
+  // gRPC: its deadline cancels whatever is still open (a stream whose client never half-closes);
+  // no accepted request is left in those. gRPC gets a moment past an expired deadline to send the
+  // last answers.
+  if (submitter_ != nullptr) submitter_->StopAdmitting();
+  if (dispatcher_ != nullptr) dispatcher_->Drain(deadline);
   if (grpc_server_ != nullptr) {
-    grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    grpc_server_->Shutdown(absl::ToChronoTime(std::max(deadline, absl::Now() + kAnswerFlushTime)));
     grpc_server_->Wait();
   }
 }

@@ -71,10 +71,14 @@ class Server {
   int subnet_id() const { return subnet_id_; }
   const Bundle& bundle() const { return *bundle_; }
 
-  // Turns NOT_SERVING; drains the dispatcher (new requests are refused UNAVAILABLE at once, every
-  // accepted one is answered, however long that takes); then shuts gRPC down, giving open RPCs
-  // (streams still being written to) up to `grace` before they are cancelled. Idempotent.
-  void Shutdown(absl::Duration grace = absl::Seconds(5));
+  // Turns NOT_SERVING and refuses every new RPC (and every new message on an open stream)
+  // UNAVAILABLE; answers every accepted request, on both APIs, within options.drain_timeout:
+  // requests still queued when it passes are answered UNAVAILABLE without running. Then shuts
+  // gRPC down; streams still open at the deadline are cancelled. Returns within drain_timeout
+  // (plus a running batch, and kAnswerFlushTime to send the last answers). Idempotent.
+  void Shutdown();
+  // How long past an expired drain deadline gRPC may take to send the last answers.
+  static constexpr absl::Duration kAnswerFlushTime = absl::Milliseconds(200);
 
   // Re-reads --auth_token_file (on SIGHUP): the number of tokens now in use, or why the old ones
   // are kept. FAILED_PRECONDITION when the server runs without tokens.
@@ -127,6 +131,7 @@ class Server {
   std::unique_ptr<OipService> oip_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
 
+  absl::Duration drain_timeout_ = absl::Seconds(30);  // options.drain_timeout
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };

@@ -11,7 +11,9 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/commandlineflag.h"
@@ -81,6 +83,14 @@ ABSL_FLAG(
     "Largest batch a worker forms from the queue. Larger batches raise throughput and delay.");
 ABSL_FLAG(int, max_queue, 1024,
           "Requests that may wait in the queue; beyond it requests fail with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(double, max_queue_delay_ms, 0,
+          "--policy=fixed only: how long the head of the queue may wait for a batch of "
+          "--max_batch to fill, in ms (Triton's max_queue_delay_microseconds). 0 = a free worker "
+          "takes whatever is queued.");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
+          "On SIGTERM/SIGINT: how long queued requests may still run and open streams may still "
+          "be answered (e.g. 30s, 500ms). Requests still queued then are answered UNAVAILABLE "
+          "without running; streams still open are cancelled; the server exits 0.");
 ABSL_FLAG(double, default_slo_ms, 100,
           "Latency SLO (queue + compute) for requests that set latency_slo_ms = 0, in ms.");
 ABSL_FLAG(double, slo_reserve_ms, 0,
@@ -128,6 +138,8 @@ constexpr char kNoMetricsWhy[] =
     "more than the metrics server's 100 KB thread stacks hold; ternserve serves them";
 constexpr int kExitUsage = 2;
 
+const char* SignalName(int signal) { return signal == SIGTERM ? "SIGTERM" : "SIGINT"; }
+
 }  // namespace
 
 int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::string& program,
@@ -144,15 +156,16 @@ int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::s
   // lock graph for every absl::Mutex gRPC creates per call, tens of microseconds per request.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
-  SetUsage(
-      "server/server_main.cc",
-      absl::StrCat("Serves a Ternserve model bundle over gRPC (ternserve.v1.Classifier, "
-                   "grpc.health.v1.Health, reflection).\n\nUsage: ",
-                   program,
-                   " --bundle=models/ternserve.tsn [--port=8001] [flags]\n"
-                   "SIGTERM or SIGINT: stop taking requests, answer everything accepted, exit 0.\n"
-                   "SIGHUP: re-read --auth_token_file."),
-      absl::StrCat(program, " ", kTernserveVersion));
+  SetUsage("server/server_main.cc",
+           absl::StrCat("Serves a Ternserve model bundle over gRPC (ternserve.v1.Classifier, "
+                        "grpc.health.v1.Health, reflection).\n\nUsage: ",
+                        program,
+                        " --bundle=models/ternserve.tsn [--port=8001] [flags]\n"
+                        "SIGTERM or SIGINT: health NOT_SERVING, new RPCs refused UNAVAILABLE, "
+                        "everything accepted answered within --drain_timeout, exit 0. A second "
+                        "SIGTERM or SIGINT exits at once (128 + the signal's number).\n"
+                        "SIGHUP: re-read --auth_token_file."),
+           absl::StrCat(program, " ", kTernserveVersion));
   if (!PrevalidateFlags(argc, argv, program, "server/server_main.cc")) {
     std::fprintf(stderr, "Try --help.\n");
     return kExitUsage;
@@ -205,6 +218,8 @@ int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::s
   options.worker_spin_us = absl::GetFlag(FLAGS_worker_spin_us);
   options.max_batch = absl::GetFlag(FLAGS_max_batch);
   options.max_queue = absl::GetFlag(FLAGS_max_queue);
+  options.max_queue_delay_ms = absl::GetFlag(FLAGS_max_queue_delay_ms);
+  options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
   options.default_slo_ms = absl::GetFlag(FLAGS_default_slo_ms);
   options.max_slo_ms = absl::GetFlag(FLAGS_max_slo_ms);
   options.slo_reserve_ms = absl::GetFlag(FLAGS_slo_reserve_ms);
@@ -259,9 +274,20 @@ int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::s
                    std::string(tokens.status().message()));
     }
   }
-  spdlog::info("received {}, shutting down: not serving, answering every accepted request",
-               signal == SIGTERM ? "SIGTERM" : "SIGINT");
-  (*server)->Shutdown(absl::Seconds(5));
+  spdlog::info(
+      "received {}, shutting down: not serving, answering every accepted request within "
+      "--drain_timeout={} (a second SIGTERM or SIGINT exits at once)",
+      SignalName(signal), absl::FormatDuration(options.drain_timeout));
+  // A second SIGTERM or SIGINT while draining: exit now, as a shell reports death by a signal.
+  std::thread([shutdown_signals] {
+    int again = 0;
+    while (sigwait(&shutdown_signals, &again) == 0 && again == SIGHUP) {
+    }
+    std::fprintf(stderr, "received a second %s: exiting at once, without draining\n",
+                 SignalName(again));
+    std::_Exit(128 + again);
+  }).detach();
+  (*server)->Shutdown();
   server->reset();
   spdlog::info("shut down cleanly");
   return 0;

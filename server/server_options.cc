@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "scheduler/policy.h"
@@ -87,6 +88,18 @@ std::vector<std::string> ValidateServerOptions(const ServerOptions& o) {
   CheckRange("worker_spin_us", o.worker_spin_us, 0, 10'000'000, &errors);
   CheckRange("max_batch", o.max_batch, 1, 4096, &errors);
   CheckRange("max_queue", o.max_queue, 1, 10'000'000, &errors);
+  if (!std::isfinite(o.max_queue_delay_ms) || o.max_queue_delay_ms < 0 ||
+      o.max_queue_delay_ms > 3'600'000) {
+    errors.push_back(
+        absl::StrCat("--max_queue_delay_ms=", o.max_queue_delay_ms, " is not in [0, 3600000]"));
+  } else if (o.max_queue_delay_ms > 0 && !absl::StartsWith(o.policy, "fixed")) {
+    errors.push_back(absl::StrCat(
+        "--max_queue_delay_ms applies to --policy=fixed only, not --policy=", o.policy));
+  }
+  if (o.drain_timeout < absl::ZeroDuration() || o.drain_timeout > absl::Hours(1)) {
+    errors.push_back(absl::StrCat("--drain_timeout=", absl::FormatDuration(o.drain_timeout),
+                                  " is not in [0, 1h]"));
+  }
   if (!std::isfinite(o.max_slo_ms) || o.max_slo_ms <= 0) {
     errors.push_back(absl::StrCat("--max_slo_ms=", o.max_slo_ms, " must be a positive number"));
   }

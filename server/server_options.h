@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "models/kernels/conv_kernels.h"
 #include "scheduler/dispatch_step.h"
 #include "server/engine_factory.h"
@@ -61,6 +62,13 @@ struct ServerOptions {
   int max_batch = 32;
   // Queued requests beyond which new ones get RESOURCE_EXHAUSTED at once.
   int max_queue = 1024;
+  // --policy=fixed only: how long the head of the queue may wait for a batch to fill (Triton's
+  // max_queue_delay_microseconds). 0: a free worker takes whatever is queued.
+  double max_queue_delay_ms = 0;
+  // On SIGTERM/SIGINT (Server::Shutdown): how long queued work may still run and open streams
+  // may still be written to. What is still queued then is answered UNAVAILABLE, unrun; open
+  // streams are cancelled.
+  absl::Duration drain_timeout = absl::Seconds(30);
   // SLO of a request that sends latency_slo_ms = 0, and the largest one may ask for.
   double default_slo_ms = 100;
   double max_slo_ms = 60000;

@@ -82,6 +82,23 @@ v1::ClassifyRequest ImageRequest(int index, int top_k) {
   return request;
 }
 
+inference::ModelInferRequest OipImageRequest(const std::string& model, int first, int n) {
+  inference::ModelInferRequest request;
+  request.set_model_name(model);
+  auto* input = request.add_inputs();
+  input->set_name("input");
+  input->set_datatype("FP32");
+  for (int64_t d : {int64_t{n}, int64_t{1}, int64_t{28}, int64_t{28}}) input->add_shape(d);
+  std::vector<float> pixels;
+  for (int i = first; i < first + n; ++i) {
+    GetReference().images.AppendImageAsFloat(i % kE2eImages, &pixels);
+  }
+  request.add_raw_input_contents(
+      std::string(reinterpret_cast<const char*>(pixels.data()), pixels.size() * sizeof(float)));
+  (*request.mutable_parameters())["timeout"].set_int64_param(5'000'000);
+  return request;
+}
+
 int ArgMax(const std::vector<float>& v) {
   return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin());
 }
@@ -150,6 +167,15 @@ std::pair<int, std::string> ServerE2eTest::RunCli(std::vector<std::string> args)
   auto result = RunToCompletion(args, dir_ + "/cli.out");
   EXPECT_TRUE(result.ok()) << result.status();
   return result.ok() ? *result : std::make_pair(-1, std::string());
+}
+
+double ServerE2eTest::Metric(const std::string& series) {
+  if (metrics_port_ <= 0) return -1;
+  absl::StatusOr<std::string> scrape = testing::HttpGet("127.0.0.1", metrics_port_, "/metrics");
+  if (!scrape.ok()) return -1;
+  const std::map<std::string, double> samples = ParseScrape(*scrape);
+  const auto it = samples.find(series);
+  return it == samples.end() ? -1 : it->second;
 }
 
 absl::Status ServerE2eTest::WaitForMetric(const std::string& series, double value,

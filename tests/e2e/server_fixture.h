@@ -4,6 +4,8 @@
 #ifndef TERNSERVE_TESTS_E2E_SERVER_FIXTURE_H_
 #define TERNSERVE_TESTS_E2E_SERVER_FIXTURE_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -11,11 +13,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/classifier_client.h"
 #include "gtest/gtest.h"
+#include "inference/grpc_service.pb.h"
 #include "models/bundle.h"
 #include "models/fashion_mnist.h"
+#include "ternserve/v1/classifier.grpc.pb.h"
 #include "tests/testing/subprocess.h"
 
 namespace ternserve {
@@ -36,6 +42,9 @@ const Reference& GetReference();
 
 // Image `index` as raw pixels, request_id "img-<index>".
 v1::ClassifyRequest ImageRequest(int index, int top_k = 10);
+// Test images first..first+n-1 (mod kE2eImages) as one FP32 [n,1,28,28] Open Inference Protocol
+// request for `model`, with a 5 s timeout.
+inference::ModelInferRequest OipImageRequest(const std::string& model, int first, int n);
 int ArgMax(const std::vector<float>& v);
 // Checks a response for image `index` against the reference: top-1, every probability, labels,
 // sub-net.
@@ -48,6 +57,57 @@ std::map<std::string, double> ParseScrape(const std::string& scrape);
 std::string MakeTempDir();
 std::string ReadSmallFile(const std::string& path);
 
+// `n` unary Classify calls of test images (SLO 60 s, gRPC deadline `deadline`), all in flight
+// at once, each with its own context.
+class AsyncClassifyCalls {
+ public:
+  AsyncClassifyCalls(v1::Classifier::Stub* stub, int n, absl::Duration deadline) : done_(n) {
+    for (int i = 0; i < n; ++i) {
+      Call& call = *calls_.emplace_back(std::make_unique<Call>());
+      call.request = ImageRequest(i % kE2eImages);
+      call.request.set_latency_slo_ms(60000);
+      call.context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+      stub->async()->Classify(&call.context, &call.request, &call.response,
+                              [this, &call](grpc::Status status) {
+                                call.status = std::move(status);
+                                done_.DecrementCount();
+                              });
+    }
+  }
+  void CancelAll() {
+    for (auto& call : calls_) call->context.TryCancel();
+  }
+  // Calls still in flight would complete into freed memory: a test must Wait first.
+  ~AsyncClassifyCalls() {
+    if (!waited_) done_.Wait();
+  }
+  // Blocks until every call has finished (once); then the count of each code.
+  std::map<grpc::StatusCode, int> Wait() {
+    done_.Wait();
+    waited_ = true;
+    std::map<grpc::StatusCode, int> codes;
+    for (const auto& call : calls_) ++codes[call->status.error_code()];
+    return codes;
+  }
+  // After Wait: each call's status.
+  std::vector<grpc::Status> statuses() const {
+    std::vector<grpc::Status> all;
+    for (const auto& call : calls_) all.push_back(call->status);
+    return all;
+  }
+
+ private:
+  struct Call {
+    v1::ClassifyRequest request;
+    v1::ClassifyResponse response;
+    grpc::ClientContext context;
+    grpc::Status status;
+  };
+  std::vector<std::unique_ptr<Call>> calls_;
+  absl::BlockingCounter done_;
+  bool waited_ = false;
+};
+
 class ServerE2eTest : public ::testing::Test {
  protected:
   void SetUp() override;
@@ -56,6 +116,9 @@ class ServerE2eTest : public ::testing::Test {
   // Scrapes /metrics until `series` reads at least `value`; the error says what it last read.
   // The way a test waits for what only the server sees (e.g. that it has read a request).
   absl::Status WaitForMetric(const std::string& series, double value, absl::Duration timeout);
+
+  // One scrape's value of `series`; -1 if the scrape failed or has no such series.
+  double Metric(const std::string& series);
 
   // Runs ternserve-cli with `args`; returns (exit code, stdout).
   std::pair<int, std::string> RunCli(std::vector<std::string> args);

@@ -45,18 +45,7 @@ class ServerOipE2eTest : public ServerE2eTest {
 
   // Test images first..first+n-1 as one FP32 [n,1,28,28] raw request.
   inference::ModelInferRequest Images(int first, int n) {
-    inference::ModelInferRequest request;
-    request.set_model_name(model_);
-    auto* input = request.add_inputs();
-    input->set_name("input");
-    input->set_datatype("FP32");
-    for (int64_t d : {int64_t{n}, int64_t{1}, int64_t{28}, int64_t{28}}) input->add_shape(d);
-    std::vector<float> pixels;
-    for (int i = first; i < first + n; ++i) GetReference().images.AppendImageAsFloat(i, &pixels);
-    request.add_raw_input_contents(
-        std::string(reinterpret_cast<const char*>(pixels.data()), pixels.size() * sizeof(float)));
-    (*request.mutable_parameters())["timeout"].set_int64_param(5'000'000);
-    return request;
+    return OipImageRequest(model_, first, n);
   }
 
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;

@@ -6,21 +6,26 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "inference/grpc_service.grpc.pb.h"
 #include "tests/e2e/server_fixture.h"
 
 namespace ternserve {
 namespace {
 
 using ::ternserve::testing::RunToCompletion;
+using ::testing::HasSubstr;
 
 class ServerShutdownE2eTest : public ServerE2eTest {
  protected:
@@ -121,6 +126,212 @@ TEST_F(ServerShutdownE2eTest, SigtermAnswersEveryUnaryCallInFlight) {
 }
 
 // Flag errors exit 2 with a precise message, before serving.
+// A stream that keeps kWindow requests in flight, steadily, until it reads a refusal (the server
+// is draining), then half-closes and reads every answer left. Counts what it wrote and each
+// answer's code.
+template <typename Request, typename Response>
+class SteadyStream {
+ public:
+  static constexpr int kWindow = 8;
+  struct Result {
+    int written = 0;
+    std::map<int, int> codes;  // answer code -> count
+    int ok_after_signal = 0;   // answered OK after the test signalled the server
+    grpc::Status finished;
+  };
+
+  // make(i): the i-th request; code_of(response): its status code.
+  static Result Run(grpc::ClientReaderWriter<Request, Response>* stream,
+                    const std::function<Request(int)>& make,
+                    const std::function<int(const Response&)>& code_of,
+                    const std::atomic<bool>& signalled) {
+    Result result;
+    absl::Mutex mu;
+    int answered = 0;
+    bool refused = false;
+    std::thread writer([&] {
+      for (int i = 0;; ++i) {
+        {
+          absl::MutexLock lock(&mu);
+          auto room = [&]() { return refused || result.written - answered < kWindow; };
+          mu.Await(absl::Condition(&room));
+          if (refused) break;
+        }
+        const Request request = make(i);
+        if (!stream->Write(request)) break;
+        absl::MutexLock lock(&mu);
+        ++result.written;
+      }
+      stream->WritesDone();
+    });
+    Response response;
+    while (stream->Read(&response)) {
+      const int code = code_of(response);
+      absl::MutexLock lock(&mu);
+      ++answered;
+      ++result.codes[code];
+      if (code == static_cast<int>(grpc::StatusCode::UNAVAILABLE)) refused = true;
+      if (code == 0 && signalled) ++result.ok_after_signal;
+    }
+    {
+      absl::MutexLock lock(&mu);
+      refused = true;  // the stream broke: let the writer go
+    }
+    writer.join();
+    result.finished = stream->Finish();
+    return result;
+  }
+};
+
+TEST_F(ServerShutdownE2eTest, SigtermMidStreamAnswersEveryAcceptedRequestOnBothApis) {
+  auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  auto classifier = v1::Classifier::NewStub(channel);
+  auto oip = inference::GRPCInferenceService::NewStub(channel);
+  const std::string model = GetReference().bundle->metadata().model_name;
+  std::atomic<bool> signalled{false};
+  using V1Stream = SteadyStream<v1::ClassifyRequest, v1::ClassifyResponse>;
+  using OipStream = SteadyStream<inference::ModelInferRequest, inference::ModelStreamInferResponse>;
+  constexpr int kPerApi = 2;
+  std::vector<V1Stream::Result> v1_results(kPerApi);
+  std::vector<OipStream::Result> oip_results(kPerApi);
+  std::vector<std::thread> streams;
+  for (int s = 0; s < kPerApi; ++s) {
+    streams.emplace_back([&, s] {
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
+      auto stream = classifier->ClassifyStream(&context);
+      v1_results[s] = V1Stream::Run(
+          stream.get(), [](int i) { return ImageRequest(i % kE2eImages); },
+          [](const v1::ClassifyResponse& r) { return r.status().code(); }, signalled);
+    });
+    streams.emplace_back([&, s] {
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
+      auto stream = oip->ModelStreamInfer(&context);
+      oip_results[s] = OipStream::Run(
+          stream.get(), [&](int i) { return OipImageRequest(model, i, 1 + i % 3); },
+          [](const inference::ModelStreamInferResponse& r) {
+            return r.error_message().empty()
+                       ? 0
+                       : static_cast<int>(r.infer_response().parameters().at("code").int64_param());
+          },
+          signalled);
+    });
+  }
+  // Mid-stream: every stream has had answers.
+  ASSERT_TRUE(WaitForMetric(R"(ternserve_requests_total{code="OK"})", 200, absl::Seconds(60)).ok());
+  signalled = true;
+  const absl::Time signal_time = absl::Now();
+  server_.Signal(SIGTERM);
+  for (auto& t : streams) t.join();
+  absl::StatusOr<int> code = server_.Wait(absl::Seconds(60));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  EXPECT_LT(absl::Now() - signal_time, absl::Seconds(30)) << "exceeded the default --drain_timeout";
+  int ok_after_signal = 0;
+  auto check = [&](const auto& result, const std::string& name) {
+    SCOPED_TRACE(name);
+    EXPECT_TRUE(result.finished.ok()) << result.finished.error_message();
+    int answered = 0;
+    for (const auto& [answer_code, count] : result.codes) {
+      answered += count;
+      // Accepted and answered, or refused at once because the server was draining.
+      EXPECT_THAT(answer_code, ::testing::AnyOf(0, static_cast<int>(grpc::StatusCode::UNAVAILABLE)))
+          << count << " answer(s)";
+    }
+    EXPECT_EQ(answered, result.written) << "a request went unanswered";
+    EXPECT_GT(result.codes.count(static_cast<int>(grpc::StatusCode::UNAVAILABLE)), 0u)
+        << "the stream never saw the drain";
+    ok_after_signal += result.ok_after_signal;
+  };
+  for (int s = 0; s < kPerApi; ++s) {
+    check(v1_results[s], absl::StrCat("ClassifyStream ", s));
+    check(oip_results[s], absl::StrCat("ModelStreamInfer ", s));
+  }
+  EXPECT_GT(ok_after_signal, 0) << "nothing was in flight at SIGTERM; test too weak";
+}
+
+TEST_F(ServerShutdownE2eTest, ASecondSignalExitsAtOnceWithoutDraining) {
+  // An open stream that never half-closes keeps the drain waiting (up to --drain_timeout=30s).
+  auto classifier =
+      v1::Classifier::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
+  auto stream = classifier->ClassifyStream(&context);
+  ASSERT_TRUE(stream->Write(ImageRequest(1)));
+  v1::ClassifyResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.status().code(), 0);
+  server_.Signal(SIGTERM);
+  // Draining: new RPCs on both APIs are refused UNAVAILABLE (by the server, or by gRPC once it
+  // stops taking calls); the server still waits for the open stream.
+  absl::Status refused;
+  for (const absl::Time give_up = absl::Now() + absl::Seconds(30);
+       refused.code() != absl::StatusCode::kUnavailable && absl::Now() < give_up;) {
+    refused = client_->Classify(ImageRequest(2), absl::Seconds(5)).status();
+  }
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
+  auto oip = inference::GRPCInferenceService::NewStub(
+      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext live_context;
+  live_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  inference::ServerLiveResponse live;
+  EXPECT_EQ(oip->ServerLive(&live_context, inference::ServerLiveRequest(), &live).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  ASSERT_FALSE(server_.Poll()) << "the server exited with a stream still open";
+  const absl::Time second = absl::Now();
+  server_.Signal(SIGTERM);
+  absl::StatusOr<int> code = server_.Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 128 + SIGTERM);
+  EXPECT_LT(absl::Now() - second, absl::Seconds(5));
+  EXPECT_FALSE(stream->Finish().ok());
+}
+
+// Requests wait in the queue until 1024 are there (an hour's queue delay), so at SIGTERM they are
+// all still queued.
+class ServerDrainTimeoutE2eTest : public ServerE2eTest {
+ protected:
+  void StartHolding(const std::string& drain_timeout) {
+    max_batch_ = 1024;
+    flags_.push_back("--max_queue_delay_ms=3600000");
+    flags_.push_back("--drain_timeout=" + drain_timeout);
+    ServerE2eTest::SetUp();
+  }
+  void SetUp() override {}  // each test starts the server with its own --drain_timeout
+};
+
+TEST_F(ServerDrainTimeoutE2eTest, ZeroDrainTimeoutAnswersEveryQueuedRequestUnavailableUnrun) {
+  StartHolding("0s");
+  auto stub =
+      v1::Classifier::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  AsyncClassifyCalls calls(stub.get(), 200, absl::Seconds(120));
+  ASSERT_TRUE(WaitForMetric("ternserve_queue_depth", 200, absl::Seconds(30)).ok());
+  server_.Signal(SIGTERM);
+  const std::map<grpc::StatusCode, int> codes = calls.Wait();
+  EXPECT_EQ(codes.at(grpc::StatusCode::UNAVAILABLE), 200);
+  for (const grpc::Status& status : calls.statuses()) {
+    EXPECT_THAT(status.error_message(), HasSubstr("shut down before this request ran"));
+  }
+  absl::StatusOr<int> code = server_.Wait(absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+}
+
+TEST_F(ServerDrainTimeoutE2eTest, WithinTheDrainTimeoutQueuedRequestsStillRun) {
+  StartHolding("30s");
+  auto stub =
+      v1::Classifier::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  AsyncClassifyCalls calls(stub.get(), 200, absl::Seconds(120));
+  ASSERT_TRUE(WaitForMetric("ternserve_queue_depth", 200, absl::Seconds(30)).ok());
+  server_.Signal(SIGTERM);  // the drain stops the policy's wait: the queue runs at once
+  const std::map<grpc::StatusCode, int> codes = calls.Wait();
+  EXPECT_EQ(codes.at(grpc::StatusCode::OK), 200);
+  absl::StatusOr<int> code = server_.Wait(absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+}
+
 TEST(ServerFlagsE2eTest, BadFlagsExit2) {
   const std::string out = ::testing::TempDir() + "/flags.out";
   const std::vector<std::vector<std::string>> cases = {

@@ -94,11 +94,11 @@ TEST(ServerMetricsTest, RegistersEveryFamilyWithItsTypeAndLabels) {
   EXPECT_EQ(CountLinesStartingWith(scrape, "ternserve_requests_total{"), 17);
   EXPECT_EQ(Sample(scrape, R"(ternserve_requests_total{code="OK"})"), 0);
   EXPECT_EQ(Sample(scrape, R"(ternserve_requests_total{code="UNAUTHENTICATED"})"), 0);
-  for (const char* outcome : {"met", "missed", "dropped"}) {
+  for (const char* outcome : {"met", "missed", "dropped", "cancelled"}) {
     EXPECT_EQ(Sample(scrape, absl::StrCat(R"(ternserve_slo_total{outcome=")", outcome, R"("})")),
               0);
   }
-  EXPECT_EQ(CountLinesStartingWith(scrape, "ternserve_slo_total{"), 3);
+  EXPECT_EQ(CountLinesStartingWith(scrape, "ternserve_slo_total{"), 4);
   EXPECT_EQ(Sample(scrape, R"(ternserve_subnet_requests_total{subnet="0"})"), 0);
   EXPECT_EQ(Sample(scrape, R"(ternserve_subnet_requests_total{subnet="3"})"), 0);
   EXPECT_EQ(CountLinesStartingWith(scrape, "ternserve_subnet_requests_total{"), 2);
@@ -109,6 +109,24 @@ TEST(ServerMetricsTest, RegistersEveryFamilyWithItsTypeAndLabels) {
           scrape,
           R"(ternserve_build_info{engine="ternary",isa="avx2",policy="slackfit",version="0.1.0"})"),
       1);
+}
+
+TEST(ServerMetricsTest, RequestsTakenOutOfTheQueueOnCancellationAreTheirOwnSloOutcome) {
+  prometheus::Registry registry;
+  ServerMetrics metrics(registry, TwoSubnets(), kBuildInfo);
+  for (int i = 0; i < 3; ++i) metrics.OnReceived();
+  metrics.OnNotQueued(absl::StatusCode::kCancelled);  // cancelled before Enqueue
+  CompletedRequest removed;                          // taken out of the queue, never ran
+  removed.code = absl::StatusCode::kCancelled;
+  metrics.OnCompleted(removed);
+  metrics.OnNotQueued(absl::StatusCode::kUnavailable);  // for contrast: dropped
+  const std::string s = Scrape(registry);
+  EXPECT_EQ(Sample(s, R"(ternserve_slo_total{outcome="cancelled"})"), 2);
+  EXPECT_EQ(Sample(s, R"(ternserve_slo_total{outcome="dropped"})"), 1);
+  EXPECT_EQ(Sample(s, R"(ternserve_requests_total{code="CANCELLED"})"), 2);
+  EXPECT_EQ(ClassifySlo(absl::StatusCode::kCancelled, /*ran=*/false, false),
+            SloOutcome::kCancelled);
+  EXPECT_EQ(ClassifySlo(absl::StatusCode::kCancelled, /*ran=*/true, false), SloOutcome::kMissed);
 }
 
 TEST(ServerMetricsTest, CountsKnownEventsExactly) {
