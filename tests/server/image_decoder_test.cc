@@ -1,4 +1,5 @@
-// Tests for server/image_decoder.cc: PNG (every colour type) and PGM decoding, sizes, garbage.
+// Tests for server/image_decoder.cc: PNG (every colour type) and PGM decoding, sizes, garbage,
+// hostile PNGs (tests/testing/hostile_pngs.h).
 #include "server/image_decoder.h"
 
 #include <spng.h>
@@ -6,8 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/hostile_pngs.h"
 #include "tests/testing/test_images.h"
 
 namespace ternserve {
@@ -95,6 +98,54 @@ TEST(ImageDecoderTest, GarbageIsInvalidArgument) {
   std::string corrupt = png;
   corrupt[40] = static_cast<char>(corrupt[40] ^ 0x55);
   ExpectInvalid(DecodeImage(corrupt), "not a valid PNG");
+}
+
+TEST(ImageDecoderTest, PalettePngsOfEveryBitDepthAreLookedUp) {
+  for (uint8_t bits : {1, 2, 4, 8}) {
+    SCOPED_TRACE(absl::StrCat(bits, "-bit palette"));
+    const int entries = 1 << bits;
+    std::vector<uint8_t> indices(kPixels);
+    for (int i = 0; i < kPixels; ++i) indices[i] = static_cast<uint8_t>((i * 7) % entries);
+    absl::StatusOr<std::vector<float>> decoded =
+        DecodeImage(testing::PalettePng(entries, indices, bits));
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    for (int i = 0; i < kPixels; ++i) {
+      ASSERT_FLOAT_EQ((*decoded)[i], testing::PaletteGrey(entries, indices[i]) / 255.0f)
+          << "pixel " << i;
+    }
+  }
+}
+
+TEST(ImageDecoderTest, PaletteIndexBeyondThePaletteIsInvalid) {
+  // libspng 0.7 alone decodes it to black; the PNG spec makes it an error.
+  std::vector<uint8_t> indices(kPixels, 3);
+  indices[28 * 5 + 2] = 16;
+  ExpectInvalid(DecodeImage(testing::PalettePng(16, indices)),
+                "pixel (2, 5) has palette index 16, beyond the palette's 16 entries");
+  ExpectInvalid(DecodeImage(testing::PalettePng(16, uint8_t{200})), "palette index 200");
+}
+
+TEST(ImageDecoderTest, HostilePngsAreInvalidArgument) {
+  ExpectInvalid(DecodeImage(testing::HugeHeaderPng()), "width exceeds user limit");
+  ExpectInvalid(DecodeImage(testing::TruncatedIdatPng()), "not a valid PNG: pixel data");
+  ExpectInvalid(DecodeImage(testing::ShortIdatPng()), "IDAT stream too short");
+  ExpectInvalid(DecodeImage(testing::GarbageAfterSignaturePng()), "not a valid PNG: header");
+  ExpectInvalid(DecodeImage(testing::NoIdatPng()), "not a valid PNG");
+  // Shown only by reading on after the pixel data.
+  ExpectInvalid(DecodeImage(testing::BadCrcPng()), "after the pixel data: invalid chunk checksum");
+  ExpectInvalid(DecodeImage(testing::NoIendPng()), "after the pixel data");
+  // The same files, intact, decode.
+  ASSERT_TRUE(DecodeImage(testing::HandGreyPng()).ok());
+}
+
+TEST(ImageDecoderTest, ADecompressionBombInflatesOnlyWhatTheHeaderDeclares) {
+  // 100 KB of IDAT that would inflate to 100 MB: the 28x28 image is its first 812 bytes, and
+  // nothing beyond is inflated (or allocated).
+  const std::string bomb = testing::DecompressionBombPng(size_t{100} << 20);
+  ASSERT_LT(bomb.size(), size_t{1} << 20);
+  absl::StatusOr<std::vector<float>> decoded = DecodeImage(bomb);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ((*decoded)[0], 0.0f);
 }
 
 TEST(ImageDecoderTest, PgmWithCommentsAndMaxval) {
