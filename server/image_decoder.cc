@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "models/arch.h"
+#include "server/client_text.h"
 
 namespace ternserve {
 namespace {
@@ -171,8 +172,8 @@ absl::StatusOr<std::vector<float>> DecodePgm(absl::string_view bytes) {
     }
     fields[f] = ParsePgmNumber(token);
     if (fields[f] <= 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("not a valid PGM: ", names[f], " '", token, "' is not a positive integer"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "not a valid PGM: ", names[f], " '", ClientText(token), "' is not a positive integer"));
     }
   }
   // Exactly one whitespace byte separates the header from the raster.

@@ -169,6 +169,11 @@ TEST(ImageDecoderTest, BadPgms) {
                 "700 bytes of pixel data, expected 784");
   ExpectInvalid(DecodeImage(Pgm("28 28 10", Pattern())), "more than maxval 10");
   ExpectInvalid(DecodeImage("P2\n28 28 255\n0 0 0"), "P2");
+  // A header token is quoted cut short (server/client_text.h).
+  const std::string long_token = "P5\n" + std::string(100000, 'w') + " 28 255\n";
+  absl::StatusOr<std::vector<float>> decoded = DecodeImage(long_token);
+  ExpectInvalid(decoded, "width '" + std::string(64, 'w') + "...(100000 bytes)' is not");
+  EXPECT_LT(decoded.status().message().size(), 200u);
 }
 
 }  // namespace
