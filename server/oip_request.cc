@@ -178,6 +178,11 @@ absl::Status ReadPixels(const ModelInferRequest::InferInputTensor& input, const 
 // The outputs to return: 0 for the probabilities, k for the top-k classification.
 absl::StatusOr<std::vector<int>> RequestedOutputs(const ModelInferRequest& request,
                                                   int num_classes) {
+  if (request.outputs_size() > kOipMaxOutputs) {
+    return absl::InvalidArgumentError(absl::StrCat("the request asks for ", request.outputs_size(),
+                                                   " outputs; at most ", kOipMaxOutputs,
+                                                   " may be requested"));
+  }
   std::vector<int> outputs;
   for (const auto& output : request.outputs()) {
     if (output.name() != kOipOutputName) {

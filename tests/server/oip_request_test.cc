@@ -217,6 +217,14 @@ TEST(OipRequestTest, UnknownModelOrVersionIsNotFound) {
   EXPECT_TRUE(Parse(request).ok());
 }
 
+TEST(OipRequestTest, AtMostKOipMaxOutputsMayBeRequested) {
+  inference::ModelInferRequest request = Request(1);
+  for (int i = 0; i < kOipMaxOutputs; ++i) request.add_outputs()->set_name("probabilities");
+  EXPECT_TRUE(Parse(request).ok());
+  request.add_outputs()->set_name("probabilities");
+  ExpectInvalid(request, "the request asks for 17 outputs; at most 16 may be requested");
+}
+
 // Messages quote what the client sent cut short, so that they fit in gRPC's metadata.
 TEST(OipRequestTest, MessagesCutLongClientText) {
   const std::string long_text(100000, 'z');
