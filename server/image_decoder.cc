@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "models/arch.h"
+#include "server/client_text.h"
 
 namespace ternserve {
 namespace {
@@ -26,6 +27,12 @@ absl::Status WrongSize(absl::string_view format, int64_t width, int64_t height) 
 struct SpngDeleter {
   void operator()(spng_ctx* ctx) const { spng_ctx_free(ctx); }
 };
+
+// BT.601 luma of an 8-bit colour in [0, 1]; grey stored as colour stays exact.
+float Luma(uint8_t r, uint8_t g, uint8_t b) {
+  const float luma = (r == g && g == b) ? r : 0.299f * r + 0.587f * g + 0.114f * b;
+  return luma / 255.0f;
+}
 
 absl::Status SpngError(absl::string_view what, int err) {
   return absl::InvalidArgumentError(
@@ -95,9 +102,12 @@ absl::StatusOr<std::vector<float>> DecodePng(absl::string_view bytes) {
     return WrongSize("PNG", ihdr.width, ihdr.height);
   }
 
-  // 8-bit-or-less grey decodes exactly to G8; everything else goes through RGBA8 and luma.
+  // 8-bit-or-less grey decodes exactly to G8; palette images are decoded to their indices and
+  // looked up here (libspng 0.7 turns an index beyond the palette into black, where the PNG spec,
+  // 11.2.3 PLTE, makes it an error); everything else goes through RGBA8 and luma.
   const bool grey8 = ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE && ihdr.bit_depth <= 8;
-  const int fmt = grey8 ? SPNG_FMT_G8 : SPNG_FMT_RGBA8;
+  const bool indexed = ihdr.color_type == SPNG_COLOR_TYPE_INDEXED;
+  const int fmt = grey8 ? SPNG_FMT_G8 : indexed ? SPNG_FMT_RAW : SPNG_FMT_RGBA8;
   size_t out_bytes = 0;
   if (int err = spng_decoded_image_size(ctx.get(), fmt, &out_bytes)) {
     return SpngError("image size", err);
@@ -106,19 +116,44 @@ absl::StatusOr<std::vector<float>> DecodePng(absl::string_view bytes) {
   if (int err = spng_decode_image(ctx.get(), decoded.data(), decoded.size(), fmt, 0)) {
     return SpngError("pixel data", err);
   }
+  // The chunks after the pixel data, to IEND: a truncated file or a bad CRC on the last IDAT
+  // shows only there.
+  if (int err = spng_decode_chunks(ctx.get())) return SpngError("after the pixel data", err);
 
   std::vector<float> pixels(kImagePixels);
   const auto* p = reinterpret_cast<const uint8_t*>(decoded.data());
-  for (int i = 0; i < kImagePixels; ++i) {
-    if (grey8) {
-      pixels[i] = p[i] / 255.0f;
-      continue;
-    }
-    const uint8_t r = p[4 * i], g = p[4 * i + 1], b = p[4 * i + 2];
-    // Grey stored as RGB(A) stays exact.
-    const float luma = (r == g && g == b) ? r : 0.299f * r + 0.587f * g + 0.114f * b;
-    pixels[i] = luma / 255.0f;
+  if (grey8) {
+    for (int i = 0; i < kImagePixels; ++i) pixels[i] = p[i] / 255.0f;
+    return pixels;
   }
+  if (indexed) {
+    spng_plte plte{};
+    if (int err = spng_get_plte(ctx.get(), &plte)) return SpngError("palette", err);
+    // Indices of bit_depth bits, packed from the most significant bit, each row whole bytes.
+    const int bits = ihdr.bit_depth;
+    const size_t row_bytes = (static_cast<size_t>(kImageSide) * bits + 7) / 8;
+    if (decoded.size() < row_bytes * kImageSide) {
+      return absl::InternalError(absl::StrCat("libspng decoded ", decoded.size(),
+                                              " bytes of palette indices, expected ",
+                                              row_bytes * kImageSide));
+    }
+    for (int y = 0; y < kImageSide; ++y) {
+      for (int x = 0; x < kImageSide; ++x) {
+        const size_t bit = static_cast<size_t>(x) * bits;
+        const uint8_t byte = p[y * row_bytes + bit / 8];
+        const uint32_t index = (byte >> (8 - bits - bit % 8)) & ((1u << bits) - 1);
+        if (index >= plte.n_entries) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("not a valid PNG: pixel (", x, ", ", y, ") has palette index ", index,
+                           ", beyond the palette's ", plte.n_entries, " entries"));
+        }
+        const spng_plte_entry& c = plte.entries[index];
+        pixels[y * kImageSide + x] = Luma(c.red, c.green, c.blue);
+      }
+    }
+    return pixels;
+  }
+  for (int i = 0; i < kImagePixels; ++i) pixels[i] = Luma(p[4 * i], p[4 * i + 1], p[4 * i + 2]);
   return pixels;
 }
 
@@ -137,8 +172,8 @@ absl::StatusOr<std::vector<float>> DecodePgm(absl::string_view bytes) {
     }
     fields[f] = ParsePgmNumber(token);
     if (fields[f] <= 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("not a valid PGM: ", names[f], " '", token, "' is not a positive integer"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "not a valid PGM: ", names[f], " '", ClientText(token), "' is not a positive integer"));
     }
   }
   // Exactly one whitespace byte separates the header from the raster.

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "models/arch.h"
 #include "server/classify_response.h"
+#include "server/client_text.h"
 
 namespace ternserve {
 namespace {
@@ -27,8 +28,13 @@ absl::Status InputError(absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("input '", kOipInputName, "': ", what));
 }
 
+// The shape as written in messages; a client may send thousands of dimensions, so only the first
+// few are (see server/client_text.h).
 std::string ShapeString(const google::protobuf::RepeatedField<int64_t>& shape) {
-  return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
+  constexpr int kShown = 8;
+  if (shape.size() <= kShown) return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
+  return absl::StrCat("[", absl::StrJoin(shape.begin(), shape.begin() + kShown, ","), ",...] (",
+                      shape.size(), " dimensions)");
 }
 
 // An integer parameter (int64 or uint64, as clients send either), or why it is not one.
@@ -172,17 +178,23 @@ absl::Status ReadPixels(const ModelInferRequest::InferInputTensor& input, const 
 // The outputs to return: 0 for the probabilities, k for the top-k classification.
 absl::StatusOr<std::vector<int>> RequestedOutputs(const ModelInferRequest& request,
                                                   int num_classes) {
+  if (request.outputs_size() > kOipMaxOutputs) {
+    return absl::InvalidArgumentError(absl::StrCat("the request asks for ", request.outputs_size(),
+                                                   " outputs; at most ", kOipMaxOutputs,
+                                                   " may be requested"));
+  }
   std::vector<int> outputs;
   for (const auto& output : request.outputs()) {
     if (output.name() != kOipOutputName) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown output '", output.name(), "'; the model's output is '", kOipOutputName, "'"));
+      return absl::InvalidArgumentError(absl::StrCat("unknown output '", ClientText(output.name()),
+                                                     "'; the model's output is '", kOipOutputName,
+                                                     "'"));
     }
     int k = 0;
     for (const auto& [name, value] : output.parameters()) {
       if (name != "classification") {
         return absl::InvalidArgumentError(absl::StrCat("output '", output.name(),
-                                                       "': unknown parameter '", name,
+                                                       "': unknown parameter '", ClientText(name),
                                                        "' (the one known is 'classification')"));
       }
       absl::StatusOr<int64_t> count = IntParameter("classification", value);
@@ -220,8 +232,9 @@ absl::StatusOr<InputScale> ParseInputScale(absl::string_view name) {
   if (name == "unit") return InputScale::kUnit;
   if (name == "byte") return InputScale::kByte;
   if (name == "inception") return InputScale::kInception;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "input_scale '", name, "' is not unit ([0,1]), byte ([0,255]) or inception ", "([-1,1])"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("input_scale '", ClientText(name),
+                   "' is not unit ([0,1]), byte ([0,255]) or inception ([-1,1])"));
 }
 
 absl::string_view InputScaleName(InputScale scale) {
@@ -238,13 +251,13 @@ absl::string_view InputScaleName(InputScale scale) {
 
 absl::Status CheckModel(const OipModel& model, absl::string_view name, absl::string_view version) {
   if (name != model.name) {
-    return absl::NotFoundError(
-        absl::StrCat("unknown model '", name, "'; this server serves '", model.name, "'"));
+    return absl::NotFoundError(absl::StrCat("unknown model '", ClientText(name),
+                                            "'; this server serves '", model.name, "'"));
   }
   if (!version.empty() && version != kOipModelVersion) {
-    return absl::NotFoundError(absl::StrCat("model '", name, "' has no version '", version,
-                                            "'; its one version is '", kOipModelVersion,
-                                            "' (or empty)"));
+    return absl::NotFoundError(absl::StrCat("model '", name, "' has no version '",
+                                            ClientText(version), "'; its one version is '",
+                                            kOipModelVersion, "' (or empty)"));
   }
   return absl::OkStatus();
 }
@@ -282,22 +295,29 @@ absl::StatusOr<OipInferRequest> ParseModelInferRequest(const ModelInferRequest& 
         return absl::InvalidArgumentError(absl::StrCat("parameter ", s.status().message()));
       scale = *s;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown request parameter '", name,
+      return absl::InvalidArgumentError(absl::StrCat("unknown request parameter '",
+                                                     ClientText(name),
                                                      "' (known: timeout, priority, input_scale)"));
     }
   }
 
   if (request.inputs_size() != 1 || request.inputs(0).name() != kOipInputName) {
+    constexpr int kShown = 4;  // a client may send thousands (see server/client_text.h)
     std::vector<std::string> names;
-    for (const auto& input : request.inputs())
-      names.push_back(absl::StrCat("'", input.name(), "'"));
+    for (int i = 0; i < request.inputs_size() && i < kShown; ++i) {
+      names.push_back(absl::StrCat("'", ClientText(request.inputs(i).name()), "'"));
+    }
+    if (request.inputs_size() > kShown) {
+      names.push_back(absl::StrCat("... (", request.inputs_size(), " inputs)"));
+    }
     return absl::InvalidArgumentError(
         absl::StrCat("model '", model.name, "' has one input, '", kOipInputName,
                      "'; the request has ", names.empty() ? "none" : absl::StrJoin(names, ", ")));
   }
   const ModelInferRequest::InferInputTensor& input = request.inputs(0);
   if (input.datatype() != kFp32 && input.datatype() != kUint8) {
-    return InputError(absl::StrCat("datatype ", input.datatype(), " is not FP32 or UINT8"));
+    return InputError(
+        absl::StrCat("datatype ", ClientText(input.datatype()), " is not FP32 or UINT8"));
   }
   absl::StatusOr<int> images = ImagesOfShape(input.shape(), model);
   if (!images.ok()) return images.status();

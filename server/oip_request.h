@@ -22,6 +22,10 @@ namespace ternserve {
 inline constexpr char kOipInputName[] = "input";
 inline constexpr char kOipOutputName[] = "probabilities";
 inline constexpr char kOipModelVersion[] = "1";
+// Most outputs one request may name. `probabilities` may be named more than once (docs/oip.md),
+// and each costs the response up to max_images x 10 results: unbounded, a 4 MiB request of
+// 150,000 outputs made a 6 MB response.
+inline constexpr int kOipMaxOutputs = 16;
 
 // How FP32 pixels are scaled (--input_scale, or the request parameter "input_scale").
 enum class InputScale {

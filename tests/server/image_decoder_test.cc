@@ -1,4 +1,5 @@
-// Tests for server/image_decoder.cc: PNG (every colour type) and PGM decoding, sizes, garbage.
+// Tests for server/image_decoder.cc: PNG (every colour type) and PGM decoding, sizes, garbage,
+// hostile PNGs (tests/testing/hostile_pngs.h).
 #include "server/image_decoder.h"
 
 #include <spng.h>
@@ -6,8 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/hostile_pngs.h"
 #include "tests/testing/test_images.h"
 
 namespace ternserve {
@@ -97,6 +100,54 @@ TEST(ImageDecoderTest, GarbageIsInvalidArgument) {
   ExpectInvalid(DecodeImage(corrupt), "not a valid PNG");
 }
 
+TEST(ImageDecoderTest, PalettePngsOfEveryBitDepthAreLookedUp) {
+  for (uint8_t bits : {1, 2, 4, 8}) {
+    SCOPED_TRACE(absl::StrCat(bits, "-bit palette"));
+    const int entries = 1 << bits;
+    std::vector<uint8_t> indices(kPixels);
+    for (int i = 0; i < kPixels; ++i) indices[i] = static_cast<uint8_t>((i * 7) % entries);
+    absl::StatusOr<std::vector<float>> decoded =
+        DecodeImage(testing::PalettePng(entries, indices, bits));
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    for (int i = 0; i < kPixels; ++i) {
+      ASSERT_FLOAT_EQ((*decoded)[i], testing::PaletteGrey(entries, indices[i]) / 255.0f)
+          << "pixel " << i;
+    }
+  }
+}
+
+TEST(ImageDecoderTest, PaletteIndexBeyondThePaletteIsInvalid) {
+  // libspng 0.7 alone decodes it to black; the PNG spec makes it an error.
+  std::vector<uint8_t> indices(kPixels, 3);
+  indices[28 * 5 + 2] = 16;
+  ExpectInvalid(DecodeImage(testing::PalettePng(16, indices)),
+                "pixel (2, 5) has palette index 16, beyond the palette's 16 entries");
+  ExpectInvalid(DecodeImage(testing::PalettePng(16, uint8_t{200})), "palette index 200");
+}
+
+TEST(ImageDecoderTest, HostilePngsAreInvalidArgument) {
+  ExpectInvalid(DecodeImage(testing::HugeHeaderPng()), "width exceeds user limit");
+  ExpectInvalid(DecodeImage(testing::TruncatedIdatPng()), "not a valid PNG: pixel data");
+  ExpectInvalid(DecodeImage(testing::ShortIdatPng()), "IDAT stream too short");
+  ExpectInvalid(DecodeImage(testing::GarbageAfterSignaturePng()), "not a valid PNG: header");
+  ExpectInvalid(DecodeImage(testing::NoIdatPng()), "not a valid PNG");
+  // Shown only by reading on after the pixel data.
+  ExpectInvalid(DecodeImage(testing::BadCrcPng()), "after the pixel data: invalid chunk checksum");
+  ExpectInvalid(DecodeImage(testing::NoIendPng()), "after the pixel data");
+  // The same files, intact, decode.
+  ASSERT_TRUE(DecodeImage(testing::HandGreyPng()).ok());
+}
+
+TEST(ImageDecoderTest, ADecompressionBombInflatesOnlyWhatTheHeaderDeclares) {
+  // 100 KB of IDAT that would inflate to 100 MB: the 28x28 image is its first 812 bytes, and
+  // nothing beyond is inflated (or allocated).
+  const std::string bomb = testing::DecompressionBombPng(size_t{100} << 20);
+  ASSERT_LT(bomb.size(), size_t{1} << 20);
+  absl::StatusOr<std::vector<float>> decoded = DecodeImage(bomb);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ((*decoded)[0], 0.0f);
+}
+
 TEST(ImageDecoderTest, PgmWithCommentsAndMaxval) {
   ExpectPattern(
       DecodeImage(Pgm("# made by a test\n28 # width\n28\n# maxval next\n255", Pattern())));
@@ -118,6 +169,11 @@ TEST(ImageDecoderTest, BadPgms) {
                 "700 bytes of pixel data, expected 784");
   ExpectInvalid(DecodeImage(Pgm("28 28 10", Pattern())), "more than maxval 10");
   ExpectInvalid(DecodeImage("P2\n28 28 255\n0 0 0"), "P2");
+  // A header token is quoted cut short (server/client_text.h).
+  const std::string long_token = "P5\n" + std::string(100000, 'w') + " 28 255\n";
+  absl::StatusOr<std::vector<float>> decoded = DecodeImage(long_token);
+  ExpectInvalid(decoded, "width '" + std::string(64, 'w') + "...(100000 bytes)' is not");
+  EXPECT_LT(decoded.status().message().size(), 200u);
 }
 
 }  // namespace

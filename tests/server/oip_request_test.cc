@@ -217,6 +217,60 @@ TEST(OipRequestTest, UnknownModelOrVersionIsNotFound) {
   EXPECT_TRUE(Parse(request).ok());
 }
 
+TEST(OipRequestTest, AtMostKOipMaxOutputsMayBeRequested) {
+  inference::ModelInferRequest request = Request(1);
+  for (int i = 0; i < kOipMaxOutputs; ++i) request.add_outputs()->set_name("probabilities");
+  EXPECT_TRUE(Parse(request).ok());
+  request.add_outputs()->set_name("probabilities");
+  ExpectInvalid(request, "the request asks for 17 outputs; at most 16 may be requested");
+}
+
+// Messages quote what the client sent cut short, so that they fit in gRPC's metadata.
+TEST(OipRequestTest, MessagesCutLongClientText) {
+  const std::string long_text(100000, 'z');
+  const std::string cut = std::string(64, 'z') + "...(100000 bytes)";
+  auto expect_short = [&](const inference::ModelInferRequest& request, absl::StatusCode code,
+                          const std::string& part) {
+    absl::Status status = Parse(request).status();
+    EXPECT_EQ(status.code(), code) << status;
+    EXPECT_THAT(status.message(), HasSubstr(part));
+    EXPECT_LT(status.message().size(), 1024u) << status.message().substr(0, 1024);
+  };
+  inference::ModelInferRequest request = Request(1);
+  request.set_model_name(long_text);
+  expect_short(request, absl::StatusCode::kNotFound, "unknown model '" + cut + "'");
+  request = Request(1);
+  request.set_model_version(long_text);
+  expect_short(request, absl::StatusCode::kNotFound, "has no version '" + cut + "'");
+  request = Request(1);
+  (*request.mutable_parameters())[long_text].set_int64_param(1);
+  expect_short(request, absl::StatusCode::kInvalidArgument,
+               "unknown request parameter '" + cut + "'");
+  request = Request(1);
+  (*request.mutable_parameters())["input_scale"].set_string_param(long_text);
+  expect_short(request, absl::StatusCode::kInvalidArgument, "input_scale '" + cut + "'");
+  request = Request(1);
+  request.mutable_inputs(0)->set_datatype(long_text);
+  expect_short(request, absl::StatusCode::kInvalidArgument, "datatype " + cut + " is not");
+  request = Request(1);
+  request.mutable_inputs(0)->set_name(long_text);
+  for (int i = 0; i < 1000; ++i) *request.add_inputs() = request.inputs(0);
+  expect_short(request, absl::StatusCode::kInvalidArgument, "'" + cut + "', '");
+  expect_short(request, absl::StatusCode::kInvalidArgument, "... (1001 inputs)");
+  request = Request(1);
+  for (int i = 0; i < 10000; ++i) request.mutable_inputs(0)->add_shape(28);
+  expect_short(request, absl::StatusCode::kInvalidArgument,
+               "shape [1,1,28,28,28,28,28,28,...] (10004 dimensions)");
+  request = Request(1);
+  request.add_outputs()->set_name(long_text);
+  expect_short(request, absl::StatusCode::kInvalidArgument, "unknown output '" + cut + "'");
+  request = Request(1);
+  auto* output = request.add_outputs();
+  output->set_name("probabilities");
+  (*output->mutable_parameters())[long_text].set_int64_param(1);
+  expect_short(request, absl::StatusCode::kInvalidArgument, "unknown parameter '" + cut + "'");
+}
+
 // Parses the raw form of a BYTES tensor (4-byte little-endian length, bytes).
 std::vector<std::string> BytesElements(const std::string& raw) {
   std::vector<std::string> out;
