@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "models/arch.h"
+#include "server/client_text.h"
 #include "server/grpc_status.h"
 #include "server/queued_bidi_reactor.h"
 #include "server/raw_rpc.h"
@@ -28,15 +29,22 @@ void FillDuration(const DurationStat& from, inference::StatisticDuration* to) {
   to->set_ns(from.ns);
 }
 
+// What an error answer echoes of the request: as sent when no longer than a valid value may be
+// (so the client can match it), else cut (ClientText), so a hostile 4 MiB name cannot push the
+// answer over the client's receive limit.
+std::string Echo(const std::string& text, size_t max_bytes) {
+  return text.size() <= max_bytes ? text : ClientText(text);
+}
+
 // A stream message's answer when it has no response: the error, with the request's id and the
 // int64 parameter "code".
 ModelStreamInferResponse StreamError(const absl::Status& status, const ModelInferRequest& request) {
   ModelStreamInferResponse answer;
   answer.set_error_message(std::string(status.message()));
   ModelInferResponse* failed = answer.mutable_infer_response();
-  failed->set_model_name(request.model_name());
-  failed->set_model_version(request.model_version());
-  failed->set_id(request.id());
+  failed->set_model_name(Echo(request.model_name(), kMaxClientTextBytes));
+  failed->set_model_version(Echo(request.model_version(), kMaxClientTextBytes));
+  failed->set_id(Echo(request.id(), ValidationLimits{}.max_request_id_bytes));
   (*failed->mutable_parameters())["code"].set_int64_param(static_cast<int64_t>(status.code()));
   return answer;
 }

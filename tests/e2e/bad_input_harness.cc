@@ -252,7 +252,17 @@ RawStreamResult RawStream(const TestServer& server, const std::string& method,
     call->WritesDone(nullptr);
     wait();
     grpc::ByteBuffer answer;
-    for (call->Read(&answer, nullptr); wait(); call->Read(&answer, nullptr)) ++result.answers;
+    for (call->Read(&answer, nullptr); wait(); call->Read(&answer, nullptr)) {
+      ++result.answers;
+      std::vector<grpc::Slice> slices;
+      std::string bytes;
+      if (answer.Dump(&slices).ok()) {
+        for (const grpc::Slice& slice : slices) {
+          bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+        }
+      }
+      result.answer_bytes.push_back(std::move(bytes));
+    }
   }
   call->Finish(&result.status, nullptr);
   wait();

@@ -90,6 +90,7 @@ Outcome CallRaw(const TestServer& server, const std::string& method, const std::
 struct RawStreamResult {
   grpc::Status status;
   int answers = 0;
+  std::vector<std::string> answer_bytes;  // each answer, serialized, in the order read
 };
 RawStreamResult RawStream(const TestServer& server, const std::string& method,
                           const std::vector<std::string>& messages);
