@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -70,46 +71,14 @@ class ListSource final : public ArrivalSource {
 };
 
 absl::StatusOr<std::unique_ptr<ArrivalSource>> OpenFile(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open trace file"));
-  std::vector<Arrival> arrivals;
-  std::string line;
-  double last_us = 0;
-  for (int line_number = 1; std::getline(in, line); ++line_number) {
-    absl::string_view text = line;
-    if (size_t hash = text.find('#'); hash != absl::string_view::npos) text = text.substr(0, hash);
-    std::vector<absl::string_view> fields =
-        absl::StrSplit(text, absl::ByAnyChar(" \t,"), absl::SkipWhitespace());
-    if (fields.empty()) continue;
-    const std::string where = absl::StrCat(path, ":", line_number, ": ");
-    double time_us = 0;
-    if (fields.size() > 2) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, "expected '<arrival_us> [<slo_ms>]', got ", fields.size(), " fields"));
-    }
-    if (!absl::SimpleAtod(fields[0], &time_us) || !std::isfinite(time_us) || time_us < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, "arrival time '", fields[0], "' is not a number of µs >= 0"));
-    }
-    if (time_us < last_us) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, "arrival time ", fields[0], " is earlier than the previous line's ", last_us));
-    }
-    last_us = time_us;
-    Arrival arrival;
-    arrival.time = absl::Microseconds(time_us);
-    if (fields.size() == 2) {
-      double slo_ms = 0;
-      if (!absl::SimpleAtod(fields[1], &slo_ms) || !std::isfinite(slo_ms) || !(slo_ms > 0)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, "SLO '", fields[1], "' is not a number of ms > 0"));
-      }
-      arrival.slo = absl::Microseconds(slo_ms * 1000);
-    }
-    arrivals.push_back(arrival);
-  }
+  std::stringstream text;
+  text << in.rdbuf();
   if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
-  return ListTrace(std::move(arrivals));
+  absl::StatusOr<std::vector<Arrival>> arrivals = ParseTraceFile(text.str(), path);
+  if (!arrivals.ok()) return arrivals.status();
+  return ListTrace(*std::move(arrivals));
 }
 
 }  // namespace
@@ -180,6 +149,47 @@ absl::StatusOr<TraceSpec> ParseTraceSpec(absl::string_view spec) {
       break;
   }
   return trace;
+}
+
+absl::StatusOr<std::vector<Arrival>> ParseTraceFile(absl::string_view text,
+                                                    absl::string_view source) {
+  std::vector<Arrival> arrivals;
+  double last_us = 0;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    if (size_t hash = line.find('#'); hash != absl::string_view::npos) line = line.substr(0, hash);
+    std::vector<absl::string_view> fields =
+        absl::StrSplit(line, absl::ByAnyChar(" \t,"), absl::SkipWhitespace());
+    if (fields.empty()) continue;
+    const std::string where = absl::StrCat(source, ":", line_number, ": ");
+    double time_us = 0;
+    if (fields.size() > 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "expected '<arrival_us> [<slo_ms>]', got ", fields.size(), " fields"));
+    }
+    if (!absl::SimpleAtod(fields[0], &time_us) || !std::isfinite(time_us) || time_us < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "arrival time '", fields[0], "' is not a number of µs >= 0"));
+    }
+    if (time_us < last_us) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "arrival time ", fields[0], " is earlier than the previous line's ", last_us));
+    }
+    last_us = time_us;
+    Arrival arrival;
+    arrival.time = absl::Microseconds(time_us);
+    if (fields.size() == 2) {
+      double slo_ms = 0;
+      if (!absl::SimpleAtod(fields[1], &slo_ms) || !std::isfinite(slo_ms) || !(slo_ms > 0)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, "SLO '", fields[1], "' is not a number of ms > 0"));
+      }
+      arrival.slo = absl::Microseconds(slo_ms * 1000);
+    }
+    arrivals.push_back(arrival);
+  }
+  return arrivals;
 }
 
 std::unique_ptr<ArrivalSource> ListTrace(std::vector<Arrival> arrivals) {

@@ -56,6 +56,11 @@ class ArrivalSource {
 // malformed line or a time that goes backwards, NOT_FOUND if it cannot be read.
 absl::StatusOr<std::unique_ptr<ArrivalSource>> OpenTrace(const TraceSpec& spec, uint64_t seed);
 
+// The arrivals of a file trace's text (the format above); `source` names it in errors:
+// INVALID_ARGUMENT "SOURCE:LINE: ..." for a malformed line or a time that goes backwards.
+absl::StatusOr<std::vector<Arrival>> ParseTraceFile(absl::string_view text,
+                                                    absl::string_view source);
+
 // A trace of exactly these arrivals (nondecreasing times), as a file trace reads them.
 std::unique_ptr<ArrivalSource> ListTrace(std::vector<Arrival> arrivals);
 

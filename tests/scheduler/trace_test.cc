@@ -126,6 +126,18 @@ TEST(TraceTest, FileWithOptionalSloColumnAndComments) {
   EXPECT_EQ(arrivals[3].time, absl::Milliseconds(90));
 }
 
+TEST(TraceTest, ParseTraceFileReadsTextAndNamesItsSource) {
+  // The last line needs no newline.
+  absl::StatusOr<std::vector<Arrival>> arrivals = ParseTraceFile("0\n10 5\n20", "mem");
+  ASSERT_TRUE(arrivals.ok()) << arrivals.status();
+  ASSERT_EQ(arrivals->size(), 3u);
+  EXPECT_EQ((*arrivals)[1].slo, absl::Milliseconds(5));
+  EXPECT_EQ((*arrivals)[2].time, absl::Microseconds(20));
+  absl::StatusOr<std::vector<Arrival>> bad = ParseTraceFile("0\n\n1 2 3", "mem");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("mem:3: expected"));
+}
+
 TEST(TraceTest, BadFilesNameTheLine) {
   const std::string dir = ::testing::TempDir();
   const std::vector<std::pair<std::string, std::string>> cases = {
