@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -21,6 +22,14 @@ namespace {
 constexpr absl::string_view kSpecHelp =
     "poisson:rate=R,duration=S | gamma:rate=R,cv2=C,duration=S | ramp:from=R1,to=R2,duration=S "
     "| file:PATH";
+
+// A field of a trace file as an error message quotes it: C-escaped (a binary file must not write
+// control bytes to the terminal) and cut to a readable length.
+std::string Quoted(absl::string_view field) {
+  constexpr size_t kMaxChars = 40;
+  return absl::StrCat("'", absl::CHexEscape(field.substr(0, kMaxChars)),
+                      field.size() > kMaxChars ? "...'" : "'");
+}
 
 absl::Status SpecError(absl::string_view spec, absl::string_view problem) {
   return absl::InvalidArgumentError(
@@ -170,11 +179,11 @@ absl::StatusOr<std::vector<Arrival>> ParseTraceFile(absl::string_view text,
     }
     if (!absl::SimpleAtod(fields[0], &time_us) || !std::isfinite(time_us) || time_us < 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, "arrival time '", fields[0], "' is not a number of µs >= 0"));
+          absl::StrCat(where, "arrival time ", Quoted(fields[0]), " is not a number of µs >= 0"));
     }
     if (time_us < last_us) {
       return absl::InvalidArgumentError(absl::StrCat(
-          where, "arrival time ", fields[0], " is earlier than the previous line's ", last_us));
+          where, "arrival time ", time_us, " is earlier than the previous line's ", last_us));
     }
     last_us = time_us;
     Arrival arrival;
@@ -183,7 +192,7 @@ absl::StatusOr<std::vector<Arrival>> ParseTraceFile(absl::string_view text,
       double slo_ms = 0;
       if (!absl::SimpleAtod(fields[1], &slo_ms) || !std::isfinite(slo_ms) || !(slo_ms > 0)) {
         return absl::InvalidArgumentError(
-            absl::StrCat(where, "SLO '", fields[1], "' is not a number of ms > 0"));
+            absl::StrCat(where, "SLO ", Quoted(fields[1]), " is not a number of ms > 0"));
       }
       arrival.slo = absl::Microseconds(slo_ms * 1000);
     }

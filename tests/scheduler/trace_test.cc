@@ -145,7 +145,10 @@ TEST(TraceTest, BadFilesNameTheLine) {
       {"10\nabc\n", ":2: arrival time 'abc' is not a number"},
       {"-3\n", ":1: arrival time '-3'"},
       {"10 0\n", ":1: SLO '0' is not a number of ms > 0"},
-      {"10 5 6\n", ":1: expected '<arrival_us> [<slo_ms>]', got 3 fields"}};
+      {"10 5 6\n", ":1: expected '<arrival_us> [<slo_ms>]', got 3 fields"},
+      // Control bytes are escaped and a long field is cut.
+      {"\x01\x1b[2J\n", ":1: arrival time '\\x01\\x1b[2J' is not a number"},
+      {"10 " + std::string(100, 'x') + "\n", ":1: SLO '" + std::string(40, 'x') + "...' is not"}};
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string path = absl::StrCat(dir, "/trace_bad", i, ".txt");
     std::ofstream(path) << cases[i].first;
