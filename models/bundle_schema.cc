@@ -12,6 +12,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr int64_t kMaxSectionElements = int64_t{1} << 40;
+
 // Every accessor names the full field path in its error, so a bad file says exactly what is wrong.
 absl::Status FieldError(const std::string& path, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat("metadata field ", path, ": ", what));
@@ -287,6 +289,15 @@ absl::Status SectionsFromJson(const json& j, std::vector<SectionEntry>* sections
     entry.dtype = dtype == "ternary2" ? DType::kTernary2 : DType::kFloat32;
     if (auto s = GetArray<int64_t>(e, path, "shape", 1, 4, 1, 1 << 20, &entry.shape); !s.ok())
       return s;
+    // Every dimension is in range, but four of them can multiply past int64 (ExpectedBytes, and
+    // every reader of the tensor, multiply them); no section holds more than 2^40 bytes anyway.
+    int64_t numel = 1;
+    for (int64_t d : entry.shape) {
+      if (numel > kMaxSectionElements / d) {
+        return FieldError(path + ".shape", "more than 2^40 elements");
+      }
+      numel *= d;
+    }
     int64_t offset, bytes;
     if (auto s = GetInt(e, path, "offset", 0, int64_t{1} << 40, &offset); !s.ok()) return s;
     if (auto s = GetInt(e, path, "bytes", 0, int64_t{1} << 40, &bytes); !s.ok()) return s;

@@ -240,6 +240,24 @@ TEST(BundleTest, RejectsMisalignedOrOverlappingSections) {
   EXPECT_THAT(s.message(), HasSubstr("run past the data region"));
 }
 
+TEST(BundleTest, RejectsAShapeWhoseElementsOverflow) {
+  // Each dimension is in range, their product (2^80) is not: found by bundle_fuzz (UBSan: signed
+  // overflow in ExpectedBytes).
+  std::string bytes = SyntheticBundleBytes();
+  uint64_t length;
+  std::memcpy(&length, bytes.data() + 8, 8);
+  nlohmann::json json = nlohmann::json::parse(bytes.substr(kBundleHeaderBytes, length));
+  json["sections"][0]["shape"] = {1 << 20, 1 << 20, 1 << 20, 1 << 20};
+  std::string text = json.dump();
+  ASSERT_LE(text.size(), length);
+  text.resize(length, ' ');
+  bytes.replace(kBundleHeaderBytes, length, text);
+  FixChecksum(&bytes);
+  const absl::Status s = OpenBytes(bytes);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("sections[0].shape: more than 2^40 elements"));
+}
+
 TEST(BundleTest, RejectsInvalidCodesAndNonFiniteFloats) {
   BundleWriter writer = SyntheticWriter({});
   std::string bytes = writer.Serialize();
