@@ -31,6 +31,8 @@ std::string Quoted(absl::string_view field) {
                       field.size() > kMaxChars ? "...'" : "'");
 }
 
+constexpr double kMaxDurationS = 1e9;
+
 absl::Status SpecError(absl::string_view spec, absl::string_view problem) {
   return absl::InvalidArgumentError(
       absl::StrCat("trace spec '", spec, "': ", problem, " (expected ", kSpecHelp, ")"));
@@ -138,6 +140,10 @@ absl::StatusOr<TraceSpec> ParseTraceSpec(absl::string_view spec) {
   }
   trace.duration_s = values["duration"];
   if (!(trace.duration_s > 0)) return SpecError(spec, "duration must be > 0");
+  // Arrival times are int64 nanoseconds (about 292 years).
+  if (trace.duration_s > kMaxDurationS) {
+    return SpecError(spec, "duration must be at most 1e9 s (about 31 years)");
+  }
   switch (trace.kind) {
     case TraceSpec::Kind::kGamma:
       trace.cv2 = values["cv2"];

@@ -1,7 +1,7 @@
 // Arrival traces for the simulator: a spec string names a synthetic arrival process or a file,
 // and OpenTrace turns it into a stream of arrival times.
 //
-// Specs (rates in requests/s, durations in s):
+// Specs (rates in requests/s, durations in s, at most 1e9):
 //   poisson:rate=R,duration=S        exponential inter-arrival times
 //   gamma:rate=R,cv2=C,duration=S    gamma inter-arrival times with mean 1/R and squared
 //                                    coefficient of variation C (C = 1 is Poisson, C > 1 bursty)

@@ -82,6 +82,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadSpec{"poisson:rate=5,rate=6,duration=1", "rate given twice"},
                       BadSpec{"gamma:rate=5,cv2=0,duration=1", "cv2 must be > 0"},
                       BadSpec{"ramp:from=0,to=0,duration=1", "not both 0"},
+                      // Found by trace_fuzz: arrival times past int64 nanoseconds (UBSan).
+                      BadSpec{"poisson:rate=1e-12,duration=1e300",
+                              "duration must be at most 1e9 s"},
                       BadSpec{"poisson:rate=inf,duration=1", "is not a number"},
                       BadSpec{"file:", "missing file path"}));
 
