@@ -6,10 +6,14 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "google/protobuf/stubs/logging.h"
 #include "inference/grpc_service.pb.h"
 #include "server/oip_request.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // protobuf logs every string field that is not UTF-8; a fuzzer makes millions of them.
+  static const bool quiet = (google::protobuf::SetLogHandler(nullptr), true);
+  (void)quiet;
   inference::ModelInferRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return -1;
   static const ternserve::OipModel* const model = [] {
