@@ -32,6 +32,7 @@ std::string Quoted(absl::string_view field) {
 }
 
 constexpr double kMaxDurationS = 1e9;
+constexpr double kMaxCv2 = 1000;
 
 absl::Status SpecError(absl::string_view spec, absl::string_view problem) {
   return absl::InvalidArgumentError(
@@ -147,7 +148,11 @@ absl::StatusOr<TraceSpec> ParseTraceSpec(absl::string_view spec) {
   switch (trace.kind) {
     case TraceSpec::Kind::kGamma:
       trace.cv2 = values["cv2"];
-      if (!(trace.cv2 > 0)) return SpecError(spec, "cv2 must be > 0");
+      // Gamma gaps have shape 1 / cv2; past ~1000 nearly every gap underflows to 0 and the trace
+      // never advances (ternserve-sim and ternserve-loadgen would plan arrivals at t = 0 forever).
+      if (!(trace.cv2 > 0 && trace.cv2 <= kMaxCv2)) {
+        return SpecError(spec, "cv2 must be in (0, 1000]");
+      }
       [[fallthrough]];
     case TraceSpec::Kind::kPoisson:
       trace.rate = values["rate"];

@@ -4,7 +4,8 @@
 // Specs (rates in requests/s, durations in s, at most 1e9):
 //   poisson:rate=R,duration=S        exponential inter-arrival times
 //   gamma:rate=R,cv2=C,duration=S    gamma inter-arrival times with mean 1/R and squared
-//                                    coefficient of variation C (C = 1 is Poisson, C > 1 bursty)
+//                                    coefficient of variation C (C = 1 is Poisson, C > 1 bursty;
+//                                    C <= 1000)
 //   ramp:from=R1,to=R2,duration=S    Poisson with the rate moving linearly from R1 to R2
 //   file:PATH                        one arrival per line: time in µs since the start, then
 //                                    optionally the request's SLO in ms; '#' starts a comment

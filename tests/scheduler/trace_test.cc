@@ -80,7 +80,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadSpec{"poisson:rate=5,duration=-1", "duration must be > 0"},
                       BadSpec{"poisson:rate=5,duration=1,cv2=3", "unknown parameter 'cv2'"},
                       BadSpec{"poisson:rate=5,rate=6,duration=1", "rate given twice"},
-                      BadSpec{"gamma:rate=5,cv2=0,duration=1", "cv2 must be > 0"},
+                      BadSpec{"gamma:rate=5,cv2=0,duration=1", "cv2 must be in (0, 1000]"},
+                      // Found by trace_fuzz: every gap underflowed to 0, the trace never ended.
+                      BadSpec{"gamma:rate=100,cv2=1e85,duration=2", "cv2 must be in (0, 1000]"},
                       BadSpec{"ramp:from=0,to=0,duration=1", "not both 0"},
                       // Found by trace_fuzz: arrival times past int64 nanoseconds (UBSan).
                       BadSpec{"poisson:rate=1e-12,duration=1e300",
