@@ -1,6 +1,7 @@
 // Every tool that reads a bundle, a latency profile or a trace file refuses each bad file of the
-// corpus (tests/data/bad_files/, docs/reliability.md): a non-zero exit, no signal, and a message
-// that names the file and the fault. One test per (tool, file), each its own ctest process.
+// corpus (tests/data/bad_files/, docs/reliability.md): exit 1 (not a signal, not the usage error's
+// 2), and a message that names the file and the fault. One test per (tool, file), each its own
+// ctest process.
 #include <cctype>
 #include <ostream>
 #include <string>
@@ -137,7 +138,9 @@ TEST_P(BadFilesTest, RefusesNamingTheFileAndTheFault) {
       argv, scratch + ".out", absl::Seconds(120), /*merge_stderr=*/true);
   ASSERT_TRUE(result.ok()) << result.status();
   const auto& [code, output] = *result;
-  EXPECT_GT(code, 0) << (code < 0 ? absl::StrCat("killed by signal ", -code) : "exit 0")
+  // Every tool exits 1 on a bad input file (2 is a usage error); a negative code is a signal.
+  EXPECT_EQ(code, 1) << (code < 0 ? absl::StrCat("killed by signal ", -code)
+                                  : absl::StrCat("exit ", code))
                      << "; output:\n"
                      << output;
   EXPECT_NE(output.find(path), std::string::npos)
