@@ -188,9 +188,11 @@ absl::StatusOr<std::vector<Arrival>> ParseTraceFile(absl::string_view text,
       return absl::InvalidArgumentError(absl::StrCat(
           where, "expected '<arrival_us> [<slo_ms>]', got ", fields.size(), " fields"));
     }
-    if (!absl::SimpleAtod(fields[0], &time_us) || !std::isfinite(time_us) || time_us < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, "arrival time ", Quoted(fields[0]), " is not a number of µs >= 0"));
+    // At most the longest spec duration: later times would not fit the arrivals' int64 ns.
+    if (!absl::SimpleAtod(fields[0], &time_us) ||
+        !(time_us >= 0 && time_us <= kMaxDurationS * 1e6)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "arrival time ", Quoted(fields[0]),
+                                                     " is not a number of µs in [0, 1e15]"));
     }
     if (time_us < last_us) {
       return absl::InvalidArgumentError(absl::StrCat(

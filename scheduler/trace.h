@@ -7,7 +7,8 @@
 //                                    coefficient of variation C (C = 1 is Poisson, C > 1 bursty;
 //                                    C <= 1000)
 //   ramp:from=R1,to=R2,duration=S    Poisson with the rate moving linearly from R1 to R2
-//   file:PATH                        one arrival per line: time in µs since the start, then
+//   file:PATH                        one arrival per line: time in µs since the start (at most
+//                                    1e15, the longest duration), then
 //                                    optionally the request's SLO in ms; '#' starts a comment
 // Synthetic traces are deterministic for a seed (std::mt19937_64 and libstdc++'s distributions).
 //

@@ -149,6 +149,8 @@ TEST(TraceTest, BadFilesNameTheLine) {
       {"10\n5\n", ":2: arrival time 5 is earlier than the previous line's 10"},
       {"10\nabc\n", ":2: arrival time 'abc' is not a number"},
       {"-3\n", ":1: arrival time '-3'"},
+      // Past int64 nanoseconds: the simulator dropped such an arrival without a word.
+      {"0\n1e300\n", ":2: arrival time '1e300' is not a number of µs in [0, 1e15]"},
       {"10 0\n", ":1: SLO '0' is not a number of ms > 0"},
       {"10 5 6\n", ":1: expected '<arrival_us> [<slo_ms>]', got 3 fields"},
       // Control bytes are escaped and a long field is cut.

@@ -68,6 +68,7 @@ const std::vector<BadFile> kTraces = {
     {"trace_extra_fields.txt", ":2: expected '<arrival_us> [<slo_ms>]', got 3 fields"},
     {"trace_binary.txt", ":1: arrival time '\\x89PNG\\r' is not a number"},
     {"trace_negative_time.txt", ":1: arrival time '-5' is not a number"},
+    {"trace_too_late.txt", ":2: arrival time '1e300' is not a number of µs in [0, 1e15]"},
     {"missing.trace.txt", "cannot open trace file"},
 };
 
