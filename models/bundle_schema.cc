@@ -77,10 +77,18 @@ absl::Status GetArray(const json& object, const std::string& parent, const char*
     const bool type_ok = std::is_integral_v<T> ? e.is_number_integer() : e.is_number();
     if (!type_ok)
       return FieldError(path, std::is_integral_v<T> ? "expected integers" : "expected numbers");
-    const T x = e.get<T>();
-    if (!(x >= lo && x <= hi))
-      return FieldError(path, absl::StrCat(x, " is outside [", lo, ", ", hi, "]"));
-    out->push_back(x);
+    // Integers are range-checked before they are narrowed: get<int>() of 2^32 + 32 is 32.
+    if constexpr (std::is_integral_v<T>) {
+      const int64_t x = e.get<int64_t>();
+      if (x < lo || x > hi)
+        return FieldError(path, absl::StrCat(x, " is outside [", lo, ", ", hi, "]"));
+      out->push_back(static_cast<T>(x));
+    } else {
+      const T x = e.get<T>();
+      if (!(x >= lo && x <= hi))
+        return FieldError(path, absl::StrCat(x, " is outside [", lo, ", ", hi, "]"));
+      out->push_back(x);
+    }
   }
   return absl::OkStatus();
 }
