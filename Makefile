@@ -28,9 +28,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian's clang, for the thread-safety build (make build-clang).
 CLANG_PACKAGES := clang
+# clang 16 and its runtime (libFuzzer, ASan, UBSan), for the fuzz targets (make fuzz).
+FUZZ_PACKAGES := clang-16 libclang-rt-16-dev
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-clang configure build serve test build-clang test-tsan test-asan check-layers \
-  clean help
+.PHONY: all deps deps-clang deps-fuzz configure build serve test build-clang test-tsan test-asan \
+  build-fuzz fuzz check-layers clean help
 
 all: build
 
@@ -42,6 +45,7 @@ help:
 	@echo "make build-clang  compile the lock-annotated code with clang -Wthread-safety -Werror"
 	@echo "make test-tsan    the scheduler, thread-pool and server concurrency tests under TSan"
 	@echo "make test-asan    every test under AddressSanitizer and UBSan"
+	@echo "make fuzz         build the libFuzzer targets (clang-16) and run each FUZZ_SECONDS=$(FUZZ_SECONDS) s"
 	@echo "make check-layers fail on an include across a direction docs/architecture.md forbids"
 
 # Idempotent: installs only what is missing, running apt-get update first (a fresh machine has empty lists).
@@ -64,6 +68,9 @@ deps:
 
 deps-clang: deps
 	$(call install-missing,$(CLANG_PACKAGES))
+
+deps-fuzz: deps
+	$(call install-missing,$(FUZZ_PACKAGES))
 
 configure: deps
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
@@ -125,8 +132,22 @@ test-asan: deps
 	cd build-asan && ASAN_OPTIONS="abort_on_error=1:detect_leaks=1" \
 	  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" ctest --output-on-failure -j $(JOBS)
 
+# libFuzzer over every reader of untrusted bytes (fuzz/, docs/reliability.md), in its own build
+# (build-fuzz/: clang-16, ASan and UBSan; no LibTorch target, no tests), each target for
+# FUZZ_SECONDS over a copy of its corpus. Fails on any crash, leaving the input in
+# build-fuzz/artifacts/. make test replays the corpora (seeds and past crashes) without clang.
+FUZZ_TARGETS := bundle_fuzz classify_request_fuzz model_infer_request_fuzz image_decoder_fuzz \
+  latency_profile_fuzz trace_fuzz
+build-fuzz: deps-fuzz
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-16 \
+	  -DTERNSERVE_FUZZ=ON -DTERNSERVE_BUILD_TESTS=OFF -DTERNSERVE_BUILD_BENCH=OFF
+	cmake --build build-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
+
+fuzz: build-fuzz
+	tools/run_fuzz build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 check-layers:
 	/usr/bin/python3 tools/check_layers
 
 clean:
-	rm -rf $(BUILD_DIR) build-clang build-tsan build-asan
+	rm -rf $(BUILD_DIR) build-clang build-tsan build-asan build-fuzz

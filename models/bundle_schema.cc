@@ -12,6 +12,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr int64_t kMaxSectionElements = int64_t{1} << 40;
+
 // Every accessor names the full field path in its error, so a bad file says exactly what is wrong.
 absl::Status FieldError(const std::string& path, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat("metadata field ", path, ": ", what));
@@ -75,10 +77,18 @@ absl::Status GetArray(const json& object, const std::string& parent, const char*
     const bool type_ok = std::is_integral_v<T> ? e.is_number_integer() : e.is_number();
     if (!type_ok)
       return FieldError(path, std::is_integral_v<T> ? "expected integers" : "expected numbers");
-    const T x = e.get<T>();
-    if (!(x >= lo && x <= hi))
-      return FieldError(path, absl::StrCat(x, " is outside [", lo, ", ", hi, "]"));
-    out->push_back(x);
+    // Integers are range-checked before they are narrowed: get<int>() of 2^32 + 32 is 32.
+    if constexpr (std::is_integral_v<T>) {
+      const int64_t x = e.get<int64_t>();
+      if (x < lo || x > hi)
+        return FieldError(path, absl::StrCat(x, " is outside [", lo, ", ", hi, "]"));
+      out->push_back(static_cast<T>(x));
+    } else {
+      const T x = e.get<T>();
+      if (!(x >= lo && x <= hi))
+        return FieldError(path, absl::StrCat(x, " is outside [", lo, ", ", hi, "]"));
+      out->push_back(x);
+    }
   }
   return absl::OkStatus();
 }
@@ -287,6 +297,15 @@ absl::Status SectionsFromJson(const json& j, std::vector<SectionEntry>* sections
     entry.dtype = dtype == "ternary2" ? DType::kTernary2 : DType::kFloat32;
     if (auto s = GetArray<int64_t>(e, path, "shape", 1, 4, 1, 1 << 20, &entry.shape); !s.ok())
       return s;
+    // Every dimension is in range, but four of them can multiply past int64 (ExpectedBytes, and
+    // every reader of the tensor, multiply them); no section holds more than 2^40 bytes anyway.
+    int64_t numel = 1;
+    for (int64_t d : entry.shape) {
+      if (numel > kMaxSectionElements / d) {
+        return FieldError(path + ".shape", "more than 2^40 elements");
+      }
+      numel *= d;
+    }
     int64_t offset, bytes;
     if (auto s = GetInt(e, path, "offset", 0, int64_t{1} << 40, &offset); !s.ok()) return s;
     if (auto s = GetInt(e, path, "bytes", 0, int64_t{1} << 40, &bytes); !s.ok()) return s;

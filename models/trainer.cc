@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "models/bundle.h"
 #include "models/export.h"
 #include "models/fashion_mnist.h"
 #include "models/subnet_search.h"
@@ -63,6 +64,14 @@ absl::Status RunTraining(TrainOptions options) {
     options.eval_images = 256;
   }
   if (absl::Status s = Validate(options); !s.ok()) return s;
+  if (!options.calibrate.empty()) {
+    // Checked before the training data is loaded, and reported as a bad input file: to
+    // ternserve-train INVALID_ARGUMENT is a usage error (exit 2), and a bad bundle is not one.
+    if (absl::StatusOr<std::unique_ptr<Bundle>> bundle = Bundle::Open(options.calibrate);
+        !bundle.ok()) {
+      return absl::FailedPreconditionError(bundle.status().message());
+    }
+  }
   absl::StatusOr<QuantizerKind> quantizer = ParseQuantizer(options.quantizer);
   if (!quantizer.ok()) return quantizer.status();
   absl::StatusOr<TgaScope> tga_scope = ParseTgaScope(options.tga_scope);

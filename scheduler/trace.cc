@@ -6,9 +6,11 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <sstream>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -20,6 +22,17 @@ namespace {
 constexpr absl::string_view kSpecHelp =
     "poisson:rate=R,duration=S | gamma:rate=R,cv2=C,duration=S | ramp:from=R1,to=R2,duration=S "
     "| file:PATH";
+
+// A field of a trace file as an error message quotes it: C-escaped (a binary file must not write
+// control bytes to the terminal) and cut to a readable length.
+std::string Quoted(absl::string_view field) {
+  constexpr size_t kMaxChars = 40;
+  return absl::StrCat("'", absl::CHexEscape(field.substr(0, kMaxChars)),
+                      field.size() > kMaxChars ? "...'" : "'");
+}
+
+constexpr double kMaxDurationS = 1e9;
+constexpr double kMaxCv2 = 1000;
 
 absl::Status SpecError(absl::string_view spec, absl::string_view problem) {
   return absl::InvalidArgumentError(
@@ -70,46 +83,14 @@ class ListSource final : public ArrivalSource {
 };
 
 absl::StatusOr<std::unique_ptr<ArrivalSource>> OpenFile(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open trace file"));
-  std::vector<Arrival> arrivals;
-  std::string line;
-  double last_us = 0;
-  for (int line_number = 1; std::getline(in, line); ++line_number) {
-    absl::string_view text = line;
-    if (size_t hash = text.find('#'); hash != absl::string_view::npos) text = text.substr(0, hash);
-    std::vector<absl::string_view> fields =
-        absl::StrSplit(text, absl::ByAnyChar(" \t,"), absl::SkipWhitespace());
-    if (fields.empty()) continue;
-    const std::string where = absl::StrCat(path, ":", line_number, ": ");
-    double time_us = 0;
-    if (fields.size() > 2) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, "expected '<arrival_us> [<slo_ms>]', got ", fields.size(), " fields"));
-    }
-    if (!absl::SimpleAtod(fields[0], &time_us) || !std::isfinite(time_us) || time_us < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, "arrival time '", fields[0], "' is not a number of µs >= 0"));
-    }
-    if (time_us < last_us) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, "arrival time ", fields[0], " is earlier than the previous line's ", last_us));
-    }
-    last_us = time_us;
-    Arrival arrival;
-    arrival.time = absl::Microseconds(time_us);
-    if (fields.size() == 2) {
-      double slo_ms = 0;
-      if (!absl::SimpleAtod(fields[1], &slo_ms) || !std::isfinite(slo_ms) || !(slo_ms > 0)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, "SLO '", fields[1], "' is not a number of ms > 0"));
-      }
-      arrival.slo = absl::Microseconds(slo_ms * 1000);
-    }
-    arrivals.push_back(arrival);
-  }
+  std::stringstream text;
+  text << in.rdbuf();
   if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
-  return ListTrace(std::move(arrivals));
+  absl::StatusOr<std::vector<Arrival>> arrivals = ParseTraceFile(text.str(), path);
+  if (!arrivals.ok()) return arrivals.status();
+  return ListTrace(*std::move(arrivals));
 }
 
 }  // namespace
@@ -160,10 +141,18 @@ absl::StatusOr<TraceSpec> ParseTraceSpec(absl::string_view spec) {
   }
   trace.duration_s = values["duration"];
   if (!(trace.duration_s > 0)) return SpecError(spec, "duration must be > 0");
+  // Arrival times are int64 nanoseconds (about 292 years).
+  if (trace.duration_s > kMaxDurationS) {
+    return SpecError(spec, "duration must be at most 1e9 s (about 31 years)");
+  }
   switch (trace.kind) {
     case TraceSpec::Kind::kGamma:
       trace.cv2 = values["cv2"];
-      if (!(trace.cv2 > 0)) return SpecError(spec, "cv2 must be > 0");
+      // Gamma gaps have shape 1 / cv2; past ~1000 nearly every gap underflows to 0 and the trace
+      // never advances (ternserve-sim and ternserve-loadgen would plan arrivals at t = 0 forever).
+      if (!(trace.cv2 > 0 && trace.cv2 <= kMaxCv2)) {
+        return SpecError(spec, "cv2 must be in (0, 1000]");
+      }
       [[fallthrough]];
     case TraceSpec::Kind::kPoisson:
       trace.rate = values["rate"];
@@ -180,6 +169,49 @@ absl::StatusOr<TraceSpec> ParseTraceSpec(absl::string_view spec) {
       break;
   }
   return trace;
+}
+
+absl::StatusOr<std::vector<Arrival>> ParseTraceFile(absl::string_view text,
+                                                    absl::string_view source) {
+  std::vector<Arrival> arrivals;
+  double last_us = 0;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    if (size_t hash = line.find('#'); hash != absl::string_view::npos) line = line.substr(0, hash);
+    std::vector<absl::string_view> fields =
+        absl::StrSplit(line, absl::ByAnyChar(" \t,"), absl::SkipWhitespace());
+    if (fields.empty()) continue;
+    const std::string where = absl::StrCat(source, ":", line_number, ": ");
+    double time_us = 0;
+    if (fields.size() > 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "expected '<arrival_us> [<slo_ms>]', got ", fields.size(), " fields"));
+    }
+    // At most the longest spec duration: later times would not fit the arrivals' int64 ns.
+    if (!absl::SimpleAtod(fields[0], &time_us) ||
+        !(time_us >= 0 && time_us <= kMaxDurationS * 1e6)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "arrival time ", Quoted(fields[0]),
+                                                     " is not a number of µs in [0, 1e15]"));
+    }
+    if (time_us < last_us) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "arrival time ", time_us, " is earlier than the previous line's ", last_us));
+    }
+    last_us = time_us;
+    Arrival arrival;
+    arrival.time = absl::Microseconds(time_us);
+    if (fields.size() == 2) {
+      double slo_ms = 0;
+      if (!absl::SimpleAtod(fields[1], &slo_ms) || !std::isfinite(slo_ms) || !(slo_ms > 0)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, "SLO ", Quoted(fields[1]), " is not a number of ms > 0"));
+      }
+      arrival.slo = absl::Microseconds(slo_ms * 1000);
+    }
+    arrivals.push_back(arrival);
+  }
+  return arrivals;
 }
 
 std::unique_ptr<ArrivalSource> ListTrace(std::vector<Arrival> arrivals) {

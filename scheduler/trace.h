@@ -1,12 +1,14 @@
 // Arrival traces for the simulator: a spec string names a synthetic arrival process or a file,
 // and OpenTrace turns it into a stream of arrival times.
 //
-// Specs (rates in requests/s, durations in s):
+// Specs (rates in requests/s, durations in s, at most 1e9):
 //   poisson:rate=R,duration=S        exponential inter-arrival times
 //   gamma:rate=R,cv2=C,duration=S    gamma inter-arrival times with mean 1/R and squared
-//                                    coefficient of variation C (C = 1 is Poisson, C > 1 bursty)
+//                                    coefficient of variation C (C = 1 is Poisson, C > 1 bursty;
+//                                    C <= 1000)
 //   ramp:from=R1,to=R2,duration=S    Poisson with the rate moving linearly from R1 to R2
-//   file:PATH                        one arrival per line: time in µs since the start, then
+//   file:PATH                        one arrival per line: time in µs since the start (at most
+//                                    1e15, the longest duration), then
 //                                    optionally the request's SLO in ms; '#' starts a comment
 // Synthetic traces are deterministic for a seed (std::mt19937_64 and libstdc++'s distributions).
 //
@@ -55,6 +57,11 @@ class ArrivalSource {
 // Opens a trace. A file trace is read and checked here: INVALID_ARGUMENT "PATH:LINE: ..." for a
 // malformed line or a time that goes backwards, NOT_FOUND if it cannot be read.
 absl::StatusOr<std::unique_ptr<ArrivalSource>> OpenTrace(const TraceSpec& spec, uint64_t seed);
+
+// The arrivals of a file trace's text (the format above); `source` names it in errors:
+// INVALID_ARGUMENT "SOURCE:LINE: ..." for a malformed line or a time that goes backwards.
+absl::StatusOr<std::vector<Arrival>> ParseTraceFile(absl::string_view text,
+                                                    absl::string_view source);
 
 // A trace of exactly these arrivals (nondecreasing times), as a file trace reads them.
 std::unique_ptr<ArrivalSource> ListTrace(std::vector<Arrival> arrivals);

@@ -43,6 +43,21 @@ std::string EditMetadata(std::string bytes, const std::string& from, const std::
   return bytes;
 }
 
+// Rewrites the metadata as JSON (compact, padded with spaces to its length) and fixes the checksum.
+template <typename Edit>
+std::string EditMetadataJson(std::string bytes, Edit edit) {
+  uint64_t length;
+  std::memcpy(&length, bytes.data() + 8, 8);
+  nlohmann::json json = nlohmann::json::parse(bytes.substr(kBundleHeaderBytes, length));
+  edit(&json);
+  std::string text = json.dump();
+  EXPECT_LE(text.size(), length);
+  text.resize(length, ' ');
+  bytes.replace(kBundleHeaderBytes, length, text);
+  FixChecksum(&bytes);
+  return bytes;
+}
+
 TEST(BundleTest, RoundTripsMetadataAndTensors) {
   const std::string bytes = SyntheticBundleBytes();
   absl::StatusOr<std::unique_ptr<Bundle>> bundle = Bundle::FromBytes(bytes, "rt.tsn");
@@ -238,6 +253,25 @@ TEST(BundleTest, RejectsMisalignedOrOverlappingSections) {
   s = OpenBytes(EditMetadata(bytes, "\"offset\": 128,", "\"offset\": 99999872,"));
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(s.message(), HasSubstr("run past the data region"));
+}
+
+TEST(BundleTest, RejectsAShapeWhoseElementsOverflow) {
+  // Each dimension is in range, their product (2^80) is not: found by bundle_fuzz (UBSan: signed
+  // overflow in ExpectedBytes).
+  const absl::Status s = OpenBytes(EditMetadataJson(SyntheticBundleBytes(), [](nlohmann::json* j) {
+    (*j)["sections"][0]["shape"] = {1 << 20, 1 << 20, 1 << 20, 1 << 20};
+  }));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("sections[0].shape: more than 2^40 elements"));
+}
+
+TEST(BundleTest, RejectsAnIntegerThatOnlyFitsOnceNarrowed) {
+  // 2^32 + 32 would read as 32 if narrowed to int before the range check.
+  const absl::Status s = OpenBytes(EditMetadataJson(SyntheticBundleBytes(), [](nlohmann::json* j) {
+    (*j)["arch"]["max_widths"][0] = (int64_t{1} << 32) + 32;
+  }));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("arch.max_widths: 4294967328 is outside [1, 4096]"));
 }
 
 TEST(BundleTest, RejectsInvalidCodesAndNonFiniteFloats) {

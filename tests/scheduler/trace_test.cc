@@ -80,8 +80,13 @@ INSTANTIATE_TEST_SUITE_P(
                       BadSpec{"poisson:rate=5,duration=-1", "duration must be > 0"},
                       BadSpec{"poisson:rate=5,duration=1,cv2=3", "unknown parameter 'cv2'"},
                       BadSpec{"poisson:rate=5,rate=6,duration=1", "rate given twice"},
-                      BadSpec{"gamma:rate=5,cv2=0,duration=1", "cv2 must be > 0"},
+                      BadSpec{"gamma:rate=5,cv2=0,duration=1", "cv2 must be in (0, 1000]"},
+                      // Found by trace_fuzz: every gap underflowed to 0, the trace never ended.
+                      BadSpec{"gamma:rate=100,cv2=1e85,duration=2", "cv2 must be in (0, 1000]"},
                       BadSpec{"ramp:from=0,to=0,duration=1", "not both 0"},
+                      // Found by trace_fuzz: arrival times past int64 nanoseconds (UBSan).
+                      BadSpec{"poisson:rate=1e-12,duration=1e300",
+                              "duration must be at most 1e9 s"},
                       BadSpec{"poisson:rate=inf,duration=1", "is not a number"},
                       BadSpec{"file:", "missing file path"}));
 
@@ -126,14 +131,31 @@ TEST(TraceTest, FileWithOptionalSloColumnAndComments) {
   EXPECT_EQ(arrivals[3].time, absl::Milliseconds(90));
 }
 
+TEST(TraceTest, ParseTraceFileReadsTextAndNamesItsSource) {
+  // The last line needs no newline.
+  absl::StatusOr<std::vector<Arrival>> arrivals = ParseTraceFile("0\n10 5\n20", "mem");
+  ASSERT_TRUE(arrivals.ok()) << arrivals.status();
+  ASSERT_EQ(arrivals->size(), 3u);
+  EXPECT_EQ((*arrivals)[1].slo, absl::Milliseconds(5));
+  EXPECT_EQ((*arrivals)[2].time, absl::Microseconds(20));
+  absl::StatusOr<std::vector<Arrival>> bad = ParseTraceFile("0\n\n1 2 3", "mem");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("mem:3: expected"));
+}
+
 TEST(TraceTest, BadFilesNameTheLine) {
   const std::string dir = ::testing::TempDir();
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"10\n5\n", ":2: arrival time 5 is earlier than the previous line's 10"},
       {"10\nabc\n", ":2: arrival time 'abc' is not a number"},
       {"-3\n", ":1: arrival time '-3'"},
+      // Past int64 nanoseconds: the simulator dropped such an arrival without a word.
+      {"0\n1e300\n", ":2: arrival time '1e300' is not a number of µs in [0, 1e15]"},
       {"10 0\n", ":1: SLO '0' is not a number of ms > 0"},
-      {"10 5 6\n", ":1: expected '<arrival_us> [<slo_ms>]', got 3 fields"}};
+      {"10 5 6\n", ":1: expected '<arrival_us> [<slo_ms>]', got 3 fields"},
+      // Control bytes are escaped and a long field is cut.
+      {"\x01\x1b[2J\n", ":1: arrival time '\\x01\\x1b[2J' is not a number"},
+      {"10 " + std::string(100, 'x') + "\n", ":1: SLO '" + std::string(40, 'x') + "...' is not"}};
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string path = absl::StrCat(dir, "/trace_bad", i, ".txt");
     std::ofstream(path) << cases[i].first;

@@ -35,8 +35,10 @@ class Subprocess {
     }
   }
 
-  // Starts argv[0] with argv. If `stdout_path` is non-empty the child's stdout goes there.
-  absl::Status Start(const std::vector<std::string>& argv, const std::string& stdout_path = "") {
+  // Starts argv[0] with argv. If `stdout_path` is non-empty the child's stdout goes there, and
+  // with `merge_stderr` its stderr too.
+  absl::Status Start(const std::vector<std::string>& argv, const std::string& stdout_path = "",
+                     bool merge_stderr = false) {
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -45,6 +47,7 @@ class Subprocess {
     if (!stdout_path.empty()) {
       posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(),
                                        O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (merge_stderr) posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
     }
     // The child must not inherit a blocked-signal mask from the test runner.
     posix_spawnattr_t attr;
@@ -100,12 +103,15 @@ class Subprocess {
   int exit_code_ = 0;
 };
 
-// Runs argv to completion, returning (exit code, stdout). Times out after `timeout`.
+// Runs argv to completion, returning (exit code, stdout, and stderr too with `merge_stderr`).
+// Times out after `timeout`.
 inline absl::StatusOr<std::pair<int, std::string>> RunToCompletion(
     const std::vector<std::string>& argv, const std::string& stdout_path,
-    absl::Duration timeout = absl::Seconds(60)) {
+    absl::Duration timeout = absl::Seconds(60), bool merge_stderr = false) {
   Subprocess process;
-  if (absl::Status started = process.Start(argv, stdout_path); !started.ok()) return started;
+  if (absl::Status started = process.Start(argv, stdout_path, merge_stderr); !started.ok()) {
+    return started;
+  }
   absl::StatusOr<int> code = process.Wait(timeout);
   if (!code.ok()) return code.status();
   std::string out;

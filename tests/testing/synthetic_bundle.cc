@@ -13,6 +13,7 @@ namespace ternserve::testing {
 BundleMetadata SyntheticMetadata(const SyntheticBundleOptions& options) {
   BundleMetadata m;
   m.model_name = "synthetic";
+  m.arch = options.arch;
   for (int i = 0; i < m.arch.num_classes; ++i) m.labels.push_back(absl::StrCat("class", i));
   m.quantizer = options.ternary ? "twn" : "none";
   m.ternary = options.ternary;

@@ -13,6 +13,8 @@
 namespace ternserve::testing {
 
 struct SyntheticBundleOptions {
+  // The SuperNet's architecture (default: the shipped one's); the sections follow it.
+  ArchConfig arch;
   bool ternary = true;
   uint32_t seed = 7;
   // Sub-nets to include; empty = largest and smallest.
