@@ -118,18 +118,11 @@ void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time gr
 grpc::ServerUnaryReactor* ClassifierService::Classify(grpc::CallbackServerContext* context,
                                                       const grpc::ByteBuffer* raw,
                                                       grpc::ByteBuffer* response) {
-  auto* reactor =
-      new RawUnaryReactor(response, [submitter = submitter_] { submitter->RemoveCancelled(); });
-  if (absl::Status admit = submitter_->Admit(*context); !admit.ok()) {
-    reactor->Answer(admit);
-    return reactor;
-  }
+  RawUnaryReactor* reactor = submitter_->NewUnaryReactor(response);
   // The task borrows the request's pixels: the message lives until the answer.
-  auto request = std::make_unique<v1::ClassifyRequest>();
-  if (absl::Status parsed = submitter_->ParseReceived(*raw, request.get()); !parsed.ok()) {
-    reactor->Answer(parsed);
-    return reactor;
-  }
+  std::unique_ptr<v1::ClassifyRequest> request =
+      submitter_->StartUnaryCall<v1::ClassifyRequest>(*context, *raw, reactor);
+  if (request == nullptr) return reactor;
   std::string request_id = EchoedRequestId(*request, options_.limits);
   const v1::ClassifyRequest& submitted = *request;
   Submit(

@@ -143,18 +143,11 @@ void OipService::Infer(const ModelInferRequest& request, absl::Time grpc_deadlin
 grpc::ServerUnaryReactor* OipService::ModelInfer(grpc::CallbackServerContext* context,
                                                  const grpc::ByteBuffer* raw,
                                                  grpc::ByteBuffer* response) {
-  auto* reactor =
-      new RawUnaryReactor(response, [submitter = submitter_] { submitter->RemoveCancelled(); });
-  if (absl::Status admit = submitter_->Admit(*context); !admit.ok()) {
-    reactor->Answer(admit);
-    return reactor;
-  }
+  RawUnaryReactor* reactor = submitter_->NewUnaryReactor(response);
   // The tasks borrow the request's tensors: the message lives until the answer.
-  auto request = std::make_unique<ModelInferRequest>();
-  if (absl::Status parsed = submitter_->ParseReceived(*raw, request.get()); !parsed.ok()) {
-    reactor->Answer(parsed);
-    return reactor;
-  }
+  std::unique_ptr<ModelInferRequest> request =
+      submitter_->StartUnaryCall<ModelInferRequest>(*context, *raw, reactor);
+  if (request == nullptr) return reactor;
   const ModelInferRequest& submitted = *request;
   Infer(
       submitted, GrpcDeadline(*context),

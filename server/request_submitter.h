@@ -24,6 +24,7 @@
 #include <grpcpp/support/byte_buffer.h>
 
 #include <atomic>
+#include <memory>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -36,6 +37,7 @@
 #include "server/classify_task.h"
 #include "server/inference_statistics.h"
 #include "server/metrics.h"
+#include "server/raw_rpc.h"
 #include "server/token_auth.h"
 
 namespace ternserve {
@@ -65,6 +67,25 @@ class RequestSubmitter {
   // received request answered INVALID_ARGUMENT, which is returned.
   absl::Status ParseReceived(const grpc::ByteBuffer& raw,
                              google::protobuf::MessageLite* request) const;
+
+  // The start of a unary classification call on either API: its reactor, which takes the call's
+  // queued work out of the queue when the client gives up (RemoveCancelled); then the call
+  // admitted and its bytes parsed into a new `Request`. Returns the request, or null when the
+  // reactor has already been answered with the refusal.
+  RawUnaryReactor* NewUnaryReactor(grpc::ByteBuffer* response) const {
+    return new RawUnaryReactor(response, [this] { RemoveCancelled(); });
+  }
+  template <typename Request>
+  std::unique_ptr<Request> StartUnaryCall(const grpc::CallbackServerContext& context,
+                                          const grpc::ByteBuffer& raw,
+                                          RawUnaryReactor* reactor) const {
+    absl::Status status = Admit(context);
+    auto request = std::make_unique<Request>();
+    if (status.ok()) status = ParseReceived(raw, request.get());
+    if (status.ok()) return request;
+    reactor->Answer(status);
+    return nullptr;
+  }
 
   // When a request arrived, for timing: call on arrival, then OnReceived or OnInvalid follow.
   absl::Time Now() const { return clock_->Now(); }
