@@ -33,7 +33,7 @@ FUZZ_PACKAGES := clang-16 libclang-rt-16-dev
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps deps-clang deps-fuzz configure build serve test build-clang test-tsan test-asan \
-  build-fuzz fuzz check-layers clean help
+  build-fuzz fuzz ci check-layers clean help
 
 all: build
 
@@ -47,6 +47,7 @@ help:
 	@echo "make test-asan    every test under AddressSanitizer and UBSan"
 	@echo "make fuzz         build the libFuzzer targets (clang-16) and run each FUZZ_SECONDS=$(FUZZ_SECONDS) s"
 	@echo "make check-layers fail on an include across a direction docs/architecture.md forbids"
+	@echo "make ci           everything CI runs (.ci/run): make test and the checks beside it"
 
 # Idempotent: installs only what is missing, running apt-get update first (a fresh machine has empty lists).
 # $(call install-missing,PACKAGES): apt-get installs those not yet installed (none: says so).
@@ -145,6 +146,10 @@ build-fuzz: deps-fuzz
 
 fuzz: build-fuzz
 	tools/run_fuzz build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# What CI runs, as a target, so ../shared/tools/fresh-machine can time it on a bare Debian 12.
+ci:
+	.ci/run
 
 check-layers:
 	/usr/bin/python3 tools/check_layers
