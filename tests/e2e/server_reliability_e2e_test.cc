@@ -9,12 +9,14 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -395,19 +397,31 @@ TEST_F(ServerStreamBackpressureE2eTest, AStreamReadsNoMoreThanItsOutstandingLimi
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
   auto stream = stub->ClassifyStream(&context);
-  for (int i = 0; i < kLimit + 100; ++i) {
-    v1::ClassifyRequest request = ImageRequest(i % kE2eImages);
-    request.set_latency_slo_ms(60000);
-    ASSERT_TRUE(stream->Write(request));
-  }
+  // Past the limit, flow control (HTTP/2 windows at their initial size) blocks the writes: they
+  // run on a thread of their own, which the cancellation below releases.
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 0; i < kLimit + 100; ++i) {
+      v1::ClassifyRequest request = ImageRequest(i % kE2eImages);
+      request.set_latency_slo_ms(60000);
+      if (!stream->Write(request)) return;
+      ++written;
+    }
+  });
   ASSERT_TRUE(WaitForMetric("ternserve_queue_depth", kLimit, absl::Seconds(60)).ok());
-  // A unary call sent after all of them is read and queued; the stream's last 100, sent before
-  // it, are not: the stream has stopped reading.
-  AsyncClassifyCalls probe(stub.get(), 1, absl::Seconds(120));
+  // A unary call on a connection of its own is read and queued; the stream's other messages,
+  // written before it (or waiting to be), are not: the stream has stopped reading.
+  grpc::ChannelArguments own_connection;
+  own_connection.SetInt("ternserve.test.probe", 1);  // different args: no shared subchannel
+  auto probe_stub = v1::Classifier::NewStub(
+      grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), own_connection));
+  AsyncClassifyCalls probe(probe_stub.get(), 1, absl::Seconds(120));
   ASSERT_TRUE(WaitForMetric("ternserve_queue_depth", kLimit + 1, absl::Seconds(60)).ok());
   EXPECT_EQ(Metric("ternserve_requests_received_total"), kLimit + 1);
   EXPECT_EQ(Metric("ternserve_queue_depth"), kLimit + 1);
-  context.TryCancel();  // takes the stream's 1,024 out of the queue
+  EXPECT_GT(written.load(), kLimit) << "the client did not get past the limit; test too weak";
+  context.TryCancel();  // takes the stream's 1,024 out of the queue, and ends the writes
+  writer.join();
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
   ASSERT_TRUE(
       WaitForMetric(R"(ternserve_slo_total{outcome="cancelled"})", kLimit, absl::Seconds(30)).ok());
