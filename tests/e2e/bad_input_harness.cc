@@ -7,8 +7,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <utility>
 
@@ -63,11 +61,6 @@ const Reference& GetReference() {
   return *reference;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 std::chrono::system_clock::time_point In20s() {
   return std::chrono::system_clock::now() + std::chrono::seconds(20);
 }
@@ -96,15 +89,10 @@ absl::Status TestServer::Start(std::vector<std::string> flags) {
 }
 
 absl::Status TestServer::WaitUntilServing(absl::Duration timeout) {
-  const absl::Time give_up = absl::Now() + timeout;
-  // The server writes the port file once it serves; polling a file is the only signal it gives.
-  while (ReadFile(port_file_).empty()) {
-    if (process_.Poll()) return absl::InternalError("ternserve exited during start-up");
-    if (absl::Now() > give_up) return absl::DeadlineExceededError("no port file");
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  absl::StatusOr<std::string> written = testing::WaitForPortFile(process_, port_file_, timeout);
+  if (!written.ok()) return written.status();
   int port = 0;
-  std::istringstream(ReadFile(port_file_)) >> port;
+  std::istringstream(*written) >> port;
   address = absl::StrCat("127.0.0.1:", port);
   channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   classifier = v1::Classifier::NewStub(channel);

@@ -5,8 +5,6 @@
 #include <stdlib.h>
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -35,11 +33,6 @@ std::string MakeTempDir() {
   std::string tmpl = absl::StrCat(::testing::TempDir(), "/ternserve_e2e_XXXXXX");
   char* dir = mkdtemp(tmpl.data());
   return dir == nullptr ? ::testing::TempDir() : std::string(dir);
-}
-
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 const Reference& GetReference() {
@@ -138,14 +131,11 @@ void ServerE2eTest::SetUp() {
   argv.push_back(absl::StrCat("--max_batch=", max_batch_));
   argv.insert(argv.end(), flags_.begin(), flags_.end());
   ASSERT_TRUE(server_.Start(argv).ok());
-  const absl::Time give_up = absl::Now() + absl::Seconds(120);
-  while (ReadSmallFile(port_file_).empty()) {
-    ASSERT_FALSE(server_.Poll()) << "ternserve exited during start-up";
-    ASSERT_LT(absl::Now(), give_up) << "ternserve did not write its port file";
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  absl::StatusOr<std::string> written =
+      testing::WaitForPortFile(server_, port_file_, absl::Seconds(120));
+  ASSERT_TRUE(written.ok()) << "ternserve: " << written.status();
   // The gRPC port, then the metrics port (absent with --metrics_port=-1).
-  std::istringstream ports(ReadSmallFile(port_file_));
+  std::istringstream ports(*written);
   ports >> port_;
   if (!(ports >> metrics_port_)) metrics_port_ = -1;
   address_ = absl::StrCat("127.0.0.1:", port_);

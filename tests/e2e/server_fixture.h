@@ -55,7 +55,7 @@ void ExpectMatchesReference(const v1::ClassifyResponse& response, int index);
 std::map<std::string, double> ParseScrape(const std::string& scrape);
 
 std::string MakeTempDir();
-std::string ReadSmallFile(const std::string& path);
+using testing::ReadSmallFile;
 
 // `n` unary Classify calls of test images (SLO 60 s, gRPC deadline `deadline`), all in flight
 // at once, each with its own context.

@@ -32,15 +32,11 @@ class ServerLoadgenE2eTest : public ServerE2eTest {
 
   // Runs ternserve-loadgen --json against the server; returns its report.
   nlohmann::json Loadgen(const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {TERNSERVE_LOADGEN_BIN,
-                                     "--server=" + address_,
+    std::vector<std::string> argv = {TERNSERVE_LOADGEN_BIN, "--server=" + address_,
                                      "--trace=poisson:rate=1500,duration=2",
                                      // Generous: the test is about matching answers, not meeting
                                      // SLOs, and a loaded CI machine (ASan, 2 cores) stalls.
-                                     "--slo_ms=3000",
-                                     "--seed=7",
-                                     "--progress=false",
-                                     "--json"};
+                                     "--slo_ms=3000", "--seed=7", "--progress=false", "--json"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto result = testing::RunToCompletion(argv, dir_ + "/loadgen.out", absl::Seconds(60));
     EXPECT_TRUE(result.ok()) << result.status();

@@ -116,7 +116,7 @@ TEST(ServerMetricsTest, RequestsTakenOutOfTheQueueOnCancellationAreTheirOwnSloOu
   ServerMetrics metrics(registry, TwoSubnets(), kBuildInfo);
   for (int i = 0; i < 3; ++i) metrics.OnReceived();
   metrics.OnNotQueued(absl::StatusCode::kCancelled);  // cancelled before Enqueue
-  CompletedRequest removed;                          // taken out of the queue, never ran
+  CompletedRequest removed;                           // taken out of the queue, never ran
   removed.code = absl::StatusCode::kCancelled;
   metrics.OnCompleted(removed);
   metrics.OnNotQueued(absl::StatusCode::kUnavailable);  // for contrast: dropped

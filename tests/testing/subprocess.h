@@ -103,6 +103,35 @@ class Subprocess {
   int exit_code_ = 0;
 };
 
+// The whole of a small file; empty if it cannot be read.
+inline std::string ReadSmallFile(const std::string& path) {
+  std::string out;
+  if (FILE* f = fopen(path.c_str(), "rb")) {
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof buffer, f)) > 0) out.append(buffer, n);
+    fclose(f);
+  }
+  return out;
+}
+
+// Waits for `server` to write `port_file` (ternserve --port_file writes it once it serves; a file
+// is the only signal it gives, so this polls it every 20 ms) and returns its contents.
+// FAILED_PRECONDITION if the server exits first, DEADLINE_EXCEEDED after `timeout`.
+inline absl::StatusOr<std::string> WaitForPortFile(Subprocess& server, const std::string& port_file,
+                                                   absl::Duration timeout) {
+  const absl::Time give_up = absl::Now() + timeout;
+  for (std::string ports = ReadSmallFile(port_file);; ports = ReadSmallFile(port_file)) {
+    if (!ports.empty()) return ports;
+    if (server.Poll()) return absl::FailedPreconditionError("the server exited during start-up");
+    if (absl::Now() > give_up) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("the server wrote no ", port_file, " in ", absl::FormatDuration(timeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
 // Runs argv to completion, returning (exit code, stdout, and stderr too with `merge_stderr`).
 // Times out after `timeout`.
 inline absl::StatusOr<std::pair<int, std::string>> RunToCompletion(
@@ -114,14 +143,7 @@ inline absl::StatusOr<std::pair<int, std::string>> RunToCompletion(
   }
   absl::StatusOr<int> code = process.Wait(timeout);
   if (!code.ok()) return code.status();
-  std::string out;
-  if (FILE* f = fopen(stdout_path.c_str(), "rb")) {
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, f)) > 0) out.append(buffer, n);
-    fclose(f);
-  }
-  return std::make_pair(*code, out);
+  return std::make_pair(*code, ReadSmallFile(stdout_path));
 }
 
 }  // namespace ternserve::testing
