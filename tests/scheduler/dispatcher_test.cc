@@ -318,19 +318,23 @@ TEST(DispatcherTest, DrainPastItsDeadlineAnswersWhatIsStillQueuedUnavailable) {
   FakeClock clock;
   ScriptedProcessor processor(&clock);
   TaskLog completions;
-  Dispatcher dispatcher(Options(1, 2, 100, 0), &processor, &clock);
+  DispatcherOptions options = Options(1, 2, 100, 0);
+  // The worker waits for a full batch of 2, so it cannot start on the first task alone.
+  options.policy = std::make_shared<FixedPolicy>(1, 2, absl::Hours(1));
+  Dispatcher dispatcher(options, &processor, &clock);
   processor.Hold();
   for (int id = 0; id < 5; ++id) {
-    auto r = MakeTestTask(id, clock.Now(), absl::Hours(1), &completions);
+    auto r = MakeTestTask(id, clock.Now(), absl::Hours(2), &completions);
     ASSERT_TRUE(dispatcher.Enqueue(&r).ok());
   }
   processor.WaitEntered(1);  // the first batch (2 tasks) runs, held; 3 wait in the queue
+  const int worker_waits = clock.waits_started();  // the worker may have waited for the second
   absl::Notification drained;
   std::thread drainer([&] {
     dispatcher.Drain(clock.Now() + absl::Seconds(1));
     drained.Notify();
   });
-  clock.WaitForWaits(1);  // Drain waits on the clock for the queue to empty
+  clock.WaitForWaits(worker_waits + 1);  // Drain waits on the clock for the queue to empty
   EXPECT_EQ(completions.size(), 0u);
   clock.Advance(absl::Seconds(1));
   completions.WaitFor(3);  // the queued three, abandoned at the deadline
