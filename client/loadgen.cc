@@ -146,6 +146,7 @@ void Loadgen::Issue(RequestRecord* record, Clock::time_point now) {
 void Loadgen::Complete(RequestRecord& r, const LoadgenAnswer& answer, Clock::time_point now) {
   r.done_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_).count();
   r.code = answer.code;
+  r.expired_in_client = answer.expired_in_client;
   if (answer.code == 0) {
     r.correct = answer.class_id >= 0 && answer.class_id == labels_[r.image];
     r.subnet_id = answer.subnet_id;

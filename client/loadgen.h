@@ -9,7 +9,9 @@
 //   - stream: one stream (ClassifyStream, ModelStreamInfer) per connection, opened in Connect, each
 //     request a message on it (its id is its index in the plan). A message costs both sides a
 //     fraction of a unary call (no per-call set-up, headers or deadline timer), so this mode
-//     measures the server's scheduling and compute rather than gRPC's per-call cost.
+//     measures the server's scheduling and compute rather than gRPC's per-call cost. A message
+//     goes out with what is left of its SLO; one whose SLO runs out while it waits to be written
+//     is answered DEADLINE_EXCEEDED by the load generator itself (loadgen_rpc.cc).
 //
 // Open loop: one pacing thread (the caller of Run) issues each request at its arrival time and
 // never waits for responses; if it falls behind the trace it sends at once and records the lag.
@@ -93,6 +95,8 @@ class Loadgen final : private LoadgenSink {
   LoadgenReport Run(const std::atomic<bool>* stop = nullptr);
 
   int64_t planned() const { return static_cast<int64_t>(records_.size()); }
+  // Requests sent so far; any thread, during Run too.
+  int64_t sent() const { return sent_.load(std::memory_order_acquire); }
   // Every request of the plan, after Run: the sent ones with their results (sent_ns > 0).
   absl::Span<const RequestRecord> records() const { return records_; }
   // Requests sent but not answered, plus streams not yet finished (non-zero only if Run gave up

@@ -68,7 +68,8 @@ ABSL_FLAG(bool, json, false, "Print one JSON object on stdout instead of a human
 ABSL_FLAG(std::string, records, "",
           "Also write one CSV line per request to this file: arrival_ms,sent_ms,done_ms (since the "
           "start of the run), slo_ms, code (gRPC status code; -1 = no answer), deadline_met (the "
-          "server's word). Empty = none.");
+          "server's word), expired_in_client (1: DEADLINE_EXCEEDED from the load generator itself, "
+          "a stream message whose SLO ran out before it could be written). Empty = none.");
 
 namespace ternserve {
 namespace {

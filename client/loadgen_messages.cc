@@ -112,6 +112,10 @@ void FillClassifyRequest(const v1::Pixels* image, float slo_ms, absl::string_vie
 
 void ReleaseClassifyImage(v1::ClassifyRequest* request) { request->unsafe_arena_release_pixels(); }
 
+void SetClassifySlo(double slo_ms, v1::ClassifyRequest* request) {
+  request->set_latency_slo_ms(slo_ms);
+}
+
 LoadgenAnswer ReadClassifyResponse(const v1::ClassifyResponse& response) {
   LoadgenAnswer answer;
   answer.request_id = response.request_id();
@@ -132,9 +136,7 @@ std::string OipImageBytes(absl::Span<const float> pixels) {
   return bytes;
 }
 
-int64_t OipTimeoutUs(float slo_ms) {
-  return std::max<int64_t>(1, std::llround(static_cast<double>(slo_ms) * 1000));
-}
+int64_t OipTimeoutUs(double slo_ms) { return std::max<int64_t>(1, std::llround(slo_ms * 1000)); }
 
 void FillModelInferRequest(const std::string* image_bytes, float slo_ms,
                            const std::string& model_name, absl::string_view id,
@@ -152,6 +154,10 @@ void FillModelInferRequest(const std::string* image_bytes, float slo_ms,
   // Borrowed, as FillClassifyRequest borrows its Pixels.
   request->mutable_raw_input_contents()->UnsafeArenaAddAllocated(
       const_cast<std::string*>(image_bytes));
+}
+
+void SetModelInferSlo(double slo_ms, ModelInferRequest* request) {
+  (*request->mutable_parameters())["timeout"].set_int64_param(OipTimeoutUs(slo_ms));
 }
 
 void ReleaseModelInferImage(ModelInferRequest* request) {

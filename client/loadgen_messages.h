@@ -47,12 +47,17 @@ struct LoadgenAnswer {
   int64_t queue_us = 0;  // the server's: arrival to batch start, and the batch's compute
   int64_t compute_us = 0;
   std::string problem;
+  // Stream mode: the client answered it DEADLINE_EXCEEDED itself, because its SLO ran out while it
+  // waited to be written (the server never saw it).
+  bool expired_in_client = false;
 };
 
 // ternserve.v1: top_k 1 and the SLO; `image` borrowed.
 void FillClassifyRequest(const v1::Pixels* image, float slo_ms, absl::string_view request_id,
                          v1::ClassifyRequest* request);
 void ReleaseClassifyImage(v1::ClassifyRequest* request);
+// Sets the SLO of a filled request to `slo_ms` (> 0): what is left of it when it is written.
+void SetClassifySlo(double slo_ms, v1::ClassifyRequest* request);
 // A Classify answer (status OK) or a ClassifyStream message (with its own status).
 LoadgenAnswer ReadClassifyResponse(const v1::ClassifyResponse& response);
 
@@ -63,9 +68,11 @@ void FillModelInferRequest(const std::string* image_bytes, float slo_ms,
                            const std::string& model_name, absl::string_view id,
                            inference::ModelInferRequest* request);
 void ReleaseModelInferImage(inference::ModelInferRequest* request);
+// Sets the `timeout` of a filled request to `slo_ms` (> 0), as SetClassifySlo does.
+void SetModelInferSlo(double slo_ms, inference::ModelInferRequest* request);
 // The SLO as the `timeout` parameter: whole microseconds, at least 1 (0 would mean the server's
 // default).
-int64_t OipTimeoutUs(float slo_ms);
+int64_t OipTimeoutUs(double slo_ms);
 // A ModelInfer answer (status OK): the top class of its classification output, the parameters
 // subnet_id, expected_accuracy and deadline_met.
 LoadgenAnswer ReadModelInferResponse(const inference::ModelInferResponse& response);

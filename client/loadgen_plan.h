@@ -37,6 +37,7 @@ struct alignas(64) RequestRecord {
   int32_t subnet_id = -1;
   bool correct = false;  // predicted top-1 == label
   bool deadline_met = false;
+  bool expired_in_client = false;  // DEADLINE_EXCEEDED from the client (LoadgenAnswer)
 };
 static_assert(sizeof(RequestRecord) == 64, "one cache line per request");
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,7 @@ struct TernserveApi {
     FillClassifyRequest(image, slo_ms, id, request);
   }
   static void Release(Request* request) { ReleaseClassifyImage(request); }
+  static void SetSlo(double slo_ms, Request* request) { SetClassifySlo(slo_ms, request); }
   static LoadgenAnswer Read(const Response& response) { return ReadClassifyResponse(response); }
   static LoadgenAnswer ReadStream(const StreamResponse& response) {
     return ReadClassifyResponse(response);
@@ -92,6 +94,7 @@ struct OipApi {
     FillModelInferRequest(image, slo_ms, model_name, id, request);
   }
   static void Release(Request* request) { ReleaseModelInferImage(request); }
+  static void SetSlo(double slo_ms, Request* request) { SetModelInferSlo(slo_ms, request); }
   static LoadgenAnswer Read(const Response& response) { return ReadModelInferResponse(response); }
   static LoadgenAnswer ReadStream(const StreamResponse& response) {
     return ReadModelStreamInferResponse(response);
@@ -149,6 +152,14 @@ struct Call {
 // outstanding write, so they go out one at a time from the queue, the next started by the previous
 // write's completion. One read is always posted; each answer goes to the sink. Thread-safe:
 // Send/CloseWrites (pacing thread) and the reactions (gRPC threads) share the queue under mu_.
+//
+// A message's SLO counts from its Send, as a unary call's deadline counts from its start. When it
+// is written, its SLO on the wire is what is left of it (as gRPC sends a call's remaining time in
+// grpc-timeout), so the server sees its real deadline. One whose SLO ran out while it waited in
+// the queue (the server reads more slowly than a burst arrives; flow control holds the rest here)
+// is not written: the client answers it DEADLINE_EXCEEDED itself, as gRPC ends a call whose
+// deadline passes before it is answered. Without this, a burst leaves a backlog that every later
+// message of the stream waits behind, stale work the server must read before it can see fresh.
 template <typename Api>
 class Stream final
     : public grpc::ClientBidiReactor<typename Api::Request, typename Api::StreamResponse> {
@@ -164,16 +175,21 @@ class Stream final
   // stream is idle.
   void Send(const typename Api::Image* image, float slo_ms, int64_t index) {
     const typename Api::Request* start = nullptr;
+    std::vector<int64_t> expired;
     {
       absl::MutexLock lock(&mu_);
       if (broken_) return;  // stays unanswered: counted as NO_RESPONSE
       Outgoing& out = queue_.emplace_back();
+      out.queued = std::chrono::steady_clock::now();
+      out.slo_ms = slo_ms;
+      out.index = index;
       Api::Fill(image, slo_ms, rpc_->model_name(), std::to_string(index), &out.request);
       if (!writing_) {
-        writing_ = true;
-        start = &queue_.front().request;
+        start = NextToWrite(&expired);
+        writing_ = start != nullptr;
       }
     }
+    AnswerExpired(expired);
     if (start != nullptr) this->StartWrite(start);
   }
 
@@ -193,6 +209,7 @@ class Stream final
 
   void OnWriteDone(bool ok) override {
     const typename Api::Request* next = nullptr;
+    std::vector<int64_t> expired;
     bool close_now = false;
     {
       absl::MutexLock lock(&mu_);
@@ -201,14 +218,14 @@ class Stream final
         broken_ = true;
         queue_.clear();
       }
-      if (!queue_.empty()) {
-        next = &queue_.front().request;  // stable: deque push_back keeps references
-      } else {
+      next = NextToWrite(&expired);
+      if (next == nullptr) {
         writing_ = false;
         close_now = ok && closing_ && !writes_done_;
         writes_done_ = writes_done_ || close_now;
       }
     }
+    AnswerExpired(expired);
     if (next != nullptr) this->StartWrite(next);
     if (close_now) this->StartWritesDone();
   }
@@ -233,8 +250,47 @@ class Stream final
   // A queued request; gives its borrowed image back before it is destroyed.
   struct Outgoing {
     typename Api::Request request;
+    std::chrono::steady_clock::time_point queued;  // its Send
+    float slo_ms = 0;
+    int64_t index = 0;
     ~Outgoing() { Api::Release(&request); }
   };
+
+  // Less than this left of its SLO and a message is not worth writing: the server would shed it.
+  static constexpr double kMinBudgetMs = 0.001;
+
+  // The front of the queue, ready to write with what is left of its SLO, after taking off (into
+  // `expired`, by index) the messages in front of it whose SLO has run out. nullptr when none is
+  // left.
+  const typename Api::Request* NextToWrite(std::vector<int64_t>* expired)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const auto now = std::chrono::steady_clock::now();
+    while (!queue_.empty()) {
+      Outgoing& front = queue_.front();
+      const double waited_ms =
+          std::chrono::duration<double, std::milli>(now - front.queued).count();
+      const double budget_ms = static_cast<double>(front.slo_ms) - waited_ms;
+      if (budget_ms >= kMinBudgetMs) {
+        Api::SetSlo(budget_ms, &front.request);
+        return &front.request;  // stable: deque push_back keeps references
+      }
+      expired->push_back(front.index);
+      queue_.pop_front();
+    }
+    return nullptr;
+  }
+
+  // Answers the requests NextToWrite took off, outside mu_.
+  void AnswerExpired(const std::vector<int64_t>& expired) {
+    for (const int64_t index : expired) {
+      const std::string id = std::to_string(index);
+      LoadgenAnswer answer;
+      answer.code = static_cast<int32_t>(grpc::StatusCode::DEADLINE_EXCEEDED);
+      answer.request_id = id;
+      answer.expired_in_client = true;
+      rpc_->sink()->OnStreamAnswer(answer);
+    }
+  }
 
   const RpcImpl<Api>* const rpc_;
   grpc::ClientContext context_;

@@ -19,11 +19,12 @@ absl::Status WriteRecordsCsv(absl::Span<const RequestRecord> records, const std:
     return absl::NotFoundError(
         absl::StrCat("--records=", path, ": cannot write: ", std::strerror(errno)));
   }
-  std::fputs("arrival_ms,sent_ms,done_ms,slo_ms,code,deadline_met\n", file);
+  std::fputs("arrival_ms,sent_ms,done_ms,slo_ms,code,deadline_met,expired_in_client\n", file);
   for (const RequestRecord& r : records) {
     if (r.sent_ns == 0 && r.arrival_ns != 0) continue;  // never sent (the run was interrupted)
-    std::fprintf(file, "%.3f,%.3f,%.3f,%g,%d,%d\n", r.arrival_ns * 1e-6, r.sent_ns * 1e-6,
-                 r.done_ns * 1e-6, static_cast<double>(r.slo_ms), r.code, r.deadline_met ? 1 : 0);
+    std::fprintf(file, "%.3f,%.3f,%.3f,%g,%d,%d,%d\n", r.arrival_ns * 1e-6, r.sent_ns * 1e-6,
+                 r.done_ns * 1e-6, static_cast<double>(r.slo_ms), r.code, r.deadline_met ? 1 : 0,
+                 r.expired_in_client ? 1 : 0);
   }
   const bool failed = std::ferror(file) != 0;
   if (std::fclose(file) != 0 || failed) {
@@ -59,6 +60,7 @@ LoadgenReport Summarize(absl::Span<const RequestRecord> records, const RunInfo& 
     last_done_ns = std::max(last_done_ns, r.done_ns);
     if (r.code != 0) {
       ++report.errors_by_code[absl::StatusCodeToString(static_cast<absl::StatusCode>(r.code))];
+      if (r.expired_in_client) ++report.expired_in_client;
       continue;
     }
     ++report.ok;
@@ -114,6 +116,7 @@ nlohmann::ordered_json ReportToJson(const LoadgenReport& r) {
           {"sent", r.sent},
           {"ok", r.ok},
           {"errors_by_code", errors},
+          {"expired_in_client", r.expired_in_client},
           {"slo_attainment", r.slo_attainment},
           {"measured_accuracy", r.measured_accuracy},
           {"expected_accuracy", r.expected_accuracy},
@@ -145,7 +148,7 @@ std::string ReportToText(const LoadgenReport& r) {
   }
   return absl::StrFormat(
       "trace %s over %d connections (%s), %s API\n"
-      "sent %d  ok %d  errors %d%s\n"
+      "sent %d  ok %d  errors %d%s%s\n"
       "offered %.1f rps  achieved %.1f rps over %.3f s  max send lag %.3f ms\n"
       "SLO attainment %.2f%%  latency p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n"
       "accuracy measured %.2f%%  expected %.2f%%  server deadline met %.2f%%\n"
@@ -153,9 +156,14 @@ std::string ReportToText(const LoadgenReport& r) {
       "ms\n"
       "sub-net mix: %s\n",
       r.info.trace, r.info.connections, r.info.mode, r.info.api, r.sent, r.ok, errors,
-      error_list.empty() ? "" : absl::StrCat(" (", error_list, ")"), r.offered_rps,
-      r.throughput_rps, r.duration_s, r.info.max_send_lag_ms, 100 * r.slo_attainment, r.p50_ms,
-      r.p90_ms, r.p99_ms, 100 * r.measured_accuracy, 100 * r.expected_accuracy,
+      error_list.empty() ? "" : absl::StrCat(" (", error_list, ")"),
+      r.expired_in_client == 0
+          ? ""
+          : absl::StrCat("; ", r.expired_in_client,
+                         " DEADLINE_EXCEEDED from the client: their SLO ran out before they "
+                         "could be written"),
+      r.offered_rps, r.throughput_rps, r.duration_s, r.info.max_send_lag_ms, 100 * r.slo_attainment,
+      r.p50_ms, r.p90_ms, r.p99_ms, 100 * r.measured_accuracy, 100 * r.expected_accuracy,
       100 * r.server_deadline_met, r.server_queue_p50_ms, r.server_compute_p50_ms, r.outside_p50_ms,
       r.outside_p99_ms, mix.empty() ? "none" : mix);
 }

@@ -36,8 +36,11 @@ struct LoadgenReport {
   int64_t sent = 0;
   int64_t ok = 0;
   std::map<std::string, int64_t> errors_by_code;  // gRPC code name -> count; NO_RESPONSE if lost
-  double slo_attainment = 0;                      // ok and latency <= its SLO, over sent
-  double measured_accuracy = 0;                   // top-1 == label, over ok
+  // Of the DEADLINE_EXCEEDED, those the client answered itself: stream messages whose SLO ran out
+  // before they could be written (loadgen_rpc.cc), which the server never saw.
+  int64_t expired_in_client = 0;
+  double slo_attainment = 0;     // ok and latency <= its SLO, over sent
+  double measured_accuracy = 0;  // top-1 == label, over ok
   double expected_accuracy = 0;  // mean of the server's claimed sub-net accuracy, over ok
   double p50_ms = 0, p90_ms = 0, p99_ms = 0;
   double throughput_rps = 0;         // ok / (last completion - first send)
@@ -61,7 +64,7 @@ LoadgenReport Summarize(absl::Span<const RequestRecord> records, const RunInfo& 
 
 // Writes one CSV line per sent request, after a header: arrival_ms, sent_ms, done_ms (times since
 // the start of the run), slo_ms, code (gRPC code; -1: no answer), deadline_met (the server's
-// word, 0 or 1). Errors name the file.
+// word, 0 or 1), expired_in_client (1: the client's own DEADLINE_EXCEEDED). Errors name the file.
 absl::Status WriteRecordsCsv(absl::Span<const RequestRecord> records, const std::string& path);
 
 nlohmann::ordered_json ReportToJson(const LoadgenReport& report);

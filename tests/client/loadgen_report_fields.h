@@ -8,6 +8,7 @@ namespace ternserve {
 inline constexpr const char* kLoadgenReportFields[] = {"sent",
                                                        "ok",
                                                        "errors_by_code",
+                                                       "expired_in_client",
                                                        "slo_attainment",
                                                        "measured_accuracy",
                                                        "expected_accuracy",

@@ -5,13 +5,19 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "client/channel.h"
 #include "client/loadgen.h"
 #include "gmock/gmock.h"
@@ -28,7 +34,7 @@ using ::testing::HasSubstr;
 constexpr char kModel[] = "fake-model";
 constexpr char kToken[] = "t0ken";
 // The fake refuses requests whose timeout is below this (µs) with RESOURCE_EXHAUSTED: between the
-// two SLOs of the test's mix (0.5 ms and 1 s), and above either read as a count of ms.
+// two SLOs of the test's mix (50 ms and 1 s), and above either read as a count of ms.
 constexpr int64_t kRefuseBelowUs = 100'000;
 
 // Answers every well-formed request for one image with class 9 from sub-net 5, as ternserve
@@ -36,7 +42,8 @@ constexpr int64_t kRefuseBelowUs = 100'000;
 // calls it from its pool).
 class FakeOip final : public inference::GRPCInferenceService::Service {
  public:
-  explicit FakeOip(bool require_token) : require_token_(require_token) {}
+  explicit FakeOip(bool require_token, bool hold_streams = false)
+      : require_token_(require_token), hold_streams_(hold_streams) {}
 
   grpc::Status RepositoryIndex(grpc::ServerContext* context,
                                const inference::RepositoryIndexRequest*,
@@ -70,8 +77,15 @@ class FakeOip final : public inference::GRPCInferenceService::Service {
                                 grpc::ServerReaderWriter<inference::ModelStreamInferResponse,
                                                          ModelInferRequest>* stream) override {
     if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
+    if (hold_streams_) streams_released_.WaitForNotification();
     ModelInferRequest request;
     while (stream->Read(&request)) {
+      {
+        absl::MutexLock lock(&mu_);
+        stream_timeouts_us_.push_back(request.parameters().count("timeout") == 0
+                                          ? -1
+                                          : request.parameters().at("timeout").int64_param());
+      }
       inference::ModelStreamInferResponse message;
       const grpc::Status status = Answer(request, message.mutable_infer_response());
       if (!status.ok()) {
@@ -91,6 +105,15 @@ class FakeOip final : public inference::GRPCInferenceService::Service {
   std::string malformed() {
     absl::MutexLock lock(&mu_);
     return malformed_;
+  }
+  // The `timeout` of every stream message read, in order (-1: none).
+  std::vector<int64_t> stream_timeouts_us() {
+    absl::MutexLock lock(&mu_);
+    return stream_timeouts_us_;
+  }
+  // Made with hold_streams, streams read nothing until this; their messages back up in the client.
+  void ReleaseStreams() {
+    if (!streams_released_.HasBeenNotified()) streams_released_.Notify();
   }
 
   std::atomic<int64_t> unary_ok_{0}, unary_failed_{0}, stream_ok_{0}, stream_failed_{0};
@@ -146,15 +169,20 @@ class FakeOip final : public inference::GRPCInferenceService::Service {
   }
 
   const bool require_token_;
+  const bool hold_streams_;
+  absl::Notification streams_released_;
   absl::Mutex mu_;
   std::string malformed_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> stream_timeouts_us_ ABSL_GUARDED_BY(mu_);
 };
 
 class LoadgenOipTest : public ::testing::Test {
  protected:
-  void Serve(bool require_token) {
-    fake_ = std::make_unique<FakeOip>(require_token);
+  void Serve(bool require_token, bool hold_streams = false) {
+    fake_ = std::make_unique<FakeOip>(require_token, hold_streams);
     grpc::ServerBuilder builder;
+    // Flow control at its initial windows: a stream that is not read holds few messages.
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(fake_.get());
@@ -164,6 +192,7 @@ class LoadgenOipTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (fake_ != nullptr) fake_->ReleaseStreams();
     if (server_ != nullptr) server_->Shutdown();
   }
 
@@ -171,8 +200,9 @@ class LoadgenOipTest : public ::testing::Test {
     LoadgenOptions options;
     options.server = address_;
     options.api = LoadgenApi::kOip;
-    // Half the requests ask 0.5 ms (refused by the fake), half 1 s.
-    options.slo_mix = {{0.5, 1}, {1000, 1}};
+    // Half the requests ask 50 ms (refused by the fake), half 1 s: both long enough that no
+    // stream message runs out of its SLO before it is written.
+    options.slo_mix = {{50, 1}, {1000, 1}};
     options.trace = "poisson:rate=2000,duration=0.5";
     options.connections = 2;
     options.progress = false;
@@ -241,6 +271,56 @@ TEST_F(LoadgenOipTest, StreamErrorsComeBackWithTheirCode) {
   EXPECT_EQ(fake_->stream_ok_ + fake_->stream_failed_, report.sent);
   EXPECT_EQ(fake_->stream_failed_, report.errors_by_code.at("RESOURCE_EXHAUSTED"));
   EXPECT_EQ(fake_->unary_ok_ + fake_->unary_failed_, 0);
+}
+
+TEST_F(LoadgenOipTest, StreamMessagesCarryTheRestOfTheirSloAndExpireInTheClient) {
+  Serve(/*require_token=*/false, /*hold_streams=*/true);
+  LoadgenOptions options = Options();
+  options.stream = true;
+  options.connections = 1;
+  options.slo_mix = {{50, 1}};
+  options.trace = "poisson:rate=20000,duration=0.02";  // ~400 messages (1.2 MB) in 20 ms
+  absl::StatusOr<std::unique_ptr<Loadgen>> created = Loadgen::Create(options);
+  ASSERT_TRUE(created.ok()) << created.status();
+  Loadgen& loadgen = **created;
+  ASSERT_TRUE(loadgen.Connect().ok());
+  const int64_t planned = loadgen.planned();
+  ASSERT_GT(planned, 300);
+  LoadgenReport report;
+  std::thread run([&] { report = loadgen.Run(); });
+  // The fake reads nothing. Once every message is sent, each one still queued in the client has
+  // waited past its 50 ms SLO 60 ms later (this wait is the point of the test: an SLO running
+  // out).
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (loadgen.sent() < planned && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const bool all_sent = loadgen.sent() == planned;
+  if (all_sent) std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  fake_->ReleaseStreams();
+  run.join();
+  ASSERT_TRUE(all_sent) << "sent " << loadgen.sent() << " of " << planned;
+
+  // Every message got one answer: the few that reached the server before it stopped reading (the
+  // transport's windows) from the fake (RESOURCE_EXHAUSTED: 50 ms is below its threshold); the
+  // rest, never written, DEADLINE_EXCEEDED from the client.
+  const std::vector<int64_t> timeouts = fake_->stream_timeouts_us();
+  EXPECT_EQ(report.sent, planned);
+  EXPECT_EQ(report.ok, 0);
+  EXPECT_EQ(report.expired_in_client, planned - static_cast<int64_t>(timeouts.size()));
+  EXPECT_GT(report.expired_in_client, planned / 2);
+  EXPECT_EQ(report.errors_by_code,
+            (std::map<std::string, int64_t>{
+                {"DEADLINE_EXCEEDED", report.expired_in_client},
+                {"RESOURCE_EXHAUSTED", static_cast<int64_t>(timeouts.size())}}));
+  // What reached the server carried what was left of its SLO when it was written: never more
+  // than the SLO, and less for the messages that waited for the one before them.
+  ASSERT_FALSE(timeouts.empty());
+  for (const int64_t us : timeouts) {
+    EXPECT_GE(us, 1);
+    EXPECT_LE(us, 50'000);
+  }
+  EXPECT_LT(*std::min_element(timeouts.begin(), timeouts.end()), 50'000);
 }
 
 TEST_F(LoadgenOipTest, TheTokenGoesOnEveryCallAndStream) {

@@ -94,6 +94,18 @@ TEST(SummarizeTest, CountsAttainmentAccuracyAndMix) {
   EXPECT_DOUBLE_EQ(report.offered_rps, 100);
 }
 
+TEST(SummarizeTest, CountsTheClientsOwnDeadlineExceededApart) {
+  RequestRecord from_server = Ok(0, 1500, 5, 1, true);
+  from_server.code = 4;
+  RequestRecord from_client = from_server;
+  from_client.expired_in_client = true;
+  const LoadgenReport report = Summarize({from_server, from_client, from_client}, RunInfo());
+  EXPECT_EQ(report.errors_by_code, (std::map<std::string, int64_t>{{"DEADLINE_EXCEEDED", 3}}));
+  EXPECT_EQ(report.expired_in_client, 2);
+  EXPECT_EQ(ReportToJson(report)["expired_in_client"], 2);
+  EXPECT_THAT(ReportToText(report), HasSubstr("2 DEADLINE_EXCEEDED from the client"));
+}
+
 TEST(SummarizeTest, EmptyRunIsAllZero) {
   const LoadgenReport report = Summarize({}, RunInfo());
   EXPECT_EQ(report.sent, 0);
@@ -113,16 +125,22 @@ TEST(WriteRecordsCsvTest, OneLinePerSentRequestWithItsCode) {
   lost.slo_ms = 25;
   RequestRecord unsent;  // planned, never sent
   unsent.arrival_ns = 4'000'000;
-  const std::vector<RequestRecord> records = {ok, lost, unsent};
+  RequestRecord expired = lost;  // its SLO ran out in the client's queue
+  expired.arrival_ns = expired.sent_ns = 5'000'000;
+  expired.done_ns = 30'000'000;
+  expired.code = 4;
+  expired.expired_in_client = true;
+  const std::vector<RequestRecord> records = {ok, lost, unsent, expired};
   const std::string path = ::testing::TempDir() + "/records_" +
                            ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".csv";
   ASSERT_TRUE(WriteRecordsCsv(records, path).ok());
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text,
-            "arrival_ms,sent_ms,done_ms,slo_ms,code,deadline_met\n"
-            "2.000,2.000,3.500,25,0,1\n"
-            "3.000,3.000,0.000,25,-1,0\n");
+            "arrival_ms,sent_ms,done_ms,slo_ms,code,deadline_met,expired_in_client\n"
+            "2.000,2.000,3.500,25,0,1,0\n"
+            "3.000,3.000,0.000,25,-1,0,0\n"
+            "5.000,5.000,30.000,25,4,0,1\n");
   const absl::Status unwritable = WriteRecordsCsv(records, "/nonexistent-dir/records.csv");
   EXPECT_EQ(unwritable.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(unwritable.message()),
