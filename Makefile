@@ -12,7 +12,8 @@ PORT        ?= 8001
 SERVE_FLAGS ?=
 
 # Build tools, libraries, the data set, the runtime BLAS and matplotlib (the trainer's plots); prometheus-cpp for
-# the server's metrics and prometheus for promtool, which the metrics test runs; libcurl for the
+# the server's metrics and prometheus for promtool, which the metrics test and tools/check_deploy run;
+# docker-compose (no engine needed) to check deploy/compose.yaml against the Compose schema; libcurl for the
 # metrics tests' scrapes; numpy, PIL and openssl for the Python OIP client and its tests (TLS certificates).
 # libopenblas0-openmp matters: without it Debian's LibTorch falls back to the reference BLAS (~30x slower),
 # which would make every LibTorch baseline unfair.
@@ -21,7 +22,7 @@ APT_PACKAGES := g++ cmake ninja-build pkg-config \
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev \
   nlohmann-json3-dev libspdlog-dev libspng-dev zlib1g-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  prometheus-cpp-dev prometheus python3-grpcio libcurl4-openssl-dev \
+  prometheus-cpp-dev prometheus docker-compose python3-yaml python3-grpcio libcurl4-openssl-dev \
   dataset-fashion-mnist python3-matplotlib python3-numpy python3-protobuf python3-pil openssl
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -33,7 +34,7 @@ FUZZ_PACKAGES := clang-16 libclang-rt-16-dev
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps deps-clang deps-fuzz configure build serve test build-clang test-tsan test-asan \
-  build-fuzz fuzz ci check-layers clean help
+  build-fuzz fuzz ci check-layers image test-image check-k8s install-node clean help
 
 all: build
 
@@ -47,6 +48,9 @@ help:
 	@echo "make test-asan    every test under AddressSanitizer and UBSan"
 	@echo "make fuzz         build the libFuzzer targets (clang-16) and run each FUZZ_SECONDS=$(FUZZ_SECONDS) s"
 	@echo "make check-layers fail on an include across a direction docs/architecture.md forbids"
+	@echo "make image        build the container image localhost/ternserve:latest with podman"
+	@echo "make test-image   build the image, start it as its non-root user, classify, scrape, SIGTERM"
+	@echo "make check-k8s    validate deploy/k8s/ against the Kubernetes API schemas (npm)"
 	@echo "make ci           everything CI runs (.ci/run): make test and the checks beside it"
 
 # Idempotent: installs only what is missing, running apt-get update first (a fresh machine has empty lists).
@@ -84,6 +88,26 @@ serve: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The container image (deploy/Dockerfile), built with podman from a local Debian 12 base that
+# tools/make_image makes when it is missing (no registry is reachable). test-image starts it and
+# talks to it (tools/test_image); it needs root, and the host's build for ternserve-cli.
+image:
+	tools/make_image
+
+# The Kubernetes manifests (deploy/k8s/) against the API schemas, npm's kubernetes-models
+# (tools/check_k8s; its packages come from the committed lock file). Node.js and npm from Debian
+# unless some are already installed.
+check-k8s:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  $(MAKE) --no-print-directory install-node; fi
+	tools/check_k8s
+
+install-node:
+	$(call install-missing,nodejs npm)
+
+test-image: build
+	/usr/bin/python3 tools/test_image
 
 # The code annotated with ABSL_GUARDED_BY & co., compiled by clang with the analysis on and every
 # warning an error (compile only; no LibTorch target is in it).
