@@ -35,13 +35,19 @@ std::shared_ptr<Policy> PolicyOrDefault(const DispatcherOptions& options) {
 }  // namespace
 
 Dispatcher::Dispatcher(const DispatcherOptions& options, BatchProcessor* processor, Clock* clock)
+    // Borrowed: a shared_ptr that owns nothing.
+    : Dispatcher(options, std::shared_ptr<BatchProcessor>(std::shared_ptr<void>(), processor),
+                 clock) {}
+
+Dispatcher::Dispatcher(const DispatcherOptions& options, std::shared_ptr<BatchProcessor> processor,
+                       Clock* clock)
     : workers_count_(std::max(1, options.workers)),
       late_(options.late),
       idle_spin_(std::max(absl::ZeroDuration(), options.idle_spin)),
-      processor_(processor),
       clock_(clock),
       observer_(ObserverOrNoop(options.observer)),
       policy_(PolicyOrDefault(options)),
+      processor_(std::move(processor)),
       queue_(options.max_queue) {
   absl::MutexLock lock(&join_mu_);
   workers_.reserve(static_cast<size_t>(workers_count_));
@@ -138,6 +144,24 @@ void Dispatcher::Drain(absl::Time deadline) {
 
 bool Dispatcher::WorkOrDraining() const { return !queue_.empty() || draining_; }
 
+absl::Status Dispatcher::SwapModel(std::shared_ptr<Policy> policy,
+                                   std::shared_ptr<BatchProcessor> processor) {
+  if (policy == nullptr || processor == nullptr) {
+    return absl::InvalidArgumentError("SwapModel: null policy or processor");
+  }
+  absl::MutexLock lock(&mu_);
+  if (draining_) return absl::FailedPreconditionError("the dispatcher is draining");
+  policy_ = std::move(policy);
+  processor_ = std::move(processor);
+  ++arrivals_;  // a worker waiting on the old policy's retry time decides again
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const Policy> Dispatcher::policy() const {
+  absl::MutexLock lock(&mu_);
+  return policy_;
+}
+
 int Dispatcher::queue_depth() const {
   absl::MutexLock lock(&mu_);
   return queue_.size();
@@ -152,6 +176,9 @@ void Dispatcher::WorkerLoop(int worker) {
   for (;;) {
     SpinWhileIdle();
     Decision decision;
+    // The pair that decided this batch; the batch runs on its processor, its policy hears the end.
+    std::shared_ptr<Policy> policy;
+    std::shared_ptr<BatchProcessor> processor;
     {
       absl::MutexLock lock(&mu_);
       for (;;) {
@@ -162,6 +189,10 @@ void Dispatcher::WorkerLoop(int worker) {
         decision = TakeNextBatch(now, draining_, *policy_, late_, &queue_, &batch, &dropped);
         queued_.store(queue_.size(), std::memory_order_relaxed);
         if (decision.batch > 0 || !dropped.empty()) observer_->OnQueueDepth(queue_.size());
+        if (decision.batch > 0) {
+          policy = policy_;
+          processor = processor_;
+        }
         if (decision.batch > 0 || !dropped.empty() || queue_.empty()) break;
         // The policy waits for the batch to fill: sleep until its retry time, an arrival or a
         // drain, whichever is first.
@@ -178,9 +209,14 @@ void Dispatcher::WorkerLoop(int worker) {
                                 "(late=drop)"));
     }
     if (decision.batch > 0) {
-      const BatchOutcome outcome = RunBatch(worker, decision, &batch, &tasks);
-      absl::MutexLock lock(&mu_);
-      policy_->OnBatchDone(outcome);
+      const BatchOutcome outcome = RunBatch(worker, *processor, decision, &batch, &tasks);
+      {
+        absl::MutexLock lock(&mu_);
+        policy->OnBatchDone(outcome);
+      }
+      // A swapped-out pair is released here, outside the lock, by the last batch that used it.
+      policy.reset();
+      processor.reset();
     }
   }
 }
@@ -216,7 +252,7 @@ void Dispatcher::FinishUnrun(std::vector<Queue::Entry>* entries, const absl::Sta
   entries->clear();
 }
 
-BatchOutcome Dispatcher::RunBatch(int worker, const Decision& decision,
+BatchOutcome Dispatcher::RunBatch(int worker, BatchProcessor& processor, const Decision& decision,
                                   std::vector<Queue::Entry>* batch, std::vector<Task*>* tasks) {
   const int subnet_id = decision.subnet_id;
   const int batch_size = static_cast<int>(batch->size());
@@ -224,7 +260,7 @@ BatchOutcome Dispatcher::RunBatch(int worker, const Decision& decision,
   for (const Queue::Entry& entry : *batch) tasks->push_back(entry.payload.get());
 
   const absl::Time start = clock_->Now();
-  const absl::Status status = processor_->ProcessBatch(worker, subnet_id, *tasks);
+  const absl::Status status = processor.ProcessBatch(worker, subnet_id, *tasks);
   const absl::Time finish = clock_->Now();
   observer_->OnBatchDone(subnet_id, batch_size, finish - start);
 

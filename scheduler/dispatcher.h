@@ -11,6 +11,10 @@
 // per worker. Time and waiting for a time go through the injected Clock, so a fake clock drives
 // every decision.
 //
+// SwapModel replaces the policy and the processor together, for a new model (a reloaded bundle):
+// every batch decided after it runs on the new pair; a batch already running finishes on the old
+// one, which is released when its last batch is done.
+//
 // A task whose client gives up (Task::Cancelled) is taken out of the queue unrun by
 // RemoveCancelled, which its front end calls when it learns of the cancellation, so it costs no
 // compute and does not lengthen the queue the policy sees.
@@ -85,6 +89,9 @@ class Dispatcher {
  public:
   // Starts the workers. `processor` and `clock` must outlive the dispatcher.
   Dispatcher(const DispatcherOptions& options, BatchProcessor* processor, Clock* clock);
+  // The same, sharing the processor's ownership (so that SwapModel can release it).
+  Dispatcher(const DispatcherOptions& options, std::shared_ptr<BatchProcessor> processor,
+             Clock* clock);
   // Drains (see Drain) and joins the workers.
   ~Dispatcher();
 
@@ -111,8 +118,17 @@ class Dispatcher {
   // already running complete. Idempotent.
   void Drain(absl::Time deadline = absl::InfiniteFuture());
 
+  // From now on every batch is decided by `policy` and run by `processor` (both non-null; the
+  // processor serves the same number of workers). Batches already running finish on the old
+  // processor, which the dispatcher lets go of when the last of them is done; the old policy hears
+  // of those batches' end (OnBatchDone) and is then let go of too. Workers waiting on the old
+  // policy's retry time decide again at once. INVALID_ARGUMENT for a null policy or processor;
+  // FAILED_PRECONDITION once draining has begun.
+  absl::Status SwapModel(std::shared_ptr<Policy> policy, std::shared_ptr<BatchProcessor> processor);
+
   int queue_depth() const;
-  const Policy& policy() const { return *policy_; }
+  // The policy deciding the next batch.
+  std::shared_ptr<const Policy> policy() const;
   // OK unless options.worker_cpus was given and pinning a worker failed (the first error; that
   // worker runs unpinned).
   const absl::Status& pin_status() const { return pin_status_; }
@@ -126,10 +142,10 @@ class Dispatcher {
   // Returns when a task is queued, the dispatcher drains, or idle_spin has passed on the clock.
   void SpinWhileIdle();
   bool WorkOrDraining() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Runs one batch on `worker`, finishes every task in it, and returns how it went. A late
-  // batch's tasks never count as deadline_met.
-  BatchOutcome RunBatch(int worker, const Decision& decision, std::vector<Queue::Entry>* batch,
-                        std::vector<Task*>* tasks);
+  // Runs one batch on `worker` with `processor`, finishes every task in it, and returns how it
+  // went. A late batch's tasks never count as deadline_met.
+  BatchOutcome RunBatch(int worker, BatchProcessor& processor, const Decision& decision,
+                        std::vector<Queue::Entry>* batch, std::vector<Task*>* tasks);
   // Finishes tasks taken out of the queue unrun with `status`, and clears `entries`.
   void FinishUnrun(std::vector<Queue::Entry>* entries, const absl::Status& status);
   // After the queue shrank outside a batch: the mirrors and the observer.
@@ -139,13 +155,16 @@ class Dispatcher {
   const int workers_count_;
   const LateMode late_;
   const absl::Duration idle_spin_;
-  BatchProcessor* const processor_;
   Clock* const clock_;
   DispatcherObserver* const observer_;  // never null: a no-op one stands in
   absl::Status pin_status_;             // set by the constructor only
 
   mutable absl::Mutex mu_;
-  const std::shared_ptr<Policy> policy_;  // Choose/OnBatchDone called under mu_ only
+  // The model's pair, replaced together by SwapModel. The policy's Choose and OnBatchDone are
+  // called under mu_ only; the processor outside it, on a copy of the pointer taken with the
+  // decision, so a batch runs on the processor of the policy that chose it.
+  std::shared_ptr<Policy> policy_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<BatchProcessor> processor_ ABSL_GUARDED_BY(mu_);
   Queue queue_ ABSL_GUARDED_BY(mu_);
   uint64_t arrivals_ ABSL_GUARDED_BY(mu_) = 0;  // wakes workers waiting on the policy
   bool draining_ ABSL_GUARDED_BY(mu_) = false;

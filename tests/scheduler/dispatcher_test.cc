@@ -1,6 +1,7 @@
 // Tests for scheduler/dispatcher.cc on a fake clock: EDF batching, hopeless tasks under both
 // late modes, a waiting policy woken by the clock, the queue bound, drain, failure propagation,
-// policy feedback, exactly-once completion under concurrent enqueue, and idle workers that spin.
+// policy feedback, exactly-once completion under concurrent enqueue, idle workers that spin, and a
+// model swap between batches.
 #include "scheduler/dispatcher.h"
 
 #include <algorithm>
@@ -51,7 +52,7 @@ class ScriptedProcessor : public BatchProcessor {
     if (!fail_.ok()) return fail_;
     for (Task* task : batch) {
       auto* test_task = static_cast<TestTask*>(task);
-      test_task->set_result(test_task->id());
+      test_task->set_result(result_base_ + test_task->id());
     }
     return absl::OkStatus();
   }
@@ -80,6 +81,7 @@ class ScriptedProcessor : public BatchProcessor {
 
   absl::Duration compute_time_ = absl::Milliseconds(2);
   absl::Status fail_;
+  int result_base_ = 0;  // each task's result is result_base_ + its id
 
  private:
   bool NotHeld() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !held_; }
@@ -225,6 +227,84 @@ TEST(DispatcherTest, DrainFlushesAWaitingPolicy) {
   dispatcher.Drain();
   EXPECT_EQ(completions.size(), 3u);
   EXPECT_THAT(processor.batch_sizes(), ElementsAre(3));
+}
+
+TEST(DispatcherTest, SwapModelRunsLaterBatchesOnTheNewPairAndTheRunningOneOnTheOld) {
+  FakeClock clock;
+  auto old_processor = std::make_shared<ScriptedProcessor>(&clock);
+  auto new_processor = std::make_shared<ScriptedProcessor>(&clock);
+  new_processor->result_base_ = 1000;
+  TaskLog completions;
+  Dispatcher dispatcher(Options(1, 1, 100, 7), old_processor, &clock);
+
+  old_processor->Hold();
+  auto first = MakeTestTask(0, clock.Now(), absl::Seconds(1), &completions);
+  ASSERT_TRUE(dispatcher.Enqueue(&first).ok());
+  old_processor->WaitEntered(1);  // task 0 runs on the old processor
+  for (int id = 1; id <= 2; ++id) {
+    auto r = MakeTestTask(id, clock.Now(), absl::Seconds(1), &completions);
+    ASSERT_TRUE(dispatcher.Enqueue(&r).ok());
+  }
+  ASSERT_TRUE(
+      dispatcher.SwapModel(std::make_shared<FixedPolicy>(9, 2, absl::ZeroDuration()), new_processor)
+          .ok());
+  // Only the running batch holds the old processor now.
+  const std::weak_ptr<ScriptedProcessor> old_alive = old_processor;
+  ScriptedProcessor* old_raw = old_processor.get();
+  old_processor.reset();
+  EXPECT_FALSE(old_alive.expired());
+  old_raw->Release();
+  completions.WaitFor(3);
+
+  std::vector<FinishedTask> done = completions.Take();
+  std::sort(done.begin(), done.end(),
+            [](const FinishedTask& a, const FinishedTask& b) { return a.id < b.id; });
+  ASSERT_EQ(done.size(), 3u);
+  EXPECT_EQ(done[0].result, 0);  // the old processor's
+  EXPECT_EQ(done[0].outcome.subnet_id, 7);
+  for (int id = 1; id <= 2; ++id) {
+    EXPECT_TRUE(done[id].outcome.status.ok()) << done[id].outcome.status;
+    EXPECT_EQ(done[id].result, 1000 + id);  // the new processor's, in one batch of the new policy
+    EXPECT_EQ(done[id].outcome.subnet_id, 9);
+    EXPECT_EQ(done[id].outcome.batch_size, 2);
+  }
+  EXPECT_THAT(new_processor->subnets(), ElementsAre(9));
+  // The worker let go of the old processor after its batch, before it took the next.
+  EXPECT_TRUE(old_alive.expired());
+}
+
+TEST(DispatcherTest, SwapModelWakesAWorkerWaitingOnTheOldPolicy) {
+  FakeClock clock;
+  auto old_processor = std::make_shared<ScriptedProcessor>(&clock);
+  auto new_processor = std::make_shared<ScriptedProcessor>(&clock);
+  TaskLog completions;
+  DispatcherOptions options = Options(1, 4, 100, 0);
+  // The old policy waits an hour for a batch of 4; the new one runs what is there.
+  options.policy = std::make_shared<FixedPolicy>(3, 4, absl::Hours(1));
+  Dispatcher dispatcher(options, old_processor, &clock);
+  auto r = MakeTestTask(0, clock.Now(), absl::Hours(2), &completions);
+  ASSERT_TRUE(dispatcher.Enqueue(&r).ok());
+  clock.WaitForWaits(1);  // the worker waits on the old policy's retry time
+  ASSERT_TRUE(
+      dispatcher.SwapModel(std::make_shared<FixedPolicy>(5, 4, absl::ZeroDuration()), new_processor)
+          .ok());
+  completions.WaitFor(1);  // without the clock moving
+  EXPECT_TRUE(old_processor->batch_sizes().empty());
+  EXPECT_THAT(new_processor->subnets(), ElementsAre(5));
+  EXPECT_EQ(completions.Take().front().outcome.queue_time, absl::ZeroDuration());
+}
+
+TEST(DispatcherTest, SwapModelRefusesNullsAndADrainingDispatcher) {
+  FakeClock clock;
+  auto processor = std::make_shared<ScriptedProcessor>(&clock);
+  Dispatcher dispatcher(Options(1, 1, 10, 0), processor, &clock);
+  auto policy = std::make_shared<FixedPolicy>(0, 1, absl::ZeroDuration());
+  EXPECT_EQ(dispatcher.SwapModel(nullptr, processor).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(dispatcher.SwapModel(policy, nullptr).code(), absl::StatusCode::kInvalidArgument);
+  dispatcher.Drain();
+  const absl::Status draining = dispatcher.SwapModel(policy, processor);
+  EXPECT_EQ(draining.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(draining.message(), HasSubstr("draining"));
 }
 
 TEST(DispatcherTest, CancelledTasksLeaveTheQueueUnrunAndTakeNoPlaceInABatch) {
