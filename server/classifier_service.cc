@@ -14,12 +14,15 @@
 namespace ternserve {
 namespace {
 
-// The response for an image's result, or why there is none.
+// The response for an image's result, or why there is none: from the bundle that computed it, or
+// the current one if the result names none.
 absl::StatusOr<v1::ClassifyResponse> ToAnswer(const ImageResult& result, int top_k,
-                                              const BundleMetadata& metadata) {
+                                              const CurrentModel& current) {
   if (!result.outcome.status.ok()) return result.outcome.status;
+  const std::shared_ptr<const BundleMetadata> metadata =
+      result.model != nullptr ? result.model : current.Get()->metadata;
   v1::ClassifyResponse response;
-  if (absl::Status filled = FillClassifyResponse(result, top_k, metadata, &response);
+  if (absl::Status filled = FillClassifyResponse(result, top_k, *metadata, &response);
       !filled.ok()) {
     return filled;
   }
@@ -85,9 +88,8 @@ class ClassifierService::StreamReactor final
 };
 
 ClassifierService::ClassifierService(const ClassifierServiceOptions& options,
-                                     const BundleMetadata* metadata,
-                                     const RequestSubmitter* submitter)
-    : options_(options), metadata_(metadata), submitter_(submitter) {}
+                                     const CurrentModel* model, const RequestSubmitter* submitter)
+    : options_(options), model_(model), submitter_(submitter) {}
 
 void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time grpc_deadline,
                                AnswerCallback on_done, CancelFlag cancelled) {
@@ -107,8 +109,7 @@ void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time gr
       [this, top_k = validated->top_k, decoded = std::move(validated->decoded),
        on_done = std::move(on_done)](const std::vector<ImageResult>& results,
                                      RequestSubmitter::Record record) mutable {
-        absl::StatusOr<v1::ClassifyResponse> response =
-            ToAnswer(results.front(), top_k, *metadata_);
+        absl::StatusOr<v1::ClassifyResponse> response = ToAnswer(results.front(), top_k, *model_);
         record(response.status());
         on_done(std::move(response));
       },
@@ -160,9 +161,11 @@ grpc::ServerUnaryReactor* ClassifierService::GetModelInfo(grpc::CallbackServerCo
 }
 
 void ClassifierService::FillModelInfo(v1::ModelInfo* response) const {
-  response->set_model_name(metadata_->model_name);
-  for (const std::string& label : metadata_->labels) response->add_labels(label);
-  for (const SubnetMeta& meta : metadata_->subnets) {
+  const std::shared_ptr<const ServedModel> model = model_->Get();
+  const BundleMetadata& metadata = *model->metadata;
+  response->set_model_name(metadata.model_name);
+  for (const std::string& label : metadata.labels) response->add_labels(label);
+  for (const SubnetMeta& meta : metadata.subnets) {
     v1::SubnetInfo* subnet = response->add_subnets();
     subnet->set_id(meta.id);
     subnet->set_name(meta.name);
@@ -174,8 +177,8 @@ void ClassifierService::FillModelInfo(v1::ModelInfo* response) const {
     subnet->set_test_accuracy(meta.test_accuracy);
     subnet->set_sparsity(meta.sparsity);
   }
-  if (options_.latency_profile != nullptr) {
-    for (const SubnetLatency& subnet : options_.latency_profile->subnets) {
+  if (model->profile != nullptr) {
+    for (const SubnetLatency& subnet : model->profile->subnets) {
       for (const BatchLatency& b : subnet.batches) {
         v1::LatencyEntry* entry = response->add_latency_table();
         entry->set_subnet_id(subnet.id);
@@ -185,9 +188,9 @@ void ClassifierService::FillModelInfo(v1::ModelInfo* response) const {
       }
     }
   }
-  response->set_policy(options_.policy);
+  response->set_policy(model->policy);
   response->set_engine(options_.engine);
-  response->set_quantizer(metadata_->quantizer);
+  response->set_quantizer(metadata.quantizer);
   response->set_version(kTernserveVersion);
 }
 

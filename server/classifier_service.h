@@ -7,7 +7,7 @@
 // completions. A call whose client cancels (or whose gRPC deadline passes) while its image is
 // queued is taken out of the queue and answered CANCELLED.
 //
-// Ownership: the service borrows the metadata and the submitter; both must outlive the
+// Ownership: the service borrows the current model and the submitter; both must outlive the
 // grpc::Server that serves it, and the dispatcher must be drained (every callback run) before the
 // service is destroyed. Thread-safe: gRPC calls the handlers concurrently; the service's own state
 // is constant.
@@ -22,18 +22,15 @@
 #include "scheduler/latency_profile.h"
 #include "server/request_submitter.h"
 #include "server/request_validation.h"
+#include "server/served_model.h"
 #include "ternserve/v1/classifier.grpc.pb.h"
 
 namespace ternserve {
 
 struct ClassifierServiceOptions {
   ValidationLimits limits;
-  // Reported by GetModelInfo.
-  std::string policy;  // e.g. "slackfit" or "fixed:3"
+  // Reported by GetModelInfo (with the current model's policy).
   std::string engine;  // e.g. "ternary"
-  // The latency profile the policy decides with, reported by GetModelInfo. Borrowed; must
-  // outlive the service. Null: no latency table is reported.
-  const LatencyProfile* latency_profile = nullptr;
 };
 
 // Every method raw: the request arrives as bytes.
@@ -44,8 +41,9 @@ using ClassifierRawService = v1::Classifier::WithRawCallbackMethod_Classify<
 class ClassifierService final : public ClassifierRawService {
  public:
   // The submitter's clock must be the wall clock (or agree with it): gRPC deadlines are compared
-  // against its Now().
-  ClassifierService(const ClassifierServiceOptions& options, const BundleMetadata* metadata,
+  // against its Now(). GetModelInfo describes `model`'s current model (its bundle and latency
+  // profile); an answer, the bundle that computed it.
+  ClassifierService(const ClassifierServiceOptions& options, const CurrentModel* model,
                     const RequestSubmitter* submitter);
 
   // Each parses its request (a v1::ClassifyRequest, a stream of them, a v1::GetModelInfoRequest)
@@ -76,7 +74,7 @@ class ClassifierService final : public ClassifierRawService {
 
   // Constant after construction.
   const ClassifierServiceOptions options_;
-  const BundleMetadata* const metadata_;
+  const CurrentModel* const model_;
   const RequestSubmitter* const submitter_;
 };
 

@@ -24,7 +24,10 @@ ClassifyTask::ClassifyTask(absl::Time arrival, absl::Time deadline, absl::Span<c
 void ClassifyTask::Finish(const TaskOutcome& outcome) {
   ImageResult result;
   result.outcome = outcome;
-  if (outcome.status.ok()) result.logits = std::move(logits_);
+  if (outcome.status.ok()) {
+    result.logits = std::move(logits_);
+    result.model = std::move(model_);
+  }
   call_->Finish(image_, std::move(result));
 }
 

@@ -22,6 +22,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "models/bundle.h"
 #include "scheduler/task.h"
 
 namespace ternserve {
@@ -30,6 +31,10 @@ namespace ternserve {
 struct ImageResult {
   TaskOutcome outcome;
   std::vector<float> logits;  // the engine's logits when outcome.status is OK, else empty
+  // The metadata of the bundle whose engine computed the logits (its labels and sub-nets name the
+  // answer): after a reload, a batch that ran on the old bundle is answered from the old one's.
+  // Null when the image did not run, or when its processor named no bundle.
+  std::shared_ptr<const BundleMetadata> model;
 };
 
 // Set (once) by whoever learns that a call's client gave up: the RPC's reactor, on cancellation
@@ -70,8 +75,12 @@ class ClassifyTask final : public Task {
                std::shared_ptr<ClassifyCall> call, int image);
 
   absl::Span<const float> pixels() const { return pixels_; }
-  // The batch processor's one copy of this image's logits.
-  void SetLogits(absl::Span<const float> logits) { logits_.assign(logits.begin(), logits.end()); }
+  // The batch processor's one copy of this image's logits, and the bundle that computed them.
+  void SetLogits(absl::Span<const float> logits,
+                 std::shared_ptr<const BundleMetadata> model = nullptr) {
+    logits_.assign(logits.begin(), logits.end());
+    model_ = std::move(model);
+  }
 
   void Finish(const TaskOutcome& outcome) override;
   bool Cancelled() const override { return call_->cancelled(); }
@@ -81,6 +90,7 @@ class ClassifyTask final : public Task {
   const std::shared_ptr<ClassifyCall> call_;
   const int image_;
   std::vector<float> logits_;
+  std::shared_ptr<const BundleMetadata> model_;
 };
 
 }  // namespace ternserve

@@ -12,7 +12,16 @@ namespace ternserve {
 
 EngineBatchProcessor::EngineBatchProcessor(std::vector<std::unique_ptr<Engine>> engines,
                                            int num_classes)
-    : num_classes_(num_classes) {
+    : EngineBatchProcessor(std::move(engines), nullptr, num_classes) {}
+
+EngineBatchProcessor::EngineBatchProcessor(std::vector<std::unique_ptr<Engine>> engines,
+                                           std::shared_ptr<const BundleMetadata> model)
+    : EngineBatchProcessor(std::move(engines), model, static_cast<int>(model->labels.size())) {}
+
+EngineBatchProcessor::EngineBatchProcessor(std::vector<std::unique_ptr<Engine>> engines,
+                                           std::shared_ptr<const BundleMetadata> model,
+                                           int num_classes)
+    : model_(std::move(model)), num_classes_(num_classes) {
   workers_.reserve(engines.size());
   for (std::unique_ptr<Engine>& engine : engines) workers_.push_back({std::move(engine), {}});
 }
@@ -44,7 +53,9 @@ absl::Status EngineBatchProcessor::ProcessBatch(int worker, int subnet_id,
                                             logits->batch, " x ", logits->num_classes,
                                             " logits for a batch of ", size, " x ", num_classes_));
   }
-  for (int i = 0; i < size; ++i) static_cast<ClassifyTask*>(batch[i])->SetLogits(logits->row(i));
+  for (int i = 0; i < size; ++i) {
+    static_cast<ClassifyTask*>(batch[i])->SetLogits(logits->row(i), model_);
+  }
   return absl::OkStatus();
 }
 

@@ -128,20 +128,32 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry, const BundleMetadat
                       .Register(registry)
                       .Add({});
 
-  auto& subnet_requests = prometheus::BuildCounter()
-                              .Name("ternserve_subnet_requests_total")
-                              .Help("Requests run, by sub-net id.")
-                              .Register(registry);
-  auto& compute = prometheus::BuildHistogram()
-                      .Name("ternserve_compute_duration_seconds")
-                      .Help("Compute time of each batch, by sub-net id.")
-                      .Register(registry);
-  for (const SubnetMeta& meta : metadata.subnets) {
-    const prometheus::Labels labels = {{"subnet", std::to_string(meta.id)}};
-    subnets_[meta.id] =
-        SubnetMetrics{&subnet_requests.Add(labels), &compute.Add(labels, LatencyBucketsSeconds()),
-                      meta.test_accuracy};
+  subnet_requests_ = &prometheus::BuildCounter()
+                          .Name("ternserve_subnet_requests_total")
+                          .Help("Requests run, by sub-net id.")
+                          .Register(registry);
+  compute_seconds_ = &prometheus::BuildHistogram()
+                          .Name("ternserve_compute_duration_seconds")
+                          .Help("Compute time of each batch, by sub-net id.")
+                          .Register(registry);
+  {
+    absl::MutexLock lock(&subnets_mu_);
+    AddSubnets(metadata);
   }
+  model_generation_ = &prometheus::BuildGauge()
+                           .Name("ternserve_model_generation")
+                           .Help("1 for the bundle served at start-up; each reload adds 1.")
+                           .Register(registry)
+                           .Add({});
+  model_generation_->Set(1);
+  auto& reloads = prometheus::BuildCounter()
+                      .Name("ternserve_model_reloads_total")
+                      .Help(
+                          "Bundle reloads (SIGHUP) by result: ok (swapped in), refused (the "
+                          "bundle or its profile failed validation; the old bundle stays).")
+                      .Register(registry);
+  reloads_ok_ = &reloads.Add({{"result", "ok"}});
+  reloads_refused_ = &reloads.Add({{"result", "refused"}});
 
   prometheus::BuildGauge()
       .Name("ternserve_build_info")
@@ -154,12 +166,36 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry, const BundleMetadat
       .Set(1);
 }
 
+void ServerMetrics::AddSubnets(const BundleMetadata& metadata) {
+  for (const SubnetMeta& meta : metadata.subnets) {
+    SubnetMetrics& subnet = subnets_[meta.id];
+    if (subnet.requests == nullptr) {
+      const prometheus::Labels labels = {{"subnet", std::to_string(meta.id)}};
+      subnet.requests = &subnet_requests_->Add(labels);
+      subnet.compute_seconds = &compute_seconds_->Add(labels, LatencyBucketsSeconds());
+    }
+    subnet.test_accuracy = meta.test_accuracy;
+  }
+}
+
+void ServerMetrics::OnModelLoaded(const BundleMetadata& metadata, int generation) {
+  {
+    absl::MutexLock lock(&subnets_mu_);
+    AddSubnets(metadata);
+  }
+  model_generation_->Set(generation);
+  reloads_ok_->Increment();
+}
+
+void ServerMetrics::OnReloadRefused() { reloads_refused_->Increment(); }
+
 void ServerMetrics::OnQueueDepth(int depth) { queue_depth_->Set(depth); }
 
 void ServerMetrics::OnBatchDone(int subnet_id, int batch_size, absl::Duration compute_time) {
   batch_size_->Observe(batch_size);
+  absl::ReaderMutexLock lock(&subnets_mu_);
   const auto it = subnets_.find(subnet_id);
-  if (it == subnets_.end()) return;  // the dispatcher runs only the bundle's sub-nets
+  if (it == subnets_.end()) return;  // the dispatcher runs only the bundles' sub-nets
   it->second.requests->Increment(batch_size);
   it->second.compute_seconds->Observe(absl::ToDoubleSeconds(compute_time));
 }
@@ -179,6 +215,11 @@ void ServerMetrics::OnCompleted(const CompletedRequest& request) {
   request_seconds_->Observe(absl::ToDoubleSeconds(request.request_time));
   queue_seconds_->Observe(absl::ToDoubleSeconds(request.queue_time));
   if (request.code != absl::StatusCode::kOk) return;
+  if (request.served_accuracy >= 0) {
+    served_accuracy_->Observe(request.served_accuracy);
+    return;
+  }
+  absl::ReaderMutexLock lock(&subnets_mu_);
   if (const auto it = subnets_.find(request.subnet_id); it != subnets_.end()) {
     served_accuracy_->Observe(it->second.test_accuracy);
   }

@@ -26,11 +26,15 @@
 //   ternserve_queue_depth                    requests waiting in the dispatcher's queue
 //   ternserve_served_accuracy                expected (bundle test) accuracy of each OK answer
 //   ternserve_build_info{version,policy,engine,isa}  always 1
+//   ternserve_model_generation               1 for the bundle served at start-up, +1 per reload
+//   ternserve_model_reloads_total{result}    reloads (SIGHUP): ok, or refused (the old bundle
+//                                            stays)
 //
 // Ownership: the metrics live in the Registry passed in, which must outlive this object; the
-// server owns both. Every label child (each code, outcome and sub-net) is created in the
-// constructor, so recording is a lookup in constant tables plus prometheus-cpp's own update (an
-// atomic for counters and gauges, a short mutex for histograms). Thread-safe.
+// server owns both. Every code and outcome child is created in the constructor, and each
+// sub-net's when its bundle is loaded (the constructor, OnModelLoaded), so recording is a lookup
+// (the sub-net table under a reader lock, which a reload alone writes) plus prometheus-cpp's own
+// update (an atomic for counters and gauges, a short mutex for histograms). Thread-safe.
 //
 // Only this file's .cc and server.cc (which owns the registry and its Exposer, GET /metrics)
 // include prometheus headers.
@@ -42,7 +46,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "models/bundle.h"
 #include "scheduler/dispatcher_observer.h"
@@ -52,6 +58,8 @@ class Counter;
 class Gauge;
 class Histogram;
 class Registry;
+template <typename T>
+class Family;
 }  // namespace prometheus
 
 namespace ternserve {
@@ -74,7 +82,10 @@ struct CompletedRequest {
   absl::StatusCode code = absl::StatusCode::kOk;  // the answer's final status
   bool ran = false;                               // part of a batch (not dropped as hopeless)
   bool deadline_met = false;
-  int subnet_id = -1;           // the sub-net that ran it, when ran
+  int subnet_id = -1;  // the sub-net that ran it, when ran
+  // That sub-net's expected (bundle test) accuracy, from the bundle that ran it; < 0: unknown,
+  // looked up in the sub-nets loaded so far.
+  double served_accuracy = -1;
   absl::Duration queue_time;    // arrival -> batch start (or drop)
   absl::Duration request_time;  // arrival -> answer
 };
@@ -107,6 +118,12 @@ class ServerMetrics final : public DispatcherObserver {
   // Accepted by the dispatcher and now answered.
   void OnCompleted(const CompletedRequest& request);
 
+  // A reload swapped in `metadata`'s bundle as model `generation`: its sub-nets get their
+  // children (those already known keep theirs; their accuracy becomes the new bundle's).
+  void OnModelLoaded(const BundleMetadata& metadata, int generation);
+  // A reload was refused; the old bundle stays.
+  void OnReloadRefused();
+
  private:
   struct SubnetMetrics {
     prometheus::Counter* requests = nullptr;
@@ -117,6 +134,7 @@ class ServerMetrics final : public DispatcherObserver {
 
   void CountCode(absl::StatusCode code);
   void CountSlo(SloOutcome outcome);
+  void AddSubnets(const BundleMetadata& metadata) ABSL_EXCLUSIVE_LOCKS_REQUIRED(subnets_mu_);
 
   // Constant after construction (the pointees are prometheus-cpp metrics, themselves
   // thread-safe).
@@ -128,7 +146,14 @@ class ServerMetrics final : public DispatcherObserver {
   prometheus::Histogram* batch_size_ = nullptr;
   prometheus::Histogram* served_accuracy_ = nullptr;
   prometheus::Gauge* queue_depth_ = nullptr;
-  std::unordered_map<int, SubnetMetrics> subnets_;
+  prometheus::Gauge* model_generation_ = nullptr;
+  prometheus::Counter* reloads_ok_ = nullptr;
+  prometheus::Counter* reloads_refused_ = nullptr;
+  prometheus::Family<prometheus::Counter>* subnet_requests_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* compute_seconds_ = nullptr;
+
+  mutable absl::Mutex subnets_mu_;
+  std::unordered_map<int, SubnetMetrics> subnets_ ABSL_GUARDED_BY(subnets_mu_);
 };
 
 }  // namespace ternserve

@@ -405,7 +405,8 @@ absl::StatusOr<ModelInferResponse> BuildModelInferResponse(const ModelInferReque
     const TaskOutcome& outcome = image.outcome;
     subnets.push_back(absl::StrCat(outcome.subnet_id));
     double accuracy = 0;
-    for (const SubnetMeta& subnet : metadata.subnets) {
+    const BundleMetadata& ran_on = image.model != nullptr ? *image.model : metadata;
+    for (const SubnetMeta& subnet : ran_on.subnets) {
       if (subnet.id == outcome.subnet_id) accuracy = subnet.test_accuracy;
     }
     accuracies.push_back(absl::StrFormat("%.4f", accuracy));

@@ -67,8 +67,9 @@ absl::StatusOr<OipInferRequest> ParseModelInferRequest(const inference::ModelInf
                                                        absl::Time grpc_deadline);
 
 // The response to `request` (model name, version, id) from its images' results, every one OK:
-// the outputs in raw_output_contents, the per-image parameters. INTERNAL if the logits do not
-// match the model's classes.
+// the outputs in raw_output_contents, the per-image parameters (each image's expected accuracy
+// from the bundle that computed it, ImageResult::model, else from `metadata`). INTERNAL if the
+// logits do not match the model's classes.
 absl::StatusOr<inference::ModelInferResponse> BuildModelInferResponse(
     const inference::ModelInferRequest& request, const OipInferRequest& parsed,
     const std::vector<ImageResult>& results, const OipModel& model, const BundleMetadata& metadata);

@@ -102,9 +102,9 @@ class OipService::StreamReactor final
   const absl::Time grpc_deadline_;
 };
 
-OipService::OipService(const OipServiceOptions& options, const BundleMetadata* metadata,
+OipService::OipService(const OipServiceOptions& options, const CurrentModel* model,
                        const RequestSubmitter* submitter, const InferenceStatistics* statistics)
-    : options_(options), metadata_(metadata), submitter_(submitter), statistics_(statistics) {}
+    : options_(options), model_(model), submitter_(submitter), statistics_(statistics) {}
 
 void OipService::Infer(const ModelInferRequest& request, absl::Time grpc_deadline,
                        AnswerCallback on_done, CancelFlag cancelled) {
@@ -131,9 +131,9 @@ void OipService::Infer(const ModelInferRequest& request, absl::Time grpc_deadlin
           const std::vector<ImageResult>& results, RequestSubmitter::Record record) mutable {
         absl::Status failed = FirstFailure(results);
         absl::StatusOr<ModelInferResponse> response =
-            failed.ok()
-                ? BuildModelInferResponse(request, *owned, results, options_.model, *metadata_)
-                : absl::StatusOr<ModelInferResponse>(std::move(failed));
+            failed.ok() ? BuildModelInferResponse(request, *owned, results, options_.model,
+                                                  *model_->Get()->metadata)
+                        : absl::StatusOr<ModelInferResponse>(std::move(failed));
         record(response.status());
         on_done(std::move(response));
       },

@@ -8,7 +8,7 @@
 // taken out of the queue (CANCELLED). The metadata RPCs answer from constant state;
 // ModelStatistics reads the InferenceStatistics.
 //
-// Ownership: borrows the metadata, the submitter and the statistics; all must outlive the
+// Ownership: borrows the current model, the submitter and the statistics; all must outlive the
 // grpc::Server that serves it, and the dispatcher must be drained (every callback run) before the
 // service is destroyed. Thread-safe: gRPC calls the handlers concurrently; the only mutable state
 // is the readiness flag (atomic).
@@ -24,6 +24,7 @@
 #include "server/oip_request.h"
 #include "server/request_submitter.h"
 #include "server/request_validation.h"
+#include "server/served_model.h"
 
 namespace ternserve {
 
@@ -49,8 +50,10 @@ using OipRawService =
 
 class OipService final : public OipRawService {
  public:
-  // `statistics` may be null (ModelStatistics then reports zeros).
-  OipService(const OipServiceOptions& options, const BundleMetadata* metadata,
+  // `statistics` may be null (ModelStatistics then reports zeros). An answer's sub-net
+  // accuracies come from the bundle that computed it, else from `model`'s current one; the model's
+  // name and labels (options.model) stay as given, since a reload keeps the labels.
+  OipService(const OipServiceOptions& options, const CurrentModel* model,
              const RequestSubmitter* submitter, const InferenceStatistics* statistics);
 
   // ServerReady and ModelReady: true once serving, false from the start of shutdown.
@@ -109,7 +112,7 @@ class OipService final : public OipRawService {
 
   // Constant after construction.
   const OipServiceOptions options_;
-  const BundleMetadata* const metadata_;
+  const CurrentModel* const model_;
   const RequestSubmitter* const submitter_;
   const InferenceStatistics* const statistics_;
 

@@ -27,6 +27,12 @@ CompletedRequest Summarize(const std::vector<ImageResult>& results, const absl::
     if (outcome.queue_time >= record.queue_time) {
       record.queue_time = outcome.queue_time;
       record.subnet_id = outcome.subnet_id;
+      record.served_accuracy = -1;
+      if (image.model != nullptr) {
+        for (const SubnetMeta& meta : image.model->subnets) {
+          if (meta.id == outcome.subnet_id) record.served_accuracy = meta.test_accuracy;
+        }
+      }
     }
   }
   return record;

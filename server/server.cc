@@ -77,6 +77,22 @@ int EngineThreads(const ServerOptions& options) {
   return std::max(1, cores / options.workers);
 }
 
+// A bundle's metadata sharing the bundle's ownership (std::shared_ptr's aliasing constructor).
+std::shared_ptr<const BundleMetadata> MetadataOf(const std::shared_ptr<const Bundle>& bundle) {
+  return std::shared_ptr<const BundleMetadata>(bundle, &bundle->metadata());
+}
+
+// A reload needs the served bundle's classes, in the same order: clients read labels and class
+// ids, and the OIP model's output shape, from the bundle served at start-up.
+absl::Status SameLabels(const Bundle& served, const Bundle& next) {
+  if (next.metadata().labels == served.metadata().labels) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "bundle ", next.source(), " has ", next.metadata().labels.size(), " labels (",
+      absl::StrJoin(next.metadata().labels, ", "), "), the served bundle ",
+      served.metadata().labels.size(), " (", absl::StrJoin(served.metadata().labels, ", "),
+      "): a reload keeps the labels; a model with other classes needs a new deployment"));
+}
+
 absl::Status InvalidOptions(const ServerOptions& options) {
   const std::vector<std::string> errors = ValidateServerOptions(options);
   if (errors.empty()) return absl::OkStatus();
@@ -116,33 +132,26 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
 
 absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle> bundle,
                            const EngineFactory& engines) {
-  bundle_ = std::move(bundle);
+  options_ = options;
+  engine_factory_ = &engines;
   drain_timeout_ = options.drain_timeout;
-  if (bundle_->metadata().subnets.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("bundle ", bundle_->source(), " has no sub-nets"));
-  }
-  absl::StatusOr<int> subnet_id = ResolveSubnet(*bundle_, options.subnet_id);
-  if (!subnet_id.ok()) return subnet_id.status();
-  subnet_id_ = *subnet_id;
-  policy_spec_ = PolicySpec(options.policy, subnet_id_);
   const int threads = EngineThreads(options);
-
+  // Before engines and profiling: a port in use or an unreadable token file fails start-up first.
   if (absl::Status s = StartMetricsEndpoint(options); !s.ok()) return s;
   if (absl::Status s = LoadCredentials(options); !s.ok()) return s;
-  absl::StatusOr<std::vector<std::unique_ptr<Engine>>> created =
-      CreateEngines(options, engines, threads);
-  if (!created.ok()) return created.status();
-  if (absl::Status s = LoadOrMeasureProfile(options, *created, threads); !s.ok()) return s;
-  if (absl::Status s = StartDispatcher(options, *std::move(created)); !s.ok()) return s;
+  absl::MutexLock lock(&reload_mu_);
+  absl::StatusOr<LoadedModel> loaded = LoadModel(std::move(bundle));
+  if (!loaded.ok()) return loaded.status();
+  loaded_ = *std::move(loaded);
+  if (absl::Status s = StartDispatcher(options); !s.ok()) return s;
   if (absl::Status s = StartGrpc(options); !s.ok()) return s;
 
   spdlog::info(
       "serving bundle {} ({} sub-nets), policy {}, late={}, engine {}{} x{} ({} threads each), "
       "max batch {}, on {}:{}{}",
-      options.bundle_path, bundle_->metadata().subnets.size(), policy_spec_,
-      options.late == LateMode::kServe ? "serve" : "drop", processor_->engine_name(),
-      isa_.empty() ? "" : absl::StrCat(" (", isa_, ")"), options.workers, threads,
+      options.bundle_path, loaded_.bundle->metadata().subnets.size(), loaded_.policy_spec,
+      options.late == LateMode::kServe ? "serve" : "drop", loaded_.processor->engine_name(),
+      loaded_.isa.empty() ? "" : absl::StrCat(" (", loaded_.isa, ")"), options.workers, threads,
       options.max_batch, options.host, port_,
       absl::StrCat(
           options.worker_cpus.empty()
@@ -218,82 +227,154 @@ absl::StatusOr<int> Server::ReloadAuthTokens() {
   return auth_->Reload();
 }
 
-absl::StatusOr<std::vector<std::unique_ptr<Engine>>> Server::CreateEngines(
-    const ServerOptions& options, const EngineFactory& factory, int threads) {
+absl::StatusOr<Server::LoadedModel> Server::LoadModel(std::shared_ptr<const Bundle> bundle) const {
+  LoadedModel model;
+  if (bundle->metadata().subnets.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("bundle ", bundle->source(), " has no sub-nets"));
+  }
+  absl::StatusOr<int> subnet_id = ResolveSubnet(*bundle, options_.subnet_id);
+  if (!subnet_id.ok()) return subnet_id.status();
+  model.subnet_id = *subnet_id;
+  model.policy_spec = PolicySpec(options_.policy, model.subnet_id);
+  const int threads = EngineThreads(options_);
+  absl::StatusOr<std::vector<std::unique_ptr<Engine>>> engines =
+      CreateEngines(*bundle, model.subnet_id, threads, &model.isa);
+  if (!engines.ok()) return engines.status();
+  absl::StatusOr<LatencyProfile> profile =
+      LoadOrMeasureProfile(*bundle, *engines, model.isa, threads);
+  if (!profile.ok()) return profile.status();
+  model.profile = std::make_shared<const LatencyProfile>(*std::move(profile));
+  PolicyOptions policy_options;
+  policy_options.max_batch = options_.max_batch;
+  policy_options.max_queue_delay = absl::Microseconds(options_.max_queue_delay_ms * 1000);
+  absl::StatusOr<std::unique_ptr<Policy>> policy =
+      CreatePolicy(model.policy_spec, *model.profile, policy_options);
+  if (!policy.ok()) return policy.status();
+  model.policy = *std::move(policy);
+  // The processor's metadata shares the bundle's ownership: the bundle lives while the engines
+  // made from it do, and while any answer names it.
+  model.processor = std::make_shared<EngineBatchProcessor>(*std::move(engines), MetadataOf(bundle));
+  model.bundle = std::move(bundle);
+  return model;
+}
+
+absl::StatusOr<int> Server::ReloadModel() {
+  absl::MutexLock lock(&reload_mu_);
+  const auto start = std::chrono::steady_clock::now();
+  auto refuse = [this](const absl::Status& status) {
+    if (metrics_ != nullptr) metrics_->OnReloadRefused();
+    spdlog::warn("reload of {} refused, bundle {} goes on serving: {}", options_.bundle_path,
+                 loaded_.bundle->source(), status.ToString());
+    return status;
+  };
+  {
+    absl::MutexLock shutdown(&shutdown_mu_);
+    if (shut_down_) return refuse(absl::FailedPreconditionError("the server is shutting down"));
+  }
+  absl::StatusOr<std::unique_ptr<Bundle>> opened = Bundle::Open(options_.bundle_path);
+  if (!opened.ok()) return refuse(opened.status());
+  if (absl::Status same = SameLabels(*loaded_.bundle, **opened); !same.ok()) return refuse(same);
+  absl::StatusOr<LoadedModel> next = LoadModel(*std::move(opened));
+  if (!next.ok()) return refuse(next.status());
+  if (absl::Status swapped = dispatcher_->SwapModel(next->policy, next->processor); !swapped.ok()) {
+    return refuse(swapped);
+  }
+  const int generation = current_->Get()->generation + 1;
+  current_->Set(
+      ServedModel{MetadataOf(next->bundle), next->profile, next->policy_spec, generation});
+  if (metrics_ != nullptr) metrics_->OnModelLoaded(next->bundle->metadata(), generation);
+  spdlog::info(
+      "reloaded {} as model generation {} in {:.1f} s: {} sub-nets ({} before), policy {}; "
+      "batches already running finish on the old bundle",
+      options_.bundle_path, generation,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+      next->bundle->metadata().subnets.size(), loaded_.bundle->metadata().subnets.size(),
+      next->policy_spec);
+  // The old model's processor and policy now live only in batches still running, if any.
+  loaded_ = *std::move(next);
+  return generation;
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<Engine>>> Server::CreateEngines(const Bundle& bundle,
+                                                                           int subnet_id,
+                                                                           int threads,
+                                                                           std::string* isa) const {
   EngineSpec spec;
-  spec.kind = options.engine;
+  spec.kind = options_.engine;
   spec.threads = threads;
-  if (options.kernel != nullptr) spec.isa = options.kernel->name;
+  if (options_.kernel != nullptr) spec.isa = options_.kernel->name;
+  const std::vector<float> blank(kImagePixels, 0.0f);
   std::vector<std::unique_ptr<Engine>> engines;
-  for (int w = 0; w < options.workers; ++w) {
-    absl::StatusOr<std::unique_ptr<Engine>> engine = factory.Create(*bundle_, spec);
+  for (int w = 0; w < options_.workers; ++w) {
+    absl::StatusOr<std::unique_ptr<Engine>> engine = engine_factory_->Create(bundle, spec);
     if (!engine.ok()) return engine.status();
-    // Warm up (the first LibTorch run is slow) and fail at start-up, not on the first request.
-    const std::vector<float> blank(kImagePixels, 0.0f);
-    if (absl::StatusOr<LogitsView> warm = (*engine)->Run(subnet_id_, blank, 1); !warm.ok()) {
-      return absl::Status(warm.status().code(),
-                          absl::StrCat("engine warm-up failed: ", warm.status().message()));
+    // Warm up (the first LibTorch run is slow) and fail now, not on the first request.
+    std::vector<int> warm_up = {subnet_id};
+    if (w == 0) {
+      for (const SubnetMeta& meta : bundle.metadata().subnets) {
+        if (meta.id != subnet_id) warm_up.push_back(meta.id);
+      }
     }
-    isa_ = (*engine)->isa();
+    for (int id : warm_up) {
+      if (absl::StatusOr<LogitsView> warm = (*engine)->Run(id, blank, 1); !warm.ok()) {
+        return absl::Status(warm.status().code(),
+                            absl::StrCat("engine warm-up on sub-net ", id, " of ", bundle.source(),
+                                         " failed: ", warm.status().message()));
+      }
+    }
+    *isa = (*engine)->isa();
     engines.push_back(*std::move(engine));
   }
   return engines;
 }
 
-absl::Status Server::LoadOrMeasureProfile(const ServerOptions& options,
-                                          const std::vector<std::unique_ptr<Engine>>& engines,
-                                          int threads) {
-  if (!options.profile_path.empty()) {
-    absl::StatusOr<LatencyProfile> loaded = LoadLatencyProfile(options.profile_path);
+absl::StatusOr<LatencyProfile> Server::LoadOrMeasureProfile(
+    const Bundle& bundle, const std::vector<std::unique_ptr<Engine>>& engines,
+    const std::string& isa, int threads) const {
+  if (!options_.profile_path.empty()) {
+    absl::StatusOr<LatencyProfile> loaded = LoadLatencyProfile(options_.profile_path);
     if (!loaded.ok()) return loaded.status();
     absl::StatusOr<LatencyProfile> matched =
-        MatchProfileToBundle(*std::move(loaded), options.profile_path, *bundle_);
+        MatchProfileToBundle(*std::move(loaded), options_.profile_path, bundle);
     if (!matched.ok()) return matched.status();
-    profile_ = *std::move(matched);
     spdlog::info("latency profile {} ({} sub-nets, engine {}, overhead {:.0f} us)",
-                 options.profile_path, profile_.subnets.size(), profile_.engine,
-                 profile_.overhead_us);
-    return absl::OkStatus();
+                 options_.profile_path, matched->subnets.size(), matched->engine,
+                 matched->overhead_us);
+    return matched;
   }
   std::vector<Engine*> engine_ptrs;
   for (const auto& e : engines) engine_ptrs.push_back(e.get());
   ProfilerOptions profiler_options;
-  profiler_options.budget = absl::Seconds(options.profile_budget_s);
+  profiler_options.budget = absl::Seconds(options_.profile_budget_s);
   // A slow cell costs its warm-up plus min_iterations runs whatever the budget; keep start-up
   // near the budget.
   profiler_options.min_iterations = 2;
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<LatencyProfile> measured =
-      MeasureLatencyProfile(*bundle_, engine_ptrs, isa_, threads, profiler_options);
+      MeasureLatencyProfile(bundle, engine_ptrs, isa, threads, profiler_options);
   if (!measured.ok()) {
     return absl::Status(measured.status().code(),
-                        absl::StrCat("start-up profiling failed: ", measured.status().message()));
+                        absl::StrCat("profiling failed: ", measured.status().message()));
   }
-  profile_ = *std::move(measured);
   spdlog::info(
       "no --profile: profiled {} sub-nets x {} batch sizes on this machine in {:.1f} s "
       "(ternserve-profile writes a profile to reuse)",
-      profile_.subnets.size(), profile_.subnets.front().batches.size(),
+      measured->subnets.size(), measured->subnets.front().batches.size(),
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  return absl::OkStatus();
+  return measured;
 }
 
-absl::Status Server::StartDispatcher(const ServerOptions& options,
-                                     std::vector<std::unique_ptr<Engine>> engines) {
-  PolicyOptions policy_options;
-  policy_options.max_batch = options.max_batch;
-  policy_options.max_queue_delay = absl::Microseconds(options.max_queue_delay_ms * 1000);
-  absl::StatusOr<std::unique_ptr<Policy>> policy =
-      CreatePolicy(policy_spec_, profile_, policy_options);
-  if (!policy.ok()) return policy.status();
-  const BundleMetadata& metadata = bundle_->metadata();
-  processor_ = std::make_unique<EngineBatchProcessor>(std::move(engines),
-                                                      static_cast<int>(metadata.labels.size()));
+absl::Status Server::StartDispatcher(const ServerOptions& options) {
+  const BundleMetadata& metadata = loaded_.bundle->metadata();
+  current_ = std::make_unique<CurrentModel>(ServedModel{MetadataOf(loaded_.bundle), loaded_.profile,
+                                                        loaded_.policy_spec,
+                                                        /*generation=*/1});
   if (registry_ != nullptr) {
     metrics_ = std::make_unique<ServerMetrics>(
         *registry_, metadata,
-        BuildInfo{kTernserveVersion, policy_spec_, processor_->engine_name(),
-                  isa_.empty() ? "none" : isa_});
+        BuildInfo{kTernserveVersion, loaded_.policy_spec, loaded_.processor->engine_name(),
+                  loaded_.isa.empty() ? "none" : loaded_.isa});
   }
   statistics_ = std::make_unique<InferenceStatistics>();
   observers_ = std::make_unique<DispatcherObserverList>(
@@ -302,19 +383,19 @@ absl::Status Server::StartDispatcher(const ServerOptions& options,
   dispatcher_options.workers = options.workers;
   dispatcher_options.max_batch = options.max_batch;
   dispatcher_options.max_queue = options.max_queue;
-  dispatcher_options.subnet_id = subnet_id_;
-  dispatcher_options.policy = std::shared_ptr<Policy>(*std::move(policy));
+  dispatcher_options.subnet_id = loaded_.subnet_id;
+  dispatcher_options.policy = loaded_.policy;
   dispatcher_options.late = options.late;
   dispatcher_options.observer = observers_.get();
   dispatcher_options.worker_cpus = options.worker_cpus;
   dispatcher_options.idle_spin = absl::Microseconds(options.worker_spin_us);
   dispatcher_ =
-      std::make_unique<Dispatcher>(dispatcher_options, processor_.get(), RealClock::Get());
+      std::make_unique<Dispatcher>(dispatcher_options, loaded_.processor, RealClock::Get());
   return dispatcher_->pin_status();
 }
 
 absl::Status Server::StartGrpc(const ServerOptions& options) {
-  const BundleMetadata& metadata = bundle_->metadata();
+  const BundleMetadata& metadata = loaded_.bundle->metadata();
   ValidationLimits limits;
   limits.default_slo_ms = options.default_slo_ms;
   limits.max_slo_ms = options.max_slo_ms;
@@ -324,10 +405,8 @@ absl::Status Server::StartGrpc(const ServerOptions& options) {
                                                   metrics_.get(), statistics_.get(), auth_.get());
   ClassifierServiceOptions service_options;
   service_options.limits = limits;
-  service_options.policy = policy_spec_;
-  service_options.latency_profile = &profile_;
-  service_options.engine = processor_->engine_name();
-  service_ = std::make_unique<ClassifierService>(service_options, &metadata, submitter_.get());
+  service_options.engine = loaded_.processor->engine_name();
+  service_ = std::make_unique<ClassifierService>(service_options, current_.get(), submitter_.get());
   OipServiceOptions oip_options;
   oip_options.limits = limits;
   oip_options.model.name = options.model_name.empty() ? metadata.model_name : options.model_name;
@@ -336,8 +415,8 @@ absl::Status Server::StartGrpc(const ServerOptions& options) {
   oip_options.model.default_scale = options.input_scale;
   oip_options.workers = options.workers;
   oip_options.max_batch = options.max_batch;
-  oip_service_ =
-      std::make_unique<OipService>(oip_options, &metadata, submitter_.get(), statistics_.get());
+  oip_service_ = std::make_unique<OipService>(oip_options, current_.get(), submitter_.get(),
+                                              statistics_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   // Reflection cannot check tokens; with tokens required it is not served.

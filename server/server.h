@@ -6,9 +6,10 @@
 // Ownership: the Server owns everything it creates, the bundle included, and the Prometheus
 // registry its metrics live in (server/metrics.h), served over HTTP at /metrics by
 // prometheus-cpp's Exposer. Lifecycle: Create() starts serving and marks health SERVING;
-// Shutdown() (or the destructor) turns NOT_SERVING, stops taking RPCs, answers everything
-// accepted and stops the workers. Thread-safe: Shutdown may be called from any thread, once or
-// more.
+// ReloadModel() (SIGHUP) swaps in the bundle now at --bundle, with its own engines, profile and
+// policy, between batches; Shutdown() (or the destructor) turns NOT_SERVING, stops taking RPCs,
+// answers everything accepted and stops the workers. Thread-safe: Shutdown may be called from any
+// thread, once or more; ReloadModel from any thread but one at a time is run (the others wait).
 #ifndef TERNSERVE_SERVER_SERVER_H_
 #define TERNSERVE_SERVER_SERVER_H_
 
@@ -33,6 +34,7 @@
 #include "server/metrics.h"
 #include "server/oip_service.h"
 #include "server/request_submitter.h"
+#include "server/served_model.h"
 #include "server/server_options.h"
 #include "server/token_auth.h"
 
@@ -66,10 +68,8 @@ class Server {
   int port() const { return port_; }
   // The port /metrics is served on; -1 if metrics are off.
   int metrics_port() const { return metrics_port_; }
-  // The latency profile the policy uses (loaded or measured at start-up).
-  const LatencyProfile& profile() const { return profile_; }
-  int subnet_id() const { return subnet_id_; }
-  const Bundle& bundle() const { return *bundle_; }
+  // The model served now: its bundle's metadata, its latency profile, its generation.
+  std::shared_ptr<const ServedModel> model() const { return current_->Get(); }
 
   // Turns NOT_SERVING and refuses every new RPC (and every new message on an open stream)
   // UNAVAILABLE; answers every accepted request, on both APIs, within options.drain_timeout:
@@ -84,7 +84,30 @@ class Server {
   // are kept. FAILED_PRECONDITION when the server runs without tokens.
   absl::StatusOr<int> ReloadAuthTokens();
 
+  // Re-reads the bundle at --bundle (on SIGHUP) and serves it: opens and checks it in full (its
+  // checksum and structure, its labels the same as the served bundle's, the --subnet still in
+  // it), makes its engines (each warmed up; every sub-net run once), loads --profile again and
+  // matches it to the new bundle (or, without --profile, measures one, while the old bundle
+  // serves), and makes the policy over it. Only then does it swap: every batch decided from then
+  // on runs on the new bundle; batches already running finish on the old one, whose answers name
+  // the old bundle's sub-nets, and its engines are freed after the last of them. Returns the new
+  // model's generation (2 after the first reload). On any failure nothing changes: the old bundle
+  // goes on serving and the status names the file and the fault (FAILED_PRECONDITION once
+  // shutdown has begun). Counted in ternserve_model_reloads_total{result}.
+  absl::StatusOr<int> ReloadModel();
+
  private:
+  // What one bundle needs to serve, made at start-up and by each reload, then swapped in whole.
+  struct LoadedModel {
+    std::shared_ptr<const Bundle> bundle;
+    std::shared_ptr<const LatencyProfile> profile;
+    std::shared_ptr<Policy> policy;
+    std::shared_ptr<EngineBatchProcessor> processor;
+    int subnet_id = -1;
+    std::string policy_spec;
+    std::string isa;  // the kernel variant the engines run; empty for other engines
+  };
+
   Server() = default;
   // The steps of start-up, in order. Each fails start-up with a message naming what failed.
   absl::Status Start(const ServerOptions& options, std::unique_ptr<Bundle> bundle,
@@ -93,23 +116,28 @@ class Server {
   absl::Status StartMetricsEndpoint(const ServerOptions& options);
   // Reads the token file and the TLS files, also before profiling.
   absl::Status LoadCredentials(const ServerOptions& options);
-  // One engine per worker, each warmed up on one batch.
-  absl::StatusOr<std::vector<std::unique_ptr<Engine>>> CreateEngines(const ServerOptions& options,
-                                                                     const EngineFactory& factory,
-                                                                     int threads);
-  // Loads options.profile_path (matched to the bundle) or measures one on `engines` now.
-  absl::Status LoadOrMeasureProfile(const ServerOptions& options,
-                                    const std::vector<std::unique_ptr<Engine>>& engines,
-                                    int threads);
-  // The policy, the metrics and the dispatcher over the engines.
-  absl::Status StartDispatcher(const ServerOptions& options,
-                               std::vector<std::unique_ptr<Engine>> engines);
+  // Everything `bundle` needs to serve: its engines, its profile, its policy.
+  absl::StatusOr<LoadedModel> LoadModel(std::shared_ptr<const Bundle> bundle) const;
+  // One engine per worker for `bundle`, each warmed up on one batch of `subnet_id`; the first
+  // also runs every other sub-net once, so a sub-net the engine cannot run fails here.
+  absl::StatusOr<std::vector<std::unique_ptr<Engine>>> CreateEngines(const Bundle& bundle,
+                                                                     int subnet_id, int threads,
+                                                                     std::string* isa) const;
+  // Loads options.profile_path (matched to `bundle`) or measures one on `engines` now.
+  absl::StatusOr<LatencyProfile> LoadOrMeasureProfile(
+      const Bundle& bundle, const std::vector<std::unique_ptr<Engine>>& engines,
+      const std::string& isa, int threads) const;
+  // The metrics and the dispatcher over the loaded model.
+  absl::Status StartDispatcher(const ServerOptions& options)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   // The gRPC services, listening.
-  absl::Status StartGrpc(const ServerOptions& options);
+  absl::Status StartGrpc(const ServerOptions& options) ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
 
-  // Constant after Start. Destroyed in reverse order: gRPC server, services, submitter,
-  // dispatcher, processor, observers, statistics, metrics, exposer, registry, credentials, bundle.
-  std::unique_ptr<Bundle> bundle_;
+  // Constant after Start, but for what ReloadModel replaces (loaded_, current_'s model).
+  // Destroyed in reverse order: gRPC server, services, submitter, dispatcher, the current model,
+  // observers, statistics, metrics, exposer, registry, credentials.
+  ServerOptions options_;
+  const EngineFactory* engine_factory_ = nullptr;
   std::unique_ptr<TokenAuthenticator> auth_;  // null without --auth_token_file
   std::shared_ptr<grpc::ServerCredentials> credentials_;
   // Null when metrics are off. The exposer shares the registry; the metrics live in it.
@@ -118,13 +146,14 @@ class Server {
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<InferenceStatistics> statistics_;
   std::unique_ptr<DispatcherObserverList> observers_;
-  LatencyProfile profile_;
-  std::string policy_spec_;
-  std::string isa_;  // the kernel variant the engines run; empty for other engines
-  int subnet_id_ = -1;
   int port_ = 0;
   int metrics_port_ = -1;
-  std::unique_ptr<EngineBatchProcessor> processor_;
+  // Serializes reloads. loaded_ is written by Start and, under reload_mu_, by ReloadModel; read
+  // only by them. The dispatcher shares the processor and policy, current_ the bundle's metadata
+  // and profile; a batch still running on a swapped-out model keeps that model's processor alive.
+  absl::Mutex reload_mu_;
+  LoadedModel loaded_ ABSL_GUARDED_BY(reload_mu_);
+  std::unique_ptr<CurrentModel> current_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<RequestSubmitter> submitter_;
   std::unique_ptr<ClassifierService> service_;

@@ -164,7 +164,9 @@ int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::s
                         "SIGTERM or SIGINT: health NOT_SERVING, new RPCs refused UNAVAILABLE, "
                         "everything accepted answered within --drain_timeout, exit 0. A second "
                         "SIGTERM or SIGINT exits at once (128 + the signal's number).\n"
-                        "SIGHUP: re-read --auth_token_file."),
+                        "SIGHUP: reload the bundle at --bundle (and --profile) and serve it from "
+                        "the next batch on, keeping the old one if the new one fails its checks; "
+                        "re-read --auth_token_file."),
            absl::StrCat(program, " ", kTernserveVersion));
   if (!PrevalidateFlags(argc, argv, program, "server/server_main.cc")) {
     std::fprintf(stderr, "Try --help.\n");
@@ -265,6 +267,10 @@ int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::s
 
   int signal = 0;
   while (sigwait(&shutdown_signals, &signal) == 0 && signal == SIGHUP) {
+    // ReloadModel logs what it swapped in, or why it kept the old bundle.
+    spdlog::info("SIGHUP: reloading {}", options.bundle_path);
+    (void)(*server)->ReloadModel();
+    if (options.auth_token_file.empty()) continue;
     absl::StatusOr<int> tokens = (*server)->ReloadAuthTokens();
     if (tokens.ok()) {
       spdlog::info("SIGHUP: re-read --auth_token_file: {} token{} in use", *tokens,

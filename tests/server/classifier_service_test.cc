@@ -73,11 +73,14 @@ class ClassifierServiceTest : public ::testing::Test {
     dispatcher_options.subnet_id = 1;
     dispatcher_ = std::make_unique<Dispatcher>(dispatcher_options, processor_.get(), &clock_);
     ClassifierServiceOptions options;
-    options.policy = "fixed:" + metadata_.subnets[1].name;
     options.engine = "fake";
+    // metadata_ itself, borrowed.
+    model_ = std::make_unique<CurrentModel>(
+        ServedModel{std::shared_ptr<const BundleMetadata>(std::shared_ptr<void>(), &metadata_),
+                    nullptr, "fixed:" + metadata_.subnets[1].name});
     options.limits.slo_reserve_ms = slo_reserve_ms;
     submitter_ = std::make_unique<RequestSubmitter>(dispatcher_.get(), &clock_, nullptr, nullptr);
-    service_ = std::make_unique<ClassifierService>(options, &metadata_, submitter_.get());
+    service_ = std::make_unique<ClassifierService>(options, model_.get(), submitter_.get());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -106,6 +109,7 @@ class ClassifierServiceTest : public ::testing::Test {
   }
 
   BundleMetadata metadata_ = TestMetadata();
+  std::unique_ptr<CurrentModel> model_;
   FakeClock clock_;
   PixelEngineControl control_;
   std::unique_ptr<EngineBatchProcessor> processor_;

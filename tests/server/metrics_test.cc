@@ -85,10 +85,15 @@ TEST(ServerMetricsTest, RegistersEveryFamilyWithItsTypeAndLabels) {
            "# TYPE ternserve_queue_depth gauge",
            "# TYPE ternserve_served_accuracy histogram",
            "# TYPE ternserve_build_info gauge",
+           "# TYPE ternserve_model_generation gauge",
+           "# TYPE ternserve_model_reloads_total counter",
        }) {
     EXPECT_THAT(scrape, HasSubstr(type_line));
   }
-  EXPECT_EQ(CountLinesStartingWith(scrape, "# TYPE"), 11);
+  EXPECT_EQ(CountLinesStartingWith(scrape, "# TYPE"), 13);
+  EXPECT_EQ(Sample(scrape, "ternserve_model_generation"), 1);
+  EXPECT_EQ(Sample(scrape, R"(ternserve_model_reloads_total{result="ok"})"), 0);
+  EXPECT_EQ(Sample(scrape, R"(ternserve_model_reloads_total{result="refused"})"), 0);
   EXPECT_EQ(Sample(scrape, "ternserve_requests_received_total"), 0);
   // Every code, outcome and sub-net exists from the start, at zero.
   EXPECT_EQ(CountLinesStartingWith(scrape, "ternserve_requests_total{"), 17);
@@ -109,6 +114,45 @@ TEST(ServerMetricsTest, RegistersEveryFamilyWithItsTypeAndLabels) {
           scrape,
           R"(ternserve_build_info{engine="ternary",isa="avx2",policy="slackfit",version="0.1.0"})"),
       1);
+}
+
+// A reload adds the new bundle's sub-nets (keeping the old ones' counts), and an answer's accuracy
+// is the one its own bundle gave, whatever is loaded now.
+TEST(ServerMetricsTest, AReloadAddsItsSubnetsAndAnswersKeepTheirBundlesAccuracy) {
+  prometheus::Registry registry;
+  ServerMetrics metrics(registry, TwoSubnets(), kBuildInfo);
+  metrics.OnBatchDone(3, 2, absl::Milliseconds(1));
+  BundleMetadata next = TwoSubnets();
+  next.subnets[1].test_accuracy = 0.95;  // sub-net 3, retrained
+  SubnetMeta added;
+  added.id = 5;
+  added.test_accuracy = 0.7;
+  next.subnets.push_back(added);
+  metrics.OnReloadRefused();
+  metrics.OnModelLoaded(next, 2);
+  metrics.OnBatchDone(5, 4, absl::Milliseconds(1));
+  metrics.OnBatchDone(3, 1, absl::Milliseconds(1));
+  CompletedRequest old_answer;  // ran on sub-net 3 of the old bundle, answered after the swap
+  old_answer.ran = true;
+  old_answer.subnet_id = 3;
+  old_answer.served_accuracy = 0.9;
+  metrics.OnCompleted(old_answer);
+  CompletedRequest unnamed;  // names no bundle: the loaded one's accuracy
+  unnamed.ran = true;
+  unnamed.subnet_id = 3;
+  metrics.OnCompleted(unnamed);
+
+  const std::string s = Scrape(registry);
+  EXPECT_EQ(Sample(s, R"(ternserve_subnet_requests_total{subnet="3"})"), 3);
+  EXPECT_EQ(Sample(s, R"(ternserve_subnet_requests_total{subnet="5"})"), 4);
+  EXPECT_EQ(Sample(s, R"(ternserve_subnet_requests_total{subnet="0"})"), 0);
+  EXPECT_EQ(CountLinesStartingWith(s, "ternserve_subnet_requests_total{"), 3);
+  EXPECT_EQ(Sample(s, R"(ternserve_compute_duration_seconds_count{subnet="5"})"), 1);
+  EXPECT_EQ(Sample(s, "ternserve_model_generation"), 2);
+  EXPECT_EQ(Sample(s, R"(ternserve_model_reloads_total{result="ok"})"), 1);
+  EXPECT_EQ(Sample(s, R"(ternserve_model_reloads_total{result="refused"})"), 1);
+  EXPECT_EQ(Sample(s, "ternserve_served_accuracy_count"), 2);
+  EXPECT_NEAR(Sample(s, "ternserve_served_accuracy_sum"), 0.9 + 0.95, 1e-12);
 }
 
 TEST(ServerMetricsTest, RequestsTakenOutOfTheQueueOnCancellationAreTheirOwnSloOutcome) {
@@ -302,7 +346,9 @@ TEST(ServerMetricsTest, ServiceAndDispatcherReportEveryRequest) {
   ClassifierServiceOptions service_options;
   service_options.limits.num_classes = 10;
   RequestSubmitter submitter(&dispatcher, RealClock::Get(), &metrics, nullptr);
-  ClassifierService service(service_options, &metadata, &submitter);
+  const CurrentModel model(
+      ServedModel{std::make_shared<const BundleMetadata>(metadata), nullptr, ""});
+  ClassifierService service(service_options, &model, &submitter);
 
   auto submit_all = [&](const std::vector<v1::ClassifyRequest>& requests) {
     absl::BlockingCounter answered(static_cast<int>(requests.size()));

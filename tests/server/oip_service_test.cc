@@ -108,7 +108,10 @@ class OipServiceTest : public ::testing::Test {
     options.model.max_images = 8;
     options.workers = 1;
     options.max_batch = max_batch;
-    service_ = std::make_unique<OipService>(options, &metadata_, submitter_.get(), &statistics_);
+    // metadata_ itself, borrowed.
+    model_ = std::make_unique<CurrentModel>(ServedModel{
+        std::shared_ptr<const BundleMetadata>(std::shared_ptr<void>(), &metadata_), nullptr, ""});
+    service_ = std::make_unique<OipService>(options, model_.get(), submitter_.get(), &statistics_);
     service_->SetReady(true);
     grpc::ServerBuilder builder;
     int port = 0;
@@ -139,6 +142,7 @@ class OipServiceTest : public ::testing::Test {
   }
 
   BundleMetadata metadata_ = TestMetadata();
+  std::unique_ptr<CurrentModel> model_;
   PixelEngineControl control_;
   InferenceStatistics statistics_;
   std::unique_ptr<EngineBatchProcessor> processor_;
