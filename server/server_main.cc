@@ -267,18 +267,20 @@ int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::s
 
   int signal = 0;
   while (sigwait(&shutdown_signals, &signal) == 0 && signal == SIGHUP) {
+    // The tokens first: a rotation should not wait for a bundle's checks (or profiling).
+    if (!options.auth_token_file.empty()) {
+      absl::StatusOr<int> tokens = (*server)->ReloadAuthTokens();
+      if (tokens.ok()) {
+        spdlog::info("SIGHUP: re-read --auth_token_file: {} token{} in use", *tokens,
+                     *tokens == 1 ? "" : "s");
+      } else {
+        spdlog::warn("SIGHUP: cannot re-read --auth_token_file, the tokens in use stay: {}",
+                     std::string(tokens.status().message()));
+      }
+    }
     // ReloadModel logs what it swapped in, or why it kept the old bundle.
     spdlog::info("SIGHUP: reloading {}", options.bundle_path);
     (void)(*server)->ReloadModel();
-    if (options.auth_token_file.empty()) continue;
-    absl::StatusOr<int> tokens = (*server)->ReloadAuthTokens();
-    if (tokens.ok()) {
-      spdlog::info("SIGHUP: re-read --auth_token_file: {} token{} in use", *tokens,
-                   *tokens == 1 ? "" : "s");
-    } else {
-      spdlog::warn("SIGHUP: cannot re-read --auth_token_file, the tokens in use stay: {}",
-                   std::string(tokens.status().message()));
-    }
   }
   spdlog::info(
       "received {}, shutting down: not serving, answering every accepted request within "
