@@ -262,10 +262,12 @@ absl::StatusOr<Server::LoadedModel> Server::LoadModel(std::shared_ptr<const Bund
 absl::StatusOr<int> Server::ReloadModel() {
   absl::MutexLock lock(&reload_mu_);
   const auto start = std::chrono::steady_clock::now();
-  auto refuse = [this](const absl::Status& status) {
+  // The file may already hold the refused bundle: the one serving is named by its generation.
+  const int serving = current_->Get()->generation;
+  auto refuse = [this, serving](const absl::Status& status) {
     if (metrics_ != nullptr) metrics_->OnReloadRefused();
-    spdlog::warn("reload of {} refused, bundle {} goes on serving: {}", options_.bundle_path,
-                 loaded_.bundle->source(), status.ToString());
+    spdlog::warn("reload of {} refused, model generation {} goes on serving: {}",
+                 options_.bundle_path, serving, status.ToString());
     return status;
   };
   {
