@@ -150,7 +150,8 @@ TEST_F(ServerReloadE2eTest, SighupSwapsInTheNewBundleUnderLoadAndRefusesABadOne)
   ReplaceBundle(ReadSmallFile(TERNSERVE_SHIPPED_BUNDLE));
   const absl::Time hup = absl::Now();
   server_.Signal(SIGHUP);
-  ASSERT_TRUE(WaitForMetric("ternserve_model_generation", 2, absl::Seconds(120)).ok());
+  // The reload profiles the new bundle: 1.8 s here, 41 s under ASan, which CI also runs.
+  ASSERT_TRUE(WaitForMetric("ternserve_model_generation", 2, absl::Seconds(240)).ok());
   // Every call sent from here on is decided after the swap.
   const absl::Time swapped = absl::Now();
   load.WaitForAnswers(load.answered() + 50);
