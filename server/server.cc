@@ -433,6 +433,13 @@ absl::Status Server::StartGrpc(const ServerOptions& options) {
   // windows stay at their initial size, so flow control holds the client back. (A
   // grpc::ResourceQuota of 128 MiB instead halved the peak but reset streams under pressure.)
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  if (options.max_connection_age > absl::ZeroDuration()) {
+    // gRPC adds ±10% jitter, so that clients' connections do not all reconnect at once. No grace
+    // limit: a stream still open is not cut (the drain on SIGTERM does that).
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               static_cast<int>(absl::ToInt64Milliseconds(
+                                   std::min(options.max_connection_age, absl::Hours(24 * 7)))));
+  }
   builder.RegisterService(service_.get());
   builder.RegisterService(oip_service_.get());
   grpc_server_ = builder.BuildAndStart();

@@ -91,6 +91,10 @@ ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
           "On SIGTERM/SIGINT: how long queued requests may still run and open streams may still "
           "be answered (e.g. 30s, 500ms). Requests still queued then are answered UNAVAILABLE "
           "without running; streams still open are cancelled; the server exits 0.");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::ZeroDuration(),
+          "Close every client connection after this long (gRPC's GOAWAY; calls on it finish), so "
+          "that clients of a dns:/// target re-resolve it and find replicas added since, e.g. "
+          "5m on Kubernetes. 0 = connections live as long as the client keeps them.");
 ABSL_FLAG(double, default_slo_ms, 100,
           "Latency SLO (queue + compute) for requests that set latency_slo_ms = 0, in ms.");
 ABSL_FLAG(double, slo_reserve_ms, 0,
@@ -222,6 +226,7 @@ int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::s
   options.max_queue = absl::GetFlag(FLAGS_max_queue);
   options.max_queue_delay_ms = absl::GetFlag(FLAGS_max_queue_delay_ms);
   options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   options.default_slo_ms = absl::GetFlag(FLAGS_default_slo_ms);
   options.max_slo_ms = absl::GetFlag(FLAGS_max_slo_ms);
   options.slo_reserve_ms = absl::GetFlag(FLAGS_slo_reserve_ms);

@@ -100,6 +100,12 @@ std::vector<std::string> ValidateServerOptions(const ServerOptions& o) {
     errors.push_back(absl::StrCat("--drain_timeout=", absl::FormatDuration(o.drain_timeout),
                                   " is not in [0, 1h]"));
   }
+  if (o.max_connection_age != absl::ZeroDuration() &&
+      (o.max_connection_age < absl::Seconds(1) || o.max_connection_age > absl::Hours(24 * 7))) {
+    errors.push_back(
+        absl::StrCat("--max_connection_age=", absl::FormatDuration(o.max_connection_age),
+                     " is not 0 or in [1s, 168h]"));
+  }
   if (!std::isfinite(o.max_slo_ms) || o.max_slo_ms <= 0) {
     errors.push_back(absl::StrCat("--max_slo_ms=", o.max_slo_ms, " must be a positive number"));
   }

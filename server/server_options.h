@@ -69,6 +69,10 @@ struct ServerOptions {
   // may still be written to. What is still queued then is answered UNAVAILABLE, unrun; open
   // streams are cancelled.
   absl::Duration drain_timeout = absl::Seconds(30);
+  // After this long a client connection is sent GOAWAY (its calls finish, new ones go to a new
+  // connection): clients of a dns:/// target then re-resolve it and reach replicas added since.
+  // Zero: never.
+  absl::Duration max_connection_age = absl::ZeroDuration();
   // SLO of a request that sends latency_slo_ms = 0, and the largest one may ask for.
   double default_slo_ms = 100;
   double max_slo_ms = 60000;

@@ -339,6 +339,36 @@ TEST_F(ServerDrainTimeoutE2eTest, WithinTheDrainTimeoutQueuedRequestsStillRun) {
   EXPECT_EQ(*code, 0);
 }
 
+// --max_connection_age: the server closes a connection (GOAWAY) once it is that old; a client's
+// channel leaves READY, and its next call goes over a new connection.
+class ServerConnectionAgeE2eTest : public ServerE2eTest {
+ protected:
+  void SetUp() override {
+    flags_.push_back("--max_connection_age=1s");
+    ServerE2eTest::SetUp();
+  }
+};
+
+TEST_F(ServerConnectionAgeE2eTest, ConnectionsAreClosedOnceTheyAreThatOld) {
+  auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  auto stub = v1::Classifier::NewStub(channel);
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    v1::ClassifyResponse response;
+    ASSERT_TRUE(stub->Classify(&context, ImageRequest(round), &response).ok());
+    ASSERT_EQ(channel->GetState(false), GRPC_CHANNEL_READY);
+    // 1 s ± 10% jitter: well within 20 s, unless the server never closes it.
+    const absl::Time until = absl::Now() + absl::Seconds(20);
+    while (channel->GetState(false) == GRPC_CHANNEL_READY && absl::Now() < until) {
+      channel->WaitForStateChange(GRPC_CHANNEL_READY, absl::ToChronoTime(until));
+    }
+    EXPECT_NE(channel->GetState(false), GRPC_CHANNEL_READY)
+        << "the connection outlived --max_connection_age=1s by 19 s";
+  }
+}
+
 TEST(ServerFlagsE2eTest, BadFlagsExit2) {
   const std::string out = ::testing::TempDir() + "/flags.out";
   const std::vector<std::vector<std::string>> cases = {
@@ -371,6 +401,9 @@ TEST(ServerFlagsE2eTest, BadFlagsExit2) {
       {"--slo_reserve_ms=nan"},
       {"--worker_spin_us=-1"},
       {"--worker_spin_us=20000000"},
+      {"--max_connection_age=500ms"},
+      {"--max_connection_age=-1s"},
+      {"--max_connection_age=200h"},
   };
   for (const auto& extra : cases) {
     SCOPED_TRACE(extra[0]);
