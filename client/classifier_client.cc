@@ -6,6 +6,8 @@
 #include <thread>
 #include <utility>
 
+#include "client/server_target.h"
+
 namespace ternserve {
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
@@ -15,8 +17,11 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
 
 absl::StatusOr<std::unique_ptr<ClassifierClient>> ClassifierClient::Create(
     const std::string& target, const ClientSecurity& security) {
-  if (target.empty()) return absl::InvalidArgumentError("server address is empty");
-  std::shared_ptr<grpc::Channel> channel = security.NewChannel(target);
+  absl::StatusOr<ServerTarget> parsed = ParseServerTarget(target);
+  if (!parsed.ok()) return parsed.status();
+  grpc::ChannelArguments args;
+  ApplyClientServiceConfig(*parsed, kDefaultCallAttempts, &args);
+  std::shared_ptr<grpc::Channel> channel = security.NewChannel(parsed->uri, std::move(args));
   if (channel == nullptr) {
     return absl::InvalidArgumentError("cannot create a channel to '" + target + "'");
   }

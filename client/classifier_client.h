@@ -28,8 +28,11 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 
 class ClassifierClient {
  public:
-  // `target` is a gRPC target such as "127.0.0.1:8001" or "dns:///host:port". Connects lazily,
-  // with `security`'s credentials; every call carries its token, if any.
+  // `target` is a server target (client/server_target.h): "127.0.0.1:8001", a list of replicas
+  // "127.0.0.1:8001,127.0.0.1:8002", or "dns:///host:port". Calls go round-robin over the
+  // replicas that are serving and a call answered UNAVAILABLE is retried on another, up to
+  // kDefaultCallAttempts in all. Connects lazily, with `security`'s credentials; every call
+  // carries its token, if any. INVALID_ARGUMENT for a target ParseServerTarget refuses.
   static absl::StatusOr<std::unique_ptr<ClassifierClient>> Create(
       const std::string& target, const ClientSecurity& security = ClientSecurity());
 

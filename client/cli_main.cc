@@ -30,7 +30,10 @@
 #include "models/fashion_mnist.h"
 #include "nlohmann/json.hpp"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:8001", "Server address, host:port.");
+ABSL_FLAG(std::string, server, "127.0.0.1:8001",
+          "Server address host:port; or replicas, as a list of IP addresses "
+          "(127.0.0.1:8001,127.0.0.1:8002) or dns:///name:port: a call goes to one of those "
+          "serving, and is retried on another if answered UNAVAILABLE (3 attempts in all).");
 ABSL_FLAG(std::string, image, "", "A 28x28 PNG or binary PGM (P5) file to classify.");
 ABSL_FLAG(std::string, idx, "",
           "An IDX images file (plain or .gz), e.g. "

@@ -97,6 +97,39 @@ class TokenAndChannelTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "holds no token"):
             channel.read_token(path)
 
+    def test_targets(self):
+        self.assertEqual(channel.resolve_target("127.0.0.1:8001"), ("127.0.0.1:8001", False))
+        self.assertEqual(channel.resolve_target("127.0.0.1:8001, 127.0.0.1:8002"),
+                         ("ipv4:127.0.0.1:8001,127.0.0.1:8002", True))
+        self.assertEqual(channel.resolve_target("[::1]:8001,[::1]:8002"),
+                         ("ipv6:[::1]:8001,[::1]:8002", True))
+        self.assertEqual(channel.resolve_target("dns:///ternserve.ns.svc:8001"),
+                         ("dns:///ternserve.ns.svc:8001", True))
+        self.assertEqual(channel.resolve_target("unix:/run/t.sock"), ("unix:/run/t.sock", False))
+        for spec, message in [("", "empty"), ("127.0.0.1:1,", "an empty entry"),
+                              ("127.0.0.1:1,127.0.0.1", "has no port"),
+                              ("127.0.0.1:0,127.0.0.1:2", r"\[1, 65535\]"),
+                              ("a:1,b:2", "dns:///name:port"),
+                              ("127.0.0.1:1,[::1]:2", "IPv4 and IPv6")]:
+            with self.subTest(spec):
+                with self.assertRaisesRegex(ValueError, message):
+                    channel.resolve_target(spec)
+
+    def test_service_config(self):
+        import json
+        config = json.loads(channel.service_config(3, True))
+        self.assertEqual(config["loadBalancingConfig"], [{"round_robin": {}}])
+        self.assertEqual(config["healthCheckConfig"], {"serviceName": ""})
+        retry = config["methodConfig"][0]["retryPolicy"]
+        self.assertEqual((retry["maxAttempts"], retry["retryableStatusCodes"]), (3, ["UNAVAILABLE"]))
+        self.assertEqual(config["methodConfig"][0]["name"],
+                         [{"service": "ternserve.v1.Classifier"},
+                          {"service": "inference.GRPCInferenceService"}])
+        self.assertEqual(json.loads(channel.service_config(1, False)),
+                         {"loadBalancingConfig": [{"round_robin": {}}]})
+        with self.assertRaisesRegex(ValueError, "max_attempts"):
+            channel.make_channel("127.0.0.1:1", max_attempts=6)
+
     def test_refused_combinations(self):
         with self.assertRaisesRegex(ValueError, "go together"):
             channel.make_channel("localhost:1", tls_ca="ca.pem", tls_cert="c.pem")

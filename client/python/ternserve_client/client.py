@@ -22,7 +22,9 @@ class InferenceClient:
     def __init__(self, target="127.0.0.1:8001", *, model_name=None, tls_ca=None, tls_cert=None,
                  tls_key=None, tls_server_name=None, auth_token_file=None, rpc_timeout_s=10.0,
                  stubs_dir=None):
-        """target: "host:port". model_name: None asks the server (RepositoryIndex, its one model).
+        """target: "host:port", a list of replicas "10.0.0.1:8001,10.0.0.2:8001" or
+        "dns:///name:port" (channel.py: round-robin, UNAVAILABLE retried on another).
+        model_name: None asks the server (RepositoryIndex, its one model).
         tls_ca: PEM roots that verify the server; setting it turns TLS on. tls_cert/tls_key: PEM
         client certificate and key, for a server that requires mutual TLS. auth_token_file: its
         first line that is not blank or '#' is sent as 'authorization: Bearer <token>' (read
