@@ -52,6 +52,12 @@ absl::StatusOr<std::unique_ptr<Loadgen>> Loadgen::Create(const LoadgenOptions& o
   if (options.timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("timeout must be > 0");
   }
+  if (options.max_attempts < 0 || options.max_attempts > kMaxCallAttempts) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_attempts must be in [0, ", kMaxCallAttempts, "] (0: automatic)"));
+  }
+  absl::StatusOr<ServerTarget> target = ParseServerTarget(options.server);
+  if (!target.ok()) return target.status();
   absl::StatusOr<TraceSpec> spec = ParseTraceSpec(options.trace);
   if (!spec.ok()) return spec.status();
   absl::StatusOr<std::unique_ptr<ArrivalSource>> trace = OpenTrace(*spec, options.seed);
@@ -68,6 +74,10 @@ absl::StatusOr<std::unique_ptr<Loadgen>> Loadgen::Create(const LoadgenOptions& o
   }
 
   auto loadgen = std::unique_ptr<Loadgen>(new Loadgen(options));
+  loadgen->target_ = *std::move(target);
+  loadgen->max_attempts_ = options.max_attempts != 0       ? options.max_attempts
+                           : loadgen->target_.replicated() ? kDefaultCallAttempts
+                                                           : 1;
   PlanOptions plan;
   plan.slo_mix = options.slo_mix;
   plan.image_count = images->count;
@@ -97,10 +107,11 @@ absl::Status Loadgen::Connect() {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("ternserve.loadgen_connection", i);
-    // No transparent retries: the retry filter buffers every request for a possible replay, a
-    // per-call cost the load generator must not pay, and a retried call would hide an error.
-    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-    channels_.push_back(options_.security.NewChannel(options_.server, args));
+    // Round-robin over the replicas. With one attempt (a single server, unless asked otherwise)
+    // gRPC's retries are off: the retry filter buffers every request for a possible replay, a
+    // per-call cost the load generator need not pay there, and a retried call would hide an error.
+    ApplyClientServiceConfig(target_, max_attempts_, &args);
+    channels_.push_back(options_.security.NewChannel(target_.uri, args));
   }
   const absl::Time deadline = absl::Now() + options_.connect_timeout;
   absl::StatusOr<std::string> model = rpc_->Handshake(channels_[0], deadline);
@@ -143,13 +154,31 @@ void Loadgen::Issue(RequestRecord* record, Clock::time_point now) {
   connections_[connection]->Send(record, record - records_.data());
 }
 
+uint8_t Loadgen::BackendOf(const std::string& peer) {
+  if (peer.empty()) return 0;
+  {
+    absl::ReaderMutexLock lock(&backends_mu_);
+    for (size_t i = 0; i < backends_.size(); ++i) {
+      if (backends_[i] == peer) return static_cast<uint8_t>(i + 1);
+    }
+  }
+  absl::MutexLock lock(&backends_mu_);
+  for (size_t i = 0; i < backends_.size(); ++i) {  // another thread may have added it meanwhile
+    if (backends_[i] == peer) return static_cast<uint8_t>(i + 1);
+  }
+  if (backends_.size() >= 255) return 0;
+  backends_.push_back(peer);
+  return static_cast<uint8_t>(backends_.size());
+}
+
 void Loadgen::Complete(RequestRecord& r, const LoadgenAnswer& answer, Clock::time_point now) {
   r.done_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_).count();
   r.code = answer.code;
+  r.backend = BackendOf(answer.peer);
   r.expired_in_client = answer.expired_in_client;
   if (answer.code == 0) {
     r.correct = answer.class_id >= 0 && answer.class_id == labels_[r.image];
-    r.subnet_id = answer.subnet_id;
+    r.subnet_id = static_cast<int16_t>(answer.subnet_id);
     r.expected_accuracy = answer.expected_accuracy;
     r.queue_us = answer.queue_us;
     r.compute_us = answer.compute_us;
@@ -205,6 +234,8 @@ void Loadgen::CloseStreams(Clock::time_point give_up) {
 
 LoadgenReport Loadgen::Run(const std::atomic<bool>* stop) {
   RunInfo info;
+  info.server = options_.server;
+  info.max_attempts = max_attempts_;
   info.trace = options_.trace;
   info.connections = options_.connections;
   info.mode = options_.stream ? "stream" : "unary";
@@ -216,6 +247,7 @@ LoadgenReport Loadgen::Run(const std::atomic<bool>* stop) {
   // timer slack (Linux; harmless elsewhere).
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   start_ = Clock::now() + kStartDelay;
+  info.start_unix_ms = absl::ToUnixMillis(absl::Now() + absl::FromChrono(kStartDelay));
   progress_last_time_ = start_;
   absl::Notification finished;
   std::thread progress;
@@ -272,6 +304,10 @@ LoadgenReport Loadgen::Run(const std::atomic<bool>* stop) {
   if (progress.joinable()) progress.join();
 
   info.max_send_lag_ms = std::chrono::duration<double, std::milli>(max_lag).count();
+  {
+    absl::MutexLock lock(&backends_mu_);
+    info.backends = backends_;
+  }
   return Summarize(absl::MakeConstSpan(records_.data(), static_cast<size_t>(sent)), info);
 }
 

@@ -41,13 +41,21 @@
 #include "client/loadgen_plan.h"
 #include "client/loadgen_rpc.h"
 #include "client/loadgen_stats.h"
+#include "client/server_target.h"
 #include "models/fashion_mnist.h"
 
 namespace ternserve {
 
 struct LoadgenOptions {
-  // gRPC target, e.g. "127.0.0.1:8001".
+  // Server target (client/server_target.h): "127.0.0.1:8001", a list of replicas
+  // "127.0.0.1:8001,127.0.0.1:8002", or "dns:///name:port". Calls go round-robin over the replicas
+  // (unary mode: per request; stream mode: per stream).
   std::string server;
+  // Attempts of one call (gRPC's retry policy for UNAVAILABLE, client/server_target.h), in
+  // [1, kMaxCallAttempts]; 0 means 1 for a single server (every error is the server's, as it
+  // answered) and kDefaultCallAttempts for replicas (a replica draining or gone is retried on
+  // another).
+  int max_attempts = 0;
   // TLS and the bearer token (client/channel.h); default plaintext, no token.
   ClientSecurity security;
   // Which API the requests use.
@@ -109,6 +117,8 @@ class Loadgen final : private LoadgenSink {
   using Clock = std::chrono::steady_clock;
 
   explicit Loadgen(const LoadgenOptions& options);
+  // 1 + the index of `peer` in backends_, added if new; 0 for an empty peer, or past 255 peers.
+  uint8_t BackendOf(const std::string& peer);
   void Issue(RequestRecord* record, Clock::time_point now);
   // Fills `r` from its answer, received at `now`, and counts it completed.
   void Complete(RequestRecord& r, const LoadgenAnswer& answer, Clock::time_point now);
@@ -124,6 +134,8 @@ class Loadgen final : private LoadgenSink {
 
   // Constant after Create / Connect.
   const LoadgenOptions options_;
+  ServerTarget target_;
+  int max_attempts_ = 1;
   double trace_duration_s_ = 0;
   std::vector<uint8_t> labels_;
   // The images as the API's messages; outlives the connections (declared first).
@@ -152,6 +164,9 @@ class Loadgen final : private LoadgenSink {
   absl::Mutex unreadable_mu_;
   std::string first_unreadable_ ABSL_GUARDED_BY(unreadable_mu_);
   LatencyHistogram latency_;
+  // The replicas that answered, by peer address, in order of first answer (RequestRecord::backend).
+  absl::Mutex backends_mu_;
+  std::vector<std::string> backends_ ABSL_GUARDED_BY(backends_mu_);
   // Progress thread only.
   int64_t progress_last_ok_ = 0;
   Clock::time_point progress_last_time_;

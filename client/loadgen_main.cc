@@ -24,10 +24,19 @@
 #include "client/loadgen.h"
 #include "client/loadgen_messages.h"
 #include "client/loadgen_plan.h"
+#include "client/server_target.h"
 #include "scheduler/trace.h"
 #include "util/flag_check.h"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:8001", "Server address, host:port.");
+ABSL_FLAG(std::string, server, "127.0.0.1:8001",
+          "Server address host:port; or replicas, as a list of IP addresses "
+          "(127.0.0.1:8001,127.0.0.1:8002) or dns:///name:port (every address the name resolves "
+          "to). Calls go round-robin over the replicas that are serving (per request in unary "
+          "mode, per stream with --stream).");
+ABSL_FLAG(int, max_attempts, 0,
+          "Attempts of one call: a call answered UNAVAILABLE (a replica draining, or gone) is "
+          "retried, on another replica, up to this many times in all (at most 5). 0: 1 for a "
+          "single server, 3 for replicas.");
 ABSL_FLAG(std::string, api, "ternserve",
           "The API the requests use: ternserve (ternserve.v1.Classifier: Classify, "
           "ClassifyStream) or oip (the Open Inference Protocol: ModelInfer, ModelStreamInfer; one "
@@ -65,11 +74,13 @@ ABSL_FLAG(std::string, labels,
           "IDX labels file matching --images.");
 ABSL_FLAG(bool, progress, true, "Print a progress line on stderr every second.");
 ABSL_FLAG(bool, json, false, "Print one JSON object on stdout instead of a human summary.");
-ABSL_FLAG(std::string, records, "",
-          "Also write one CSV line per request to this file: arrival_ms,sent_ms,done_ms (since the "
-          "start of the run), slo_ms, code (gRPC status code; -1 = no answer), deadline_met (the "
-          "server's word), expired_in_client (1: DEADLINE_EXCEEDED from the load generator itself, "
-          "a stream message whose SLO ran out before it could be written). Empty = none.");
+ABSL_FLAG(
+    std::string, records, "",
+    "Also write one CSV line per request to this file: arrival_ms,sent_ms,done_ms (since the "
+    "start of the run), slo_ms, code (gRPC status code; -1 = no answer), deadline_met (the "
+    "server's word), expired_in_client (1: DEADLINE_EXCEEDED from the load generator itself, "
+    "a stream message whose SLO ran out before it could be written), backend (the replica that "
+    "answered, e.g. ipv4:127.0.0.1:8001; empty if none). Empty = none.");
 
 namespace ternserve {
 namespace {
@@ -100,7 +111,7 @@ int Main(int argc, char** argv) {
            "ModelStreamInfer messages), with Fashion-MNIST test images, and reports latency, SLO "
            "attainment, measured and claimed accuracy and the sub-net mix.\n\nUsage: "
            "ternserve-loadgen --server ADDR --trace SPEC [--api ternserve|oip] [--slo_ms S | "
-           "--slo_mix S1:p1,S2:p2] [--connections N] [--stream] [--tls_ca FILE] "
+           "--slo_mix S1:p1,S2:p2] [--connections N] [--stream] [--max_attempts N] [--tls_ca FILE] "
            "[--auth_token_file FILE] [--json]\n\nExit codes: 0 run completed, 1 server "
            "unreachable or refusing, or input unusable, 2 usage error.");
   if (PrintHelpIfAsked(argc, argv, kOwnFlagFiles)) return 0;
@@ -128,6 +139,13 @@ int Main(int argc, char** argv) {
   const std::string slo_mix = absl::GetFlag(FLAGS_slo_mix);
 
   if (options.server.empty()) return UsageError("--server must not be empty");
+  if (absl::StatusOr<ServerTarget> target = ParseServerTarget(options.server); !target.ok()) {
+    return UsageError(absl::StrCat("--server: ", target.status().message()));
+  }
+  options.max_attempts = absl::GetFlag(FLAGS_max_attempts);
+  if (options.max_attempts < 0 || options.max_attempts > kMaxCallAttempts) {
+    return UsageError(absl::StrCat("--max_attempts must be in [0, ", kMaxCallAttempts, "]"));
+  }
   absl::StatusOr<LoadgenApi> api = ParseLoadgenApi(absl::GetFlag(FLAGS_api));
   if (!api.ok()) return UsageError(absl::StrCat("--api: ", api.status().message()));
   options.api = *api;
@@ -185,7 +203,8 @@ int Main(int argc, char** argv) {
                  static_cast<long long>((*loadgen)->planned()));
   }
   if (const std::string path = absl::GetFlag(FLAGS_records); !path.empty()) {
-    if (absl::Status written = WriteRecordsCsv((*loadgen)->records(), path); !written.ok()) {
+    if (absl::Status written = WriteRecordsCsv((*loadgen)->records(), report.info.backends, path);
+        !written.ok()) {
       std::fprintf(stderr, "ternserve-loadgen: %s\n", std::string(written.message()).c_str());
     }
   }

@@ -50,6 +50,9 @@ struct LoadgenAnswer {
   // Stream mode: the client answered it DEADLINE_EXCEEDED itself, because its SLO ran out while it
   // waited to be written (the server never saw it).
   bool expired_in_client = false;
+  // The server that answered, as gRPC names the call's peer ("ipv4:127.0.0.1:8001"); empty when
+  // the call reached none.
+  std::string peer;
 };
 
 // ternserve.v1: top_k 1 and the SLO; `image` borrowed.

@@ -34,7 +34,11 @@ struct alignas(64) RequestRecord {
   int64_t compute_us = 0;
   float expected_accuracy = 0;
   int32_t code = kNoResponse;  // gRPC status code (google.rpc.Code numbering)
-  int32_t subnet_id = -1;
+  int16_t subnet_id = -1;
+  // The replica whose answer (or failure) this is, as 1 + its index in RunInfo::backends; 0 when
+  // the call reached none (it failed before it was sent anywhere). With retries, the last
+  // attempt's.
+  uint8_t backend = 0;
   bool correct = false;  // predicted top-1 == label
   bool deadline_met = false;
   bool expired_in_client = false;  // DEADLINE_EXCEEDED from the client (LoadgenAnswer)

@@ -232,7 +232,9 @@ class Stream final
 
   void OnReadDone(bool ok) override {
     if (!ok) return;  // the server finished (or the stream broke): OnDone follows
-    rpc_->sink()->OnStreamAnswer(Api::ReadStream(response_));
+    LoadgenAnswer answer = Api::ReadStream(response_);
+    answer.peer = context_.peer();
+    rpc_->sink()->OnStreamAnswer(answer);
     this->StartRead(&response_);
   }
 
@@ -334,6 +336,8 @@ class Connection final : public LoadgenConnection {
                      } else {
                        answer.code = static_cast<int32_t>(status.error_code());
                      }
+                     // With retries, the replica of the last attempt.
+                     answer.peer = call->context.peer();
                      RequestRecord* record = call->record;
                      // Gone before the record is published: once the last answer is in, the
                      // Loadgen may be destroyed.

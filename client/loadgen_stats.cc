@@ -13,18 +13,23 @@
 
 namespace ternserve {
 
-absl::Status WriteRecordsCsv(absl::Span<const RequestRecord> records, const std::string& path) {
+absl::Status WriteRecordsCsv(absl::Span<const RequestRecord> records,
+                             absl::Span<const std::string> backends, const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "w");
   if (file == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("--records=", path, ": cannot write: ", std::strerror(errno)));
   }
-  std::fputs("arrival_ms,sent_ms,done_ms,slo_ms,code,deadline_met,expired_in_client\n", file);
+  std::fputs("arrival_ms,sent_ms,done_ms,slo_ms,code,deadline_met,expired_in_client,backend\n",
+             file);
   for (const RequestRecord& r : records) {
     if (r.sent_ns == 0 && r.arrival_ns != 0) continue;  // never sent (the run was interrupted)
-    std::fprintf(file, "%.3f,%.3f,%.3f,%g,%d,%d,%d\n", r.arrival_ns * 1e-6, r.sent_ns * 1e-6,
+    // A peer address ("ipv4:127.0.0.1:8001", "ipv6:[::1]:8001") holds no comma or quote.
+    const char* backend =
+        r.backend >= 1 && r.backend <= backends.size() ? backends[r.backend - 1].c_str() : "";
+    std::fprintf(file, "%.3f,%.3f,%.3f,%g,%d,%d,%d,%s\n", r.arrival_ns * 1e-6, r.sent_ns * 1e-6,
                  r.done_ns * 1e-6, static_cast<double>(r.slo_ms), r.code, r.deadline_met ? 1 : 0,
-                 r.expired_in_client ? 1 : 0);
+                 r.expired_in_client ? 1 : 0, backend);
   }
   const bool failed = std::ferror(file) != 0;
   if (std::fclose(file) != 0 || failed) {
@@ -45,6 +50,7 @@ LoadgenReport Summarize(absl::Span<const RequestRecord> records, const RunInfo& 
   LoadgenReport report;
   report.info = info;
   report.sent = static_cast<int64_t>(records.size());
+  for (const std::string& address : info.backends) report.backends.push_back({address, 0, 0});
   std::vector<double> latency_ms, queue_ms, compute_ms, outside_ms;
   std::map<int, int64_t> subnet_counts;
   int64_t met_slo = 0, correct = 0, deadline_met = 0;
@@ -58,6 +64,11 @@ LoadgenReport Summarize(absl::Span<const RequestRecord> records, const RunInfo& 
       continue;
     }
     last_done_ns = std::max(last_done_ns, r.done_ns);
+    if (r.backend >= 1 && r.backend <= report.backends.size()) {
+      BackendShare& share = report.backends[r.backend - 1];
+      ++share.answered;
+      if (r.code == 0) ++share.ok;
+    }
     if (r.code != 0) {
       ++report.errors_by_code[absl::StatusCodeToString(static_cast<absl::StatusCode>(r.code))];
       if (r.expired_in_client) ++report.expired_in_client;
@@ -109,7 +120,14 @@ nlohmann::ordered_json ReportToJson(const LoadgenReport& r) {
   for (const auto& [code, count] : r.errors_by_code) errors[code] = count;
   nlohmann::ordered_json mix = nlohmann::ordered_json::object();
   for (const auto& [id, fraction] : r.subnet_mix) mix[std::to_string(id)] = fraction;
-  return {{"trace", r.info.trace},
+  nlohmann::ordered_json backends = nlohmann::ordered_json::array();
+  for (const BackendShare& b : r.backends) {
+    backends.push_back({{"address", b.address}, {"answered", b.answered}, {"ok", b.ok}});
+  }
+  return {{"server", r.info.server},
+          {"max_attempts", r.info.max_attempts},
+          {"start_unix_ms", r.info.start_unix_ms},
+          {"trace", r.info.trace},
           {"connections", r.info.connections},
           {"mode", r.info.mode},
           {"api", r.info.api},
@@ -132,7 +150,8 @@ nlohmann::ordered_json ReportToJson(const LoadgenReport& r) {
           {"server_compute_p50_ms", r.server_compute_p50_ms},
           {"server_deadline_met", r.server_deadline_met},
           {"outside_p50_ms", r.outside_p50_ms},
-          {"outside_p99_ms", r.outside_p99_ms}};
+          {"outside_p99_ms", r.outside_p99_ms},
+          {"backends", backends}};
 }
 
 std::string ReportToText(const LoadgenReport& r) {
@@ -146,7 +165,18 @@ std::string ReportToText(const LoadgenReport& r) {
   for (const auto& [id, fraction] : r.subnet_mix) {
     absl::StrAppendFormat(&mix, "%s%d: %.1f%%", mix.empty() ? "" : ", ", id, 100 * fraction);
   }
+  std::string replicas;
+  int64_t answered = 0;
+  for (const BackendShare& b : r.backends) answered += b.answered;
+  for (const BackendShare& b : r.backends) {
+    absl::StrAppendFormat(
+        &replicas, "%s%s %.1f%% (%d, ok %d)", replicas.empty() ? "" : ", ", b.address,
+        answered > 0 ? 100.0 * static_cast<double>(b.answered) / static_cast<double>(answered)
+                     : 0.0,
+        b.answered, b.ok);
+  }
   return absl::StrFormat(
+      "%s, %s\n"
       "trace %s over %d connections (%s), %s API\n"
       "sent %d  ok %d  errors %d%s%s\n"
       "offered %.1f rps  achieved %.1f rps over %.3f s  max send lag %.3f ms\n"
@@ -154,7 +184,12 @@ std::string ReportToText(const LoadgenReport& r) {
       "accuracy measured %.2f%%  expected %.2f%%  server deadline met %.2f%%\n"
       "server queue p50 %.3f ms  compute p50 %.3f ms  outside the server p50 %.3f ms  p99 %.3f "
       "ms\n"
-      "sub-net mix: %s\n",
+      "sub-net mix: %s\n"
+      "replicas: %s\n",
+      r.info.server.empty() ? "server ?" : absl::StrCat("server ", r.info.server),
+      r.info.max_attempts > 1
+          ? absl::StrCat("up to ", r.info.max_attempts, " attempts a call (retries on UNAVAILABLE)")
+          : "one attempt a call (no retries)",
       r.info.trace, r.info.connections, r.info.mode, r.info.api, r.sent, r.ok, errors,
       error_list.empty() ? "" : absl::StrCat(" (", error_list, ")"),
       r.expired_in_client == 0
@@ -165,7 +200,7 @@ std::string ReportToText(const LoadgenReport& r) {
       r.offered_rps, r.throughput_rps, r.duration_s, r.info.max_send_lag_ms, 100 * r.slo_attainment,
       r.p50_ms, r.p90_ms, r.p99_ms, 100 * r.measured_accuracy, 100 * r.expected_accuracy,
       100 * r.server_deadline_met, r.server_queue_p50_ms, r.server_compute_p50_ms, r.outside_p50_ms,
-      r.outside_p99_ms, mix.empty() ? "none" : mix);
+      r.outside_p99_ms, mix.empty() ? "none" : mix, replicas.empty() ? "none" : replicas);
 }
 
 int LatencyHistogram::BucketOf(uint64_t us) {

@@ -20,13 +20,25 @@ namespace ternserve {
 
 // What a run knew besides its records.
 struct RunInfo {
-  std::string trace;  // the --trace spec
+  std::string server;    // the --server target
+  int max_attempts = 1;  // attempts of one call (1: no retries)
+  // The replicas that answered, by gRPC peer address; RequestRecord::backend - 1 indexes it.
+  std::vector<std::string> backends;
+  int64_t start_unix_ms = 0;  // wall-clock time of the run's start (sent_ms 0 of the records)
+  std::string trace;          // the --trace spec
   int connections = 0;
   std::string mode = "unary";     // "unary" (a call per request) or "stream" (one per connection)
   std::string api = "ternserve";  // "ternserve" or "oip" (LoadgenApiName)
   int64_t planned = 0;            // arrivals in the trace (sent may be fewer after SIGINT)
   double trace_duration_s = 0;    // the spec's duration, or a file trace's last arrival
   double max_send_lag_ms = 0;     // worst lateness of a send behind its trace arrival
+};
+
+// The requests of one replica: those whose answer (or failure) came from it.
+struct BackendShare {
+  std::string address;
+  int64_t answered = 0;
+  int64_t ok = 0;
 };
 
 // Outcome of a run. "ok" means the RPC returned status OK; latencies are client-observed (call
@@ -54,6 +66,8 @@ struct LoadgenReport {
   // Time outside the server: client latency minus the queue and compute time the server reported
   // (the loopback or network round trip, both gRPC stacks, and waits for a CPU), over ok.
   double outside_p50_ms = 0, outside_p99_ms = 0;
+  // Per replica, in RunInfo::backends order; requests that reached none are in no share.
+  std::vector<BackendShare> backends;
 };
 
 // Nearest-rank percentile (q in [0, 1]) of `values`, which it sorts. 0 when empty.
@@ -64,8 +78,10 @@ LoadgenReport Summarize(absl::Span<const RequestRecord> records, const RunInfo& 
 
 // Writes one CSV line per sent request, after a header: arrival_ms, sent_ms, done_ms (times since
 // the start of the run), slo_ms, code (gRPC code; -1: no answer), deadline_met (the server's
-// word, 0 or 1), expired_in_client (1: the client's own DEADLINE_EXCEEDED). Errors name the file.
-absl::Status WriteRecordsCsv(absl::Span<const RequestRecord> records, const std::string& path);
+// word, 0 or 1), expired_in_client (1: the client's own DEADLINE_EXCEEDED), backend (the replica
+// that answered, from `backends`; empty when none did). Errors name the file.
+absl::Status WriteRecordsCsv(absl::Span<const RequestRecord> records,
+                             absl::Span<const std::string> backends, const std::string& path);
 
 nlohmann::ordered_json ReportToJson(const LoadgenReport& report);
 std::string ReportToText(const LoadgenReport& report);

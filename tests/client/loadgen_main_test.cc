@@ -1,17 +1,24 @@
 // End-to-end tests of ternserve-loadgen (client/loadgen_main.cc) against ternserve-echo
-// (bench/echo_server.cc): a real open-loop run, usage errors, an unreachable server.
+// (bench/echo_server.cc): a real open-loop run, usage errors, an unreachable server, and three
+// replicas behind one --server list (round_robin; one replica down).
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <set>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -39,10 +46,11 @@ class LoadgenMainTest : public ::testing::Test {
     dir_ = tmpl;
   }
 
-  // Starts ternserve-echo on a free port; returns "127.0.0.1:PORT".
-  std::string StartEcho() {
-    const std::string port_file = dir_ + "/echo.port";
-    EXPECT_TRUE(echo_.Start({TERNSERVE_ECHO_BIN, "--port=0", "--port_file=" + port_file}).ok());
+  // Starts ternserve-echo (as `echo`, by default echo_) on a free port; returns "127.0.0.1:PORT".
+  std::string StartEcho(Subprocess* echo = nullptr) {
+    if (echo == nullptr) echo = &echo_;
+    const std::string port_file = absl::StrCat(dir_, "/echo.", reinterpret_cast<uintptr_t>(echo));
+    EXPECT_TRUE(echo->Start({TERNSERVE_ECHO_BIN, "--port=0", "--port_file=" + port_file}).ok());
     const absl::Time give_up = absl::Now() + absl::Seconds(5);
     std::string port;
     while ((port = ReadSmallFile(port_file)).empty() && absl::Now() < give_up) {
@@ -207,18 +215,102 @@ TEST_F(LoadgenMainTest, OipAgainstAServerWithoutItExits1) {
   EXPECT_THAT(out, HasSubstr("refused the start-up check: UNIMPLEMENTED: RepositoryIndex"));
 }
 
-TEST_F(LoadgenMainTest, UnreachableServerExits1) {
-  // A port nobody listens on: bind one, note it, close it.
+// "127.0.0.1:PORT" for a port nobody listens on: binds one, notes it, closes it.
+std::string UnusedAddress() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
+  EXPECT_GE(fd, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   socklen_t len = sizeof addr;
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   close(fd);
-  const std::string server = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+  return absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+}
+
+// The backend column of a --records CSV: requests per replica address ("" for none).
+std::map<std::string, int> RequestsPerBackend(const std::string& csv) {
+  std::map<std::string, int> counts;
+  std::istringstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_THAT(line, ::testing::EndsWith(",backend"));
+  while (std::getline(in, line)) ++counts[line.substr(line.rfind(',') + 1)];
+  return counts;
+}
+
+TEST_F(LoadgenMainTest, RoundRobinSpreadsRequestsOverThreeReplicas) {
+  Subprocess second, third;
+  const std::vector<std::string> replicas = {StartEcho(), StartEcho(&second), StartEcho(&third)};
+  const std::string records = dir_ + "/records.csv";
+  const auto [code, out] = RunLoadgen(
+      {"--server=" + absl::StrJoin(replicas, ","), "--trace=poisson:rate=1500,duration=1",
+       "--slo_ms=5000", "--json", "--records=" + records},
+      /*merge_stderr=*/false);
+  ASSERT_EQ(code, 0) << out;
+  const nlohmann::json json = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(json.is_object()) << "not one JSON object: " << out;
+  const int64_t sent = json["sent"];
+  EXPECT_EQ(json["ok"], sent);
+  EXPECT_EQ(json["max_attempts"], 3) << "replicas get retries by default";
+  ASSERT_EQ(json["backends"].size(), 3u) << json["backends"].dump();
+  std::set<std::string> addresses;
+  for (const nlohmann::json& backend : json["backends"]) {
+    addresses.insert(backend["address"].get<std::string>());
+    // round_robin takes the replicas in turn on each connection: shares within +-15 %.
+    EXPECT_NEAR(backend["answered"].get<double>(), sent / 3.0, 0.15 * sent / 3.0)
+        << json["backends"].dump();
+    EXPECT_EQ(backend["ok"], backend["answered"]);
+  }
+  for (const std::string& replica : replicas) {
+    EXPECT_EQ(addresses.count("ipv4:" + replica), 1u) << replica << " answered nothing";
+  }
+  const std::map<std::string, int> per_backend = RequestsPerBackend(ReadSmallFile(records));
+  EXPECT_EQ(per_backend.size(), 3u);
+  for (const nlohmann::json& backend : json["backends"]) {
+    EXPECT_EQ(per_backend.at(backend["address"].get<std::string>()), backend["answered"]);
+  }
+}
+
+TEST_F(LoadgenMainTest, AReplicaThatIsDownIsLeftOut) {
+  // One of three listed replicas is not there: its requests go to the others, none fails.
+  Subprocess second;
+  const std::string down = UnusedAddress();
+  const std::vector<std::string> replicas = {StartEcho(), down, StartEcho(&second)};
+  const auto [code, out] = RunLoadgen(
+      {"--server=" + absl::StrJoin(replicas, ","), "--trace=poisson:rate=1000,duration=1",
+       "--slo_ms=5000", "--json", "--max_attempts=1"},
+      /*merge_stderr=*/false);
+  ASSERT_EQ(code, 0) << out;
+  const nlohmann::json json = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(json.is_object()) << "not one JSON object: " << out;
+  EXPECT_EQ(json["ok"], json["sent"]);
+  EXPECT_TRUE(json["errors_by_code"].empty()) << json["errors_by_code"].dump();
+  EXPECT_EQ(json["max_attempts"], 1);
+  ASSERT_EQ(json["backends"].size(), 2u) << json["backends"].dump();
+  for (const nlohmann::json& backend : json["backends"]) {
+    EXPECT_NE(backend["address"], "ipv4:" + down);
+  }
+}
+
+TEST_F(LoadgenMainTest, BadReplicaListsAreUsageErrors) {
+  for (const auto& [server, message] : std::vector<std::pair<std::string, std::string>>{
+           {"127.0.0.1:8001,", "--server: server target '127.0.0.1:8001,': an empty entry"},
+           {"a:1,b:2", "is not an IP address and port"},
+           {"127.0.0.1:8001,127.0.0.1", "has no port"}}) {
+    const auto [code, out] =
+        RunLoadgen({"--server=" + server, "--trace=poisson:rate=10,duration=1"});
+    EXPECT_EQ(code, 2) << server << ": " << out;
+    EXPECT_THAT(out, HasSubstr(message));
+  }
+  const auto [code, out] = RunLoadgen({"--trace=poisson:rate=10,duration=1", "--max_attempts=6"});
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_THAT(out, HasSubstr("--max_attempts must be in [0, 5]"));
+}
+
+TEST_F(LoadgenMainTest, UnreachableServerExits1) {
+  const std::string server = UnusedAddress();
   const auto [code, out] = RunLoadgen(
       {"--server=" + server, "--trace=poisson:rate=10,duration=1", "--connect_timeout_ms=1000"});
   EXPECT_EQ(code, 1) << out;

@@ -28,7 +28,11 @@ inline constexpr const char* kLoadgenReportFields[] = {"sent",
                                                        "trace",
                                                        "connections",
                                                        "mode",
-                                                       "api"};
+                                                       "api",
+                                                       "server",
+                                                       "max_attempts",
+                                                       "start_unix_ms",
+                                                       "backends"};
 
 }  // namespace ternserve
 

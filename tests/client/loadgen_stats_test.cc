@@ -36,7 +36,7 @@ RequestRecord Ok(int64_t sent_ms, int64_t latency_us, float slo_ms, int subnet, 
   r.done_ns = r.sent_ns + latency_us * 1000;
   r.slo_ms = slo_ms;
   r.code = 0;
-  r.subnet_id = subnet;
+  r.subnet_id = static_cast<int16_t>(subnet);
   r.correct = correct;
   r.expected_accuracy = subnet == 1 ? 0.8f : 0.9f;
   r.queue_us = 100 * subnet;
@@ -106,6 +106,40 @@ TEST(SummarizeTest, CountsTheClientsOwnDeadlineExceededApart) {
   EXPECT_THAT(ReportToText(report), HasSubstr("2 DEADLINE_EXCEEDED from the client"));
 }
 
+TEST(SummarizeTest, CountsEachReplicasAnswers) {
+  std::vector<RequestRecord> records;
+  for (int i = 0; i < 5; ++i) {
+    RequestRecord r = Ok(i, 1500, 5, 1, true);
+    r.backend = static_cast<uint8_t>(1 + i % 2);  // 1, 2, 1, 2, 1
+    records.push_back(r);
+  }
+  records[3].code = 14;   // a failure on replica 2 is its answer too
+  RequestRecord nowhere;  // reached no replica
+  nowhere.code = 14;
+  records.push_back(nowhere);
+  RunInfo info;
+  info.server = "127.0.0.1:9001,127.0.0.1:9002";
+  info.max_attempts = 3;
+  info.backends = {"ipv4:127.0.0.1:9001", "ipv4:127.0.0.1:9002"};
+  info.start_unix_ms = 1'700'000'000'000;
+  const LoadgenReport report = Summarize(records, info);
+  ASSERT_EQ(report.backends.size(), 2u);
+  EXPECT_EQ(report.backends[0].address, "ipv4:127.0.0.1:9001");
+  EXPECT_EQ(report.backends[0].answered, 3);
+  EXPECT_EQ(report.backends[0].ok, 3);
+  EXPECT_EQ(report.backends[1].answered, 2);
+  EXPECT_EQ(report.backends[1].ok, 1);
+  const nlohmann::ordered_json json = ReportToJson(report);
+  EXPECT_EQ(json["backends"][1]["address"], "ipv4:127.0.0.1:9002");
+  EXPECT_EQ(json["backends"][1]["answered"], 2);
+  EXPECT_EQ(json["max_attempts"], 3);
+  EXPECT_EQ(json["start_unix_ms"], 1'700'000'000'000);
+  const std::string text = ReportToText(report);
+  EXPECT_THAT(text, HasSubstr("server 127.0.0.1:9001,127.0.0.1:9002, up to 3 attempts a call"));
+  EXPECT_THAT(text, HasSubstr("ipv4:127.0.0.1:9001 60.0% (3, ok 3)"));
+  EXPECT_THAT(text, HasSubstr("ipv4:127.0.0.1:9002 40.0% (2, ok 1)"));
+}
+
 TEST(SummarizeTest, EmptyRunIsAllZero) {
   const LoadgenReport report = Summarize({}, RunInfo());
   EXPECT_EQ(report.sent, 0);
@@ -119,6 +153,7 @@ TEST(WriteRecordsCsvTest, OneLinePerSentRequestWithItsCode) {
   RequestRecord ok = Ok(/*sent_ms=*/2, /*latency_us=*/1500, /*slo_ms=*/25, 0, true);
   ok.arrival_ns = 2'000'000;
   ok.deadline_met = true;
+  ok.backend = 2;
   RequestRecord lost;  // sent, never answered
   lost.arrival_ns = 3'000'000;
   lost.sent_ns = 3'000'000;
@@ -130,18 +165,21 @@ TEST(WriteRecordsCsvTest, OneLinePerSentRequestWithItsCode) {
   expired.done_ns = 30'000'000;
   expired.code = 4;
   expired.expired_in_client = true;
+  expired.backend = 1;
   const std::vector<RequestRecord> records = {ok, lost, unsent, expired};
+  const std::vector<std::string> backends = {"ipv4:127.0.0.1:9001", "ipv4:127.0.0.1:9002"};
   const std::string path = ::testing::TempDir() + "/records_" +
                            ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".csv";
-  ASSERT_TRUE(WriteRecordsCsv(records, path).ok());
+  ASSERT_TRUE(WriteRecordsCsv(records, backends, path).ok());
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text,
-            "arrival_ms,sent_ms,done_ms,slo_ms,code,deadline_met,expired_in_client\n"
-            "2.000,2.000,3.500,25,0,1,0\n"
-            "3.000,3.000,0.000,25,-1,0,0\n"
-            "5.000,5.000,30.000,25,4,0,1\n");
-  const absl::Status unwritable = WriteRecordsCsv(records, "/nonexistent-dir/records.csv");
+            "arrival_ms,sent_ms,done_ms,slo_ms,code,deadline_met,expired_in_client,backend\n"
+            "2.000,2.000,3.500,25,0,1,0,ipv4:127.0.0.1:9002\n"
+            "3.000,3.000,0.000,25,-1,0,0,\n"
+            "5.000,5.000,30.000,25,4,0,1,ipv4:127.0.0.1:9001\n");
+  const absl::Status unwritable =
+      WriteRecordsCsv(records, backends, "/nonexistent-dir/records.csv");
   EXPECT_EQ(unwritable.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(unwritable.message()),
               ::testing::HasSubstr("/nonexistent-dir/records.csv"));
