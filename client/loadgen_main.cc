@@ -46,8 +46,9 @@ ABSL_FLAG(std::string, model_name, "",
           "(asked with RepositoryIndex at start).");
 ABSL_FLAG(std::string, trace, "",
           "Arrival trace (required): poisson:rate=R,duration=S | gamma:rate=R,cv2=C,duration=S | "
-          "ramp:from=R1,to=R2,duration=S | file:PATH (arrival µs per line, optional SLO ms, "
-          "which wins over --slo_ms/--slo_mix).");
+          "ramp:from=R1,to=R2,duration=S | mmpp:calm=R1,burst=R2,calm_s=A,burst_s=B,duration=S "
+          "(Poisson at R1 or R2, calm and burst spells of mean A and B s) | file:PATH (arrival µs "
+          "per line, optional SLO ms, which wins over --slo_ms/--slo_mix).");
 ABSL_FLAG(std::optional<double>, slo_ms, std::nullopt,
           "Latency SLO of every request, in ms (sent as latency_slo_ms, or with --api=oip as the "
           "'timeout' parameter in µs). Unset: 50, or --slo_mix.");

@@ -23,8 +23,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // ramp from ~0 can take that many draws each, so a bound on the first N arrivals is no bound.
   absl::StatusOr<ternserve::TraceSpec> spec = ternserve::ParseTraceSpec(text);
   if (spec.ok() && spec->kind != ternserve::TraceSpec::Kind::kFile) {
-    const double peak = std::max({spec->rate, spec->from, spec->to});
+    const double peak = std::max({spec->rate, spec->from, spec->to, spec->calm, spec->burst});
     if (peak * spec->duration_s > 1e5) return 0;
+    // mmpp also steps once per state switch: about duration / the shorter mean visit of them.
+    if (spec->kind == ternserve::TraceSpec::Kind::kMmpp &&
+        spec->duration_s / std::min(spec->calm_s, spec->burst_s) > 1e5) {
+      return 0;
+    }
     auto source = ternserve::OpenTrace(*spec, /*seed=*/1);
     if (!source.ok()) std::abort();
     const absl::Duration duration = absl::Seconds(spec->duration_s);

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "util/text_file.h"
 
 namespace ternserve {
 namespace {
@@ -256,12 +257,9 @@ absl::StatusOr<LatencyProfile> ParseLatencyProfile(absl::string_view json_text,
 }
 
 absl::StatusOr<LatencyProfile> LoadLatencyProfile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open latency profile"));
-  std::stringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
-  return ParseLatencyProfile(text.str(), path);
+  absl::StatusOr<std::string> text = ReadTextFile(path, "latency profile");
+  if (!text.ok()) return text.status();
+  return ParseLatencyProfile(*text, path);
 }
 
 std::string LatencyProfileToJson(const LatencyProfile& profile) {
@@ -293,17 +291,7 @@ std::string LatencyProfileToJson(const LatencyProfile& profile) {
 
 absl::Status SaveLatencyProfile(const LatencyProfile& profile, const std::string& path) {
   if (absl::Status valid = ValidateLatencyProfile(profile, path); !valid.ok()) return valid;
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
-    out << LatencyProfileToJson(profile);
-    out.close();
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ", path));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, LatencyProfileToJson(profile));
 }
 
 }  // namespace ternserve

@@ -26,7 +26,9 @@
 ABSL_FLAG(std::string, profile, "", "Latency profile JSON (as written by ternserve-profile).");
 ABSL_FLAG(std::string, trace, "",
           "Arrival trace: poisson:rate=R,duration=S | gamma:rate=R,cv2=C,duration=S | "
-          "ramp:from=R1,to=R2,duration=S | file:PATH (arrival µs per line, optional SLO ms).");
+          "ramp:from=R1,to=R2,duration=S | mmpp:calm=R1,burst=R2,calm_s=A,burst_s=B,duration=S "
+          "(Poisson at R1 or R2, calm and burst spells of mean A and B s) | file:PATH (arrival µs "
+          "per line, optional SLO ms).");
 ABSL_FLAG(std::string, policy, "slackfit",
           "Scheduling policy: slackfit, fixed[:<subnet>], infaas, clipper[:<subnet>].");
 ABSL_FLAG(int, workers, 1, "Simulated workers, each running one batch at a time.");

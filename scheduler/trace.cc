@@ -15,13 +15,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "scheduler/spec_params.h"
+#include "util/text_file.h"
 
 namespace ternserve {
 namespace {
 
 constexpr absl::string_view kSpecHelp =
     "poisson:rate=R,duration=S | gamma:rate=R,cv2=C,duration=S | ramp:from=R1,to=R2,duration=S "
-    "| file:PATH";
+    "| mmpp:calm=R1,burst=R2,calm_s=A,burst_s=B,duration=S | file:PATH";
 
 // A field of a trace file as an error message quotes it: C-escaped (a binary file must not write
 // control bytes to the terminal) and cut to a readable length.
@@ -83,12 +85,9 @@ class ListSource final : public ArrivalSource {
 };
 
 absl::StatusOr<std::unique_ptr<ArrivalSource>> OpenFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open trace file"));
-  std::stringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
-  absl::StatusOr<std::vector<Arrival>> arrivals = ParseTraceFile(text.str(), path);
+  absl::StatusOr<std::string> text = ReadTextFile(path, "trace file");
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::vector<Arrival>> arrivals = ParseTraceFile(*text, path);
   if (!arrivals.ok()) return arrivals.status();
   return ListTrace(*std::move(arrivals));
 }
@@ -117,28 +116,15 @@ absl::StatusOr<TraceSpec> ParseTraceSpec(absl::string_view spec) {
   } else if (kind == "ramp") {
     trace.kind = TraceSpec::Kind::kRamp;
     keys = {"from", "to", "duration"};
+  } else if (kind == "mmpp") {
+    trace.kind = TraceSpec::Kind::kMmpp;
+    keys = {"calm", "burst", "calm_s", "burst_s", "duration"};
   } else {
     return SpecError(spec, absl::StrCat("unknown kind '", kind, "'"));
   }
-  std::map<std::string, double> values;
-  for (absl::string_view pair : absl::StrSplit(rest, ',', absl::SkipEmpty())) {
-    std::pair<absl::string_view, absl::string_view> kv =
-        absl::StrSplit(pair, absl::MaxSplits('=', 1));
-    const std::string key(kv.first);
-    if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
-      return SpecError(spec, absl::StrCat("unknown parameter '", key, "' for ", kind));
-    }
-    double value = 0;
-    if (!absl::SimpleAtod(kv.second, &value) || !std::isfinite(value)) {
-      return SpecError(spec, absl::StrCat(key, "='", kv.second, "' is not a number"));
-    }
-    if (!values.emplace(key, value).second) {
-      return SpecError(spec, absl::StrCat(key, " given twice"));
-    }
-  }
-  for (const std::string& key : keys) {
-    if (values.count(key) == 0) return SpecError(spec, absl::StrCat("missing ", key, "="));
-  }
+  absl::StatusOr<std::map<std::string, double>> parsed = ParseSpecParameters(kind, rest, keys);
+  if (!parsed.ok()) return SpecError(spec, parsed.status().message());
+  std::map<std::string, double>& values = *parsed;
   trace.duration_s = values["duration"];
   if (!(trace.duration_s > 0)) return SpecError(spec, "duration must be > 0");
   // Arrival times are int64 nanoseconds (about 292 years).
@@ -165,52 +151,80 @@ absl::StatusOr<TraceSpec> ParseTraceSpec(absl::string_view spec) {
         return SpecError(spec, "from and to must be >= 0 and not both 0");
       }
       break;
+    case TraceSpec::Kind::kMmpp:
+      trace.calm = values["calm"];
+      trace.burst = values["burst"];
+      trace.calm_s = values["calm_s"];
+      trace.burst_s = values["burst_s"];
+      if (trace.calm < 0 || trace.burst < 0 || !(trace.calm + trace.burst > 0)) {
+        return SpecError(spec, "calm and burst must be >= 0 and not both 0");
+      }
+      if (!(trace.calm_s > 0 && trace.burst_s > 0)) {
+        return SpecError(spec, "calm_s and burst_s must be > 0");
+      }
+      if (trace.calm_s > kMaxDurationS || trace.burst_s > kMaxDurationS) {
+        return SpecError(spec, "calm_s and burst_s must be at most 1e9 s");
+      }
+      break;
     case TraceSpec::Kind::kFile:
       break;
   }
   return trace;
 }
 
+double TraceMeanRate(const TraceSpec& spec) {
+  switch (spec.kind) {
+    case TraceSpec::Kind::kPoisson:
+    case TraceSpec::Kind::kGamma:
+      return spec.rate;
+    case TraceSpec::Kind::kRamp:
+      return (spec.from + spec.to) / 2;
+    case TraceSpec::Kind::kMmpp:
+      // The chain spends calm_s / (calm_s + burst_s) of its time calm.
+      return (spec.calm * spec.calm_s + spec.burst * spec.burst_s) / (spec.calm_s + spec.burst_s);
+    case TraceSpec::Kind::kFile:
+      return 0;
+  }
+  return 0;
+}
+
 absl::StatusOr<std::vector<Arrival>> ParseTraceFile(absl::string_view text,
                                                     absl::string_view source) {
   std::vector<Arrival> arrivals;
   double last_us = 0;
-  int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_number;
-    if (size_t hash = line.find('#'); hash != absl::string_view::npos) line = line.substr(0, hash);
-    std::vector<absl::string_view> fields =
-        absl::StrSplit(line, absl::ByAnyChar(" \t,"), absl::SkipWhitespace());
-    if (fields.empty()) continue;
-    const std::string where = absl::StrCat(source, ":", line_number, ": ");
-    double time_us = 0;
-    if (fields.size() > 2) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, "expected '<arrival_us> [<slo_ms>]', got ", fields.size(), " fields"));
-    }
-    // At most the longest spec duration: later times would not fit the arrivals' int64 ns.
-    if (!absl::SimpleAtod(fields[0], &time_us) ||
-        !(time_us >= 0 && time_us <= kMaxDurationS * 1e6)) {
-      return absl::InvalidArgumentError(absl::StrCat(where, "arrival time ", Quoted(fields[0]),
-                                                     " is not a number of µs in [0, 1e15]"));
-    }
-    if (time_us < last_us) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, "arrival time ", time_us, " is earlier than the previous line's ", last_us));
-    }
-    last_us = time_us;
-    Arrival arrival;
-    arrival.time = absl::Microseconds(time_us);
-    if (fields.size() == 2) {
-      double slo_ms = 0;
-      if (!absl::SimpleAtod(fields[1], &slo_ms) || !std::isfinite(slo_ms) || !(slo_ms > 0)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, "SLO ", Quoted(fields[1]), " is not a number of ms > 0"));
-      }
-      arrival.slo = absl::Microseconds(slo_ms * 1000);
-    }
-    arrivals.push_back(arrival);
-  }
+  absl::Status status = ForEachRecord(
+      text, source,
+      [&](const std::vector<absl::string_view>& fields, const std::string& where) -> absl::Status {
+        double time_us = 0;
+        if (fields.size() > 2) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              where, "expected '<arrival_us> [<slo_ms>]', got ", fields.size(), " fields"));
+        }
+        // At most the longest spec duration: later times would not fit the arrivals' int64 ns.
+        if (!absl::SimpleAtod(fields[0], &time_us) ||
+            !(time_us >= 0 && time_us <= kMaxDurationS * 1e6)) {
+          return absl::InvalidArgumentError(absl::StrCat(where, "arrival time ", Quoted(fields[0]),
+                                                         " is not a number of µs in [0, 1e15]"));
+        }
+        if (time_us < last_us) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              where, "arrival time ", time_us, " is earlier than the previous line's ", last_us));
+        }
+        last_us = time_us;
+        Arrival arrival;
+        arrival.time = absl::Microseconds(time_us);
+        if (fields.size() == 2) {
+          double slo_ms = 0;
+          if (!absl::SimpleAtod(fields[1], &slo_ms) || !std::isfinite(slo_ms) || !(slo_ms > 0)) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(where, "SLO ", Quoted(fields[1]), " is not a number of ms > 0"));
+          }
+          arrival.slo = absl::Microseconds(slo_ms * 1000);
+        }
+        arrivals.push_back(arrival);
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
   return arrivals;
 }
 
@@ -242,6 +256,26 @@ absl::StatusOr<std::unique_ptr<ArrivalSource>> OpenTrace(const TraceSpec& spec, 
         const double dt = gap(rng);
         *accept = keep(rng) * peak < from + slope * (t_s + dt);
         return dt;
+      });
+    }
+    case TraceSpec::Kind::kMmpp: {
+      // Exact switching: a gap that would cross the end of the state's visit stops there (an
+      // arrival not taken) and the next gap is drawn afresh at the new state's rate, which the
+      // exponential's memorylessness makes exact.
+      std::exponential_distribution<double> unit(1.0);
+      const double calm_end_s = unit(rng) * spec.calm_s;
+      return MakeSource(spec.duration_s, [rng, unit, spec, in_burst = false, end_s = calm_end_s](
+                                             double t_s, bool* accept) mutable {
+        const double rate = in_burst ? spec.burst : spec.calm;
+        // A state at rate 0 has no arrivals: straight to its end.
+        const double dt = rate > 0 ? unit(rng) / rate : HUGE_VAL;
+        if (t_s + dt < end_s) return dt;
+        *accept = false;
+        // Never negative: t_s + (end_s - t_s) may round an ulp past end_s.
+        const double to_end_s = std::max(0.0, end_s - t_s);
+        in_burst = !in_burst;
+        end_s += unit(rng) * (in_burst ? spec.burst_s : spec.calm_s);
+        return to_end_s;
       });
     }
     case TraceSpec::Kind::kFile:

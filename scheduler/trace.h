@@ -7,6 +7,11 @@
 //                                    coefficient of variation C (C = 1 is Poisson, C > 1 bursty;
 //                                    C <= 1000)
 //   ramp:from=R1,to=R2,duration=S    Poisson with the rate moving linearly from R1 to R2
+//   mmpp:calm=R1,burst=R2,calm_s=A,burst_s=B,duration=S
+//                                    two-state Markov-modulated Poisson: Poisson at R1 in the calm
+//                                    state, at R2 in the burst state; each visit to a state lasts
+//                                    an exponential time of mean A s (calm) or B s (burst); starts
+//                                    calm (R1, R2 >= 0, not both 0; A, B > 0)
 //   file:PATH                        one arrival per line: time in µs since the start (at most
 //                                    1e15, the longest duration), then
 //                                    optionally the request's SLO in ms; '#' starts a comment
@@ -34,18 +39,28 @@ struct Arrival {
 };
 
 struct TraceSpec {
-  enum class Kind { kPoisson, kGamma, kRamp, kFile };
+  enum class Kind { kPoisson, kGamma, kRamp, kMmpp, kFile };
   Kind kind = Kind::kPoisson;
-  double rate = 0;  // poisson, gamma
-  double cv2 = 1;   // gamma
-  double from = 0;  // ramp
-  double to = 0;    // ramp
+  double rate = 0;     // poisson, gamma
+  double cv2 = 1;      // gamma
+  double from = 0;     // ramp
+  double to = 0;       // ramp
+  double calm = 0;     // mmpp: rate in the calm state
+  double burst = 0;    // mmpp: rate in the burst state
+  double calm_s = 0;   // mmpp: mean length of a calm visit
+  double burst_s = 0;  // mmpp: mean length of a burst visit
   double duration_s = 0;
   std::string path;  // file
 };
 
 // Parses a spec; INVALID_ARGUMENT quotes the spec and says what is wrong.
 absl::StatusOr<TraceSpec> ParseTraceSpec(absl::string_view spec);
+
+// The long-run mean arrival rate of a synthetic trace, in requests/s: poisson and gamma `rate`,
+// ramp (from + to) / 2, mmpp the time-weighted (calm * calm_s + burst * burst_s) /
+// (calm_s + burst_s) (over a duration not much longer than calm_s + burst_s the realised rate
+// varies widely around it). 0 for a file trace, whose rate is only known once read.
+double TraceMeanRate(const TraceSpec& spec);
 
 class ArrivalSource {
  public:

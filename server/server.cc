@@ -24,6 +24,7 @@
 #include "models/arch.h"
 #include "scheduler/policy.h"
 #include "server/profiler.h"
+#include "util/text_file.h"
 #include "util/version.h"
 
 namespace ternserve {
@@ -37,18 +38,9 @@ std::string HostPort(const std::string& host, int port) {
 
 // The gRPC port, then the metrics port if metrics are served (-1: off, no second line).
 absl::Status WritePortFile(const std::string& path, int port, int metrics_port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << port << "\n";
-    if (metrics_port >= 0) out << metrics_port << "\n";
-    out.close();
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write port file ", tmp));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ", path));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(
+      path, absl::StrCat(port, "\n",
+                         metrics_port >= 0 ? absl::StrCat(metrics_port, "\n") : std::string()));
 }
 
 // The whole of a PEM file a TLS flag names, or FAILED_PRECONDITION naming the flag.

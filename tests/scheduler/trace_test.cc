@@ -2,7 +2,9 @@
 // determinism), and trace files.
 #include "scheduler/trace.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -25,6 +27,27 @@ std::vector<double> ArrivalSeconds(const std::string& spec_text, uint64_t seed) 
   Arrival a;
   while ((*source)->Next(&a)) times.push_back(absl::ToDoubleSeconds(a.time));
   return times;
+}
+
+// Arrivals per window of `window_s` over the whole trace, without keeping the arrivals (a long
+// trace has millions).
+std::vector<int64_t> WindowCounts(const std::string& spec_text, uint64_t seed, double window_s) {
+  absl::StatusOr<TraceSpec> spec = ParseTraceSpec(spec_text);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  absl::StatusOr<std::unique_ptr<ArrivalSource>> source = OpenTrace(*spec, seed);
+  EXPECT_TRUE(source.ok()) << source.status();
+  std::vector<int64_t> counts(static_cast<size_t>(std::ceil(spec->duration_s / window_s)), 0);
+  Arrival a;
+  while ((*source)->Next(&a)) {
+    ++counts[static_cast<size_t>(absl::ToDoubleSeconds(a.time) / window_s)];
+  }
+  return counts;
+}
+
+double FractionAbove(const std::vector<int64_t>& counts, double threshold) {
+  const auto above = std::count_if(counts.begin(), counts.end(),
+                                   [threshold](int64_t count) { return count > threshold; });
+  return static_cast<double>(above) / static_cast<double>(counts.size());
 }
 
 // Squared coefficient of variation of the inter-arrival gaps.
@@ -50,6 +73,16 @@ TEST(TraceSpecTest, ParsesEveryKind) {
   spec = ParseTraceSpec("ramp:from=10,to=0,duration=1");
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->from, 10);
+  spec = ParseTraceSpec("mmpp:calm=100,burst=1000,calm_s=1,burst_s=0.2,duration=60");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->kind, TraceSpec::Kind::kMmpp);
+  EXPECT_EQ(spec->calm, 100);
+  EXPECT_EQ(spec->burst, 1000);
+  EXPECT_EQ(spec->calm_s, 1);
+  EXPECT_EQ(spec->burst_s, 0.2);
+  EXPECT_EQ(spec->duration_s, 60);
+  // A silent calm state is allowed.
+  EXPECT_TRUE(ParseTraceSpec("mmpp:calm=0,burst=10,calm_s=1,burst_s=1,duration=1").ok());
   spec = ParseTraceSpec("file:/tmp/some trace.txt");
   ASSERT_TRUE(spec.ok());
   EXPECT_EQ(spec->path, "/tmp/some trace.txt");
@@ -88,7 +121,18 @@ INSTANTIATE_TEST_SUITE_P(
                       BadSpec{"poisson:rate=1e-12,duration=1e300",
                               "duration must be at most 1e9 s"},
                       BadSpec{"poisson:rate=inf,duration=1", "is not a number"},
-                      BadSpec{"file:", "missing file path"}));
+                      BadSpec{"file:", "missing file path"},
+                      BadSpec{"mmpp:calm=1,burst=10,calm_s=1,duration=1", "missing burst_s="},
+                      BadSpec{"mmpp:calm=-1,burst=10,calm_s=1,burst_s=1,duration=1",
+                              "calm and burst must be >= 0 and not both 0"},
+                      BadSpec{"mmpp:calm=0,burst=0,calm_s=1,burst_s=1,duration=1",
+                              "calm and burst must be >= 0 and not both 0"},
+                      BadSpec{"mmpp:calm=1,burst=10,calm_s=0,burst_s=1,duration=1",
+                              "calm_s and burst_s must be > 0"},
+                      BadSpec{"mmpp:calm=1,burst=10,calm_s=1,burst_s=2e9,duration=1",
+                              "calm_s and burst_s must be at most 1e9 s"},
+                      BadSpec{"mmpp:calm=1,burst=10,calm_s=1,burst_s=1,rate=5,duration=1",
+                              "unknown parameter 'rate' for mmpp"}));
 
 TEST(TraceTest, PoissonHasItsRateAndIsDeterministicForASeed) {
   const std::vector<double> a = ArrivalSeconds("poisson:rate=1000,duration=20", 7);
@@ -112,6 +156,70 @@ TEST(TraceTest, RampMovesTheRate) {
   EXPECT_NEAR(static_cast<double>(a.size()), 10000, 400);
   const auto first_half = std::count_if(a.begin(), a.end(), [](double t) { return t < 5; });
   EXPECT_NEAR(static_cast<double>(first_half), 2500, 200);
+}
+
+TEST(TraceTest, MmppIsDeterministicForASeed) {
+  const std::string spec = "mmpp:calm=100,burst=1000,calm_s=1,burst_s=0.2,duration=20";
+  const std::vector<double> a = ArrivalSeconds(spec, 7);
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a, ArrivalSeconds(spec, 7));
+  EXPECT_NE(a, ArrivalSeconds(spec, 8));
+  for (size_t i = 1; i < a.size(); ++i) ASSERT_LE(a[i - 1], a[i]);
+  EXPECT_LT(a.back(), 20.0);
+}
+
+TEST(TraceTest, MmppHasItsMeanRate) {
+  // Mean rate (100 * 1 + 1000 * 0.2) / 1.2 = 250/s. The count's variance is dominated by the
+  // switching, 2 (R2 - R1)^2 q1 q2 / (q1 + q2)^3 = 37500 per s (q = 1 / mean visit), so over
+  // 20000 s its standard deviation is 0.55%: 3% is 5.5 sigma (over 2000 s it would be 1.7).
+  const std::string spec_text = "mmpp:calm=100,burst=1000,calm_s=1,burst_s=0.2,duration=20000";
+  const double mean_rate = TraceMeanRate(*ParseTraceSpec(spec_text));
+  ASSERT_DOUBLE_EQ(mean_rate, 250);
+  const std::vector<int64_t> counts = WindowCounts(spec_text, 11, 1.0);
+  int64_t total = 0;
+  for (int64_t count : counts) total += count;
+  EXPECT_NEAR(static_cast<double>(total) / 20000, mean_rate, 0.03 * mean_rate);
+}
+
+TEST(TraceTest, MmppHasBurstsThatPoissonAtItsMeanRateHasNot) {
+  // 100 ms windows with more than 3x the calm state's 10 expected arrivals. Bursts fill about a
+  // sixth of the time with ~100 per window; Poisson at the mean rate (25 per window) passes 30 in
+  // about 14% of the windows, MMPP in about 20%. Over 20000 windows the difference of two Poisson
+  // fractions varies by ~0.35% and the MMPP one (about 1700 bursts) by ~0.6%: a 3% margin is ~8
+  // sigma for a trace without bursts and ~5 sigma below what MMPP gives (40 seeds: 5.2% to 8%).
+  const std::vector<int64_t> mmpp =
+      WindowCounts("mmpp:calm=100,burst=1000,calm_s=1,burst_s=0.2,duration=2000", 3, 0.1);
+  const std::vector<int64_t> poisson = WindowCounts("poisson:rate=250,duration=2000", 3, 0.1);
+  const double mmpp_fraction = FractionAbove(mmpp, 30);
+  const double poisson_fraction = FractionAbove(poisson, 30);
+  EXPECT_GT(mmpp_fraction, poisson_fraction + 0.03)
+      << "mmpp " << mmpp_fraction << ", poisson " << poisson_fraction;
+}
+
+TEST(TraceTest, MmppWithASilentCalmStateHasQuietSpells) {
+  // calm=0: no arrivals at all while calm (half the time, in visits of mean 1 s), so many 100 ms
+  // windows are empty; Poisson at the mean rate of 500/s leaves none empty (e^-50 each).
+  const std::vector<int64_t> counts =
+      WindowCounts("mmpp:calm=0,burst=1000,calm_s=1,burst_s=1,duration=2000", 5, 0.1);
+  const double empty = 1 - FractionAbove(counts, 0);
+  // The windows a calm visit (length L) covers whole: E[(L - 0.1 s)+] / (calm_s + burst_s) =
+  // 0.5 e^-0.1 = 0.45 of them; over 1000 cycles that varies by ~0.011 (40 seeds: 0.43 to 0.48).
+  EXPECT_NEAR(empty, 0.5 * std::exp(-0.1), 0.05);
+}
+
+TEST(TraceTest, MeanRateOfEveryKind) {
+  const std::vector<std::pair<std::string, double>> cases = {
+      {"poisson:rate=200,duration=1", 200},
+      {"gamma:rate=300,cv2=4,duration=1", 300},
+      {"ramp:from=100,to=0,duration=1", 50},
+      {"mmpp:calm=100,burst=1000,calm_s=1,burst_s=0.2,duration=1", 250},
+      {"mmpp:calm=0,burst=10,calm_s=3,burst_s=1,duration=1", 2.5},
+      {"file:/nonexistent/trace.txt", 0}};
+  for (const auto& [spec_text, mean_rate] : cases) {
+    absl::StatusOr<TraceSpec> spec = ParseTraceSpec(spec_text);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    EXPECT_DOUBLE_EQ(TraceMeanRate(*spec), mean_rate) << spec_text;
+  }
 }
 
 TEST(TraceTest, FileWithOptionalSloColumnAndComments) {
