@@ -165,7 +165,7 @@ test-asan: deps
 # (-Wthread-safety -Werror over CLANG_TARGETS; bench/ is configured for ternserve-echo), so
 # .ci/run gets that check without a second clang build of the tree (3.7 min here).
 FUZZ_TARGETS := bundle_fuzz classify_request_fuzz model_infer_request_fuzz image_decoder_fuzz \
-  latency_profile_fuzz trace_fuzz
+  latency_profile_fuzz trace_fuzz schedule_log_fuzz
 build-fuzz: deps-fuzz
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-16 \
 	  -DTERNSERVE_FUZZ=ON -DTERNSERVE_THREAD_SAFETY=ON -DTERNSERVE_BUILD_TESTS=OFF

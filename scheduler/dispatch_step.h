@@ -41,7 +41,7 @@ Decision TakeNextBatch(absl::Time now, bool flush, const Policy& policy, LateMod
                        std::vector<typename EdfQueue<Payload>::Entry>* dropped) {
   batch->clear();
   dropped->clear();
-  const HopelessRule rule = policy.hopeless_rule();
+  const HopelessRule rule = policy.ScaledHopelessRule();
   while (!queue->empty() && rule.IsHopeless(queue->top().deadline, now)) {
     if (late == LateMode::kDrop) {
       dropped->push_back(queue->Pop());
@@ -56,7 +56,7 @@ Decision TakeNextBatch(absl::Time now, bool flush, const Policy& policy, LateMod
     return late_batch;
   }
   if (queue->empty()) return Decision::WaitUntil(absl::InfiniteFuture());
-  Decision decision = policy.Choose(now, queue->View(flush));
+  Decision decision = policy.Choose(now, queue->View(now, flush));
   decision.batch = std::min(decision.batch, queue->size());
   for (int i = 0; i < decision.batch; ++i) batch->push_back(queue->Pop());
   return decision;

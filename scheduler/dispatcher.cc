@@ -46,6 +46,7 @@ Dispatcher::Dispatcher(const DispatcherOptions& options, std::shared_ptr<BatchPr
       idle_spin_(std::max(absl::ZeroDuration(), options.idle_spin)),
       clock_(clock),
       observer_(ObserverOrNoop(options.observer)),
+      recorder_(options.recorder),
       policy_(PolicyOrDefault(options)),
       processor_(std::move(processor)),
       queue_(options.max_queue) {
@@ -79,6 +80,7 @@ absl::Status Dispatcher::Enqueue(std::unique_ptr<Task>* task) {
   const absl::Time arrival = (*task)->arrival();
   const absl::Time deadline = (*task)->deadline();
   queue_.Push(arrival, deadline, std::move(*task));
+  if (recorder_ != nullptr) recorder_->OnEnqueued(arrival, clock_->Now(), deadline);
   ++arrivals_;
   queued_.store(queue_.size(), std::memory_order_release);
   observer_->OnQueueDepth(queue_.size());
@@ -92,6 +94,7 @@ void Dispatcher::RemoveCancelled() {
     queue_.RemoveIf([](const std::unique_ptr<Task>& task) { return task->Cancelled(); },
                     &cancelled);
     if (cancelled.empty()) return;
+    if (recorder_ != nullptr) recorder_->OnCancelled(static_cast<int>(cancelled.size()));
     OnQueueShrunk();
   }
   // Those whose deadline has passed, or all but, were misses whoever gave up. "All but": the
@@ -179,6 +182,7 @@ void Dispatcher::WorkerLoop(int worker) {
     // The pair that decided this batch; the batch runs on its processor, its policy hears the end.
     std::shared_ptr<Policy> policy;
     std::shared_ptr<BatchProcessor> processor;
+    int64_t log_index = -1;
     {
       absl::MutexLock lock(&mu_);
       for (;;) {
@@ -188,6 +192,13 @@ void Dispatcher::WorkerLoop(int worker) {
         const absl::Time now = clock_->Now();
         decision = TakeNextBatch(now, draining_, *policy_, late_, &queue_, &batch, &dropped);
         queued_.store(queue_.size(), std::memory_order_relaxed);
+        if (recorder_ != nullptr) {
+          recorder_->OnDropped(now, static_cast<int>(dropped.size()));
+          if (decision.batch > 0) {
+            log_index =
+                recorder_->OnDecided(now, decision.subnet_id, decision.batch, decision.late);
+          }
+        }
         if (decision.batch > 0 || !dropped.empty()) observer_->OnQueueDepth(queue_.size());
         if (decision.batch > 0) {
           policy = policy_;
@@ -209,10 +220,17 @@ void Dispatcher::WorkerLoop(int worker) {
                                 "(late=drop)"));
     }
     if (decision.batch > 0) {
-      const BatchOutcome outcome = RunBatch(worker, *processor, decision, &batch, &tasks);
+      absl::Time started, finished;
+      int met = 0;
+      const BatchOutcome outcome =
+          RunBatch(worker, *processor, decision, &batch, &tasks, &started, &finished, &met);
+      if (recorder_ != nullptr) {
+        recorder_->OnBatchDone(log_index, started, finished, clock_->Now(), met);
+      }
       {
         absl::MutexLock lock(&mu_);
-        policy->OnBatchDone(outcome);
+        policy->BatchDone(outcome);
+        observer_->OnLatencyScale(policy->latency_scale());
       }
       // A swapped-out pair is released here, outside the lock, by the last batch that used it.
       policy.reset();
@@ -253,7 +271,8 @@ void Dispatcher::FinishUnrun(std::vector<Queue::Entry>* entries, const absl::Sta
 }
 
 BatchOutcome Dispatcher::RunBatch(int worker, BatchProcessor& processor, const Decision& decision,
-                                  std::vector<Queue::Entry>* batch, std::vector<Task*>* tasks) {
+                                  std::vector<Queue::Entry>* batch, std::vector<Task*>* tasks,
+                                  absl::Time* started, absl::Time* finished, int* met) {
   const int subnet_id = decision.subnet_id;
   const int batch_size = static_cast<int>(batch->size());
   tasks->clear();
@@ -274,11 +293,14 @@ BatchOutcome Dispatcher::RunBatch(int worker, BatchProcessor& processor, const D
     done.queue_time = start - entry.arrival;
     done.deadline_met = status.ok() && !decision.late && finish <= entry.deadline;
     outcome.all_deadlines_met = outcome.all_deadlines_met && done.deadline_met;
+    *met += done.deadline_met ? 1 : 0;
     entry.payload->Finish(done);
     entry.payload.reset();
   }
   batch->clear();
   tasks->clear();
+  *started = start;
+  *finished = finish;
   return outcome;
 }
 

@@ -42,6 +42,7 @@
 #include "scheduler/dispatcher_observer.h"
 #include "scheduler/edf_queue.h"
 #include "scheduler/policy.h"
+#include "scheduler/schedule_log.h"
 #include "scheduler/task.h"
 
 namespace ternserve {
@@ -83,6 +84,9 @@ struct DispatcherOptions {
   // costs tens to hundreds of µs on a VM; the price is a busy CPU. Meant for workers on CPUs of
   // their own (worker_cpus).
   absl::Duration idle_spin = absl::ZeroDuration();
+  // Told every accepted request, decision and batch (ternserve --schedule_log), for replay in the
+  // simulator. Borrowed; must outlive the dispatcher. Null (the default): nothing is recorded.
+  ScheduleRecorder* recorder = nullptr;
 };
 
 class Dispatcher {
@@ -144,8 +148,11 @@ class Dispatcher {
   bool WorkOrDraining() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs one batch on `worker` with `processor`, finishes every task in it, and returns how it
   // went. A late batch's tasks never count as deadline_met.
+  // `started`, `finished` and `met` (requests that met their deadline) are filled in for the
+  // schedule log.
   BatchOutcome RunBatch(int worker, BatchProcessor& processor, const Decision& decision,
-                        std::vector<Queue::Entry>* batch, std::vector<Task*>* tasks);
+                        std::vector<Queue::Entry>* batch, std::vector<Task*>* tasks,
+                        absl::Time* started, absl::Time* finished, int* met);
   // Finishes tasks taken out of the queue unrun with `status`, and clears `entries`.
   void FinishUnrun(std::vector<Queue::Entry>* entries, const absl::Status& status);
   // After the queue shrank outside a batch: the mirrors and the observer.
@@ -157,6 +164,7 @@ class Dispatcher {
   const absl::Duration idle_spin_;
   Clock* const clock_;
   DispatcherObserver* const observer_;  // never null: a no-op one stands in
+  ScheduleRecorder* const recorder_;    // may be null
   absl::Status pin_status_;             // set by the constructor only
 
   mutable absl::Mutex mu_;

@@ -25,6 +25,11 @@ class DispatcherObserver {
   // A worker ran one batch of `batch_size` requests on sub-net `subnet_id` in `compute_time`
   // (successfully or not). Called on the worker, before the batch's requests are completed.
   virtual void OnBatchDone(int subnet_id, int batch_size, absl::Duration compute_time) = 0;
+
+  // The policy's latency scale (Policy::latency_scale) after it heard of a batch: 1 while the
+  // engine runs as profiled, or with no latency model. Called under the dispatcher's lock, after
+  // every batch. Default: ignored.
+  virtual void OnLatencyScale(double /*scale*/) {}
 };
 
 }  // namespace ternserve

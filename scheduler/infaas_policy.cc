@@ -16,8 +16,7 @@ InfaasPolicy::InfaasPolicy(const LatencyProfile& profile, int max_batch)
 }
 
 Decision InfaasPolicy::Choose(absl::Time now, const QueueView& queue) const {
-  const double slack_us =
-      absl::ToDoubleMicroseconds(queue.earliest_deadline - now - hopeless_.overhead);
+  const double slack_us = ScaledSlackUs(now, queue.earliest_deadline, hopeless_.overhead);
   for (int batch = std::min(queue.size, max_batch_); batch >= 1; batch /= 2) {
     for (const SubnetLatency& subnet : by_accuracy_) {
       if (P99Us(subnet, batch) <= slack_us) return Decision::Run(subnet.id, batch);

@@ -294,4 +294,11 @@ absl::Status SaveLatencyProfile(const LatencyProfile& profile, const std::string
   return WriteFileAtomically(path, LatencyProfileToJson(profile));
 }
 
+double MeanLatencyUs(double p50_us, double p99_us) {
+  constexpr double kZ99 = 2.3263478740408408;  // the 99th percentile of the standard normal
+  if (!(p99_us > p50_us && p50_us > 0)) return p50_us;
+  const double sigma = std::log(p99_us / p50_us) / kZ99;
+  return p50_us * std::exp(sigma * sigma / 2);
+}
+
 }  // namespace ternserve

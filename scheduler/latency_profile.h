@@ -75,6 +75,10 @@ struct LatencyProfile {
 // and linear extrapolation from the last two points (or proportional, with one point) beyond.
 double P50Us(const SubnetLatency& subnet, int batch);
 double P99Us(const SubnetLatency& subnet, int batch);
+// The mean of the log-normal with this median and 99th percentile (the simulator's model of a
+// batch's latency): what a long run of batches takes each, on average. Throughput is a mean;
+// a p99 would rank a choice whose tail was noisy when profiled below a faster one.
+double MeanLatencyUs(double p50_us, double p99_us);
 
 // OK if every field is in range; else INVALID_ARGUMENT "<source>: <field path>: <problem>".
 absl::Status ValidateLatencyProfile(const LatencyProfile& profile, absl::string_view source);

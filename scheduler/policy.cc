@@ -56,11 +56,12 @@ absl::Status ValidatePolicySpec(absl::string_view spec) {
       absl::StrCat("unknown policy '", spec, "'; valid policies: ", kPolicyNames));
 }
 
-absl::StatusOr<std::unique_ptr<Policy>> CreatePolicy(absl::string_view spec,
-                                                     const LatencyProfile& profile,
-                                                     const PolicyOptions& options) {
-  if (absl::Status valid = ValidateLatencyProfile(profile, "profile"); !valid.ok()) return valid;
-  if (absl::Status valid = ValidatePolicySpec(spec); !valid.ok()) return valid;
+namespace {
+
+// The policy `spec` names, without a latency model.
+absl::StatusOr<std::unique_ptr<Policy>> CreateBarePolicy(absl::string_view spec,
+                                                         const LatencyProfile& profile,
+                                                         const PolicyOptions& options) {
   const std::pair<absl::string_view, absl::string_view> parts =
       absl::StrSplit(spec, absl::MaxSplits(':', 1));
   const absl::string_view kind = parts.first;
@@ -69,7 +70,9 @@ absl::StatusOr<std::unique_ptr<Policy>> CreatePolicy(absl::string_view spec,
   const absl::Duration overhead = absl::Microseconds(profile.overhead_us);
 
   if (kind == "slackfit") {
-    return std::make_unique<SlackFitPolicy>(profile, options.slackfit_buckets, options.max_batch);
+    return std::make_unique<SlackFitPolicy>(
+        profile, options.slackfit_buckets, options.max_batch, SlackFitPolicy::kDefaultDrainFactor,
+        SlackFitPolicy::kDefaultSustainMargin, std::max(1, options.workers));
   }
   if (kind == "infaas") return std::make_unique<InfaasPolicy>(profile, max_batch);
   if (kind == "fixed" || kind == "clipper") {
@@ -85,6 +88,52 @@ absl::StatusOr<std::unique_ptr<Policy>> CreatePolicy(absl::string_view spec,
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown policy '", spec, "'; valid policies: ", kPolicyNames));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Policy>> CreatePolicy(absl::string_view spec,
+                                                     const LatencyProfile& profile,
+                                                     const PolicyOptions& options) {
+  if (absl::Status valid = ValidateLatencyProfile(profile, "profile"); !valid.ok()) return valid;
+  if (absl::Status valid = ValidatePolicySpec(spec); !valid.ok()) return valid;
+  if (options.adapt_latency) {
+    if (absl::Status valid = ValidateLatencyModelOptions(options.latency_model); !valid.ok()) {
+      return valid;
+    }
+  }
+  absl::StatusOr<std::unique_ptr<Policy>> policy = CreateBarePolicy(spec, profile, options);
+  if (policy.ok() && options.adapt_latency) {
+    (*policy)->AttachLatencyModel(
+        std::make_unique<OnlineLatencyModel>(profile, options.latency_model));
+  }
+  return policy;
+}
+
+Policy::~Policy() = default;
+
+HopelessRule Policy::ScaledHopelessRule() const {
+  HopelessRule rule = hopeless_rule();
+  rule.overhead = rule.overhead * latency_scale_;
+  rule.min_latency = rule.min_latency * latency_scale_;
+  return rule;
+}
+
+void Policy::BatchDone(const BatchOutcome& outcome) {
+  if (latency_model_ != nullptr) {
+    latency_model_->Observe(outcome.subnet_id, outcome.batch, outcome.compute_time);
+    latency_scale_ = latency_model_->scale();
+  }
+  OnBatchDone(outcome);
+}
+
+void Policy::AttachLatencyModel(std::unique_ptr<OnlineLatencyModel> model) {
+  latency_model_ = std::move(model);
+}
+
+double Policy::ScaledSlackUs(absl::Time now, absl::Time deadline, absl::Duration overhead) const {
+  return absl::ToDoubleMicroseconds(deadline - now) / latency_scale_ -
+         absl::ToDoubleMicroseconds(overhead);
 }
 
 HopelessRule FastestSubnetHopelessRule(const LatencyProfile& profile, int late_max_batch) {

@@ -5,9 +5,9 @@
 // and the simulator run the very same code, and tests are tables of cases. The profile is
 // digested once at construction (e.g. SlackFit's buckets) so that Choose is cheap.
 //
-// Thread-compatible, not thread-safe: the caller serializes Choose and OnBatchDone (the
-// Dispatcher calls both under its queue lock). Only `clipper` keeps state between calls (its
-// AIMD batch size), and it changes only in OnBatchDone.
+// Thread-compatible, not thread-safe: the caller serializes Choose and BatchDone (the
+// Dispatcher calls both under its queue lock). State kept between calls changes only in
+// BatchDone: `clipper`'s AIMD batch size, and the latency scale of an attached latency model.
 #ifndef TERNSERVE_SCHEDULER_POLICY_H_
 #define TERNSERVE_SCHEDULER_POLICY_H_
 
@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "scheduler/latency_model.h"
 #include "scheduler/latency_profile.h"
 
 namespace ternserve {
@@ -28,6 +29,9 @@ struct QueueView {
   absl::Time earliest_deadline;  // the head's deadline
   absl::Time head_arrival;       // the head's arrival time
   bool flush = false;            // no more arrivals will come (drain, end of trace): never wait
+  // Requests/s arriving lately: an exponentially decaying count of the queue's arrivals with a
+  // time constant of EdfQueue::kRateTimeConstant (30 ms), as of the decision. 0: none lately.
+  double arrival_rate = 0;
 };
 
 // A policy's answer. batch > 0: run `batch` requests (1 <= batch <= queue size) on `subnet_id`
@@ -75,16 +79,46 @@ struct BatchOutcome {
   bool all_deadlines_met = false;
 };
 
+// Every policy reasons about latencies from its profile times latency_scale() (1: the profile as
+// measured): an OnlineLatencyModel (latency_model.h) attached to it sets the scale from the
+// batches it hears of in BatchDone, so that the whole table follows the machine's current speed.
+// Scaling every latency by k is the same as scaling the time left by 1/k, which is how the
+// policies apply it (ScaledSlackUs).
 class Policy {
  public:
-  virtual ~Policy() = default;
+  virtual ~Policy();
   // The policy spec it was created from, e.g. "slackfit" or "fixed:3".
   virtual std::string name() const = 0;
   // Called only with queue.size >= 1 and a head that is not hopeless.
   virtual Decision Choose(absl::Time now, const QueueView& queue) const = 0;
+  // The rule at the profile's latencies (scale 1); TakeNextBatch applies ScaledHopelessRule.
   virtual HopelessRule hopeless_rule() const = 0;
-  // Feedback after a batch ran. Default: ignored.
+  // hopeless_rule() with its overhead and minimum latency times latency_scale().
+  HopelessRule ScaledHopelessRule() const;
+
+  // Feedback after a batch ran: the latency model (if any) observes it and sets the scale, then
+  // OnBatchDone. The Dispatcher and the simulator call this.
+  void BatchDone(const BatchOutcome& outcome);
+  // The policy's own feedback. Default: ignored.
   virtual void OnBatchDone(const BatchOutcome& /*outcome*/) {}
+
+  // The model that sets the scale from now on (null: none; the scale stays where it is).
+  void AttachLatencyModel(std::unique_ptr<OnlineLatencyModel> model);
+  const OnlineLatencyModel* latency_model() const { return latency_model_.get(); }
+  // The factor on every profiled latency, > 0. set_latency_scale is for a caller that has no
+  // model attached (tests, what-ifs); an attached model overrides it at the next batch.
+  double latency_scale() const { return latency_scale_; }
+  void set_latency_scale(double scale) { latency_scale_ = scale; }
+
+ protected:
+  // The time a choice may take, in µs, at the current scale: (deadline - now) / scale - overhead.
+  // A choice fits when its profiled p99 is at most this: p99 x scale + overhead x scale fits in
+  // deadline - now.
+  double ScaledSlackUs(absl::Time now, absl::Time deadline, absl::Duration overhead) const;
+
+ private:
+  std::unique_ptr<OnlineLatencyModel> latency_model_;
+  double latency_scale_ = 1;
 };
 
 struct PolicyOptions {
@@ -98,6 +132,13 @@ struct PolicyOptions {
   // workers, 25 ms SLO, gamma cv2 = 8) 16 buckets fell to 98% SLO attainment at 0.8x the fastest
   // sub-net's capacity and 8 kept 99.97%, at the same mean accuracy (+-0.001) at lower loads.
   int slackfit_buckets = 8;
+  // Attach an OnlineLatencyModel with these options (ternserve --adapt_latency, on by default
+  // there; off by default here, so that a policy built in code follows its profile exactly).
+  bool adapt_latency = false;
+  LatencyModelOptions latency_model;
+  // Workers serving the queue (slackfit: a sub-net's capacity is that many times one worker's).
+  // The Dispatcher's and the simulator's owners set it from theirs. Default 1.
+  int workers = 1;
 };
 
 // Builds a policy from a spec: "slackfit", "infaas", "clipper" (the most accurate sub-net),

@@ -17,9 +17,12 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 #include "scheduler/latency_profile.h"
 #include "scheduler/policy.h"
+#include "scheduler/schedule_log.h"
 #include "scheduler/simulator.h"
+#include "scheduler/speed.h"
 #include "scheduler/trace.h"
 #include "util/flag_check.h"
 
@@ -49,6 +52,20 @@ ABSL_FLAG(double, outside_p50_ms, 0,
           "it, a request is met when queue + compute + its outside time (log-normal, median this, "
           "99th percentile --outside_p99_ms) is within its SLO. 0 = none.");
 ABSL_FLAG(double, outside_p99_ms, 0, "99th percentile of the outside time; >= --outside_p50_ms.");
+ABSL_FLAG(std::string, speed, "none",
+          "The engine's true speed over time, as a factor on the profile's latencies (the "
+          "policy still plans with the profile): none | step:at=S,factor=F | "
+          "ramp:from=F1,to=F2,start=S1,end=S2 | spells:factor=F,on_s=A,off_s=B (slow spells of "
+          "mean A s between normal stretches of mean B s) | file:PATH (\"<time_s> <factor>\" "
+          "lines).");
+ABSL_FLAG(bool, adapt_latency, true,
+          "The policy corrects its profile by the batch times it measures, as ternserve "
+          "--adapt_latency (scheduler/latency_model.h). false: it plans with the profile as is.");
+ABSL_FLAG(std::string, replay, "",
+          "Instead of --trace: replay a live run's schedule log (ternserve --schedule_log): its "
+          "accepted requests, its policy settings, and every batch taking exactly as long as it "
+          "did live; prints how many decisions were the server's and both attainments. "
+          "--profile must be the one the server ran with.");
 ABSL_FLAG(bool, json, false, "Print one JSON object instead of a human-readable summary.");
 
 namespace ternserve {
@@ -62,6 +79,63 @@ int UsageError(const std::string& message) {
   return kExitUsage;
 }
 
+// ternserve-sim --replay: scheduling fidelity of a live run.
+int Replay(const std::string& log_path, const std::string& profile_path, bool json) {
+  absl::StatusOr<LatencyProfile> profile = LoadLatencyProfile(profile_path);
+  if (!profile.ok()) {
+    std::fprintf(stderr, "ternserve-sim: --profile: %s\n",
+                 std::string(profile.status().message()).c_str());
+    return kExitInput;
+  }
+  absl::StatusOr<ScheduleLog> log = LoadScheduleLog(log_path);
+  if (!log.ok()) {
+    std::fprintf(stderr, "ternserve-sim: --replay: %s\n",
+                 std::string(log.status().message()).c_str());
+    return kExitInput;
+  }
+  absl::StatusOr<ReplayReport> report = ReplayScheduleLog(*profile, *log);
+  if (!report.ok()) {
+    std::fprintf(stderr, "ternserve-sim: --replay=%s: %s\n", log_path.c_str(),
+                 std::string(report.status().message()).c_str());
+    return kExitInput;
+  }
+  const double matched = report->compared > 0 ? static_cast<double>(report->matched) /
+                                                    static_cast<double>(report->compared)
+                                              : 1.0;
+  if (json) {
+    nlohmann::json out = {
+        {"replay", log_path},
+        {"policy", log->policy},
+        {"requests", report->result.requests},
+        {"live_batches", report->live_batches},
+        {"sim_batches", report->result.batches},
+        {"decisions_compared", report->compared},
+        {"decisions_matched", report->matched},
+        {"decisions_matched_fraction", matched},
+        {"first_mismatch", report->first_mismatch},
+        {"server_attainment", report->server_attainment},
+        {"sim_attainment", report->result.slo_attainment},
+        {"gap_points", 100 * (report->result.slo_attainment - report->server_attainment)},
+        {"cancelled_live", report->cancelled},
+        {"truncated", log->truncated},
+    };
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
+  std::printf("replay of %s: policy %s, %d workers, %lld requests, %lld batches live\n",
+              log_path.c_str(), log->policy.c_str(), log->workers,
+              static_cast<long long>(report->result.requests),
+              static_cast<long long>(report->live_batches));
+  std::printf("decisions the same: %lld of %lld (%.3f%%), first difference at %lld\n",
+              static_cast<long long>(report->matched), static_cast<long long>(report->compared),
+              100 * matched, static_cast<long long>(report->first_mismatch));
+  std::printf("attainment: server %.4f%%  simulator %.4f%%  gap %+.3f points%s\n",
+              100 * report->server_attainment, 100 * report->result.slo_attainment,
+              100 * (report->result.slo_attainment - report->server_attainment),
+              log->truncated ? "  (log truncated)" : "");
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   SetUsage(
       "scheduler/sim_main.cc",
@@ -69,7 +143,7 @@ int Main(int argc, char** argv) {
       "clock with the scheduler's own queue and policy code.\n\nUsage: ternserve-sim "
       "--profile=profile.json --trace=gamma:rate=2000,cv2=4,duration=60 --policy=slackfit "
       "[--workers=W] [--slo_ms=S] [--slo_reserve_ms=R] [--outside_p50_ms=A --outside_p99_ms=B] "
-      "[--seed=N] [--json]");
+      "[--speed=SPEC] [--adapt_latency=false] [--seed=N] [--json]");
   if (PrintHelpIfAsked(argc, argv, "scheduler/sim_main.cc")) return 0;
   if (!PrevalidateFlags(argc, argv, "ternserve-sim", "scheduler/sim_main.cc")) {
     std::fprintf(stderr, "Try --help.\n");
@@ -87,9 +161,16 @@ int Main(int argc, char** argv) {
   options.max_queue = absl::GetFlag(FLAGS_max_queue);
   options.policy_options.max_batch = absl::GetFlag(FLAGS_max_batch);
   options.policy_options.slackfit_buckets = absl::GetFlag(FLAGS_slackfit_buckets);
+  options.policy_options.adapt_latency = absl::GetFlag(FLAGS_adapt_latency);
   const double slo_ms = absl::GetFlag(FLAGS_slo_ms);
   const double delay_ms = absl::GetFlag(FLAGS_max_queue_delay_ms);
   if (absl::GetFlag(FLAGS_profile).empty()) return UsageError("--profile is required");
+  if (const std::string replay = absl::GetFlag(FLAGS_replay); !replay.empty()) {
+    if (!absl::GetFlag(FLAGS_trace).empty()) {
+      return UsageError("--replay takes its arrivals from the log: drop --trace");
+    }
+    return Replay(replay, absl::GetFlag(FLAGS_profile), absl::GetFlag(FLAGS_json));
+  }
   if (absl::GetFlag(FLAGS_trace).empty()) return UsageError("--trace is required");
   if (options.workers < 1 || options.workers > 100000) {
     return UsageError("--workers must be in [1, 100000]");
@@ -127,6 +208,20 @@ int Main(int argc, char** argv) {
 
   absl::StatusOr<TraceSpec> spec = ParseTraceSpec(absl::GetFlag(FLAGS_trace));
   if (!spec.ok()) return UsageError(absl::StrCat("--trace: ", spec.status().message()));
+  {
+    const std::string speed_text = absl::GetFlag(FLAGS_speed);
+    absl::StatusOr<SpeedSpec> speed = ParseSpeedSpec(speed_text);
+    if (!speed.ok()) {
+      // A file that cannot be used is an input error, as a trace file is; a bad spec a flag error.
+      if (!absl::StartsWith(speed_text, "file:")) {
+        return UsageError(absl::StrCat("--speed: ", speed.status().message()));
+      }
+      std::fprintf(stderr, "ternserve-sim: --speed: %s\n",
+                   std::string(speed.status().message()).c_str());
+      return kExitInput;
+    }
+    options.speed = *std::move(speed);
+  }
   absl::StatusOr<LatencyProfile> profile = LoadLatencyProfile(absl::GetFlag(FLAGS_profile));
   if (!profile.ok()) {
     std::fprintf(stderr, "ternserve-sim: --profile: %s\n",
@@ -170,6 +265,10 @@ int Main(int argc, char** argv) {
               static_cast<long long>(result->dropped), static_cast<long long>(result->rejected));
   std::printf("mean accuracy %.4f  p50 %.3f ms  p99 %.3f ms  mean batch %.2f\n",
               result->mean_accuracy, result->p50_ms, result->p99_ms, result->mean_batch);
+  std::printf("speed %s  latency scale mean %.3f  last %.3f%s\n",
+              options.speed.text.empty() ? "none" : options.speed.text.c_str(),
+              result->mean_latency_scale, result->final_latency_scale,
+              options.policy_options.adapt_latency ? "" : " (--adapt_latency=false)");
   for (const auto& [id, count] : result->subnet_requests) {
     std::printf("  sub-net %d: %.2f%% of served\n", id,
                 100.0 * static_cast<double>(count) / static_cast<double>(result->served));

@@ -111,6 +111,13 @@ class ServiceTimeModel {
   std::normal_distribution<double> normal_{0, 1};
 };
 
+// The policy's options, with the workers the simulation runs.
+PolicyOptions PolicyOptionsFor(const SimulatorOptions& options) {
+  PolicyOptions policy_options = options.policy_options;
+  policy_options.workers = options.workers;
+  return policy_options;
+}
+
 double Percentile(std::vector<float>* values, double q) {
   if (values->empty()) return 0;
   const size_t k = std::min(values->size() - 1, static_cast<size_t>(q * values->size()));
@@ -133,12 +140,14 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
     return absl::InvalidArgumentError("need 0 <= outside_p50 <= outside_p99");
   }
   absl::StatusOr<std::unique_ptr<Policy>> policy =
-      CreatePolicy(options.policy, profile, options.policy_options);
+      CreatePolicy(options.policy, profile, PolicyOptionsFor(options));
   if (!policy.ok()) return policy.status();
 
   ServiceTimeModel service(profile, std::max(profile.MaxBatch(), options.policy_options.max_batch),
                            options.seed);
   OutsideTimeModel outside(options.outside_p50, options.outside_p99, options.seed);
+  SpeedModel speed(options.speed, options.seed);
+  double scale_sum = 0;
   std::vector<int64_t> served_by_index(profile.subnets.size(), 0);
   SimQueue queue(options.max_queue);
   std::priority_queue<RunningBatch, std::vector<RunningBatch>, std::greater<RunningBatch>> running;
@@ -165,14 +174,15 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
     if (now == absl::InfiniteFuture()) break;
 
     while (!running.empty() && running.top().finish <= now) {
-      (*policy)->OnBatchDone(running.top().outcome);
+      (*policy)->BatchDone(running.top().outcome);
       running.pop();
       ++free_workers;
     }
     for (absl::Time arrival = arrival_at; more_arrivals && arrival <= now;) {
       ++result.requests;
       const absl::Duration slo = next.slo > absl::ZeroDuration() ? next.slo : options.slo;
-      if (!queue.Push(arrival, arrival + slo - options.slo_reserve, NoPayload{})) {
+      const absl::Time arrived = arrival - next.queued_after;
+      if (!queue.Push(arrived, arrived + slo - options.slo_reserve, NoPayload{})) {
         ++result.rejected;
       }
       more_arrivals = trace->Next(&next);
@@ -181,6 +191,12 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
 
     retry_at = absl::InfiniteFuture();
     while (free_workers > 0 && !queue.empty()) {
+      // A replayed batch is decided when the live one was, not before.
+      if (const size_t k = static_cast<size_t>(result.batches);
+          k < options.replay.size() && now < start + options.replay[k].decided) {
+        retry_at = start + options.replay[k].decided;
+        break;
+      }
       const Decision decision = TakeNextBatch(now, /*flush=*/!more_arrivals, **policy, options.late,
                                               &queue, &batch, &dropped);
       result.dropped += static_cast<int64_t>(dropped.size());
@@ -189,8 +205,25 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
         if (!queue.empty()) retry_at = std::max(decision.retry_at, now + absl::Nanoseconds(1));
         break;
       }
-      const absl::Time finish = now + service.Sample(decision.subnet_id, decision.batch);
-      last_finish = std::max(last_finish, finish);
+      scale_sum += (*policy)->latency_scale();
+      const size_t k = static_cast<size_t>(result.batches);
+      absl::Time free_at, finish;
+      absl::Duration compute;
+      if (k < options.replay.size()) {
+        const SimulatorOptions::ReplayBatch& replayed = options.replay[k];
+        free_at = now + replayed.busy;
+        finish = now + replayed.answered;
+        compute = replayed.compute;
+      } else {
+        finish =
+            now + service.Sample(decision.subnet_id, decision.batch) * speed.FactorAt(now - start);
+        free_at = finish;
+        compute = finish - now;
+      }
+      if (options.record_decisions) {
+        result.decisions.push_back({decision.subnet_id, decision.batch, decision.late});
+      }
+      last_finish = std::max(last_finish, free_at);
       bool all_met = !decision.late;
       for (const SimQueue::Entry& entry : batch) {
         // The server's view (what the policy is told) and the client's (what counts).
@@ -209,7 +242,7 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
       }
       result.served += decision.batch;
       ++result.batches;
-      running.push({finish, {decision.subnet_id, decision.batch, finish - now, all_met}});
+      running.push({free_at, {decision.subnet_id, decision.batch, compute, all_met}});
       --free_workers;
     }
   }
@@ -227,7 +260,63 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
   result.p50_ms = Percentile(&latencies_ms, 0.50);
   result.p99_ms = Percentile(&latencies_ms, 0.99);
   result.simulated_seconds = absl::ToDoubleSeconds(last_finish - start);
+  if (result.batches > 0)
+    result.mean_latency_scale = scale_sum / static_cast<double>(result.batches);
+  result.final_latency_scale = (*policy)->latency_scale();
   return result;
+}
+
+absl::StatusOr<ReplayReport> ReplayScheduleLog(const LatencyProfile& profile,
+                                               const ScheduleLog& log) {
+  SimulatorOptions options;
+  options.policy = log.policy;
+  options.workers = log.workers;
+  options.max_queue = std::max(1, log.max_queue);
+  options.policy_options.max_batch = log.max_batch;
+  options.policy_options.max_queue_delay = absl::Microseconds(log.max_queue_delay_us);
+  options.policy_options.adapt_latency = log.adapt_latency;
+  absl::StatusOr<LateMode> late = ParseLateMode(log.late);
+  if (!late.ok()) return late.status();
+  options.late = *late;
+  options.record_decisions = true;
+  // Deadlines come with the arrivals; the default SLO is never used.
+  std::vector<Arrival> arrivals;
+  arrivals.reserve(log.requests.size());
+  for (const ScheduleLog::Request& r : log.requests) {
+    // Queued at enqueued_ns, arrived (and its SLO counted from) arrival_ns, as live.
+    arrivals.push_back({absl::Nanoseconds(r.enqueued_ns),
+                        absl::Nanoseconds(std::max<int64_t>(1, r.deadline_ns - r.arrival_ns)),
+                        absl::Nanoseconds(std::max<int64_t>(0, r.enqueued_ns - r.arrival_ns))});
+  }
+  std::stable_sort(arrivals.begin(), arrivals.end(),
+                   [](const Arrival& a, const Arrival& b) { return a.time < b.time; });
+  options.replay.reserve(log.batches.size());
+  for (const ScheduleLog::Batch& b : log.batches) {
+    options.replay.push_back({absl::Nanoseconds(b.decided_ns),
+                              absl::Nanoseconds(b.free_ns - b.decided_ns),
+                              absl::Nanoseconds(b.finished_ns - b.decided_ns),
+                              absl::Nanoseconds(b.finished_ns - b.started_ns)});
+  }
+  std::unique_ptr<ArrivalSource> trace = ListTrace(std::move(arrivals));
+  absl::StatusOr<SimulationResult> result = Simulate(profile, trace.get(), options);
+  if (!result.ok()) return result.status();
+  ReplayReport report;
+  report.result = *std::move(result);
+  report.live_batches = static_cast<int64_t>(log.batches.size());
+  report.compared =
+      std::min(report.live_batches, static_cast<int64_t>(report.result.decisions.size()));
+  for (int64_t k = 0; k < report.compared; ++k) {
+    const ScheduleLog::Batch& live = log.batches[static_cast<size_t>(k)];
+    if (report.result.decisions[static_cast<size_t>(k)] ==
+        SimulationResult::BatchDecision{live.subnet_id, live.size, live.late}) {
+      ++report.matched;
+    } else if (report.first_mismatch < 0) {
+      report.first_mismatch = k;
+    }
+  }
+  report.server_attainment = log.attainment();
+  report.cancelled = log.cancelled;
+  return report;
 }
 
 std::string SimulationResultToJson(const SimulationResult& result,
@@ -244,6 +333,8 @@ std::string SimulationResultToJson(const SimulationResult& result,
       {"slo_reserve_ms", absl::ToDoubleMilliseconds(options.slo_reserve)},
       {"outside_p50_ms", absl::ToDoubleMilliseconds(options.outside_p50)},
       {"outside_p99_ms", absl::ToDoubleMilliseconds(options.outside_p99)},
+      {"speed", options.speed.text.empty() ? "none" : options.speed.text},
+      {"adapt_latency", options.policy_options.adapt_latency},
       {"requests", result.requests},
       {"slo_attainment", result.slo_attainment},
       {"dropped", result.dropped + result.rejected},
@@ -258,6 +349,8 @@ std::string SimulationResultToJson(const SimulationResult& result,
       {"mean_batch", result.mean_batch},
       {"batches", result.batches},
       {"simulated_seconds", result.simulated_seconds},
+      {"mean_latency_scale", result.mean_latency_scale},
+      {"final_latency_scale", result.final_latency_scale},
   };
   return json.dump();
 }

@@ -5,7 +5,8 @@
 //
 // Model: a batch of b requests on sub-net s takes overhead_us plus a latency drawn from a
 // log-normal distribution whose median is the profile's p50(s, b) and whose 99th percentile is
-// p99(s, b) (batches between profiled sizes are interpolated). Each request's deadline is its
+// p99(s, b) (batches between profiled sizes are interpolated), all of it times the engine's speed
+// factor when the batch starts (options.speed; 1 by default). Each request's deadline is its
 // arrival plus its SLO (the trace's, else options.slo), less options.slo_reserve: the policy plans
 // for that deadline, as `ternserve --slo_reserve_ms` does. Hopeless requests are dropped or served
 // late per options.late and count as misses; a full queue rejects (also a miss).
@@ -22,12 +23,15 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "scheduler/dispatch_step.h"
 #include "scheduler/latency_profile.h"
 #include "scheduler/policy.h"
+#include "scheduler/schedule_log.h"
+#include "scheduler/speed.h"
 #include "scheduler/trace.h"
 
 namespace ternserve {
@@ -52,6 +56,22 @@ struct SimulatorOptions {
   // Outside time per request: median and 99th percentile (0, 0 = none, the default).
   absl::Duration outside_p50 = absl::ZeroDuration();
   absl::Duration outside_p99 = absl::ZeroDuration();
+  // The engine's true speed over time (speed.h): a batch started at t takes its draw from the
+  // profile times the factor at t, while the policy still plans with the profile (corrected by
+  // its latency model if policy_options.adapt_latency). Default: as profiled.
+  SpeedSpec speed;
+  // Replay of a live run's batch times (ternserve-sim --replay, schedule_log.h): the k-th batch
+  // is decided no earlier than replay[k].decided (since the start; live, a worker decides when its
+  // thread runs, not the instant it is free), occupies its worker for replay[k].busy, answers its
+  // requests replay[k].answered after the decision, and tells the policy it computed for
+  // replay[k].compute; options.speed and the profile's overhead do not apply to it. Past the list,
+  // the model above.
+  struct ReplayBatch {
+    absl::Duration decided, busy, answered, compute;
+  };
+  std::vector<ReplayBatch> replay;
+  // Keep every decision (SimulationResult::decisions), to compare with a live run's.
+  bool record_decisions = false;
 };
 
 struct SimulationResult {
@@ -68,11 +88,44 @@ struct SimulationResult {
   double mean_batch = 0;                   // served / batches
   std::map<int, int64_t> subnet_requests;  // sub-net id -> requests served on it
   double simulated_seconds = 0;            // first arrival to last completion
+  // The policy's latency scale (Policy::latency_scale): its mean over batches, and the last.
+  double mean_latency_scale = 1;
+  double final_latency_scale = 1;
+  // With options.record_decisions: (sub-net, batch size, late) of every batch, in decision order.
+  struct BatchDecision {
+    int subnet_id;
+    int size;
+    bool late;
+    bool operator==(const BatchDecision& o) const {
+      return subnet_id == o.subnet_id && size == o.size && late == o.late;
+    }
+  };
+  std::vector<BatchDecision> decisions;
 };
 
 // `profile` must be valid. INVALID_ARGUMENT for a bad policy spec or options.
 absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, ArrivalSource* trace,
                                           const SimulatorOptions& options);
+
+// Scheduling fidelity: a live run's schedule log replayed in the simulator, with the arrivals the
+// server accepted (at their enqueue times, with their deadlines), the policy settings it ran
+// with, and every batch taking exactly as long as it took live (SimulatorOptions::replay). With
+// the same inputs the simulator's decisions must be the server's, and its attainment the server's
+// own.
+struct ReplayReport {
+  SimulationResult result;
+  int64_t live_batches = 0;
+  int64_t compared = 0;          // decisions compared: min(live, simulated)
+  int64_t matched = 0;           // the k-th decision the same (sub-net, size, late)
+  int64_t first_mismatch = -1;   // index of the first that differs; -1: none
+  double server_attainment = 0;  // ScheduleLog::attainment
+  int64_t cancelled = 0;         // cancelled live (the replay runs them)
+};
+
+// `profile` is the one the server ran with. INVALID_ARGUMENT for a log whose policy settings the
+// profile cannot take (a sub-net it lacks, bad late mode).
+absl::StatusOr<ReplayReport> ReplayScheduleLog(const LatencyProfile& profile,
+                                               const ScheduleLog& log);
 
 // {"requests", "slo_attainment", "dropped", "mean_accuracy", "p50_ms", "p99_ms",
 //  "subnet_mix": {"<id>": fraction of served}, "mean_batch", and the other counters}.

@@ -36,6 +36,10 @@ namespace ternserve {
 struct Arrival {
   absl::Duration time;                        // since the start of the trace
   absl::Duration slo = absl::ZeroDuration();  // zero: use the simulator's default SLO
+  // How long before `time` the request arrived (it reaches the queue at `time`; its arrival and
+  // deadline count from `time - queued_after`). Zero for every trace; a schedule log's replay sets
+  // it to a live request's wait between being read and being queued.
+  absl::Duration queued_after = absl::ZeroDuration();
 };
 
 struct TraceSpec {

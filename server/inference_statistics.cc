@@ -55,4 +55,8 @@ void DispatcherObserverList::OnBatchDone(int subnet_id, int batch_size,
   for (DispatcherObserver* o : observers_) o->OnBatchDone(subnet_id, batch_size, compute_time);
 }
 
+void DispatcherObserverList::OnLatencyScale(double scale) {
+  for (DispatcherObserver* o : observers_) o->OnLatencyScale(scale);
+}
+
 }  // namespace ternserve

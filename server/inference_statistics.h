@@ -70,6 +70,7 @@ class DispatcherObserverList final : public DispatcherObserver {
 
   void OnQueueDepth(int depth) override;
   void OnBatchDone(int subnet_id, int batch_size, absl::Duration compute_time) override;
+  void OnLatencyScale(double scale) override;
 
  private:
   const std::vector<DispatcherObserver*> observers_;

@@ -128,6 +128,16 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry, const BundleMetadat
                       .Register(registry)
                       .Add({});
 
+  latency_scale_ = &prometheus::BuildGauge()
+                        .Name("ternserve_latency_model_ratio")
+                        .Help(
+                            "How much slower than its latency profile the engine runs now, as "
+                            "the policy plans with it (--adapt_latency): every profiled latency "
+                            "is multiplied by this. 1 = as profiled, or --adapt_latency=false.")
+                        .Register(registry)
+                        .Add({});
+  latency_scale_->Set(1);
+
   subnet_requests_ = &prometheus::BuildCounter()
                           .Name("ternserve_subnet_requests_total")
                           .Help("Requests run, by sub-net id.")
@@ -190,6 +200,8 @@ void ServerMetrics::OnModelLoaded(const BundleMetadata& metadata, int generation
 void ServerMetrics::OnReloadRefused() { reloads_refused_->Increment(); }
 
 void ServerMetrics::OnQueueDepth(int depth) { queue_depth_->Set(depth); }
+
+void ServerMetrics::OnLatencyScale(double scale) { latency_scale_->Set(scale); }
 
 void ServerMetrics::OnBatchDone(int subnet_id, int batch_size, absl::Duration compute_time) {
   batch_size_->Observe(batch_size);

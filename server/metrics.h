@@ -24,6 +24,9 @@
 //   ternserve_subnet_requests_total{subnet}  requests run per sub-net (+batch size per batch)
 //   ternserve_batch_size                     per batch
 //   ternserve_queue_depth                    requests waiting in the dispatcher's queue
+//   ternserve_latency_model_ratio            the policy's latency scale (scheduler/
+//                                            latency_model.h): measured / profiled compute time
+//                                            as the policy plans with it; 1 = as profiled
 //   ternserve_served_accuracy                expected (bundle test) accuracy of each OK answer
 //   ternserve_build_info{version,policy,engine,isa}  always 1
 //   ternserve_model_generation               1 for the bundle served at start-up, +1 per reload
@@ -105,6 +108,7 @@ class ServerMetrics final : public DispatcherObserver {
   // DispatcherObserver.
   void OnQueueDepth(int depth) override;
   void OnBatchDone(int subnet_id, int batch_size, absl::Duration compute_time) override;
+  void OnLatencyScale(double scale) override;
 
   // A request was read off the wire (before validation). Every received request later gets
   // exactly one of OnInvalid, OnNotQueued and OnCompleted.
@@ -146,6 +150,7 @@ class ServerMetrics final : public DispatcherObserver {
   prometheus::Histogram* batch_size_ = nullptr;
   prometheus::Histogram* served_accuracy_ = nullptr;
   prometheus::Gauge* queue_depth_ = nullptr;
+  prometheus::Gauge* latency_scale_ = nullptr;
   prometheus::Gauge* model_generation_ = nullptr;
   prometheus::Counter* reloads_ok_ = nullptr;
   prometheus::Counter* reloads_refused_ = nullptr;

@@ -240,6 +240,8 @@ absl::StatusOr<Server::LoadedModel> Server::LoadModel(std::shared_ptr<const Bund
   PolicyOptions policy_options;
   policy_options.max_batch = options_.max_batch;
   policy_options.max_queue_delay = absl::Microseconds(options_.max_queue_delay_ms * 1000);
+  policy_options.adapt_latency = options_.adapt_latency;
+  policy_options.workers = options_.workers;
   absl::StatusOr<std::unique_ptr<Policy>> policy =
       CreatePolicy(model.policy_spec, *model.profile, policy_options);
   if (!policy.ok()) return policy.status();
@@ -383,6 +385,18 @@ absl::Status Server::StartDispatcher(const ServerOptions& options) {
   dispatcher_options.observer = observers_.get();
   dispatcher_options.worker_cpus = options.worker_cpus;
   dispatcher_options.idle_spin = absl::Microseconds(options.worker_spin_us);
+  if (!options.schedule_log_path.empty()) {
+    ScheduleLog settings;
+    settings.policy = loaded_.policy_spec;
+    settings.workers = options.workers;
+    settings.late = options.late == LateMode::kServe ? "serve" : "drop";
+    settings.adapt_latency = options.adapt_latency;
+    settings.max_batch = options.max_batch;
+    settings.max_queue = options.max_queue;
+    settings.max_queue_delay_us = static_cast<int64_t>(options.max_queue_delay_ms * 1000);
+    recorder_ = std::make_unique<ScheduleRecorder>(settings, absl::Now(), kMaxScheduleLogRequests);
+    dispatcher_options.recorder = recorder_.get();
+  }
   dispatcher_ =
       std::make_unique<Dispatcher>(dispatcher_options, loaded_.processor, RealClock::Get());
   return dispatcher_->pin_status();
@@ -470,6 +484,16 @@ void Server::Shutdown() {
   // last answers.
   if (submitter_ != nullptr) submitter_->StopAdmitting();
   if (dispatcher_ != nullptr) dispatcher_->Drain(deadline);
+  if (recorder_ != nullptr) {
+    const ScheduleLog log = recorder_->Snapshot();
+    if (absl::Status saved = SaveScheduleLog(log, options_.schedule_log_path); saved.ok()) {
+      spdlog::info("schedule log: {} requests, {} batches written to {}{}", log.requests.size(),
+                   log.batches.size(), options_.schedule_log_path,
+                   log.truncated ? " (truncated)" : "");
+    } else {
+      spdlog::error("schedule log: {}", std::string(saved.message()));
+    }
+  }
   if (grpc_server_ != nullptr) {
     grpc_server_->Shutdown(absl::ToChronoTime(std::max(deadline, absl::Now() + kAnswerFlushTime)));
     grpc_server_->Wait();

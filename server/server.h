@@ -79,6 +79,8 @@ class Server {
   void Shutdown();
   // How long past an expired drain deadline gRPC may take to send the last answers.
   static constexpr absl::Duration kAnswerFlushTime = absl::Milliseconds(200);
+  // --schedule_log keeps at most this many requests (16 bytes each) in memory.
+  static constexpr int64_t kMaxScheduleLogRequests = 20000000;
 
   // Re-reads --auth_token_file (on SIGHUP): the number of tokens now in use, or why the old ones
   // are kept. FAILED_PRECONDITION when the server runs without tokens.
@@ -154,6 +156,7 @@ class Server {
   absl::Mutex reload_mu_;
   LoadedModel loaded_ ABSL_GUARDED_BY(reload_mu_);
   std::unique_ptr<CurrentModel> current_;
+  std::unique_ptr<ScheduleRecorder> recorder_;  // null without --schedule_log
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<RequestSubmitter> submitter_;
   std::unique_ptr<ClassifierService> service_;

@@ -97,6 +97,16 @@ ABSL_FLAG(absl::Duration, max_connection_age, absl::ZeroDuration(),
           "5m on Kubernetes. 0 = connections live as long as the client keeps them.");
 ABSL_FLAG(double, default_slo_ms, 100,
           "Latency SLO (queue + compute) for requests that set latency_slo_ms = 0, in ms.");
+ABSL_FLAG(bool, adapt_latency, true,
+          "Correct the latency profile online: the policy compares every batch's compute time "
+          "with the profile's and plans with every latency times the ratio it measures (median "
+          "and tail of the last 16 batches, at least 1), so that it keeps SLOs when the machine "
+          "turns slower than when it was profiled (CPU steal, a noisy neighbour). Exported as "
+          "ternserve_latency_model_ratio. false: plan with the profile as measured.");
+ABSL_FLAG(std::string, schedule_log, "",
+          "Record every accepted request, decision and batch (with its measured times) and write "
+          "them to this file at exit, for ternserve-sim --replay (scheduling fidelity). Keeps "
+          "them in memory, up to 20 M requests. Empty: none.");
 ABSL_FLAG(double, slo_reserve_ms, 0,
           "Milliseconds of every request's SLO (and gRPC deadline) kept for the way to and from "
           "the client: the server schedules for deadline = arrival + SLO - this. 0 = the whole SLO "
@@ -230,6 +240,8 @@ int ServerMain(int argc, char** argv, const EngineFactory& engines, const std::s
   options.default_slo_ms = absl::GetFlag(FLAGS_default_slo_ms);
   options.max_slo_ms = absl::GetFlag(FLAGS_max_slo_ms);
   options.slo_reserve_ms = absl::GetFlag(FLAGS_slo_reserve_ms);
+  options.adapt_latency = absl::GetFlag(FLAGS_adapt_latency);
+  options.schedule_log_path = absl::GetFlag(FLAGS_schedule_log);
   options.max_receive_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.model_name = absl::GetFlag(FLAGS_model_name);
   options.max_images_per_request = absl::GetFlag(FLAGS_max_images_per_request);

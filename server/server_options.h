@@ -78,6 +78,11 @@ struct ServerOptions {
   double max_slo_ms = 60000;
   // Part of every SLO kept for the network and the client (ValidationLimits::slo_reserve_ms).
   double slo_reserve_ms = 0;
+  // The policy corrects its latency profile by the compute times it measures
+  // (scheduler/latency_model.h).
+  bool adapt_latency = true;
+  // Where to write the schedule log (scheduler/schedule_log.h) at exit; empty: none.
+  std::string schedule_log_path;
   // Largest gRPC message accepted (--max_message_bytes); gRPC answers a larger one
   // RESOURCE_EXHAUSTED.
   int max_receive_message_bytes = 4 << 20;

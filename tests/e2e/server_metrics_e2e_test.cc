@@ -108,7 +108,8 @@ void ExpectDashboardUsesOnly(const std::set<std::string>& families) {
   for (const char* family :
        {"ternserve_requests_total", "ternserve_slo_total", "ternserve_request_duration_seconds",
         "ternserve_queue_depth", "ternserve_subnet_requests_total", "ternserve_batch_size",
-        "ternserve_served_accuracy", "ternserve_compute_duration_seconds"}) {
+        "ternserve_served_accuracy", "ternserve_compute_duration_seconds",
+        "ternserve_latency_model_ratio"}) {
     EXPECT_EQ(used.count(family), 1u) << "no panel uses " << family;
   }
 }

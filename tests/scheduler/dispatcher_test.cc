@@ -15,8 +15,10 @@
 #include "gtest/gtest.h"
 #include "scheduler/clipper_policy.h"
 #include "scheduler/fixed_policy.h"
+#include "scheduler/policy.h"
 #include "tests/scheduler/test_profile.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/hold_gate.h"
 #include "tests/testing/test_task.h"
 
 namespace ternserve {
@@ -45,9 +47,8 @@ class ScriptedProcessor : public BatchProcessor {
       absl::MutexLock lock(&mu_);
       batch_sizes_.push_back(static_cast<int>(batch.size()));
       subnets_.push_back(subnet_id);
-      ++entered_;
-      mu_.Await(absl::Condition(this, &ScriptedProcessor::NotHeld));
     }
+    gate_.Enter();
     if (clock_ != nullptr) clock_->Advance(compute_time_);
     if (!fail_.ok()) return fail_;
     for (Task* task : batch) {
@@ -57,19 +58,9 @@ class ScriptedProcessor : public BatchProcessor {
     return absl::OkStatus();
   }
 
-  void Hold() {
-    absl::MutexLock lock(&mu_);
-    held_ = true;
-  }
-  void Release() {
-    absl::MutexLock lock(&mu_);
-    held_ = false;
-  }
-  void WaitEntered(int n) {
-    absl::MutexLock lock(&mu_);
-    wait_entered_ = n;
-    mu_.Await(absl::Condition(this, &ScriptedProcessor::EnteredEnough));
-  }
+  void Hold() { gate_.Hold(); }
+  void Release() { gate_.Release(); }
+  void WaitEntered(int n) { gate_.WaitEntered(n); }
   std::vector<int> batch_sizes() {
     absl::MutexLock lock(&mu_);
     return batch_sizes_;
@@ -84,16 +75,9 @@ class ScriptedProcessor : public BatchProcessor {
   int result_base_ = 0;  // each task's result is result_base_ + its id
 
  private:
-  bool NotHeld() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !held_; }
-  bool EnteredEnough() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return entered_ >= wait_entered_;
-  }
-
   FakeClock* const clock_;
+  HoldGate gate_;
   absl::Mutex mu_;
-  bool held_ ABSL_GUARDED_BY(mu_) = false;
-  int entered_ ABSL_GUARDED_BY(mu_) = 0;
-  int wait_entered_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
   std::vector<int> subnets_ ABSL_GUARDED_BY(mu_);
 };
@@ -469,6 +453,98 @@ TEST(DispatcherTest, BatchOutcomesReachTheClipperPolicy) {
   }
   dispatcher.Drain();
   EXPECT_EQ(clipper->batch_cap(), 6);  // 1 + one per batch that met its deadlines
+}
+
+// Runs every batch in `factor` x the profile's p50 (+ overhead) of its sub-net and batch, on the
+// fake clock: an engine that is as fast as profiled (1) or slower.
+class SpeedProcessor : public BatchProcessor {
+ public:
+  SpeedProcessor(FakeClock* clock, LatencyProfile profile)
+      : clock_(clock), profile_(std::move(profile)) {}
+  absl::Status ProcessBatch(int /*worker*/, int subnet_id, absl::Span<Task* const> batch) override {
+    const SubnetLatency* subnet = profile_.Find(subnet_id);
+    const double us = (P50Us(*subnet, static_cast<int>(batch.size())) + profile_.overhead_us) *
+                      factor_.load(std::memory_order_acquire);
+    clock_->Advance(absl::Microseconds(us));
+    return absl::OkStatus();
+  }
+  std::atomic<double> factor_{1};
+
+ private:
+  FakeClock* const clock_;
+  const LatencyProfile profile_;
+};
+
+// Records the latency scale the dispatcher reports after each batch.
+class ScaleLog : public DispatcherObserver {
+ public:
+  void OnQueueDepth(int /*depth*/) override {}
+  void OnBatchDone(int /*subnet_id*/, int /*batch_size*/, absl::Duration /*time*/) override {}
+  void OnLatencyScale(double scale) override {
+    absl::MutexLock lock(&mu_);
+    scales_.push_back(scale);
+  }
+  std::vector<double> scales() {
+    absl::MutexLock lock(&mu_);
+    return scales_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<double> scales_ ABSL_GUARDED_BY(mu_);
+};
+
+// With --adapt_latency SlackFit follows the engine: 1.5x slower, it leaves the sub-net that no
+// longer fits a 6 ms SLO within 8 batches (the window's median); back to speed, it returns within
+// the window's 16. One request at a time, each answered before the next arrives.
+TEST(DispatcherTest, TheLatencyModelMovesTheChoiceWhenTheEngineSlowsAndBackWhenItRecovers) {
+  FakeClock clock;
+  const LatencyProfile profile = ThreeSubnetProfile(/*overhead_us=*/100);
+  SpeedProcessor processor(&clock, profile);
+  ScaleLog scales;
+  TaskLog completions;
+  PolicyOptions policy_options;
+  policy_options.adapt_latency = true;
+  absl::StatusOr<std::unique_ptr<Policy>> policy =
+      CreatePolicy("slackfit", profile, policy_options);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  DispatcherOptions options = Options(1, 8, 100, 0);
+  options.policy = *std::move(policy);
+  options.observer = &scales;
+  Dispatcher dispatcher(options, &processor, &clock);
+  int id = 0;
+  // Sub-nets of single requests, one per phase of `n` batches at `factor`.
+  auto run = [&](int n, double factor) {
+    processor.factor_.store(factor, std::memory_order_release);
+    std::vector<int> subnets;
+    for (int i = 0; i < n; ++i, ++id) {
+      auto task = MakeTestTask(id, clock.Now(), absl::Microseconds(6000), &completions);
+      EXPECT_TRUE(dispatcher.Enqueue(&task).ok());
+      completions.WaitFor(static_cast<size_t>(id) + 1);
+      subnets.push_back(completions.Take().back().outcome.subnet_id);
+    }
+    return subnets;
+  };
+  // As profiled: sub-net 2 (p99 4000 + 100 µs) fits the 6 ms.
+  EXPECT_THAT(run(16, 1.0), ::testing::Each(2));
+  // 1.5x: 6150 µs for sub-net 2, a miss. Seven batches in, the tail term has moved (to 1.21)
+  // but sub-net 2 still fits what it plans; the eighth slow batch moves the median to 1.5, and
+  // from the ninth on sub-net 1 (1.5 x 2100 µs) runs.
+  const std::vector<int> slow = run(16, 1.5);
+  EXPECT_THAT(std::vector<int>(slow.begin(), slow.begin() + 8), ::testing::Each(2));
+  EXPECT_THAT(std::vector<int>(slow.begin() + 8, slow.end()), ::testing::Each(1));
+  // Recovered: sub-net 1's batches are now at p50, the window forgets the slow ones, and sub-net
+  // 2 comes back within 16 batches.
+  const std::vector<int> recovered = run(20, 1.0);
+  EXPECT_EQ(recovered.back(), 2);
+  const auto back = std::find(recovered.begin(), recovered.end(), 2);
+  EXPECT_LE(back - recovered.begin(), 16);
+  dispatcher.Drain();
+  const std::vector<double> reported = scales.scales();
+  ASSERT_EQ(reported.size(), 52u);
+  EXPECT_DOUBLE_EQ(reported[15], 1.0);
+  EXPECT_DOUBLE_EQ(reported[23], 1.5);
+  EXPECT_DOUBLE_EQ(reported.back(), 1.0);
 }
 
 TEST(DispatcherTest, DeadlineMetIsInclusive) {

@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "scheduler/latency_profile.h"
+#include "scheduler/schedule_log.h"
 #include "tests/scheduler/test_profile.h"
 #include "tests/testing/subprocess.h"
 
@@ -72,6 +73,26 @@ TEST_F(SimMainTest, ReserveAndOutsideTimeReachTheSimulator) {
   EXPECT_GT(json.at("p50_ms").get<double>(), base.at("p50_ms").get<double>() + 2);
 }
 
+TEST_F(SimMainTest, ReplayReportsTheDecisionsAndBothAttainments) {
+  // Two requests, each run alone on ladder sub-net 15 (what slackfit picks with 30 ms of slack),
+  // both in time.
+  ScheduleLog log;
+  log.policy = "slackfit";
+  log.requests = {{0, 0, 30000000}, {50000000, 50000000, 80000000}};
+  log.batches = {{0, 0, 2400000, 2400000, 15, 1, 1, false},
+                 {50000000, 50000000, 52400000, 52400000, 15, 1, 1, false}};
+  const std::string path = profile_path_ + ".log";
+  ASSERT_TRUE(SaveScheduleLog(log, path).ok());
+  const auto [code, out] = Sim({"--profile=" + profile_path_, "--replay=" + path, "--json"});
+  ASSERT_EQ(code, 0) << out;
+  const nlohmann::json json = nlohmann::json::parse(out);
+  EXPECT_EQ(json["decisions_compared"], 2);
+  EXPECT_EQ(json["decisions_matched"], 2);
+  EXPECT_EQ(json["first_mismatch"], -1);
+  EXPECT_EQ(json["server_attainment"], 1.0);
+  EXPECT_EQ(json["sim_attainment"], 1.0);
+}
+
 TEST_F(SimMainTest, BadFlagsExit2AndBadFilesExit1) {
   const std::string profile = "--profile=" + profile_path_;
   const std::string trace = "--trace=poisson:rate=10,duration=1";
@@ -89,6 +110,9 @@ TEST_F(SimMainTest, BadFlagsExit2AndBadFilesExit1) {
       {profile, trace, "--slo_reserve_ms=-1"},
       {profile, trace, "--outside_p50_ms=2", "--outside_p99_ms=1"},
       {profile, trace, "--outside_p50_ms=-1"},
+      {profile, trace, "--speed=step:at=1"},  // no factor
+      {profile, trace, "--speed=warp"},
+      {profile, trace, "--adapt_latency=maybe"},
       {profile, trace, "--no_such_flag=1"},
       {profile, trace, "positional"}};
   for (const auto& flags : usage_errors) {
@@ -96,6 +120,12 @@ TEST_F(SimMainTest, BadFlagsExit2AndBadFilesExit1) {
   }
   EXPECT_EQ(Sim({"--profile=/nonexistent.json", trace}).first, 1);
   EXPECT_EQ(Sim({profile, "--trace=file:/nonexistent.txt"}).first, 1);
+  EXPECT_EQ(Sim({profile, trace, "--speed=file:/nonexistent.txt"}).first, 1);
+  EXPECT_EQ(Sim({profile, trace, "--replay=/nonexistent.log"}).first, 2);  // --trace too
+  EXPECT_EQ(Sim({profile, "--replay=/nonexistent.log"}).first, 1);
+  const std::string not_a_log = profile_path_ + ".notalog";
+  ASSERT_TRUE(SaveLatencyProfile(LadderProfile(), not_a_log).ok());
+  EXPECT_EQ(Sim({profile, "--replay=" + not_a_log}).first, 1);
   EXPECT_EQ(Sim({"--help"}).first, 0);
 }
 

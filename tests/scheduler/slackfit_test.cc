@@ -110,16 +110,18 @@ TEST_P(SlackFitDrainTest, Chooses) {
 INSTANTIATE_TEST_SUITE_P(
     Table, SlackFitDrainTest,
     ::testing::Values(
-        // (2,8) fits the slack but 3 x 9600 > 20000: the slowest choice that drains, (1,8).
+        // Draining takes the mean latency (p50 0.8 x p99, so mean 0.804 x p99): (2,8) at 7718 us.
+        // (2,8) fits the slack but 3 x 7718 > 20000: the slowest choice that drains, (1,8).
         DrainCase{"backlog_moves_to_draining_choice", 0, 20, 20000, 0, 1, 8},
-        // Waiting lengthens the horizon (SLO 25 ms) but 28800 still does not drain.
-        DrainCase{"backlog_horizon_is_head_slo", 0, 20, 10000, 15000, 1, 8},
-        // 2 x 9600 = 19200 drains 16 in 20 ms: plain SlackFit's choice stands.
+        // Waiting lengthens the horizon (SLO 22 ms) but 23155 still does not drain.
+        DrainCase{"backlog_horizon_is_head_slo", 0, 20, 10000, 12000, 1, 8},
+        // 2 x 7718 drains 16 in 20 ms: plain SlackFit's choice stands.
         DrainCase{"backlog_that_drains_keeps_slowest", 0, 16, 20000, 0, 2, 8},
-        // Nothing drains 100 in 5 ms: the highest-throughput choice that fits, (0,8).
-        DrainCase{"hopeless_backlog_max_throughput", 0, 100, 5000, 0, 0, 8},
-        // Overhead is paid per batch: 2 x (9600 + 500) > 20000.
-        DrainCase{"overhead_counts_per_batch", 500, 16, 20000, 0, 1, 8},
+        // Nothing drains 100 in 5 ms (step 7): the highest-throughput sub-net, 0, in batches of
+        // the AIMD cap, 1 on a fresh policy (SlackFitTest.OverloadBatchesFollowTheAimdCap).
+        DrainCase{"hopeless_backlog_max_throughput", 0, 100, 5000, 0, 0, 1},
+        // Overhead is paid per batch: 2 x (7718 + 2500) > 20000, though 2 x 7718 is not.
+        DrainCase{"overhead_counts_per_batch", 2500, 16, 20000, 0, 1, 8},
         // Below kMinDrainQueue step 5 is off: (2,4) although 2 x 6400 > 9000.
         DrainCase{"short_queue_plain_slackfit", 0, 7, 9000, 0, 2, 4}),
     [](const auto& info) { return info.param.name; });
@@ -141,6 +143,63 @@ TEST(SlackFitTest, DropsDominatedChoices) {
   // (0,1) and win with 1600 us of slack.
   const SlackFitPolicy four(profile, 4, 0);
   EXPECT_EQ(four.Choose(TestNow(), Queue(1, 1600)), Decision::Run(0, 1));
+}
+
+TEST(SlackFitTest, DrainingCountsTheArrivalsStillComing) {
+  const SlackFitPolicy policy(ThreeSubnetProfile(), 4, 0);
+  QueueView queue = Queue(20, 20000);
+  EXPECT_EQ(policy.Choose(TestNow(), queue), Decision::Run(1, 8));  // 3 x 3859 us drains 20
+  // At 2000/s more, (1,8) serves 8 / 3859 us = 2073/s: the queue shrinks by 73/s and takes 274 ms;
+  // (0,8) at 4145/s drains it in 9.3 ms.
+  queue.arrival_rate = 2000;
+  EXPECT_EQ(policy.Choose(TestNow(), queue), Decision::Run(0, 8));
+}
+
+TEST(SlackFitTest, OverloadBatchesFollowTheAimdCap) {
+  SlackFitPolicy policy(ThreeSubnetProfile(), 4, 0);
+  const QueueView overload = Queue(100, 5000);
+  EXPECT_EQ(policy.Choose(TestNow(), overload), Decision::Run(0, 1));
+  for (int i = 0; i < 7; ++i) policy.OnBatchDone({0, 1, absl::Microseconds(900), true});
+  EXPECT_EQ(policy.Choose(TestNow(), overload), Decision::Run(0, 8));  // 1 + 7, at most 8
+  policy.OnBatchDone({0, 8, absl::Microseconds(2000), false});
+  EXPECT_EQ(policy.Choose(TestNow(), overload), Decision::Run(0, 7));  // 8 x 0.9
+  // A queue that drains is not overload: the cap does not apply.
+  EXPECT_EQ(policy.Choose(TestNow(), Queue(16, 20000)), Decision::Run(2, 8));
+}
+
+// Step 6: at an arrival rate a sub-net cannot carry its share of (margin x rate), it is left out.
+// With a 20 ms SLO (p99 + overhead <= 20000 at every batch), sub-net 2 serves at most
+// 8 / (0.804 x 9600 us) = 1037/s, sub-net 1 2073/s, sub-net 0 4146/s.
+TEST(SlackFitTest, LeavesOutSubnetsThatCannotKeepUpWithTheArrivalRate) {
+  const SlackFitPolicy policy(ThreeSubnetProfile(), 4, 0);
+  const double margin = SlackFitPolicy::kDefaultSustainMargin;
+  QueueView queue = Queue(1, 20000);
+  EXPECT_EQ(policy.Choose(TestNow(), queue), Decision::Run(2, 1));
+  queue.arrival_rate = 1000 / margin;  // sub-net 2 still keeps up
+  EXPECT_EQ(policy.Choose(TestNow(), queue), Decision::Run(2, 1));
+  queue.arrival_rate = 1500 / margin;
+  EXPECT_EQ(policy.Choose(TestNow(), queue), Decision::Run(1, 1));
+  queue.arrival_rate = 3000 / margin;
+  EXPECT_EQ(policy.Choose(TestNow(), queue), Decision::Run(0, 1));
+  queue.arrival_rate = 50000 / margin;  // none keeps up: the one with the largest capacity
+  EXPECT_EQ(policy.Choose(TestNow(), queue), Decision::Run(0, 1));
+  const SlackFitPolicy no_margin(ThreeSubnetProfile(), 4, 0, SlackFitPolicy::kDefaultDrainFactor,
+                                 /*sustain_margin=*/0);
+  EXPECT_EQ(no_margin.Choose(TestNow(), queue), Decision::Run(2, 1));
+}
+
+TEST(SlackFitTest, ABatchIsNeverSlowerThanALargerOneOfItsSubnet) {
+  // Sub-net 0's batch 2 was profiled slower (a noisy tail) than its batch 4.
+  const SlackFitPolicy policy(MakeProfile({{0, 0.80, {1000, 3000, 1600}}}), 4, 0);
+  for (const auto& bucket : policy.buckets()) {
+    for (const SlackFitPolicy::Choice& c : bucket) {
+      if (c.batch == 2) {
+        EXPECT_EQ(c.p99_us, 1600);
+      }
+    }
+  }
+  // With 1700 us of slack the batch of 4 runs, not 2 (in the bucket of 3000 it would have won).
+  EXPECT_EQ(policy.Choose(TestNow(), Queue(4, 1700)), Decision::Run(0, 4));
 }
 
 TEST(SlackFitTest, DrainFactorZeroIsPlainSlackFit) {

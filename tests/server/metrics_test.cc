@@ -83,6 +83,7 @@ TEST(ServerMetricsTest, RegistersEveryFamilyWithItsTypeAndLabels) {
            "# TYPE ternserve_subnet_requests_total counter",
            "# TYPE ternserve_batch_size histogram",
            "# TYPE ternserve_queue_depth gauge",
+           "# TYPE ternserve_latency_model_ratio gauge",
            "# TYPE ternserve_served_accuracy histogram",
            "# TYPE ternserve_build_info gauge",
            "# TYPE ternserve_model_generation gauge",
@@ -90,7 +91,8 @@ TEST(ServerMetricsTest, RegistersEveryFamilyWithItsTypeAndLabels) {
        }) {
     EXPECT_THAT(scrape, HasSubstr(type_line));
   }
-  EXPECT_EQ(CountLinesStartingWith(scrape, "# TYPE"), 13);
+  EXPECT_EQ(CountLinesStartingWith(scrape, "# TYPE"), 14);
+  EXPECT_EQ(Sample(scrape, "ternserve_latency_model_ratio"), 1);
   EXPECT_EQ(Sample(scrape, "ternserve_model_generation"), 1);
   EXPECT_EQ(Sample(scrape, R"(ternserve_model_reloads_total{result="ok"})"), 0);
   EXPECT_EQ(Sample(scrape, R"(ternserve_model_reloads_total{result="refused"})"), 0);
@@ -243,6 +245,14 @@ TEST(ServerMetricsTest, CountsKnownEventsExactly) {
   EXPECT_NEAR(Sample(s, R"(ternserve_compute_duration_seconds_sum{subnet="3"})"), 0.006, 1e-12);
   EXPECT_EQ(Sample(s, R"(ternserve_compute_duration_seconds_count{subnet="0"})"), 1);
   EXPECT_EQ(Sample(s, "ternserve_queue_depth"), 2);
+}
+
+TEST(ServerMetricsTest, TheLatencyModelRatioIsTheLastScaleReported) {
+  prometheus::Registry registry;
+  ServerMetrics metrics(registry, TwoSubnets(), {});
+  metrics.OnLatencyScale(1.25);
+  metrics.OnLatencyScale(1.5);
+  EXPECT_EQ(Sample(Scrape(registry), "ternserve_latency_model_ratio"), 1.5);
 }
 
 TEST(ServerMetricsTest, SloOutcomeTable) {
