@@ -9,11 +9,11 @@ namespace ternserve {
 
 ClipperPolicy::ClipperPolicy(int subnet_id, int max_batch, absl::Duration min_latency,
                              absl::Duration overhead)
-    : subnet_id_(subnet_id), max_batch_(std::max(1, max_batch)) {
+    : subnet_id_(subnet_id), batch_cap_(max_batch) {
   hopeless_.overhead = overhead;
   hopeless_.min_latency = min_latency;
   hopeless_.late_subnet_id = subnet_id;
-  hopeless_.late_max_batch = max_batch_;
+  hopeless_.late_max_batch = std::max(1, max_batch);
 }
 
 std::string ClipperPolicy::name() const { return absl::StrCat("clipper:", subnet_id_); }
@@ -24,11 +24,7 @@ Decision ClipperPolicy::Choose(absl::Time /*now*/, const QueueView& queue) const
 
 void ClipperPolicy::OnBatchDone(const BatchOutcome& outcome) {
   if (outcome.subnet_id != subnet_id_ || outcome.batch <= 0) return;  // a late=serve batch
-  if (outcome.all_deadlines_met) {
-    batch_cap_ = std::min(static_cast<double>(max_batch_), batch_cap_ + 1);
-  } else {
-    batch_cap_ = std::max(1.0, batch_cap_ * kBackoff);
-  }
+  batch_cap_.Update(outcome.all_deadlines_met);
 }
 
 }  // namespace ternserve

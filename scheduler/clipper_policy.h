@@ -8,16 +8,35 @@
 #ifndef TERNSERVE_SCHEDULER_CLIPPER_POLICY_H_
 #define TERNSERVE_SCHEDULER_CLIPPER_POLICY_H_
 
+#include <algorithm>
 #include <string>
 
 #include "scheduler/policy.h"
 
 namespace ternserve {
 
-class ClipperPolicy final : public Policy {
+// Clipper's AIMD batch cap, in [1, max_batch]: +1 after a batch whose requests all met their
+// deadlines, x kBackoff after one that missed. Starts at 1. Also SlackFit's under overload.
+class AimdBatchCap {
  public:
   // Multiplicative decrease factor on a miss, from the Clipper paper.
   static constexpr double kBackoff = 0.9;
+
+  explicit AimdBatchCap(int max_batch) : max_batch_(std::max(1, max_batch)) {}
+  void Update(bool all_deadlines_met) {
+    cap_ = all_deadlines_met ? std::min(static_cast<double>(max_batch_), cap_ + 1)
+                             : std::max(1.0, cap_ * kBackoff);
+  }
+  int value() const { return static_cast<int>(cap_); }
+
+ private:
+  int max_batch_;
+  double cap_ = 1;
+};
+
+class ClipperPolicy final : public Policy {
+ public:
+  static constexpr double kBackoff = AimdBatchCap::kBackoff;
 
   // max_batch >= 1 bounds the cap; min_latency/overhead feed the hopeless rule (see FixedPolicy).
   ClipperPolicy(int subnet_id, int max_batch, absl::Duration min_latency, absl::Duration overhead);
@@ -27,13 +46,12 @@ class ClipperPolicy final : public Policy {
   HopelessRule hopeless_rule() const override { return hopeless_; }
   void OnBatchDone(const BatchOutcome& outcome) override;
 
-  int batch_cap() const { return static_cast<int>(batch_cap_); }
+  int batch_cap() const { return batch_cap_.value(); }
 
  private:
   const int subnet_id_;
-  const int max_batch_;
   HopelessRule hopeless_;
-  double batch_cap_ = 1;  // AIMD state, in [1, max_batch_]
+  AimdBatchCap batch_cap_;
 };
 
 }  // namespace ternserve

@@ -26,7 +26,9 @@ bool IsDominated(const SlackFitPolicy::Choice& c, const std::vector<SlackFitPoli
 
 SlackFitPolicy::SlackFitPolicy(const LatencyProfile& profile, int num_buckets, int max_batch,
                                double drain_factor, double sustain_margin, int workers)
-    : sustain_margin_(sustain_margin), workers_(std::max(1, workers)) {
+    : sustain_margin_(sustain_margin),
+      workers_(std::max(1, workers)),
+      overload_cap_(max_batch > 0 ? max_batch : profile.MaxBatch()) {
   num_buckets = std::max(1, num_buckets);
   std::vector<Choice> all_choices;
   for (size_t i = 0; i < profile.subnets.size(); ++i) {
@@ -48,8 +50,6 @@ SlackFitPolicy::SlackFitPolicy(const LatencyProfile& profile, int num_buckets, i
     all_choices.insert(all_choices.end(), row.begin(), row.end());
   }
   sustainable_.assign(profile.subnets.size(), 1);
-  max_batch_ = max_batch > 0 ? max_batch : profile.MaxBatch();
-  overload_cap_ = 1;  // as Clipper: grows by a batch per batch that met its deadlines
   std::vector<Choice> choices;
   double min_us = std::numeric_limits<double>::infinity();
   double max_us = 0;
@@ -91,9 +91,7 @@ SlackFitPolicy::SlackFitPolicy(const LatencyProfile& profile, int num_buckets, i
 }
 
 void SlackFitPolicy::OnBatchDone(const BatchOutcome& outcome) {
-  if (outcome.batch <= 0) return;
-  overload_cap_ = outcome.all_deadlines_met ? std::min(max_batch_, overload_cap_ + 1)
-                                            : std::max(1.0, overload_cap_ * 0.9);
+  if (outcome.batch > 0) overload_cap_.Update(outcome.all_deadlines_met);
 }
 
 void SlackFitPolicy::MarkSustainable(double rate, double slo_us) const {
@@ -169,8 +167,7 @@ Decision SlackFitPolicy::Choose(absl::Time now, const QueueView& queue) const {
   if (long_queue) {
     for (const Choice& c : by_throughput_) {
       if (sustainable_[c.subnet_index]) {
-        return Decision::Run(c.subnet_id,
-                             std::min(queue.size, std::max(1, static_cast<int>(overload_cap_))));
+        return Decision::Run(c.subnet_id, std::min(queue.size, overload_cap_.value()));
       }
     }
   }

@@ -44,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "scheduler/clipper_policy.h"
 #include "scheduler/latency_profile.h"
 #include "scheduler/policy.h"
 
@@ -101,8 +102,7 @@ class SlackFitPolicy final : public Policy {
   std::vector<std::vector<Choice>> subnet_batches_;
   double sustain_margin_ = 0;
   int workers_ = 1;
-  double max_batch_ = 1;
-  double overload_cap_ = 1;
+  AimdBatchCap overload_cap_;              // step 7
   mutable std::vector<char> sustainable_;  // scratch of Choose, by sub-net index
   double drain_factor_ = 0;
   HopelessRule hopeless_;
