@@ -2,6 +2,7 @@
 #include "scheduler/schedule_log.h"
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <utility>
 
@@ -14,6 +15,9 @@ namespace ternserve {
 namespace {
 
 constexpr absl::string_view kMagic = "# ternserve schedule log, version 1";
+constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+
+bool FitsInt(int64_t v) { return v >= std::numeric_limits<int>::min() && v <= kIntMax; }
 
 // Parses `fields` (after the tag) as `n` integers into `out`.
 bool Integers(const std::vector<absl::string_view>& fields, size_t n, int64_t* out) {
@@ -78,16 +82,18 @@ absl::StatusOr<ScheduleLog> ParseScheduleLog(absl::string_view text, absl::strin
       }
       log.requests.push_back({v[0], v[1], v[2]});
     } else if (f[0] == "B") {
-      if (!Integers(f, 8, v) || !(v[0] <= v[1] && v[1] <= v[2] && v[2] <= v[3]) || v[5] < 1 ||
-          v[6] < 0 || v[6] > v[5] || (v[7] != 0 && v[7] != 1)) {
+      if (!Integers(f, 8, v) || !(v[0] <= v[1] && v[1] <= v[2] && v[2] <= v[3]) || !FitsInt(v[4]) ||
+          v[5] < 1 || v[5] > kIntMax || v[6] < 0 || v[6] > v[5] || (v[7] != 0 && v[7] != 1)) {
         return bad(
             "expected 'B <decided_ns> <started_ns> <finished_ns> <free_ns> <subnet> <size> <met> "
-            "<late>' with times in that order and 0 <= met <= size");
+            "<late>' with times in that order, 0 <= met <= size and int-sized counts");
       }
       log.batches.push_back({v[0], v[1], v[2], v[3], static_cast<int>(v[4]), static_cast<int>(v[5]),
                              static_cast<int>(v[6]), v[7] == 1});
     } else if (f[0] == "D") {
-      if (!Integers(f, 2, v) || v[1] < 1) return bad("expected 'D <time_ns> <count>'");
+      if (!Integers(f, 2, v) || v[1] < 1 || v[1] > kIntMax) {
+        return bad("expected 'D <time_ns> <count>' with 1 <= count < 2^31");
+      }
       log.drops.push_back({v[0], static_cast<int>(v[1])});
     } else if (f[0] == "C") {
       if (!Integers(f, 1, v) || v[0] < 0) return bad("expected 'C <count>'");
@@ -99,8 +105,10 @@ absl::StatusOr<ScheduleLog> ParseScheduleLog(absl::string_view text, absl::strin
     } else if (f.size() == 2 &&
                (f[0] == "workers" || f[0] == "adapt_latency" || f[0] == "max_batch" ||
                 f[0] == "max_queue" || f[0] == "max_queue_delay_us" || f[0] == "truncated")) {
-      if (!absl::SimpleAtoi(f[1], &v[0]) || v[0] < 0 || v[0] > (int64_t{1} << 40)) {
-        return bad(absl::StrCat(f[0], " '", f[1], "' is not a count"));
+      // Every header count is an int but max_queue_delay_us, an int64 bounded like a time.
+      const int64_t most = f[0] == "max_queue_delay_us" ? (int64_t{1} << 40) : kIntMax;
+      if (!absl::SimpleAtoi(f[1], &v[0]) || v[0] < 0 || v[0] > most) {
+        return bad(absl::StrCat(f[0], " '", f[1], "' is not a count (0 to ", most, ")"));
       }
       if (f[0] == "workers") log.workers = static_cast<int>(v[0]);
       if (f[0] == "adapt_latency") log.adapt_latency = v[0] != 0;

@@ -63,6 +63,12 @@ TEST(ScheduleLogTest, RefusesMalformedLinesNamingThem) {
       {good + "B 5 2 3 4 0 2 1 0\n", "log:18: expected 'B"},  // started before decided
       {good + "D 5 0\n", "log:18: expected 'D"},
       {good + "workers many\n", "log:18: workers 'many' is not a count"},
+      // Past an int: it used to wrap to a negative queue bound that the log then refused to
+      // re-read.
+      {good + "max_queue 3010239036\n", "log:18: max_queue '3010239036' is not a count"},
+      {good + "B 1 2 3 4 0 4294967297 0 0\n", "log:18: expected 'B"},
+      {good + "B 1 2 3 4 4294967296 1 0 0\n", "log:18: expected 'B"},
+      {good + "D 5 4294967297\n", "log:18: expected 'D"},
       {good + "Z 1\n", "log:18: unknown record 'Z'"},
       {good + "D 3000 1\n", "log: its batches and drops take 6 requests, more than the 5"},
   };
