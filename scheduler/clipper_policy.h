@@ -16,7 +16,7 @@
 namespace ternserve {
 
 // Clipper's AIMD batch cap, in [1, max_batch]: +1 after a batch whose requests all met their
-// deadlines, x kBackoff after one that missed. Starts at 1. Also SlackFit's under overload.
+// deadlines, x kBackoff after one that missed. Starts at 1.
 class AimdBatchCap {
  public:
   // Multiplicative decrease factor on a miss, from the Clipper paper.

@@ -6,7 +6,9 @@
 //      late=serve: up to late_max_batch of them become this batch, on the late (fastest) sub-net.
 //      Either way they count as misses. EDF order puts every hopeless request at the head.
 //   2. Otherwise the policy chooses (sub-net, batch) and that many requests are popped in EDF
-//      order into `batch`.
+//      order into `batch`. With late=drop, the head requests due before the decision's
+//      shed_before go to `dropped` first (a policy under overload sheds what its batch would
+//      finish too late anyway).
 //
 // Pure function of its arguments; not thread-safe (the caller owns the queue and the policy).
 #ifndef TERNSERVE_SCHEDULER_DISPATCH_STEP_H_
@@ -57,6 +59,12 @@ Decision TakeNextBatch(absl::Time now, bool flush, const Policy& policy, LateMod
   }
   if (queue->empty()) return Decision::WaitUntil(absl::InfiniteFuture());
   Decision decision = policy.Choose(now, queue->View(now, flush));
+  if (decision.batch > 0 && late == LateMode::kDrop) {
+    while (!queue->empty() && queue->top().deadline < decision.shed_before) {
+      dropped->push_back(queue->Pop());
+    }
+    if (queue->empty()) return Decision::WaitUntil(absl::InfiniteFuture());
+  }
   decision.batch = std::min(decision.batch, queue->size());
   for (int i = 0; i < decision.batch; ++i) batch->push_back(queue->Pop());
   return decision;

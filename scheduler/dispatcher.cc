@@ -216,8 +216,9 @@ void Dispatcher::WorkerLoop(int worker) {
     }
     if (!dropped.empty()) {
       FinishUnrun(&dropped, absl::DeadlineExceededError(
-                                "no sub-net can finish this request before its deadline "
-                                "(late=drop)"));
+                                "this request cannot be finished before its deadline "
+                                "(late=drop): no sub-net is fast enough, or under overload the "
+                                "batch that would take it finishes too late"));
     }
     if (decision.batch > 0) {
       absl::Time started, finished;

@@ -42,13 +42,19 @@ struct Decision {
   absl::Time retry_at = absl::InfiniteFuture();
   // Set by TakeNextBatch for a late=serve batch of hopeless requests: every one is a miss.
   bool late = false;
+  // With batch > 0 and late=drop: the head requests whose deadline is before this are dropped
+  // (answered DEADLINE_EXCEEDED, misses) before the batch is taken. A policy under overload sheds
+  // the requests its batch would finish too late anyway, so that the batch's places go to ones
+  // it can still serve in time. InfinitePast: none.
+  absl::Time shed_before = absl::InfinitePast();
 
   static Decision Run(int subnet_id, int batch) {
-    return {subnet_id, batch, absl::InfiniteFuture(), false};
+    return {subnet_id, batch, absl::InfiniteFuture(), false, absl::InfinitePast()};
   }
-  static Decision WaitUntil(absl::Time t) { return {-1, 0, t, false}; }
+  static Decision WaitUntil(absl::Time t) { return {-1, 0, t, false, absl::InfinitePast()}; }
   bool operator==(const Decision& o) const {
-    return subnet_id == o.subnet_id && batch == o.batch && retry_at == o.retry_at && late == o.late;
+    return subnet_id == o.subnet_id && batch == o.batch && retry_at == o.retry_at &&
+           late == o.late && shed_before == o.shed_before;
   }
 };
 

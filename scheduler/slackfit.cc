@@ -26,9 +26,7 @@ bool IsDominated(const SlackFitPolicy::Choice& c, const std::vector<SlackFitPoli
 
 SlackFitPolicy::SlackFitPolicy(const LatencyProfile& profile, int num_buckets, int max_batch,
                                double drain_factor, double sustain_margin, int workers)
-    : sustain_margin_(sustain_margin),
-      workers_(std::max(1, workers)),
-      overload_cap_(max_batch > 0 ? max_batch : profile.MaxBatch()) {
+    : sustain_margin_(sustain_margin), workers_(std::max(1, workers)) {
   num_buckets = std::max(1, num_buckets);
   std::vector<Choice> all_choices;
   for (size_t i = 0; i < profile.subnets.size(); ++i) {
@@ -88,10 +86,6 @@ SlackFitPolicy::SlackFitPolicy(const LatencyProfile& profile, int num_buckets, i
   });
   drain_factor_ = drain_factor;
   hopeless_ = FastestSubnetHopelessRule(profile, max_batch > 0 ? max_batch : profile.MaxBatch());
-}
-
-void SlackFitPolicy::OnBatchDone(const BatchOutcome& outcome) {
-  if (outcome.batch > 0) overload_cap_.Update(outcome.all_deadlines_met);
 }
 
 void SlackFitPolicy::MarkSustainable(double rate, double slo_us) const {
@@ -161,13 +155,17 @@ Decision SlackFitPolicy::Choose(absl::Time now, const QueueView& queue) const {
     }
   }
   // Nothing drains the queue in time (step 7): the backlog outgrows every choice. Run the
-  // highest-throughput sustainable sub-net, in batches of the AIMD cap (OnBatchDone), whether the
-  // head fits or not: holding out for the head with a small batch that fits its slack loses the
-  // throughput the rest of the queue needs.
+  // highest-throughput sustainable choice, whether the head fits or not, and shed the requests it
+  // would finish after their deadline (its p99 and overhead from now, scaled as every latency is):
+  // they would miss anyway, and their places
+  // in the batch go to requests it can still serve in time.
   if (long_queue) {
     for (const Choice& c : by_throughput_) {
       if (sustainable_[c.subnet_index]) {
-        return Decision::Run(c.subnet_id, std::min(queue.size, overload_cap_.value()));
+        Decision run = Decision::Run(c.subnet_id, std::min(queue.size, c.batch));
+        run.shed_before =
+            now + (hopeless_.overhead + absl::Microseconds(c.p99_us)) * latency_scale();
+        return run;
       }
     }
   }

@@ -1,7 +1,8 @@
-// Tests for scheduler/dispatch_step.h: hopeless requests under both late modes, and batch
-// formation in EDF order from the policy's decision.
+// Tests for scheduler/dispatch_step.h: hopeless requests under both late modes, batch formation
+// in EDF order from the policy's decision, and the requests a decision sheds.
 #include "scheduler/dispatch_step.h"
 
+#include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -111,6 +112,46 @@ TEST_F(DispatchStepTest, WaitingPolicyTakesNothingUnlessFlushed) {
   d = Step(fixed, LateMode::kDrop, /*flush=*/true);
   EXPECT_EQ(d, Decision::Run(1, 1));
   EXPECT_THAT(Ids(batch_), ElementsAre(0));
+}
+
+// Runs `decision` whatever the queue; nothing is hopeless.
+class FixedDecisionPolicy final : public Policy {
+ public:
+  explicit FixedDecisionPolicy(Decision decision) : decision_(decision) {}
+  std::string name() const override { return "fixed-decision"; }
+  Decision Choose(absl::Time /*now*/, const QueueView& /*queue*/) const override {
+    return decision_;
+  }
+  HopelessRule hopeless_rule() const override { return {}; }
+
+ private:
+  Decision decision_;
+};
+
+TEST_F(DispatchStepTest, ShedsTheHeadsDueBeforeShedBeforeThenTakesTheBatch) {
+  for (int id = 0; id < 6; ++id) Add(id, 1000 * (id + 1));  // due 1..6 ms from now
+  Decision shed = Decision::Run(0, 2);
+  shed.shed_before = TestNow() + absl::Microseconds(2500);
+  const FixedDecisionPolicy policy(shed);
+  EXPECT_EQ(Step(policy, LateMode::kDrop), shed);
+  EXPECT_THAT(Ids(dropped_), ElementsAre(0, 1));  // due at 1 and 2 ms: before 2.5 ms
+  EXPECT_THAT(Ids(batch_), ElementsAre(2, 3));
+  // late=serve sheds nothing: every request is run, late or not.
+  EXPECT_EQ(Step(policy, LateMode::kServe).batch, 2);
+  EXPECT_TRUE(dropped_.empty());
+  EXPECT_THAT(Ids(batch_), ElementsAre(4, 5));
+}
+
+TEST_F(DispatchStepTest, SheddingEveryRequestLeavesNothingToRun) {
+  Add(0, 1000);
+  Add(1, 2000);
+  Decision shed = Decision::Run(0, 2);
+  shed.shed_before = TestNow() + absl::Milliseconds(5);
+  const Decision d = Step(FixedDecisionPolicy(shed), LateMode::kDrop);
+  EXPECT_EQ(d.batch, 0);
+  EXPECT_THAT(Ids(dropped_), ElementsAre(0, 1));
+  EXPECT_TRUE(batch_.empty());
+  EXPECT_TRUE(queue_.empty());
 }
 
 TEST_F(DispatchStepTest, EmptyQueue) {

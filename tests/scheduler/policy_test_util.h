@@ -20,7 +20,8 @@ inline QueueView Queue(int size, double slack_us, double waited_us = 0, bool flu
 
 inline std::ostream& operator<<(std::ostream& os, const Decision& d) {
   return os << "{subnet " << d.subnet_id << ", batch " << d.batch << ", retry_at "
-            << absl::FormatTime(d.retry_at) << (d.late ? ", late" : "") << "}";
+            << absl::FormatTime(d.retry_at) << (d.late ? ", late" : "") << ", shed_before "
+            << absl::FormatTime(d.shed_before) << "}";
 }
 
 }  // namespace ternserve

@@ -68,7 +68,9 @@ INSTANTIATE_TEST_SUITE_P(
         // 2.5 ms: bucket 0, batch 8 on the fast sub-net.
         Case{"tight_slack_fast_subnet", 0, 8, 2500, 0, 8},
         Case{"tight_slack_tie_to_accuracy", 0, 2, 2500, 1, 2},
-        Case{"barely_feasible", 0, 8, 1100, 0, 1},
+        // 1.1 ms: only (0,1) fits. (A queue of 8 or more would be a backlog nothing drains in
+        // 1.1 ms: overload, SlackFitTest.OverloadRunsTheFastestChoiceAndShedsWhatItWouldFinishLate.)
+        Case{"barely_feasible", 0, 7, 1100, 0, 1},
         // Overhead comes off the slack: 2500 - 500 = 2000 leaves (1,2) at 2400 out.
         Case{"overhead_reduces_slack", 500, 2, 2500, 0, 2},
         Case{"overhead_reduces_slack_fast", 500, 4, 2500, 0, 4}),
@@ -117,9 +119,6 @@ INSTANTIATE_TEST_SUITE_P(
         DrainCase{"backlog_horizon_is_head_slo", 0, 20, 10000, 12000, 1, 8},
         // 2 x 7718 drains 16 in 20 ms: plain SlackFit's choice stands.
         DrainCase{"backlog_that_drains_keeps_slowest", 0, 16, 20000, 0, 2, 8},
-        // Nothing drains 100 in 5 ms (step 7): the highest-throughput sub-net, 0, in batches of
-        // the AIMD cap, 1 on a fresh policy (SlackFitTest.OverloadBatchesFollowTheAimdCap).
-        DrainCase{"hopeless_backlog_max_throughput", 0, 100, 5000, 0, 0, 1},
         // Overhead is paid per batch: 2 x (7718 + 2500) > 20000, though 2 x 7718 is not.
         DrainCase{"overhead_counts_per_batch", 2500, 16, 20000, 0, 1, 8},
         // Below kMinDrainQueue step 5 is off: (2,4) although 2 x 6400 > 9000.
@@ -155,16 +154,19 @@ TEST(SlackFitTest, DrainingCountsTheArrivalsStillComing) {
   EXPECT_EQ(policy.Choose(TestNow(), queue), Decision::Run(0, 8));
 }
 
-TEST(SlackFitTest, OverloadBatchesFollowTheAimdCap) {
-  SlackFitPolicy policy(ThreeSubnetProfile(), 4, 0);
-  const QueueView overload = Queue(100, 5000);
-  EXPECT_EQ(policy.Choose(TestNow(), overload), Decision::Run(0, 1));
-  for (int i = 0; i < 7; ++i) policy.OnBatchDone({0, 1, absl::Microseconds(900), true});
-  EXPECT_EQ(policy.Choose(TestNow(), overload), Decision::Run(0, 8));  // 1 + 7, at most 8
-  policy.OnBatchDone({0, 8, absl::Microseconds(2000), false});
-  EXPECT_EQ(policy.Choose(TestNow(), overload), Decision::Run(0, 7));  // 8 x 0.9
-  // A queue that drains is not overload: the cap does not apply.
-  EXPECT_EQ(policy.Choose(TestNow(), Queue(16, 20000)), Decision::Run(2, 8));
+// Step 7: nothing drains 100 in 5 ms. The highest-throughput choice, (0,8) at 8 / 2400 us, runs
+// and sheds the requests due before it would finish: its p99 plus the overhead from now, at the
+// current latency scale.
+TEST(SlackFitTest, OverloadRunsTheFastestChoiceAndShedsWhatItWouldFinishLate) {
+  SlackFitPolicy policy(ThreeSubnetProfile(/*overhead_us=*/100), 4, 0);
+  Decision want = Decision::Run(0, 8);
+  want.shed_before = TestNow() + absl::Microseconds(2400 + 100);
+  EXPECT_EQ(policy.Choose(TestNow(), Queue(100, 5000)), want);
+  policy.set_latency_scale(2);  // the machine runs at half the profile's speed
+  want.shed_before = TestNow() + absl::Microseconds(2 * (2400 + 100));
+  EXPECT_EQ(policy.Choose(TestNow(), Queue(100, 5000)), want);
+  // A queue that drains is not overload: nothing is shed.
+  EXPECT_EQ(policy.Choose(TestNow(), Queue(16, 40000)).shed_before, absl::InfinitePast());
 }
 
 // Step 6: at an arrival rate a sub-net cannot carry its share of (margin x rate), it is left out.
