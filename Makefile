@@ -144,18 +144,25 @@ test-tsan: deps
 	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan/suppressions.txt" \
 	    build-tsan/bin/$$t --gtest_brief=1; done
 
-# AddressSanitizer and UBSan over the whole suite, in their own build (build-asan/). Any report fails
+# AddressSanitizer and UBSan over the whole suite but ASAN_EXCLUDE, in their own build (build-asan/). Any report fails
 # the test that made it (UBSan does not recover; ASan aborts; LeakSanitizer is on). -O1 -g1 (line
 # tables only, asserts on): reports keep file:line, and the build is faster than RelWithDebInfo's
 # -O2 -g, whose debug info made the 13 s LibTorch translation units slower still. In .ci/run.
 ASAN_FLAGS := -O1 -g1
+# Left out of the ASan run: three tests that push the 10,000 test images, or four training runs,
+# through LibTorch, which is not instrumented. Under ASan they took 430, 104 and 176 s (10-11x
+# their plain time), 42% of the suite's CPU time, and kept CI past its hour; what of our code they
+# reach runs under ASan on small inputs in TernaryEngineTest, ExportTest and
+# TrainLoopTest.CheckpointRestoresTheRun. make test runs them.
+ASAN_EXCLUDE := ^(ShippedBundleTest\.TernaryEngineAgreesWithTorchEngine|ShippedBundleTest\.IsValidTernaryAndServesItsRecordedAccuracy|TrainLoopTest\.EveryQuantizerLearnsATinyProblem)$$
 test-asan: deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERNSERVE_ASAN=ON \
 	  -DTERNSERVE_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$(ASAN_FLAGS)" \
 	  -DCMAKE_C_FLAGS_RELWITHDEBINFO="$(ASAN_FLAGS)"
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS="abort_on_error=1:detect_leaks=1" \
-	  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" ctest --output-on-failure -j $(JOBS)
+	  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" ctest --output-on-failure -j $(JOBS) \
+	  -E '$(ASAN_EXCLUDE)'
 
 # libFuzzer over every reader of untrusted bytes (fuzz/, docs/reliability.md), in its own build
 # (build-fuzz/: clang-16, ASan and UBSan; no LibTorch target, no tests), each target for
