@@ -34,7 +34,8 @@ FUZZ_PACKAGES := clang-16 libclang-rt-16-dev
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps deps-clang deps-fuzz configure build serve test build-clang test-tsan test-asan \
-  build-fuzz fuzz ci check-layers image test-image check-k8s install-node clean help
+  build-fuzz fuzz build-cuda test-cuda ci check-layers image test-image check-k8s install-node clean \
+  help
 
 all: build
 
@@ -47,6 +48,9 @@ help:
 	@echo "make test-tsan    the scheduler, thread-pool and server concurrency tests under TSan"
 	@echo "make test-asan    every test under AddressSanitizer and UBSan"
 	@echo "make fuzz         build the libFuzzer targets (clang-16) and run each FUZZ_SECONDS=$(FUZZ_SECONDS) s"
+	@echo "make build-cuda   compile the CUDA kernels, CudaEngine, their tests and ternserve into build-cuda/"
+	@echo "                  (needs the CUDA toolkit at /usr/local/cuda, not a GPU; docs/cuda.md)"
+	@echo "make test-cuda    run the CUDA tests (they skip, saying so, without a GPU)"
 	@echo "make check-layers fail on an include across a direction docs/architecture.md forbids"
 	@echo "make image        build the container image localhost/ternserve:latest with podman"
 	@echo "make test-image   build the image, start it as its non-root user, classify, scrape, SIGTERM"
@@ -181,6 +185,23 @@ build-fuzz: deps-fuzz
 fuzz: build-fuzz
 	JOBS=$(JOBS) tools/run_fuzz build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# The CUDA build (docs/cuda.md): -DTERNSERVE_CUDA=ON in its own build-cuda/, only the targets that
+# CUDA changes: the kernels (nvcc, sm_80 and sm_90), CudaEngine, the CUDA part of ternserve-bench
+# (its LibTorch part is left out: ternserve-bench itself is `cmake --build build-cuda --target
+# ternserve-bench`), the CUDA tests and ternserve with --engine=cuda. Needs the CUDA toolkit
+# (nvcc at /usr/local/cuda/bin or on PATH), not a GPU. CUDA_TESTS run with make test-cuda; without
+# a GPU they skip, saying why.
+CUDA_TESTS := cuda_kernels_test cuda_engine_test engine_factory_test
+CUDA_TARGETS := ternserve_kernels_cuda ternserve_models_cuda ternserve_bench_cuda $(CUDA_TESTS) \
+  ternserve
+build-cuda: deps
+	cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DTERNSERVE_CUDA=ON
+	cmake --build build-cuda -j $(JOBS) --target $(CUDA_TARGETS)
+
+test-cuda: build-cuda
+	@set -e; for t in $(CUDA_TESTS); do echo "== $$t (CUDA build)"; \
+	  build-cuda/bin/$$t --gtest_brief=1; done
+
 # What CI runs, as a target, so ../shared/tools/fresh-machine can time it on a bare Debian 12.
 ci:
 	.ci/run
@@ -189,4 +210,4 @@ check-layers:
 	/usr/bin/python3 tools/check_layers
 
 clean:
-	rm -rf $(BUILD_DIR) build-clang build-tsan build-asan build-fuzz
+	rm -rf $(BUILD_DIR) build-clang build-tsan build-asan build-fuzz build-cuda

@@ -18,6 +18,10 @@ ABSL_FLAG(std::string, isa, "",
           "Ternary kernel variant for the layers suite: scalar, avx2 or avx512vnni (default: the "
           "fastest this CPU supports).");
 
+ABSL_FLAG(std::string, engine, "ternary",
+          "ternary: the CPU suites (--suite); cuda: the CUDA e2e suite, CudaEngine next to the CPU "
+          "TernaryEngine (only in a CUDA build: make build-cuda).");
+
 ABSL_FLAG(int, e2e_threads, 2,
           "Threads of every contestant in the e2e suite (the issue's targets are for 2; 1 is "
           "useful to compare with anchor-bench on a loaded machine).");
@@ -28,8 +32,8 @@ ABSL_FLAG(std::string, testonly_perturb, "",
 namespace ternserve::bench {
 namespace {
 
-constexpr absl::string_view kOurFlags[] = {"bundle",      "suite",           "json", "quick", "isa",
-                                           "e2e_threads", "testonly_perturb"};
+constexpr absl::string_view kOurFlags[] = {"bundle", "suite",  "json",        "quick",
+                                           "isa",    "engine", "e2e_threads", "testonly_perturb"};
 
 bool IsOurFlag(absl::string_view name) {
   for (absl::string_view f : kOurFlags) {
@@ -46,7 +50,7 @@ std::string BenchUsage() {
 oneDNN int8, in one process. See bench/README.md.
 
 Usage: ternserve-bench [--suite=layers|e2e|all] [--bundle=PATH] [--json] [--quick] [--isa=NAME]
-                       [--benchmark_...]
+                       [--engine=ternary|cuda] [--benchmark_...]
 
   --suite=all         layers: per-layer GMAC/s on the SuperNet's conv shapes (the layer cases of
                       models/kernels/conv_cases.h), batch 1/8/32, threads 1/2; e2e: ms per batch
@@ -58,6 +62,11 @@ Usage: ternserve-bench [--suite=layers|e2e|all] [--bundle=PATH] [--json] [--quic
   --isa=NAME          ternary kernel variant for the layers suite: scalar, avx2, avx512vnni
                       (default: the fastest this CPU supports)
   --e2e_threads=2     threads of every e2e contestant (the issue's targets are for 2)
+  --engine=ternary    ternary: the suites above; cuda: instead, every sub-net at batch 1/8/32 on
+                      CudaEngine next to the CPU TernaryEngine, after a top-1 agreement check
+                      between the two (only in a CUDA build: make build-cuda; docs/cuda.md).
+                      LibTorch fp16 is not compared: Debian's LibTorch has no CUDA; cuDNN fp16 and
+                      int8 are not compared yet (null columns, with a note)
   --benchmark_...     any Google Benchmark flag, e.g. --benchmark_filter=s1.b0 (regex over names
                       like layers/s1.b0.conv1/b8/t2/ternary or e2e/largest/b32/t2/torch_int8),
                       --benchmark_repetitions=5 (default 3), --benchmark_min_time=0.5 (default 0.1)
@@ -124,6 +133,19 @@ ParseOutcome ParseBenchFlags(int argc, char** argv, BenchOptions* options, std::
   options->quick = absl::GetFlag(FLAGS_quick);
   options->isa = absl::GetFlag(FLAGS_isa);
   options->e2e_threads = absl::GetFlag(FLAGS_e2e_threads);
+  options->engine = absl::GetFlag(FLAGS_engine);
+  if (options->engine != "ternary" && options->engine != "cuda") {
+    *error = absl::StrCat("--engine=", options->engine, ": must be ternary or cuda");
+    return ParseOutcome::kUsageError;
+  }
+#if !TERNSERVE_HAVE_CUDA
+  if (options->engine == "cuda") {
+    *error =
+        "--engine=cuda: this ternserve-bench was built without CUDA (rebuild with make "
+        "build-cuda / -DTERNSERVE_CUDA=ON, then cmake --build build-cuda --target ternserve-bench)";
+    return ParseOutcome::kUsageError;
+  }
+#endif
   options->testonly_perturb = absl::GetFlag(FLAGS_testonly_perturb);
   if (options->e2e_threads < 1) {
     *error = absl::StrCat("--e2e_threads=", options->e2e_threads, ": must be at least 1");

@@ -20,9 +20,12 @@ struct BenchOptions {
   std::string bundle = "models/ternserve.tsn";  // the e2e suite's sub-nets
   bool run_layers = true;                       // --suite=layers|e2e|all
   bool run_e2e = true;
-  bool json = false;    // one JSON object per line on stdout instead of Google Benchmark's output
-  bool quick = false;   // short timings (a smoke run, not a measurement)
-  std::string isa;      // ternary kernel variant; empty: the fastest this CPU supports
+  bool json = false;   // one JSON object per line on stdout instead of Google Benchmark's output
+  bool quick = false;  // short timings (a smoke run, not a measurement)
+  std::string isa;     // ternary kernel variant; empty: the fastest this CPU supports
+  // --engine=ternary (the CPU suites) or cuda (the CUDA e2e suite, bench/cuda_e2e_suite.h; only in
+  // a CUDA build, elsewhere a usage error saying how to build it).
+  std::string engine = "ternary";
   int e2e_threads = 2;  // threads of every e2e contestant (the targets are for 2)
   // Hidden (not in --help): the e2e contestant ("ternary", "torch_int8") whose logits are rotated
   // by one class, so that the agreement check must fail; for the smoke test of that check.

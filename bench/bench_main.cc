@@ -14,6 +14,9 @@
 #include "bench/e2e_suite.h"
 #include "bench/layer_suite.h"
 #include "bench/result_table.h"
+#if TERNSERVE_HAVE_CUDA
+#include "bench/cuda_e2e_suite.h"
+#endif
 
 namespace ternserve::bench {
 namespace {
@@ -50,6 +53,18 @@ int Main(int argc, char** argv) {
   }
 
   ResultTable table;
+#if TERNSERVE_HAVE_CUDA
+  std::shared_ptr<CudaE2eSuite> cuda;
+  if (options.engine == "cuda") {
+    options.run_layers = options.run_e2e = false;  // the CPU suites; --engine=cuda runs its own
+    absl::StatusOr<std::shared_ptr<CudaE2eSuite>> suite = RegisterCudaE2eSuite(options, &table);
+    if (!suite.ok()) {
+      std::fprintf(stderr, "ternserve-bench: %s\n", std::string(suite.status().message()).c_str());
+      return suite.status().code() == absl::StatusCode::kInternal ? kExitCheckFailed : kExitUsage;
+    }
+    cuda = *suite;
+  }
+#endif
   if (options.run_layers) {
     if (absl::Status s = RegisterLayerSuite(options, &table); !s.ok()) {
       std::fprintf(stderr, "ternserve-bench: %s\n", std::string(s.message()).c_str());

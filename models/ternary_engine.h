@@ -11,7 +11,9 @@
 // The u8 activation scales come from the bundle: each sub-net records them (SubnetMeta::
 // activation_scales), calibrated on training images at export. Weights are packed once per layer
 // at the SuperNet's full width and shared by every sub-net (a sub-net's weights are a prefix of
-// each layer's), so memory does not grow with the number of sub-nets.
+// each layer's), so memory does not grow with the number of sub-nets. The packs, the folded
+// epilogues and the per-sub-net layer lists are a TernaryPlan (models/ternary_plan.h), which
+// CudaEngine runs too.
 //
 // Not thread-safe (one batch at a time, like every Engine); inside Run the work of each layer is
 // split over the engine's own thread pool.

@@ -29,7 +29,8 @@
 
 ABSL_FLAG(std::string, bundle, "", "Model bundle (*.tsn) to profile.");
 ABSL_FLAG(std::string, out, "", "Where to write the latency profile JSON (atomically).");
-ABSL_FLAG(std::string, engine, "ternary", "Serving engine: ternary or torch.");
+ABSL_FLAG(std::string, engine, "ternary",
+          "Serving engine: ternary, torch or cuda (cuda only in a CUDA build: make build-cuda).");
 ABSL_FLAG(std::string, isa, "",
           "ternary: kernel variant (scalar, avx2, avx512vnni). Empty = the fastest this CPU has.");
 ABSL_FLAG(
@@ -89,7 +90,8 @@ absl::StatusOr<std::vector<std::unique_ptr<Engine>>> CreateEngines(const Bundle&
                                                                    int workers, int threads,
                                                                    std::string* isa) {
   EngineSpec spec;
-  spec.kind = absl::GetFlag(FLAGS_engine) == "torch" ? EngineKind::kTorch : EngineKind::kTernary;
+  // Main has already refused a name ParseEngineFlags does not accept.
+  spec.kind = ParseEngineKind(absl::GetFlag(FLAGS_engine)).value_or(EngineKind::kTernary);
   spec.threads = threads;
   spec.isa = absl::GetFlag(FLAGS_isa);
   std::vector<std::unique_ptr<Engine>> engines;

@@ -60,8 +60,10 @@ ABSL_FLAG(std::string, late, "drop",
 ABSL_FLAG(int, subnet, -1,
           "Sub-net id of --policy=fixed or clipper without an id. -1 = the bundle's largest.");
 ABSL_FLAG(std::string, engine, "ternary",
-          "Inference engine: ternary (the integer ternary kernels) or torch (LibTorch fp32, the "
-          "reference; only in ternserve-torch, which links LibTorch).");
+          "Inference engine: ternary (the integer ternary kernels), torch (LibTorch fp32, the "
+          "reference; only in ternserve-torch, which links LibTorch) or cuda (the ternary CUDA "
+          "kernels on GPU 0, one CUDA stream per worker; only in a CUDA build: make build-cuda, "
+          "see docs/cuda.md).");
 ABSL_FLAG(std::string, isa, "",
           "Ternary kernel variant: scalar, avx2 or avx512vnni. Empty = the fastest this CPU "
           "supports; a variant the CPU lacks is a start-up error.");

@@ -42,7 +42,8 @@ struct ServerOptions {
   LateMode late = LateMode::kDrop;
   // fixed / clipper without an id: this sub-net; -1 = the bundle's largest.
   int subnet_id = -1;
-  // The engine every worker runs; kTorch needs a binary that links LibTorch (ternserve-torch).
+  // The engine every worker runs; kTorch needs a binary that links LibTorch (ternserve-torch),
+  // kCuda one built with CUDA (make build-cuda) and a GPU (one engine and stream per worker).
   EngineKind engine = EngineKind::kTernary;
   // The ternary kernel variant (an entry of kernels::TernaryConvKernels()); null: the fastest
   // this CPU has. A variant the CPU lacks fails start-up.

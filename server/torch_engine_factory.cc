@@ -8,10 +8,13 @@ namespace {
 
 class TernaryAndTorchFactory final : public EngineFactory {
  public:
-  absl::Status Supports(EngineKind /*kind*/) const override { return absl::OkStatus(); }
+  // Torch here; ternary and cuda as in ternserve (cuda only in a CUDA build).
+  absl::Status Supports(EngineKind kind) const override {
+    return kind == EngineKind::kTorch ? absl::OkStatus() : TernaryEngineFactory().Supports(kind);
+  }
   absl::StatusOr<std::unique_ptr<Engine>> Create(const Bundle& bundle,
                                                  const EngineSpec& spec) const override {
-    if (spec.kind == EngineKind::kTernary) return TernaryEngineFactory().Create(bundle, spec);
+    if (spec.kind != EngineKind::kTorch) return TernaryEngineFactory().Create(bundle, spec);
     TorchEngineOptions options;
     options.threads = spec.threads;
     return CreateTorchEngine(bundle, options);

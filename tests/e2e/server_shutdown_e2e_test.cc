@@ -382,7 +382,8 @@ TEST(ServerFlagsE2eTest, BadFlagsExit2) {
       {"positional"},
       {"--isa=sse9"},
       {"--engine=torch", "--isa=avx2"},
-      {"--engine=torch"},  // this binary has no LibTorch: ternserve-torch has
+      {"--engine=torch"},               // this binary has no LibTorch: ternserve-torch has
+      {"--engine=cuda", "--isa=avx2"},  // --isa is ternary's, with or without CUDA
       {"--policy=nope"},
       {"--policy=slackfit:3"},
       {"--late=maybe"},
@@ -451,6 +452,22 @@ TEST(ServerFlagsE2eTest, TernserveNamesTheBinaryThatServesTorch) {
               ::testing::HasSubstr("--engine=torch: ternserve is built without LibTorch; "
                                    "ternserve-torch (the same server and flags) serves"));
 }
+
+// Without CUDA (the default build), ternserve refuses --engine=cuda, saying how to build it.
+#if !TERNSERVE_HAVE_CUDA
+TEST(ServerFlagsE2eTest, TernserveWithoutCudaRefusesCudaSayingHowToBuildIt) {
+  const std::string out = ::testing::TempDir() + "/cuda.out";
+  auto result = RunToCompletion({"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", TERNSERVE_SERVER_BIN,
+                                 absl::StrCat("--bundle=", TERNSERVE_E2E_BUNDLE), "--port=0",
+                                 "--metrics_port=0", "--engine=cuda"},
+                                out);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->first, 2);
+  EXPECT_THAT(result->second,
+              ::testing::HasSubstr("ternserve: --engine=cuda: this binary was built without CUDA "
+                                   "(rebuild with make build-cuda / -DTERNSERVE_CUDA=ON)"));
+}
+#endif
 
 // The LibTorch engine serves in ternserve-torch (--engine=torch), and the ternary engine on every
 // kernel variant this CPU has.

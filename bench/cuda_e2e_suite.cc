@@ -1,0 +1,184 @@
+#include "bench/cuda_e2e_suite.h"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bench/agreement.h"
+#include "bench/subnet_runner.h"
+#include "models/bundle.h"
+#include "models/cuda_engine.h"
+#include "models/fashion_mnist.h"
+#include "models/ternary_engine.h"
+
+namespace ternserve::bench {
+
+class CudaE2eSuite {
+ public:
+  std::unique_ptr<Bundle> bundle;
+  std::vector<float> images;  // kAgreementImages test images (the first 32 time the runs)
+  bool synthetic = false;
+  std::shared_ptr<CudaEngine> cuda;
+  std::shared_ptr<TernaryEngine> cpu;
+  std::vector<std::unique_ptr<SubnetRunner>> runners;  // what the benchmarks call
+};
+
+namespace {
+
+constexpr int kBatches[] = {1, 8, 32};
+constexpr int kMaxBatch = 32;
+constexpr char kTorchFp16Note[] =
+    "torch_fp16: not measured: Debian's LibTorch is built without CUDA (no GPU LibTorch here)";
+constexpr char kCudnnNote[] =
+    "cudnn_fp16, cudnn_int8: not measured: the cuDNN comparison is not written yet (docs/cuda.md)";
+
+// One sub-net of an engine shared by all its runners.
+template <typename EngineT>
+class EngineRunner final : public SubnetRunner {
+ public:
+  EngineRunner(std::shared_ptr<EngineT> engine, int subnet_id, size_t weight_bytes)
+      : engine_(std::move(engine)), subnet_id_(subnet_id), weight_bytes_(weight_bytes) {}
+  absl::StatusOr<std::vector<float>> Run(absl::Span<const float> images, int batch) override {
+    absl::StatusOr<LogitsView> logits = engine_->Run(subnet_id_, images, batch);
+    if (!logits.ok()) return logits.status();
+    return logits->ToVector();
+  }
+  size_t weight_bytes() const override { return weight_bytes_; }
+
+ private:
+  const std::shared_ptr<EngineT> engine_;
+  const int subnet_id_;
+  const size_t weight_bytes_;
+};
+
+std::vector<float> LoadImages(int count, bool* synthetic) {
+  std::vector<float> pixels;
+  absl::StatusOr<ImageSet> test = LoadFashionMnist(kFashionMnistDir, FashionMnistSplit::kTest);
+  if (test.ok() && test->count >= count) {
+    for (int i = 0; i < count; ++i) test->AppendImageAsFloat(i, &pixels);
+    *synthetic = false;
+    return pixels;
+  }
+  std::fprintf(stderr, "ternserve-bench: %s; using random images (\"input\":\"synthetic\")\n",
+               test.ok() ? "too few test images" : test.status().ToString().c_str());
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  pixels.resize(static_cast<size_t>(count) * kImagePixels);
+  for (float& p : pixels) p = unit(rng);
+  *synthetic = true;
+  return pixels;
+}
+
+void RegisterRun(const std::string& name, SubnetRunner* runner, absl::Span<const float> images,
+                 int batch) {
+  auto body = [=](benchmark::State& state) {
+    for (auto _ : state) {
+      absl::StatusOr<std::vector<float>> logits = runner->Run(images, batch);
+      if (!logits.ok()) {
+        state.SkipWithError(logits.status().ToString().c_str());
+        break;
+      }
+      benchmark::DoNotOptimize(logits->data());
+    }
+    state.counters["img/s"] =
+        benchmark::Counter(batch, benchmark::Counter::kIsIterationInvariantRate);
+  };
+  // Real time: the work runs on the GPU or the engine's thread pool, not on this thread.
+  benchmark::RegisterBenchmark(name.c_str(), body)->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<CudaE2eSuite>> RegisterCudaE2eSuite(const BenchOptions& options,
+                                                                   ResultTable* table) {
+  auto suite = std::make_shared<CudaE2eSuite>();
+  absl::StatusOr<std::unique_ptr<Bundle>> bundle = Bundle::Open(options.bundle);
+  if (!bundle.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--bundle: ", bundle.status().message()));
+  }
+  suite->bundle = std::move(*bundle);
+  const Bundle& b = *suite->bundle;
+  absl::StatusOr<std::unique_ptr<CudaEngine>> cuda = CudaEngine::Create(b);
+  if (!cuda.ok()) return cuda.status();
+  suite->cuda = std::move(*cuda);
+  TernaryEngineOptions cpu_options;
+  cpu_options.threads = options.e2e_threads;
+  absl::StatusOr<std::unique_ptr<TernaryEngine>> cpu = TernaryEngine::Create(b, cpu_options);
+  if (!cpu.ok()) return absl::InvalidArgumentError(cpu.status().message());
+  suite->cpu = std::move(*cpu);
+  suite->images = LoadImages(kAgreementImages, &suite->synthetic);
+  const absl::Span<const float> all = suite->images;
+  const absl::Span<const float> timing = all.subspan(0, kMaxBatch * kImagePixels);
+  const int classes = b.metadata().arch.num_classes;
+  std::fprintf(stderr, "ternserve-bench: CudaEngine on %s (%s), CPU TernaryEngine on %s\n",
+               suite->cuda->device_name().c_str(), suite->cuda->isa().c_str(),
+               suite->cpu->isa().c_str());
+
+  for (const SubnetMeta& subnet : b.metadata().subnets) {
+    std::unique_ptr<SubnetRunner> gpu_runner = std::make_unique<EngineRunner<CudaEngine>>(
+        suite->cuda, subnet.id, suite->cuda->device_weight_bytes());
+    if (options.testonly_perturb == "cuda") {
+      gpu_runner = RotateLogits(std::move(gpu_runner), classes);
+    }
+    std::unique_ptr<SubnetRunner> cpu_runner = std::make_unique<EngineRunner<TernaryEngine>>(
+        suite->cpu, subnet.id, suite->cpu->resident_weight_bytes(subnet.id));
+    absl::StatusOr<std::vector<int>> gpu_top =
+        Top1OfImages(*gpu_runner, all, kAgreementImages, kMaxBatch, classes);
+    if (!gpu_top.ok()) return gpu_top.status();
+    absl::StatusOr<std::vector<int>> cpu_top =
+        Top1OfImages(*cpu_runner, all, kAgreementImages, kMaxBatch, classes);
+    if (!cpu_top.ok()) return cpu_top.status();
+    const double agreement = Agreement(*gpu_top, *cpu_top);
+    std::fprintf(stderr,
+                 "ternserve-bench: cuda on %s: top-1 agrees with the CPU TernaryEngine on %.2f%% "
+                 "of %d %s images\n",
+                 subnet.name.c_str(), 100 * agreement, kAgreementImages,
+                 suite->synthetic ? "synthetic" : "test");
+    if (!suite->synthetic && agreement < kMinTop1Agreement) {
+      return absl::InternalError(absl::StrFormat(
+          "agreement check failed: cuda on %s agrees with ternary on %.2f%% < %.0f%%", subnet.name,
+          100 * agreement, 100 * kMinTop1Agreement));
+    }
+    for (int batch : kBatches) {
+      const int row = table->AddRow(
+          {{"subnet", subnet.name},
+           {"subnet_name", subnet.name},
+           {"macs", subnet.macs},
+           {"batch", batch},
+           {"threads", options.e2e_threads},
+           {"isa", suite->cuda->isa()},
+           {"device", suite->cuda->device_name()},
+           {"input", suite->synthetic ? "synthetic" : "fashion-mnist"}},
+          {"cuda_ms", "ternary_ms", "torch_fp16_ms", "cudnn_fp16_ms", "cudnn_int8_ms"});
+      table->AddRatio(row, "x_cpu", "ternary_ms", "cuda_ms");
+      table->SetField(row, "cuda_top1_agree", Round(agreement, 4));
+      table->SetField(row, "agree_images", kAgreementImages);
+      table->AddNote(row, kTorchFp16Note);
+      table->AddNote(row, kCudnnNote);
+      const std::string prefix = absl::StrCat("e2e-cuda/", subnet.name, "/b", batch, "/");
+      table->Bind(prefix + "cuda", row, "cuda_ms", Metric::kMilliseconds);
+      RegisterRun(prefix + "cuda", gpu_runner.get(), timing.subspan(0, batch * kImagePixels),
+                  batch);
+      table->Bind(absl::StrCat(prefix, "t", options.e2e_threads, "/ternary"), row, "ternary_ms",
+                  Metric::kMilliseconds);
+      RegisterRun(absl::StrCat(prefix, "t", options.e2e_threads, "/ternary"), cpu_runner.get(),
+                  timing.subspan(0, batch * kImagePixels), batch);
+    }
+    suite->runners.push_back(std::move(gpu_runner));
+    suite->runners.push_back(std::move(cpu_runner));
+  }
+  table->AddRow({{"engine", "cuda"},
+                 {"device", suite->cuda->device_name()},
+                 {"cuda_device_weight_bytes", suite->cuda->device_weight_bytes()},
+                 {"ternary_weight_bytes", suite->cpu->resident_weight_bytes()}},
+                {});
+  return suite;
+}
+
+}  // namespace ternserve::bench
