@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/agreement.h"
+#include "bench/cudnn_baseline.h"
+#include "bench/gpu_timing.h"
 #include "bench/subnet_runner.h"
 #include "models/bundle.h"
 #include "models/cuda_engine.h"
@@ -35,8 +37,11 @@ constexpr int kBatches[] = {1, 8, 32};
 constexpr int kMaxBatch = 32;
 constexpr char kTorchFp16Note[] =
     "torch_fp16: not measured: Debian's LibTorch is built without CUDA (no GPU LibTorch here)";
-constexpr char kCudnnNote[] =
-    "cudnn_fp16, cudnn_int8: not measured: the cuDNN comparison is not written yet (docs/cuda.md)";
+constexpr char kEventTimeNote[] =
+    "cudnn_*_ms and launch_chain*_ms are CUDA-event GPU times (median of runs), cuda_ms the wall "
+    "time of Run (its host copies and sync included): the ratios favour the baselines slightly";
+constexpr std::pair<CudnnPrecision, const char*> kCudnnPrecisions[] = {
+    {CudnnPrecision::kFp16, "cudnn_fp16"}, {CudnnPrecision::kInt8, "cudnn_int8"}};
 
 // One sub-net of an engine shared by all its runners.
 template <typename EngineT>
@@ -93,6 +98,49 @@ void RegisterRun(const std::string& name, SubnetRunner* runner, absl::Span<const
   benchmark::RegisterBenchmark(name.c_str(), body)->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 
+// The cuDNN network's columns of one row (cudnn_baseline.h): `name`_ms, `name`_launch and the
+// ratio x_`name` = its ms / cuda_ms, or a note saying why they stay null.
+void AddCudnnColumns(CudnnBaseline* cudnn, const std::string& missing, const ArchConfig& arch,
+                     const SubnetMeta& subnet, int batch, ResultTable* table, int row) {
+  for (const auto& [precision, name] : kCudnnPrecisions) {
+    table->AddRatio(row, absl::StrCat("x_", name), absl::StrCat(name, "_ms"), "cuda_ms");
+    if (cudnn == nullptr) continue;
+    absl::StatusOr<CudnnTiming> timing = cudnn->Time(arch, subnet.config, batch, precision);
+    if (!timing.ok()) {
+      table->AddNote(row, absl::StrCat(name, ": not measured: ", timing.status().message()));
+      std::fprintf(stderr, "ternserve-bench: %s on %s at batch %d: %s\n", name, subnet.name.c_str(),
+                   batch, timing.status().ToString().c_str());
+      continue;
+    }
+    table->SetField(row, absl::StrCat(name, "_ms"), Round(timing->ms, 4));
+    table->SetField(row, absl::StrCat(name, "_launch"), timing->launch);
+    if (!timing->graph_failed.empty()) {
+      table->AddNote(row, absl::StrCat(name, ": no CUDA graph: ", timing->graph_failed));
+    }
+  }
+  if (cudnn == nullptr) {
+    table->AddNote(row, absl::StrCat("cudnn_fp16, cudnn_int8: not measured: ", missing));
+  }
+}
+
+// The bare launch chain of the sub-net's depth (gpu_timing.h), on its batch-1 row.
+void AddLaunchChainColumns(const ArchConfig& arch, const SubnetMeta& subnet,
+                           const CudnnBaselineOptions& timing, ResultTable* table, int row) {
+  const int launches = CudaEngineKernelLaunches(arch, subnet.config);
+  table->SetField(row, "kernel_launches", launches);
+  table->SetField(row, "launch_chain_ms", nullptr);
+  table->SetField(row, "launch_chain_graph_ms", nullptr);
+  table->AddRatio(row, "x_launch_chain", "cuda_ms", "launch_chain_ms");
+  table->AddRatio(row, "x_launch_chain_graph", "cuda_ms", "launch_chain_graph_ms");
+  absl::StatusOr<LaunchChainMs> chain = TimeLaunchChain(launches, timing.warmup, timing.runs);
+  if (!chain.ok()) {
+    table->AddNote(row, absl::StrCat("launch_chain: not measured: ", chain.status().message()));
+    return;
+  }
+  table->SetField(row, "launch_chain_ms", Round(chain->plain_ms, 4));
+  table->SetField(row, "launch_chain_graph_ms", Round(chain->graph_ms, 4));
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<CudaE2eSuite>> RegisterCudaE2eSuite(const BenchOptions& options,
@@ -119,6 +167,18 @@ absl::StatusOr<std::shared_ptr<CudaE2eSuite>> RegisterCudaE2eSuite(const BenchOp
   std::fprintf(stderr, "ternserve-bench: CudaEngine on %s (%s), CPU TernaryEngine on %s\n",
                suite->cuda->device_name().c_str(), suite->cuda->isa().c_str(),
                suite->cpu->isa().c_str());
+  // The GPU baselines are timed here, at registration, while nothing else runs on the GPU.
+  CudnnBaselineOptions baseline_options;
+  baseline_options.input_mean = b.metadata().input_mean;
+  baseline_options.input_std = b.metadata().input_std;
+  if (options.quick) {
+    baseline_options.warmup = 2;
+    baseline_options.runs = 5;
+  }
+  absl::StatusOr<std::unique_ptr<CudnnBaseline>> cudnn = CudnnBaseline::Create(baseline_options);
+  const std::string cudnn_missing = cudnn.ok() ? "" : std::string(cudnn.status().message());
+  std::fprintf(stderr, "ternserve-bench: cuDNN baselines: %s\n",
+               cudnn.ok() ? (*cudnn)->version().c_str() : cudnn_missing.c_str());
 
   for (const SubnetMeta& subnet : b.metadata().subnets) {
     std::unique_ptr<SubnetRunner> gpu_runner = std::make_unique<EngineRunner<CudaEngine>>(
@@ -160,7 +220,11 @@ absl::StatusOr<std::shared_ptr<CudaE2eSuite>> RegisterCudaE2eSuite(const BenchOp
       table->SetField(row, "cuda_top1_agree", Round(agreement, 4));
       table->SetField(row, "agree_images", kAgreementImages);
       table->AddNote(row, kTorchFp16Note);
-      table->AddNote(row, kCudnnNote);
+      AddCudnnColumns(cudnn.ok() ? cudnn->get() : nullptr, cudnn_missing, b.metadata().arch, subnet,
+                      batch, table, row);
+      if (batch == 1)
+        AddLaunchChainColumns(b.metadata().arch, subnet, baseline_options, table, row);
+      table->AddNote(row, kEventTimeNote);
       const std::string prefix = absl::StrCat("e2e-cuda/", subnet.name, "/b", batch, "/");
       table->Bind(prefix + "cuda", row, "cuda_ms", Metric::kMilliseconds);
       RegisterRun(prefix + "cuda", gpu_runner.get(), timing.subspan(0, batch * kImagePixels),
@@ -176,7 +240,8 @@ absl::StatusOr<std::shared_ptr<CudaE2eSuite>> RegisterCudaE2eSuite(const BenchOp
   table->AddRow({{"engine", "cuda"},
                  {"device", suite->cuda->device_name()},
                  {"cuda_device_weight_bytes", suite->cuda->device_weight_bytes()},
-                 {"ternary_weight_bytes", suite->cpu->resident_weight_bytes()}},
+                 {"ternary_weight_bytes", suite->cpu->resident_weight_bytes()},
+                 {"cudnn", cudnn.ok() ? (*cudnn)->version() : "none"}},
                 {});
   return suite;
 }

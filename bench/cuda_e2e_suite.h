@@ -6,9 +6,16 @@
 //
 // Before anything is timed, CudaEngine's top-1 class is checked against TernaryEngine's on the
 // first kAgreementImages test images (the kernels are bit-exact, so anything below
-// kMinTop1Agreement fails the run, exit 1). The other GPU contestants are null columns
-// with a note saying why: torch_fp16 (Debian's LibTorch is built without CUDA) and cudnn_fp16 /
-// cudnn_int8 (not written yet; docs/cuda.md).
+// kMinTop1Agreement fails the run, exit 1).
+//
+// The GPU baselines, timed at registration with CUDA events (gpu_timing.h): per row, a plain cuDNN
+// network of the sub-net's convs in fp16 and int8 (cudnn_baseline.h; cudnn_fp16_ms,
+// cudnn_int8_ms, their _launch and the ratios x_cudnn_* = cuDNN ms / cuda_ms), and on batch-1 rows
+// the bare launch chain of the sub-net's kernel count (kernel_launches, launch_chain_ms,
+// launch_chain_graph_ms, x_launch_chain* = cuda_ms / chain ms). A baseline that cannot run (no
+// cuDNN in the build, an int8 shape cuDNN refuses, any CUDA error) leaves its columns null with a
+// note naming the call. torch_fp16 stays null with a note (Debian's LibTorch is built without
+// CUDA).
 #ifndef TERNSERVE_BENCH_CUDA_E2E_SUITE_H_
 #define TERNSERVE_BENCH_CUDA_E2E_SUITE_H_
 
