@@ -13,6 +13,7 @@
 #include "bench/agreement.h"
 #include "bench/cudnn_baseline.h"
 #include "bench/gpu_timing.h"
+#include "bench/register_run.h"
 #include "bench/subnet_runner.h"
 #include "models/bundle.h"
 #include "models/cuda_engine.h"
@@ -78,24 +79,6 @@ std::vector<float> LoadImages(int count, bool* synthetic) {
   for (float& p : pixels) p = unit(rng);
   *synthetic = true;
   return pixels;
-}
-
-void RegisterRun(const std::string& name, SubnetRunner* runner, absl::Span<const float> images,
-                 int batch) {
-  auto body = [=](benchmark::State& state) {
-    for (auto _ : state) {
-      absl::StatusOr<std::vector<float>> logits = runner->Run(images, batch);
-      if (!logits.ok()) {
-        state.SkipWithError(logits.status().ToString().c_str());
-        break;
-      }
-      benchmark::DoNotOptimize(logits->data());
-    }
-    state.counters["img/s"] =
-        benchmark::Counter(batch, benchmark::Counter::kIsIterationInvariantRate);
-  };
-  // Real time: the work runs on the GPU or the engine's thread pool, not on this thread.
-  benchmark::RegisterBenchmark(name.c_str(), body)->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 
 // The cuDNN network's columns of one row (cudnn_baseline.h): `name`_ms, `name`_launch and the
@@ -227,12 +210,12 @@ absl::StatusOr<std::shared_ptr<CudaE2eSuite>> RegisterCudaE2eSuite(const BenchOp
       table->AddNote(row, kEventTimeNote);
       const std::string prefix = absl::StrCat("e2e-cuda/", subnet.name, "/b", batch, "/");
       table->Bind(prefix + "cuda", row, "cuda_ms", Metric::kMilliseconds);
-      RegisterRun(prefix + "cuda", gpu_runner.get(), timing.subspan(0, batch * kImagePixels),
-                  batch);
+      RegisterSubnetRun(prefix + "cuda", gpu_runner.get(), timing.subspan(0, batch * kImagePixels),
+                        batch);
       table->Bind(absl::StrCat(prefix, "t", options.e2e_threads, "/ternary"), row, "ternary_ms",
                   Metric::kMilliseconds);
-      RegisterRun(absl::StrCat(prefix, "t", options.e2e_threads, "/ternary"), cpu_runner.get(),
-                  timing.subspan(0, batch * kImagePixels), batch);
+      RegisterSubnetRun(absl::StrCat(prefix, "t", options.e2e_threads, "/ternary"),
+                        cpu_runner.get(), timing.subspan(0, batch * kImagePixels), batch);
     }
     suite->runners.push_back(std::move(gpu_runner));
     suite->runners.push_back(std::move(cpu_runner));

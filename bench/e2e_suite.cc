@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <random>
 #include <string>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "bench/agreement.h"
+#include "bench/register_run.h"
 #include "bench/subnet_runner.h"
 #include "bench/ternary_e2e.h"
 #include "bench/torch_layers.h"
@@ -140,25 +142,6 @@ std::vector<std::string> CheckAgreement(SubnetCase* c, absl::Span<const float> i
   return failures;
 }
 
-void RegisterRun(const std::string& name, SubnetRunner* runner, absl::Span<const float> images,
-                 int batch, int threads, bool uses_torch) {
-  auto body = [=](benchmark::State& state) {
-    if (uses_torch) SetTorchThreads(threads);
-    for (auto _ : state) {
-      absl::StatusOr<std::vector<float>> logits = runner->Run(images, batch);
-      if (!logits.ok()) {
-        state.SkipWithError(logits.status().ToString().c_str());
-        break;
-      }
-      benchmark::DoNotOptimize(logits->data());
-    }
-    state.counters["img/s"] =
-        benchmark::Counter(batch, benchmark::Counter::kIsIterationInvariantRate);
-  };
-  // Real time: the work runs on the engines' thread pools, not only on this thread.
-  benchmark::RegisterBenchmark(name.c_str(), body)->UseRealTime()->Unit(benchmark::kMillisecond);
-}
-
 // Resident weight bytes: the fp32 network of the sub-net vs the whole TernaryEngine (every layer at
 // full width and every sub-net's epilogue, so the ratio is a lower bound for one sub-net).
 void AddWeightRow(const SubnetCase& c, ResultTable* table) {
@@ -255,8 +238,12 @@ absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& o
         const std::string name =
             absl::StrCat("e2e/", c.role, "/b", batch, "/t", options.e2e_threads, "/", k.name);
         table->Bind(name, row, k.column, Metric::kMilliseconds);
-        RegisterRun(name, k.runner.get(), timing.subspan(0, batch * kImagePixels), batch,
-                    options.e2e_threads, k.name != "ternary");
+        std::function<void()> before;
+        if (k.name != "ternary") {
+          before = [threads = options.e2e_threads] { SetTorchThreads(threads); };
+        }
+        RegisterSubnetRun(name, k.runner.get(), timing.subspan(0, batch * kImagePixels), batch,
+                          std::move(before));
       }
     }
   }
