@@ -44,6 +44,24 @@ inline std::vector<ConvCase> RandomConvCases(int count, uint32_t seed, int64_t m
   return cases;
 }
 
+// The classifier as the engines run it: a 1x1 conv over a 1x1 image from `in` pooled channels to
+// the 10 classes, fp32 logits, no ReLU.
+inline ConvCase LinearCase(int in) {
+  ConvCase c;
+  c.name = "fc";
+  c.kernel = 1;
+  c.in_h = c.in_w = 1;
+  c.in_channels = in;
+  c.out_channels = 10;
+  c.relu = false;
+  c.u8_output = false;
+  return c;
+}
+
+// (mean, std) pairs the stem quantization is tested with: the data set's, and edge ones.
+inline constexpr float kStemMeanStd[][2] = {
+    {0.2860f, 0.3530f}, {0.5f, 0.5f}, {0.0f, 1.0f}, {1.0f, 0.25f}};
+
 // ternary_engine.cc's global average pool of h[batch][pixels][PaddedChannels(channels)], written
 // out independently of the kernel body: out[batch][PaddedChannels(channels)], padding 0.
 inline std::vector<uint8_t> ReferenceAveragePoolU8(const std::vector<uint8_t>& h, int batch,

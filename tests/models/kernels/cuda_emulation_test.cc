@@ -361,14 +361,7 @@ TEST(CudaBodyTest, ConvMatchesScalarOnRandomShapes) {
 TEST(CudaBodyTest, LinearMatchesScalar) {
   std::mt19937 rng(13);
   for (int in : {1, 5, 32, 127, 128}) {
-    ConvCase c;
-    c.name = "fc";
-    c.kernel = 1;
-    c.in_h = c.in_w = 1;
-    c.in_channels = in;
-    c.out_channels = 10;
-    c.relu = false;
-    c.u8_output = false;
+    const ConvCase c = testing::LinearCase(in);
     CheckCase(c, 64, static_cast<uint32_t>(in), &rng);
     if (HasFatalFailure()) return;
   }
@@ -378,8 +371,7 @@ TEST(CudaBodyTest, LinearMatchesScalar) {
 
 TEST(CudaBodyTest, QuantizeStemInputMatchesHost) {
   std::mt19937 rng(17);
-  const float params[][2] = {{0.2860f, 0.3530f}, {0.5f, 0.5f}, {0.0f, 1.0f}, {1.0f, 0.25f}};
-  for (const auto& mean_std : params) {
+  for (const auto& mean_std : testing::kStemMeanStd) {
     const float mean = mean_std[0], std = mean_std[1];
     const StemQuantization q = StemInputQuantization(mean, std);
     for (int count : {1, 255, 256, 257, 3 * 784}) {
