@@ -69,7 +69,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"tight_slack_fast_subnet", 0, 8, 2500, 0, 8},
         Case{"tight_slack_tie_to_accuracy", 0, 2, 2500, 1, 2},
         // 1.1 ms: only (0,1) fits. (A queue of 8 or more would be a backlog nothing drains in
-        // 1.1 ms: overload, SlackFitTest.OverloadRunsTheFastestChoiceAndShedsWhatItWouldFinishLate.)
+        // 1.1 ms: overload,
+        // SlackFitTest.OverloadRunsTheFastestChoiceAndShedsWhatItWouldFinishLate.)
         Case{"barely_feasible", 0, 7, 1100, 0, 1},
         // Overhead comes off the slack: 2500 - 500 = 2000 leaves (1,2) at 2400 out.
         Case{"overhead_reduces_slack", 500, 2, 2500, 0, 2},
