@@ -1,9 +1,12 @@
 #include "bench/agreement.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
 #include <utility>
 
 #include "models/arch.h"
+#include "models/fashion_mnist.h"
 
 namespace ternserve::bench {
 namespace {
@@ -64,6 +67,26 @@ double Agreement(const std::vector<int>& a, const std::vector<int>& b) {
 
 std::unique_ptr<SubnetRunner> RotateLogits(std::unique_ptr<SubnetRunner> runner, int classes) {
   return std::make_unique<RotatedRunner>(std::move(runner), classes);
+}
+
+std::vector<float> LoadAgreementImages(int count, bool* synthetic) {
+  std::vector<float> pixels;
+  absl::StatusOr<ImageSet> test = LoadFashionMnist(kFashionMnistDir, FashionMnistSplit::kTest);
+  if (test.ok() && test->count >= count) {
+    for (int i = 0; i < count; ++i) test->AppendImageAsFloat(i, &pixels);
+    *synthetic = false;
+    return pixels;
+  }
+  std::fprintf(stderr,
+               "ternserve-bench: %s; using random images (rows say \"input\":\"synthetic\"; the "
+               "agreement check is not applied to them)\n",
+               test.ok() ? "too few test images" : test.status().ToString().c_str());
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  pixels.resize(static_cast<size_t>(count) * kImagePixels);
+  for (float& p : pixels) p = unit(rng);
+  *synthetic = true;
+  return pixels;
 }
 
 }  // namespace ternserve::bench

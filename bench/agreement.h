@@ -25,6 +25,12 @@ inline constexpr int kAgreementImages = 2000;
 // noise, which the nets were not trained on) the agreement is reported, not checked.
 inline constexpr double kMinTop1Agreement = 0.99;
 
+// The first `count` Fashion-MNIST test images (count x 28 x 28 pixels in [0, 1]), *synthetic false;
+// or, if Debian's dataset-fashion-mnist is missing or too small, uniform noise (seed 1) with
+// *synthetic true, said on stderr: rows then say "input":"synthetic", and the agreement check is
+// not applied to them.
+std::vector<float> LoadAgreementImages(int count, bool* synthetic);
+
 // The class of each row of `logits` (rows of `classes`; the first of equal maxima).
 std::vector<int> Top1(const std::vector<float>& logits, int classes);
 

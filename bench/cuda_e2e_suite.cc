@@ -3,7 +3,6 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,7 +16,6 @@
 #include "bench/subnet_runner.h"
 #include "models/bundle.h"
 #include "models/cuda_engine.h"
-#include "models/fashion_mnist.h"
 #include "models/ternary_engine.h"
 
 namespace ternserve::bench {
@@ -62,24 +60,6 @@ class EngineRunner final : public SubnetRunner {
   const int subnet_id_;
   const size_t weight_bytes_;
 };
-
-std::vector<float> LoadImages(int count, bool* synthetic) {
-  std::vector<float> pixels;
-  absl::StatusOr<ImageSet> test = LoadFashionMnist(kFashionMnistDir, FashionMnistSplit::kTest);
-  if (test.ok() && test->count >= count) {
-    for (int i = 0; i < count; ++i) test->AppendImageAsFloat(i, &pixels);
-    *synthetic = false;
-    return pixels;
-  }
-  std::fprintf(stderr, "ternserve-bench: %s; using random images (\"input\":\"synthetic\")\n",
-               test.ok() ? "too few test images" : test.status().ToString().c_str());
-  std::mt19937 rng(1);
-  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
-  pixels.resize(static_cast<size_t>(count) * kImagePixels);
-  for (float& p : pixels) p = unit(rng);
-  *synthetic = true;
-  return pixels;
-}
 
 // The cuDNN network's columns of one row (cudnn_baseline.h): `name`_ms, `name`_launch and the
 // ratio x_`name` = its ms / cuda_ms, or a note saying why they stay null.
@@ -143,7 +123,7 @@ absl::StatusOr<std::shared_ptr<CudaE2eSuite>> RegisterCudaE2eSuite(const BenchOp
   absl::StatusOr<std::unique_ptr<TernaryEngine>> cpu = TernaryEngine::Create(b, cpu_options);
   if (!cpu.ok()) return absl::InvalidArgumentError(cpu.status().message());
   suite->cpu = std::move(*cpu);
-  suite->images = LoadImages(kAgreementImages, &suite->synthetic);
+  suite->images = LoadAgreementImages(kAgreementImages, &suite->synthetic);
   const absl::Span<const float> all = suite->images;
   const absl::Span<const float> timing = all.subspan(0, kMaxBatch * kImagePixels);
   const int classes = b.metadata().arch.num_classes;

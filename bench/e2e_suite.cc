@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,7 +20,6 @@
 #include "bench/torch_layers.h"
 #include "bench/torch_nets.h"
 #include "models/bundle.h"
-#include "models/fashion_mnist.h"
 
 namespace ternserve::bench {
 
@@ -55,28 +53,6 @@ namespace {
 constexpr int kBatches[] = {1, 32};
 constexpr int kMaxBatch = 32;
 constexpr int kCalibrationImages = 256;
-
-// Test-set images (real activations make the int8 calibration and the agreement check meaningful);
-// uniform noise, and *synthetic set, if Debian's dataset-fashion-mnist is not installed.
-std::vector<float> LoadImages(int count, bool* synthetic) {
-  std::vector<float> pixels;
-  absl::StatusOr<ImageSet> test = LoadFashionMnist(kFashionMnistDir, FashionMnistSplit::kTest);
-  if (test.ok() && test->count >= count) {
-    for (int i = 0; i < count; ++i) test->AppendImageAsFloat(i, &pixels);
-    *synthetic = false;
-    return pixels;
-  }
-  std::fprintf(stderr,
-               "ternserve-bench: %s; using random images (rows say \"input\":\"synthetic\"; the "
-               "agreement check is not applied to them)\n",
-               test.ok() ? "too few test images" : test.status().ToString().c_str());
-  std::mt19937 rng(1);
-  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
-  pixels.resize(static_cast<size_t>(count) * kImagePixels);
-  for (float& p : pixels) p = unit(rng);
-  *synthetic = true;
-  return pixels;
-}
 
 // Largest, middle (lower median by MACs) and smallest, without repeats.
 std::vector<std::pair<std::string, const SubnetMeta*>> PickSubnets(const Bundle& bundle) {
@@ -170,7 +146,7 @@ absl::StatusOr<std::shared_ptr<E2eSuite>> RegisterE2eSuite(const BenchOptions& o
   }
   suite->bundle = std::move(*bundle);
   const Bundle& b = *suite->bundle;
-  suite->images = LoadImages(kAgreementImages + kCalibrationImages, &suite->synthetic);
+  suite->images = LoadAgreementImages(kAgreementImages + kCalibrationImages, &suite->synthetic);
   const absl::Span<const float> all = suite->images;
   const absl::Span<const float> agreement = all.subspan(0, kAgreementImages * kImagePixels);
   const absl::Span<const float> timing = all.subspan(0, kMaxBatch * kImagePixels);

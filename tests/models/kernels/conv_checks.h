@@ -1,5 +1,6 @@
-// What the kernel tests share: a bit-for-bit comparison of two conv outputs, and the split of a
-// conv into row ranges (how the engine threads a layer). Test-only.
+// What the kernel tests share: the scalar reference's output of a case, a bit-for-bit comparison
+// of two conv outputs, and the split of a conv into row ranges (how the engine threads a layer).
+// Test-only.
 #ifndef TERNSERVE_TESTS_MODELS_KERNELS_CONV_CHECKS_H_
 #define TERNSERVE_TESTS_MODELS_KERNELS_CONV_CHECKS_H_
 
@@ -11,8 +12,22 @@
 
 #include "gtest/gtest.h"
 #include "models/kernels/conv_cases.h"
+#include "models/kernels/conv_kernels.h"
 
 namespace ternserve::kernels::testing {
+
+// A conv's output: u8 or f32, as the case asks (the other stays empty).
+struct Output {
+  std::vector<uint8_t> u8;
+  std::vector<float> f32;
+};
+
+// What the scalar reference (TernaryConvScalar) computes for `p`: what every variant must match.
+inline Output RunScalar(const ConvProblem& p) {
+  Output out;
+  TernaryConvScalar(p.shape, p.Input(), p.weights, p.Epilogue(&out.u8, &out.f32));
+  return out;
+}
 
 // Success if `got` and `want` hold the same bytes in the case's output (u8, or float compared as
 // bits: -0 differs from +0); else the first differing element, with its pixel and channel.

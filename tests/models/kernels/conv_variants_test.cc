@@ -19,8 +19,10 @@
 namespace ternserve::kernels {
 namespace {
 
+using testing::Output;
 using testing::RowCuts;
 using testing::Rows;
+using testing::RunScalar;
 using testing::SameOutput;
 
 // Every variant but the reference (table entry 0, "scalar").
@@ -42,17 +44,6 @@ class ConvVariantTest : public ::testing::TestWithParam<std::string> {
   }
   const TernaryConvKernel* variant_ = nullptr;
 };
-
-struct Output {
-  std::vector<uint8_t> u8;
-  std::vector<float> f32;
-};
-
-Output RunScalar(const ConvProblem& p) {
-  Output out;
-  TernaryConvScalar(p.shape, p.Input(), p.weights, p.Epilogue(&out.u8, &out.f32));
-  return out;
-}
 
 // The whole shape on the slice repacked on its own, then a sliced view of the wider pack (how the
 // engine calls a sub-net's layer) over 1 to 4 row ranges (how it threads one); layers also at

@@ -26,9 +26,11 @@ namespace ternserve::kernels::cuda {
 namespace {
 
 using G = ConvLaunchGeometry;
+using testing::Output;
 using testing::RandomConvCases;
 using testing::RowCuts;
 using testing::Rows;
+using testing::RunScalar;
 using testing::SameOutput;
 
 // ---- Emulated launches: the grid of ternary_cuda.cu's launches, one body call per thread. ----
@@ -77,17 +79,6 @@ class Guarded {
   T poison_;
   std::vector<T> data_;
 };
-
-struct Output {
-  std::vector<uint8_t> u8;
-  std::vector<float> f32;
-};
-
-Output RunScalar(const ConvProblem& p) {
-  Output out;
-  TernaryConvScalar(p.shape, p.Input(), p.weights, p.Epilogue(&out.u8, &out.f32));
-  return out;
-}
 
 // The emulated conv of `p` with `weights` over the row ranges `cuts` into poisoned, guarded
 // buffers; fails if a guard was written.

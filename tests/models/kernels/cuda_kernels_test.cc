@@ -23,7 +23,9 @@
 namespace ternserve::kernels::cuda {
 namespace {
 
+using testing::Output;
 using testing::RandomConvCases;
+using testing::RunScalar;
 using testing::SameOutput;
 
 #define ASSERT_CUDA_OK(expr)                                                                 \
@@ -77,11 +79,6 @@ class CudaKernelsTest : public ::testing::Test {
   }
 };
 
-struct Output {
-  std::vector<uint8_t> u8;
-  std::vector<float> f32;
-};
-
 // The conv of `p` on the device, with the blocks of `pack` uploaded as they are and `view` (a view
 // of `pack`) rebased onto them; the output poisoned first, so that every element must be written.
 void RunOnDevice(const ConvProblem& p, const PackedTernaryConv& pack,
@@ -132,8 +129,7 @@ void RunOnDevice(const ConvProblem& p, const PackedTernaryConv& pack,
 // The whole shape on the slice's own pack, then the sliced view of the wider pack.
 void CheckCase(const ConvCase& c, int batch, uint32_t seed) {
   const ConvProblem p = MakeConvProblem(c, batch, seed);
-  Output want;
-  TernaryConvScalar(p.shape, p.Input(), p.weights, p.Epilogue(&want.u8, &want.f32));
+  const Output want = RunScalar(p);
   Output got;
   RunOnDevice(p, p.weights, p.weights, &got);
   if (::testing::Test::HasFatalFailure()) return;
