@@ -79,7 +79,14 @@ absl::Status Dispatcher::Enqueue(std::unique_ptr<Task>* task) {
   }
   const absl::Time arrival = (*task)->arrival();
   const absl::Time deadline = (*task)->deadline();
-  queue_.Push(arrival, deadline, std::move(*task));
+  const double floor = (*task)->min_accuracy();
+  if (floor > 0) {
+    if (absl::Status servable = AdmitFloor(*policy_, floor, deadline, clock_->Now());
+        !servable.ok()) {
+      return servable;
+    }
+  }
+  queue_.Push(arrival, deadline, std::move(*task), floor);
   if (recorder_ != nullptr) recorder_->OnEnqueued(arrival, clock_->Now(), deadline);
   ++arrivals_;
   queued_.store(queue_.size(), std::memory_order_release);
@@ -152,11 +159,31 @@ absl::Status Dispatcher::SwapModel(std::shared_ptr<Policy> policy,
   if (policy == nullptr || processor == nullptr) {
     return absl::InvalidArgumentError("SwapModel: null policy or processor");
   }
-  absl::MutexLock lock(&mu_);
-  if (draining_) return absl::FailedPreconditionError("the dispatcher is draining");
-  policy_ = std::move(policy);
-  processor_ = std::move(processor);
-  ++arrivals_;  // a worker waiting on the old policy's retry time decides again
+  std::vector<Queue::Entry> unservable;
+  double max_accuracy = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (draining_) return absl::FailedPreconditionError("the dispatcher is draining");
+    policy_ = std::move(policy);
+    processor_ = std::move(processor);
+    ++arrivals_;  // a worker waiting on the old policy's retry time decides again
+    // Queued requests whose floor the new model's sub-nets cannot meet are answered now.
+    max_accuracy = policy_->max_accuracy();
+    if (queue_.has_floors()) {
+      queue_.RemoveIf(
+          [this](const std::unique_ptr<Task>& task) {
+            return task->min_accuracy() > 0 && policy_->TierFor(task->min_accuracy()) == nullptr;
+          },
+          &unservable);
+      if (!unservable.empty()) OnQueueShrunk();
+    }
+  }
+  FinishUnrun(&unservable,
+              absl::OutOfRangeError(absl::StrCat(
+                  "the model was replaced while this request was queued, and no sub-net of the "
+                  "new one meets its min_accuracy (the most accurate: ",
+                  max_accuracy, ")")),
+              /*refused_for_floor=*/true);
   return absl::OkStatus();
 }
 
@@ -175,6 +202,7 @@ void Dispatcher::WorkerLoop(int worker) {
   pthread_setname_np(pthread_self(), absl::StrCat("ts-worker-", worker).substr(0, 15).c_str());
   std::vector<Queue::Entry> batch;
   std::vector<Queue::Entry> dropped;
+  std::vector<Queue::Entry> floor_dropped;  // dropped for their accuracy floor alone
   std::vector<Task*> tasks;  // the batch as the processor sees it; reused, like `batch`
   for (;;) {
     SpinWhileIdle();
@@ -191,20 +219,30 @@ void Dispatcher::WorkerLoop(int worker) {
         if (queue_.empty()) return;
         const absl::Time now = clock_->Now();
         decision = TakeNextBatch(now, draining_, *policy_, late_, &queue_, &batch, &dropped);
+        // Those dropped for their floor alone get their own answer, and are counted as such.
+        const HopelessRule rule = policy_->ScaledHopelessRule();
+        const auto for_floor = [&](const Queue::Entry& e) {
+          return HopelessForFloorAlone(*policy_, rule, e.min_accuracy, e.deadline, now);
+        };
+        const auto kept = std::stable_partition(
+            dropped.begin(), dropped.end(), [&](const Queue::Entry& e) { return !for_floor(e); });
+        std::move(kept, dropped.end(), std::back_inserter(floor_dropped));
+        dropped.erase(kept, dropped.end());
         queued_.store(queue_.size(), std::memory_order_relaxed);
         if (recorder_ != nullptr) {
-          recorder_->OnDropped(now, static_cast<int>(dropped.size()));
+          recorder_->OnDropped(now, static_cast<int>(dropped.size() + floor_dropped.size()));
           if (decision.batch > 0) {
             log_index =
                 recorder_->OnDecided(now, decision.subnet_id, decision.batch, decision.late);
           }
         }
-        if (decision.batch > 0 || !dropped.empty()) observer_->OnQueueDepth(queue_.size());
+        const bool any_dropped = !dropped.empty() || !floor_dropped.empty();
+        if (decision.batch > 0 || any_dropped) observer_->OnQueueDepth(queue_.size());
         if (decision.batch > 0) {
           policy = policy_;
           processor = processor_;
         }
-        if (decision.batch > 0 || !dropped.empty() || queue_.empty()) break;
+        if (decision.batch > 0 || any_dropped || queue_.empty()) break;
         // The policy waits for the batch to fill: sleep until its retry time, an arrival or a
         // drain, whichever is first.
         const uint64_t seen = arrivals_;
@@ -219,6 +257,14 @@ void Dispatcher::WorkerLoop(int worker) {
                                 "this request cannot be finished before its deadline "
                                 "(late=drop): no sub-net is fast enough, or under overload the "
                                 "batch that would take it finishes too late"));
+    }
+    if (!floor_dropped.empty()) {
+      FinishUnrun(&floor_dropped,
+                  absl::DeadlineExceededError(
+                      "this request cannot be finished before its deadline on a sub-net at or "
+                      "above its min_accuracy (late=drop): the sub-nets that meet it are too slow "
+                      "for the time left"),
+                  /*refused_for_floor=*/true);
     }
     if (decision.batch > 0) {
       absl::Time started, finished;
@@ -259,11 +305,13 @@ void Dispatcher::OnQueueShrunk() {
   observer_->OnQueueDepth(queue_.size());
 }
 
-void Dispatcher::FinishUnrun(std::vector<Queue::Entry>* entries, const absl::Status& status) {
+void Dispatcher::FinishUnrun(std::vector<Queue::Entry>* entries, const absl::Status& status,
+                             bool refused_for_floor) {
   const absl::Time now = clock_->Now();
   for (Queue::Entry& entry : *entries) {
     TaskOutcome outcome;
     outcome.status = status;
+    outcome.refused_for_floor = refused_for_floor;
     outcome.queue_time = now - entry.arrival;
     entry.payload->Finish(outcome);
     entry.payload.reset();

@@ -104,7 +104,16 @@ class Dispatcher {
 
   // OK: the task is queued and its Finish will be called exactly once. RESOURCE_EXHAUSTED: the
   // queue is full. UNAVAILABLE: the dispatcher is draining. CANCELLED: the task is already
-  // cancelled. INVALID_ARGUMENT: a null task. On error the task is left with the caller.
+  // cancelled. INVALID_ARGUMENT: a null task. Accuracy floors (Task::min_accuracy > 0), and only
+  // they: OUT_OF_RANGE when no sub-net the policy runs is that accurate; DEADLINE_EXCEEDED when
+  // the fastest that is cannot finish it before its deadline (a request that no sub-net at all
+  // could finish is queued, and the hopeless rule answers it as any other). On error the task is
+  // left with the caller.
+  //
+  // Once queued, a request runs only on a sub-net that meets its floor; if it becomes hopeless
+  // for its floor alone it is finished DEADLINE_EXCEEDED with TaskOutcome::refused_for_floor
+  // (late=drop), and so is one whose floor a model swapped in by SwapModel cannot meet
+  // (OUT_OF_RANGE).
   absl::Status Enqueue(std::unique_ptr<Task>* task);
 
   // Takes every queued task whose Cancelled() is true out of the queue and finishes it, on this
@@ -154,7 +163,8 @@ class Dispatcher {
                         std::vector<Queue::Entry>* batch, std::vector<Task*>* tasks,
                         absl::Time* started, absl::Time* finished, int* met);
   // Finishes tasks taken out of the queue unrun with `status`, and clears `entries`.
-  void FinishUnrun(std::vector<Queue::Entry>* entries, const absl::Status& status);
+  void FinishUnrun(std::vector<Queue::Entry>* entries, const absl::Status& status,
+                   bool refused_for_floor = false);
   // After the queue shrank outside a batch: the mirrors and the observer.
   void OnQueueShrunk() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -6,6 +6,12 @@
 // simulator: nothing). It must be movable. Entries live in one vector that only grows, so a
 // steady state allocates nothing.
 //
+// Accuracy floors: each entry carries its request's floor (Task::min_accuracy; 0 = none), and the
+// queue counts the entries of each floor above 0, so that a policy can ask how many requests a
+// sub-net may serve (QueueView::Servable) without a walk, and PopServable takes a batch for a
+// sub-net in EDF order, passing over requests whose floor is above it. A queue with no floors
+// costs nothing more than before: an empty map.
+//
 // Not thread-safe: the owner serializes access (the Dispatcher holds its mutex).
 #ifndef TERNSERVE_SCHEDULER_EDF_QUEUE_H_
 #define TERNSERVE_SCHEDULER_EDF_QUEUE_H_
@@ -13,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -29,6 +36,7 @@ class EdfQueue {
     absl::Time arrival;
     uint64_t sequence;  // arrival order, breaks deadline ties
     Payload payload;
+    double min_accuracy = 0;  // the request's accuracy floor; 0: none
   };
 
   // capacity >= 0: requests the queue holds at most.
@@ -47,13 +55,13 @@ class EdfQueue {
   // differed by at most 2 points of attainment under bursts, and not in accuracy.
   static constexpr absl::Duration kRateTimeConstant = absl::Milliseconds(30);
 
-  // Adds a request. False (and `payload` untouched) if the queue is full; a refused arrival still
-  // counts in the arrival rate (it is load the policy must know of).
-  bool Push(absl::Time arrival, absl::Time deadline, Payload&& payload) {
+  // Adds a request with accuracy floor `min_accuracy` (0: none). False (and `payload` untouched)
+  // if the queue is full; a refused arrival still counts in the arrival rate (it is load the
+  // policy must know of).
+  bool Push(absl::Time arrival, absl::Time deadline, Payload&& payload, double min_accuracy = 0) {
     CountArrival(arrival);
     if (full()) return false;
-    heap_.push_back(Entry{deadline, arrival, next_sequence_++, std::move(payload)});
-    std::push_heap(heap_.begin(), heap_.end(), LessUrgent);
+    PushEntry(Entry{deadline, arrival, next_sequence_++, std::move(payload), min_accuracy});
     return true;
   }
 
@@ -65,7 +73,40 @@ class EdfQueue {
     std::pop_heap(heap_.begin(), heap_.end(), LessUrgent);
     Entry entry = std::move(heap_.back());
     heap_.pop_back();
+    Uncount(entry.min_accuracy);
     return entry;
+  }
+
+  // Whether any queued request has a floor above 0.
+  bool has_floors() const { return !floors_.empty(); }
+
+  // Whether a sub-net of expected accuracy `accuracy` may serve an entry of floor `min_accuracy`.
+  static bool Serves(double accuracy, double min_accuracy) {
+    return min_accuracy <= 0 || min_accuracy <= accuracy;
+  }
+
+  // Pops, in EDF order, up to `n` entries a sub-net of expected accuracy `accuracy` may serve
+  // (Serves) into `out` (appended). The entries passed over on the way stay queued, in their
+  // order, but for those `hopeless(entry)` says can no longer be served in time: they go to
+  // `dropped` (appended). O((n + passed over) log size).
+  template <typename HopelessPred>
+  void PopServable(int n, double accuracy, HopelessPred hopeless, std::vector<Entry>* out,
+                   std::vector<Entry>* dropped) {
+    passed_over_.clear();
+    int taken = 0;
+    while (taken < n && !empty()) {
+      Entry entry = Pop();
+      if (Serves(accuracy, entry.min_accuracy)) {
+        out->push_back(std::move(entry));
+        ++taken;
+      } else if (hopeless(entry)) {
+        dropped->push_back(std::move(entry));
+      } else {
+        passed_over_.push_back(std::move(entry));
+      }
+    }
+    for (Entry& entry : passed_over_) PushEntry(std::move(entry));  // sequence kept: same order
+    passed_over_.clear();
   }
 
   // Moves every entry whose payload satisfies `pred` to `removed` (appended, in no particular
@@ -75,14 +116,23 @@ class EdfQueue {
     const auto kept = std::partition(heap_.begin(), heap_.end(),
                                      [&pred](const Entry& e) { return !pred(e.payload); });
     if (kept == heap_.end()) return;
-    for (auto it = kept; it != heap_.end(); ++it) removed->push_back(std::move(*it));
+    for (auto it = kept; it != heap_.end(); ++it) {
+      Uncount(it->min_accuracy);
+      removed->push_back(std::move(*it));
+    }
     heap_.erase(kept, heap_.end());
     std::make_heap(heap_.begin(), heap_.end(), LessUrgent);
   }
 
   // What a policy sees at `now`. Requires !empty().
   QueueView View(absl::Time now, bool flush) const {
-    return QueueView{size(), top().deadline, top().arrival, flush, ArrivalRate(now)};
+    return QueueView{size(),
+                     top().deadline,
+                     top().arrival,
+                     flush,
+                     ArrivalRate(now),
+                     std::max(0.0, top().min_accuracy),
+                     floors_.empty() ? nullptr : &floors_};
   }
 
   // Requests/s lately, as of `now` (QueueView::arrival_rate).
@@ -104,6 +154,18 @@ class EdfQueue {
     last_arrival_ = std::max(last_arrival_, arrival);
   }
 
+  void PushEntry(Entry&& entry) {
+    if (entry.min_accuracy > 0) ++floors_[entry.min_accuracy];
+    heap_.push_back(std::move(entry));
+    std::push_heap(heap_.begin(), heap_.end(), LessUrgent);
+  }
+
+  void Uncount(double min_accuracy) {
+    if (min_accuracy <= 0) return;
+    auto it = floors_.find(min_accuracy);
+    if (it != floors_.end() && --it->second == 0) floors_.erase(it);
+  }
+
   static bool LessUrgent(const Entry& a, const Entry& b) {
     if (a.deadline != b.deadline) return a.deadline > b.deadline;
     return a.sequence > b.sequence;
@@ -114,6 +176,8 @@ class EdfQueue {
   double rate_per_s_ = 0;
   absl::Time last_arrival_ = absl::InfinitePast();
   std::vector<Entry> heap_;
+  std::map<double, int> floors_;    // floor above 0 -> entries queued with it
+  std::vector<Entry> passed_over_;  // PopServable's scratch, kept for its capacity
 };
 
 }  // namespace ternserve

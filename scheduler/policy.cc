@@ -1,6 +1,8 @@
 // CreatePolicy: policy specs to policies. See policy.h.
 #include "scheduler/policy.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -80,11 +82,15 @@ absl::StatusOr<std::unique_ptr<Policy>> CreateBarePolicy(absl::string_view spec,
         SubnetArgument(spec, parts.second, has_argument, profile);
     if (!subnet.ok()) return subnet.status();
     const absl::Duration min_latency = absl::Microseconds(P99Us(**subnet, 1));
+    std::unique_ptr<Policy> policy;
     if (kind == "fixed") {
-      return std::make_unique<FixedPolicy>((*subnet)->id, max_batch, options.max_queue_delay,
-                                           min_latency, overhead);
+      policy = std::make_unique<FixedPolicy>((*subnet)->id, max_batch, options.max_queue_delay,
+                                             min_latency, overhead);
+    } else {
+      policy = std::make_unique<ClipperPolicy>((*subnet)->id, max_batch, min_latency, overhead);
     }
-    return std::make_unique<ClipperPolicy>((*subnet)->id, max_batch, min_latency, overhead);
+    policy->SetRunnableSubnets(profile, {(*subnet)->id});
+    return policy;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown policy '", spec, "'; valid policies: ", kPolicyNames));
@@ -129,6 +135,54 @@ void Policy::BatchDone(const BatchOutcome& outcome) {
 
 void Policy::AttachLatencyModel(std::unique_ptr<OnlineLatencyModel> model) {
   latency_model_ = std::move(model);
+}
+
+double Policy::max_accuracy() const {
+  return floor_tiers_.empty() ? -1 : floor_tiers_.back().accuracy;
+}
+
+const FloorTier* Policy::TierFor(double floor) const {
+  for (const FloorTier& tier : floor_tiers_) {
+    if (tier.accuracy >= floor) return &tier;
+  }
+  return nullptr;
+}
+
+double Policy::AccuracyOf(int subnet_id) const {
+  for (const FloorTier& tier : floor_tiers_) {
+    if (tier.subnet_id == subnet_id) return tier.accuracy;
+  }
+  return -1;
+}
+
+absl::Duration Policy::MinLatencyForFloor(double floor) const {
+  const FloorTier* tier = TierFor(floor);
+  if (tier == nullptr) return absl::InfiniteDuration();
+  return tier->fastest_latency * latency_scale_;
+}
+
+void Policy::SetRunnableSubnets(const LatencyProfile& profile, const std::vector<int>& ids) {
+  floor_tiers_.clear();
+  for (const SubnetLatency& subnet : profile.subnets) {
+    if (!ids.empty() && std::find(ids.begin(), ids.end(), subnet.id) == ids.end()) continue;
+    FloorTier tier;
+    tier.subnet_id = subnet.id;
+    tier.accuracy = subnet.accuracy;
+    tier.fastest_id = subnet.id;
+    tier.fastest_latency = absl::Microseconds(P99Us(subnet, 1));
+    floor_tiers_.push_back(tier);
+  }
+  std::stable_sort(floor_tiers_.begin(), floor_tiers_.end(),
+                   [](const FloorTier& a, const FloorTier& b) { return a.accuracy < b.accuracy; });
+  // From the most accurate down: each tier's fastest is the fastest of it and those above it.
+  for (size_t i = floor_tiers_.size(); i-- > 1;) {
+    FloorTier& below = floor_tiers_[i - 1];
+    const FloorTier& above = floor_tiers_[i];
+    if (above.fastest_latency < below.fastest_latency) {
+      below.fastest_id = above.fastest_id;
+      below.fastest_latency = above.fastest_latency;
+    }
+  }
 }
 
 double Policy::ScaledSlackUs(absl::Time now, absl::Time deadline, absl::Duration overhead) const {

@@ -11,8 +11,10 @@
 #ifndef TERNSERVE_SCHEDULER_POLICY_H_
 #define TERNSERVE_SCHEDULER_POLICY_H_
 
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -32,6 +34,21 @@ struct QueueView {
   // Requests/s arriving lately: an exponentially decaying count of the queue's arrivals with a
   // time constant of EdfQueue::kRateTimeConstant (30 ms), as of the decision. 0: none lately.
   double arrival_rate = 0;
+  // Accuracy floors (Task::min_accuracy). The head's floor: the batch must run on a sub-net at
+  // least this accurate, or the head is passed over. 0: none.
+  double head_floor = 0;
+  // Queued requests with a floor above 0, counted by floor; owned by the queue, valid during
+  // Choose. Null: no request has one.
+  const std::map<double, int>* floors = nullptr;
+
+  // How many queued requests a sub-net of expected accuracy `accuracy` may serve: those whose
+  // floor is at most it. A batch on that sub-net takes them in EDF order and passes over the rest.
+  int Servable(double accuracy) const {
+    if (floors == nullptr) return size;
+    int above = 0;
+    for (auto it = floors->upper_bound(accuracy); it != floors->end(); ++it) above += it->second;
+    return size - above;
+  }
 };
 
 // A policy's answer. batch > 0: run `batch` requests (1 <= batch <= queue size) on `subnet_id`
@@ -60,7 +77,9 @@ struct Decision {
 
 // When the head request is hopeless: its slack (deadline - now - overhead) is below
 // `min_latency`, so no sub-net this policy would use can finish it in time. Such requests are
-// dropped (late=drop) or run on `late_subnet_id` (late=serve); both count as misses.
+// dropped (late=drop) or run on `late_subnet_id` (late=serve); both count as misses. This is the
+// rule of a request without an accuracy floor; one with a floor is hopeless when its slack is
+// below Policy::MinLatencyForFloor (TakeNextBatch).
 struct HopelessRule {
   absl::Duration overhead;
   absl::Duration min_latency;
@@ -76,6 +95,16 @@ struct HopelessRule {
 // fastest sub-net at batch 1 cannot finish in time; late=serve runs such requests on that sub-net,
 // up to `late_max_batch` at a time.
 HopelessRule FastestSubnetHopelessRule(const LatencyProfile& profile, int late_max_batch);
+
+// A sub-net a policy may run, as requests' accuracy floors see it (Policy::floor_tiers).
+struct FloorTier {
+  int subnet_id = -1;
+  double accuracy = 0;  // its expected accuracy (the profile's, from the bundle)
+  // The fastest sub-net the policy may run that is at least this accurate (this one or a more
+  // accurate one), and its batch-1 p99 at the profile's latencies (latency scale 1).
+  int fastest_id = -1;
+  absl::Duration fastest_latency;
+};
 
 // How a finished batch went, fed back to adaptive policies.
 struct BatchOutcome {
@@ -116,6 +145,26 @@ class Policy {
   double latency_scale() const { return latency_scale_; }
   void set_latency_scale(double scale) { latency_scale_ = scale; }
 
+  // Accuracy floors. A request with floor f (Task::min_accuracy) may run only on a sub-net whose
+  // expected accuracy is at least f. floor_tiers(): the sub-nets this policy may run, by accuracy
+  // ascending; empty for a policy built without a profile, which serves no floor above 0.
+  const std::vector<FloorTier>& floor_tiers() const { return floor_tiers_; }
+  // The most accurate sub-net's accuracy; a floor above it can never be met. -1 with no tiers.
+  double max_accuracy() const;
+  // The least accurate tier that meets `floor` (its fastest_* name the fastest sub-net meeting
+  // it), or null when no sub-net this policy runs does.
+  const FloorTier* TierFor(double floor) const;
+  // The expected accuracy of sub-net `subnet_id`, or -1 if this policy does not run it.
+  double AccuracyOf(int subnet_id) const;
+  // The least time a request of floor `floor` > 0 needs besides the overhead, at the current
+  // latency scale: the batch-1 p99 of the fastest sub-net meeting it; InfiniteDuration() when
+  // none does. (Floor 0: ScaledHopelessRule().min_latency.)
+  absl::Duration MinLatencyForFloor(double floor) const;
+  // Sets the tiers from `profile`'s sub-nets with these ids (every sub-net when `ids` is empty).
+  // Policies that hold a profile call it in their constructor; CreatePolicy calls it for those
+  // built from a sub-net id (fixed, clipper).
+  void SetRunnableSubnets(const LatencyProfile& profile, const std::vector<int>& ids = {});
+
  protected:
   // The time a choice may take, in µs, at the current scale: (deadline - now) / scale - overhead.
   // A choice fits when its profiled p99 is at most this: p99 x scale + overhead x scale fits in
@@ -125,6 +174,7 @@ class Policy {
  private:
   std::unique_ptr<OnlineLatencyModel> latency_model_;
   double latency_scale_ = 1;
+  std::vector<FloorTier> floor_tiers_;
 };
 
 struct PolicyOptions {

@@ -66,6 +66,11 @@ ABSL_FLAG(std::string, replay, "",
           "accepted requests, its policy settings, and every batch taking exactly as long as it "
           "did live; prints how many decisions were the server's and both attainments. "
           "--profile must be the one the server ran with.");
+ABSL_FLAG(std::string, floor_mix, "",
+          "Accuracy floors F1:w1,F2:w2,...: each request needs a sub-net of expected accuracy Fi "
+          "or more with probability wi / sum(w) (0 = any sub-net); e.g. 0.9149:0.3,0:0.7. "
+          "A floor above every sub-net, or one that no sub-net meeting it can serve before the "
+          "deadline, is refused at arrival (a miss). Empty: no floors.");
 ABSL_FLAG(bool, json, false, "Print one JSON object instead of a human-readable summary.");
 
 namespace ternserve {
@@ -143,7 +148,7 @@ int Main(int argc, char** argv) {
       "clock with the scheduler's own queue and policy code.\n\nUsage: ternserve-sim "
       "--profile=profile.json --trace=gamma:rate=2000,cv2=4,duration=60 --policy=slackfit "
       "[--workers=W] [--slo_ms=S] [--slo_reserve_ms=R] [--outside_p50_ms=A --outside_p99_ms=B] "
-      "[--speed=SPEC] [--adapt_latency=false] [--seed=N] [--json]");
+      "[--speed=SPEC] [--adapt_latency=false] [--floor_mix=F1:w1,...] [--seed=N] [--json]");
   if (PrintHelpIfAsked(argc, argv, "scheduler/sim_main.cc")) return 0;
   if (!PrevalidateFlags(argc, argv, "ternserve-sim", "scheduler/sim_main.cc")) {
     std::fprintf(stderr, "Try --help.\n");
@@ -205,6 +210,12 @@ int Main(int argc, char** argv) {
   absl::StatusOr<LateMode> late = ParseLateMode(absl::GetFlag(FLAGS_late));
   if (!late.ok()) return UsageError(absl::StrCat("--late: ", late.status().message()));
   options.late = *late;
+
+  if (const std::string floor_mix = absl::GetFlag(FLAGS_floor_mix); !floor_mix.empty()) {
+    absl::StatusOr<std::vector<FloorMixEntry>> mix = ParseFloorMix(floor_mix);
+    if (!mix.ok()) return UsageError(absl::StrCat("--floor_mix: ", mix.status().message()));
+    options.floor_mix = *std::move(mix);
+  }
 
   absl::StatusOr<TraceSpec> spec = ParseTraceSpec(absl::GetFlag(FLAGS_trace));
   if (!spec.ok()) return UsageError(absl::StrCat("--trace: ", spec.status().message()));
@@ -272,6 +283,15 @@ int Main(int argc, char** argv) {
   for (const auto& [id, count] : result->subnet_requests) {
     std::printf("  sub-net %d: %.2f%% of served\n", id,
                 100.0 * static_cast<double>(count) / static_cast<double>(result->served));
+  }
+  for (const auto& [floor, f] : result->floors) {
+    std::printf(
+        "  floor %.4f: %lld requests, SLO attainment %.4f%%, refused %lld (above every sub-net) + "
+        "%lld (too slow for the deadline), served at >= %.4f, floor violations %lld\n",
+        floor, static_cast<long long>(f.requests),
+        f.requests > 0 ? 100.0 * static_cast<double>(f.met) / static_cast<double>(f.requests) : 0.0,
+        static_cast<long long>(f.refused_above), static_cast<long long>(f.refused_deadline),
+        f.min_served_accuracy, static_cast<long long>(f.violations));
   }
   return 0;
 }

@@ -157,6 +157,21 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
   SimulationResult result;
   double accuracy_sum = 0;
 
+  if (!options.floor_mix.empty()) {
+    for (const FloorMixEntry& e : options.floor_mix) {
+      if (!(e.min_accuracy >= 0 && e.min_accuracy <= 1) || !(e.weight > 0)) {
+        return absl::InvalidArgumentError("floor mix: need floors in [0, 1] and weights > 0");
+      }
+      result.floors[e.min_accuracy];  // every floor of the mix is reported, even if never drawn
+    }
+  }
+  FloorMixSampler floor_sampler(options.floor_mix, options.seed);
+  // The floor result of a request, or null without a mix.
+  const auto floor_result = [&result](double floor) -> SimulationResult::FloorResult* {
+    if (result.floors.empty()) return nullptr;
+    return &result.floors[floor];
+  };
+
   const absl::Time start = absl::UnixEpoch();
   absl::Time now = start;
   absl::Time last_finish = start;
@@ -182,7 +197,21 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
       ++result.requests;
       const absl::Duration slo = next.slo > absl::ZeroDuration() ? next.slo : options.slo;
       const absl::Time arrived = arrival - next.queued_after;
-      if (!queue.Push(arrived, arrived + slo - options.slo_reserve, NoPayload{})) {
+      const absl::Time deadline = arrived + slo - options.slo_reserve;
+      const int floor_index = floor_sampler.Next();
+      const double floor = floor_index >= 0
+                               ? options.floor_mix[static_cast<size_t>(floor_index)].min_accuracy
+                               : next.min_accuracy;
+      SimulationResult::FloorResult* by_floor = floor_result(floor);
+      if (by_floor != nullptr) ++by_floor->requests;
+      const absl::Status admitted = AdmitFloor(**policy, floor, deadline, now);
+      if (!admitted.ok()) {
+        ++result.refused_floor;
+        if (by_floor != nullptr) {
+          ++(admitted.code() == absl::StatusCode::kOutOfRange ? by_floor->refused_above
+                                                              : by_floor->refused_deadline);
+        }
+      } else if (!queue.Push(arrived, deadline, NoPayload{}, floor)) {
         ++result.rejected;
       }
       more_arrivals = trace->Next(&next);
@@ -200,6 +229,14 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
       const Decision decision = TakeNextBatch(now, /*flush=*/!more_arrivals, **policy, options.late,
                                               &queue, &batch, &dropped);
       result.dropped += static_cast<int64_t>(dropped.size());
+      if (!result.floors.empty() && !dropped.empty()) {
+        const HopelessRule rule = (*policy)->ScaledHopelessRule();
+        for (const SimQueue::Entry& entry : dropped) {
+          if (HopelessForFloorAlone(**policy, rule, entry.min_accuracy, entry.deadline, now)) {
+            ++floor_result(entry.min_accuracy)->refused_deadline;
+          }
+        }
+      }
       if (decision.batch == 0) {
         // Guard against a policy asking to be called back in the past.
         if (!queue.empty()) retry_at = std::max(decision.retry_at, now + absl::Nanoseconds(1));
@@ -225,19 +262,27 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
       }
       last_finish = std::max(last_finish, free_at);
       bool all_met = !decision.late;
+      const int index = service.IndexOf(decision.subnet_id);
+      const double accuracy = index >= 0 ? profile.subnets[static_cast<size_t>(index)].accuracy : 0;
       for (const SimQueue::Entry& entry : batch) {
         // The server's view (what the policy is told) and the client's (what counts).
         all_met = all_met && !decision.late && finish <= entry.deadline;
         const absl::Duration latency = finish - entry.arrival + outside.Sample();
-        result.met +=
-            !decision.late && latency <= entry.deadline - entry.arrival + options.slo_reserve ? 1
-                                                                                              : 0;
+        const bool met =
+            !decision.late && latency <= entry.deadline - entry.arrival + options.slo_reserve;
+        result.met += met ? 1 : 0;
+        if (SimulationResult::FloorResult* by_floor = floor_result(entry.min_accuracy)) {
+          by_floor->met += met ? 1 : 0;
+          by_floor->min_served_accuracy =
+              by_floor->served == 0 ? accuracy : std::min(by_floor->min_served_accuracy, accuracy);
+          ++by_floor->served;
+          by_floor->violations += accuracy < entry.min_accuracy ? 1 : 0;
+        }
         // ToInt64Nanoseconds has an inline fast path; ToDoubleMilliseconds divides Durations.
         latencies_ms.push_back(static_cast<float>(absl::ToInt64Nanoseconds(latency) * 1e-6));
       }
-      const int index = service.IndexOf(decision.subnet_id);
       if (index >= 0) {
-        accuracy_sum += profile.subnets[static_cast<size_t>(index)].accuracy * decision.batch;
+        accuracy_sum += accuracy * decision.batch;
         served_by_index[static_cast<size_t>(index)] += decision.batch;
       }
       result.served += decision.batch;
@@ -263,6 +308,8 @@ absl::StatusOr<SimulationResult> Simulate(const LatencyProfile& profile, Arrival
   if (result.batches > 0)
     result.mean_latency_scale = scale_sum / static_cast<double>(result.batches);
   result.final_latency_scale = (*policy)->latency_scale();
+  for (const auto& [floor, by_floor] : result.floors)
+    result.floor_violations += by_floor.violations;
   return result;
 }
 
@@ -337,9 +384,10 @@ std::string SimulationResultToJson(const SimulationResult& result,
       {"adapt_latency", options.policy_options.adapt_latency},
       {"requests", result.requests},
       {"slo_attainment", result.slo_attainment},
-      {"dropped", result.dropped + result.rejected},
+      {"dropped", result.dropped + result.rejected + result.refused_floor},
       {"dropped_hopeless", result.dropped},
       {"rejected_queue_full", result.rejected},
+      {"refused_floor_at_arrival", result.refused_floor},
       {"served", result.served},
       {"met", result.met},
       {"mean_accuracy", result.mean_accuracy},
@@ -352,6 +400,23 @@ std::string SimulationResultToJson(const SimulationResult& result,
       {"mean_latency_scale", result.mean_latency_scale},
       {"final_latency_scale", result.final_latency_scale},
   };
+  if (!result.floors.empty()) {
+    nlohmann::json floors = nlohmann::json::object();
+    for (const auto& [floor, f] : result.floors) {
+      floors[absl::StrCat(floor)] = {
+          {"requests", f.requests},
+          {"slo_attainment",
+           f.requests > 0 ? static_cast<double>(f.met) / static_cast<double>(f.requests) : 0.0},
+          {"served", f.served},
+          {"refused_above", f.refused_above},
+          {"refused_deadline", f.refused_deadline},
+          {"violations", f.violations},
+          {"min_served_accuracy", f.min_served_accuracy},
+      };
+    }
+    json["floors"] = floors;
+    json["floor_violations"] = result.floor_violations;
+  }
   return json.dump();
 }
 

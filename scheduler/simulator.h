@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "scheduler/dispatch_step.h"
+#include "scheduler/floor_mix.h"
 #include "scheduler/latency_profile.h"
 #include "scheduler/policy.h"
 #include "scheduler/schedule_log.h"
@@ -72,14 +73,20 @@ struct SimulatorOptions {
   std::vector<ReplayBatch> replay;
   // Keep every decision (SimulationResult::decisions), to compare with a live run's.
   bool record_decisions = false;
+  // Accuracy floors (ternserve-sim --floor_mix): each arrival gets a floor drawn from this mix
+  // (FloorMixSampler, seeded with `seed`); empty (the default): none. A request whose floor no
+  // sub-net can meet in time is refused at arrival (AdmitFloor), as the server does, and counts
+  // as a miss.
+  std::vector<FloorMixEntry> floor_mix;
 };
 
 struct SimulationResult {
   int64_t requests = 0;  // arrivals
   int64_t served = 0;    // run on some sub-net (late=serve ones included)
   int64_t met = 0;  // served and answered within the SLO, outside time included (never late ones)
-  int64_t dropped = 0;   // hopeless, answered DEADLINE_EXCEEDED (late=drop)
-  int64_t rejected = 0;  // queue full
+  int64_t dropped = 0;        // hopeless, answered DEADLINE_EXCEEDED (late=drop)
+  int64_t rejected = 0;       // queue full
+  int64_t refused_floor = 0;  // refused at arrival for its accuracy floor (AdmitFloor)
   int64_t batches = 0;
   double slo_attainment = 0;  // met / requests
   double mean_accuracy = 0;   // expected accuracy over served requests
@@ -101,6 +108,20 @@ struct SimulationResult {
     }
   };
   std::vector<BatchDecision> decisions;
+  // With a floor mix: per floor of the mix (0 included when in it), its requests and how they
+  // went. A violation is a request served on a sub-net whose profiled accuracy is below its floor
+  // (counted from the profile, not from the policy's tiers, so that it checks them).
+  struct FloorResult {
+    int64_t requests = 0;
+    int64_t met = 0;
+    int64_t served = 0;
+    int64_t refused_above = 0;     // OUT_OF_RANGE at arrival: no sub-net is that accurate
+    int64_t refused_deadline = 0;  // DEADLINE_EXCEEDED for the floor alone, at arrival or queued
+    int64_t violations = 0;
+    double min_served_accuracy = 0;  // lowest expected accuracy it was served at; 0: none served
+  };
+  std::map<double, FloorResult> floors;
+  int64_t floor_violations = 0;  // summed over `floors`
 };
 
 // `profile` must be valid. INVALID_ARGUMENT for a bad policy spec or options.

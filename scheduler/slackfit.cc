@@ -86,6 +86,7 @@ SlackFitPolicy::SlackFitPolicy(const LatencyProfile& profile, int num_buckets, i
   });
   drain_factor_ = drain_factor;
   hopeless_ = FastestSubnetHopelessRule(profile, max_batch > 0 ? max_batch : profile.MaxBatch());
+  SetRunnableSubnets(profile);
 }
 
 void SlackFitPolicy::MarkSustainable(double rate, double slo_us) const {
@@ -145,10 +146,17 @@ Decision SlackFitPolicy::Choose(absl::Time now, const QueueView& queue) const {
   // first bucket visited holds the slowest fitting choice (step 3); falling through to faster
   // buckets happens only when the queue is too short for every fitting batch in a bucket, or
   // (step 5) none of them drains it.
+  //
+  // Accuracy floors: only choices at least as accurate as the head's floor are considered, and a
+  // choice's batch must be filled from the requests it may serve (QueueView::Servable); the
+  // requests it passes over wait for a more accurate batch. With no floors queued, both
+  // conditions hold for every choice and Servable is the queue size.
+  const auto meets_floor = [&queue](const Choice& c) { return c.accuracy >= queue.head_floor; };
+  const auto fills = [&queue](const Choice& c) { return c.batch <= queue.Servable(c.accuracy); };
   for (size_t i = buckets_.size(); i-- > 0;) {
     if (bucket_min_us_[i] > slack_us) continue;
     for (const Choice& c : buckets_[i]) {
-      if (c.batch <= queue.size && c.p99_us <= slack_us && sustainable_[c.subnet_index] &&
+      if (c.p99_us <= slack_us && sustainable_[c.subnet_index] && meets_floor(c) && fills(c) &&
           (!long_queue || Drains(c, queue.size, horizon_us, queue.arrival_rate))) {
         return Decision::Run(c.subnet_id, c.batch);
       }
@@ -159,10 +167,16 @@ Decision SlackFitPolicy::Choose(absl::Time now, const QueueView& queue) const {
   // would finish after their deadline (its p99 and overhead from now, scaled as every latency is):
   // they would miss anyway, and their places
   // in the batch go to requests it can still serve in time.
+  // Only a choice that can finish within the SLO at all: one slower than that would shed every
+  // request it could take. (Without floors the fastest sub-net's choices always qualify; with a
+  // head floor, the fastest sub-net meeting it at its largest batch may not.)
   if (long_queue) {
-    for (const Choice& c : by_throughput_) {
-      if (sustainable_[c.subnet_index]) {
-        Decision run = Decision::Run(c.subnet_id, std::min(queue.size, c.batch));
+    const double overhead_us = absl::ToDoubleMicroseconds(hopeless_.overhead);
+    for (const bool within_slo : {true, false}) {
+      for (const Choice& c : by_throughput_) {
+        if (!sustainable_[c.subnet_index] || !meets_floor(c)) continue;
+        if (within_slo && c.p99_us + overhead_us > slo_us) continue;
+        Decision run = Decision::Run(c.subnet_id, std::min(queue.Servable(c.accuracy), c.batch));
         run.shed_before =
             now + (hopeless_.overhead + absl::Microseconds(c.p99_us)) * latency_scale();
         return run;
@@ -171,15 +185,19 @@ Decision SlackFitPolicy::Choose(absl::Time now, const QueueView& queue) const {
   }
   // A short queue that no choice serves in time at the head's slack: the fastest that fits it.
   for (const Choice& c : by_throughput_) {
-    if (c.batch <= queue.size && c.p99_us <= slack_us && sustainable_[c.subnet_index]) {
+    if (c.p99_us <= slack_us && sustainable_[c.subnet_index] && meets_floor(c) && fills(c)) {
       return Decision::Run(c.subnet_id, c.batch);
     }
   }
   for (const Choice& c : by_throughput_) {  // a head only an unsustainable sub-net can finish
-    if (c.batch <= queue.size && c.p99_us <= slack_us) return Decision::Run(c.subnet_id, c.batch);
+    if (c.p99_us <= slack_us && meets_floor(c) && fills(c)) {
+      return Decision::Run(c.subnet_id, c.batch);
+    }
   }
-  // Only reached when the head is hopeless (the caller's job) or no batch-1 choice exists.
-  return Decision::Run(hopeless_.late_subnet_id, 1);
+  // Only reached when the head is hopeless for its floor (the caller's job) or no batch-1 choice
+  // exists: the fastest sub-net that meets the head's floor.
+  const FloorTier* tier = TierFor(queue.head_floor);
+  return Decision::Run(tier != nullptr ? tier->fastest_id : hopeless_.late_subnet_id, 1);
 }
 
 }  // namespace ternserve

@@ -29,11 +29,16 @@ struct TaskOutcome {
   absl::Duration queue_time;    // arrival -> batch start (or -> the drop)
   absl::Duration compute_time;  // the batch's run time
   bool deadline_met = false;    // finished OK at or before the deadline, not as a late batch
+  // It never ran because of its accuracy floor: no sub-net at or above it could finish it in time
+  // (status DEADLINE_EXCEEDED), or, after a model swap, none is that accurate (OUT_OF_RANGE).
+  bool refused_for_floor = false;
 };
 
 class Task {
  public:
-  Task(absl::Time arrival, absl::Time deadline) : arrival_(arrival), deadline_(deadline) {}
+  // `min_accuracy`: the request's accuracy floor, in [0, 1]; 0 (the default) is none.
+  Task(absl::Time arrival, absl::Time deadline, double min_accuracy = 0)
+      : arrival_(arrival), deadline_(deadline), min_accuracy_(min_accuracy) {}
   virtual ~Task() = default;
 
   Task(const Task&) = delete;
@@ -43,6 +48,9 @@ class Task {
   absl::Time arrival() const { return arrival_; }
   // arrival + SLO, or an earlier client deadline.
   absl::Time deadline() const { return deadline_; }
+  // The least expected accuracy of a sub-net that may serve it (0: any). The dispatcher runs it
+  // only on a sub-net at least this accurate, and refuses it at Enqueue when the policy runs none.
+  double min_accuracy() const { return min_accuracy_; }
 
   // True once the task's client has given up (cancelled its call, or its gRPC deadline passed).
   // The dispatcher refuses such a task in Enqueue and removes it from the queue, unrun, in
@@ -59,6 +67,7 @@ class Task {
  private:
   const absl::Time arrival_;
   const absl::Time deadline_;
+  const double min_accuracy_;
 };
 
 }  // namespace ternserve

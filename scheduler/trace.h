@@ -40,6 +40,9 @@ struct Arrival {
   // deadline count from `time - queued_after`). Zero for every trace; a schedule log's replay sets
   // it to a live request's wait between being read and being queued.
   absl::Duration queued_after = absl::ZeroDuration();
+  // The request's accuracy floor (Task::min_accuracy); 0: none. No trace sets it; the simulator's
+  // floor mix does (SimulatorOptions::floor_mix).
+  double min_accuracy = 0;
 };
 
 struct TraceSpec {

@@ -16,6 +16,7 @@
 #include "scheduler/clipper_policy.h"
 #include "scheduler/fixed_policy.h"
 #include "scheduler/policy.h"
+#include "scheduler/slackfit.h"
 #include "tests/scheduler/test_profile.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/hold_gate.h"
@@ -255,6 +256,153 @@ TEST(DispatcherTest, SwapModelRunsLaterBatchesOnTheNewPairAndTheRunningOneOnTheO
   EXPECT_THAT(new_processor->subnets(), ElementsAre(9));
   // The worker let go of the old processor after its batch, before it took the next.
   EXPECT_TRUE(old_alive.expired());
+}
+
+// Accuracy floors. ThreeSubnetProfile: sub-nets 0, 1, 2 of accuracy 0.80, 0.85, 0.90 take 1, 2
+// and 4 ms at batch 1.
+DispatcherOptions SlackFitOptions() {
+  DispatcherOptions options = Options(1, 8, 100, 0);
+  options.policy = std::make_shared<SlackFitPolicy>(ThreeSubnetProfile(), 4, 0);
+  return options;
+}
+
+double AccuracyOf(int subnet_id) {
+  for (const SubnetLatency& s : ThreeSubnetProfile().subnets) {
+    if (s.id == subnet_id) return s.accuracy;
+  }
+  return -1;
+}
+
+TEST(DispatcherTest, EnqueueRefusesAFloorNoSubnetMeetsOrMeetsInTime) {
+  FakeClock clock;
+  ScriptedProcessor processor(&clock);
+  TaskLog completions;
+  Dispatcher dispatcher(SlackFitOptions(), &processor, &clock);
+  const absl::Time t0 = clock.Now();
+
+  auto above = MakeTestTask(0, t0, absl::Seconds(1), &completions, 0.95);
+  const absl::Status refused = dispatcher.Enqueue(&above);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(refused.message(), HasSubstr("0.95"));
+  EXPECT_THAT(refused.message(), HasSubstr("sub-net 2"));
+  EXPECT_NE(above, nullptr);  // left with the caller
+  // Sub-net 2 meets 0.9 but needs 4 ms; 3 ms are left.
+  auto too_soon = MakeTestTask(1, t0, absl::Milliseconds(3), &completions, 0.9);
+  EXPECT_EQ(dispatcher.Enqueue(&too_soon).code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(too_soon, nullptr);
+
+  auto fine = MakeTestTask(2, t0, absl::Seconds(1), &completions, 0.9);
+  ASSERT_TRUE(dispatcher.Enqueue(&fine).ok());
+  completions.WaitFor(1);
+  dispatcher.Drain();
+  const std::vector<FinishedTask> done = completions.Take();
+  ASSERT_EQ(done.size(), 1u);  // the refused two are never finished by the dispatcher
+  EXPECT_EQ(done[0].id, 2);
+  EXPECT_TRUE(done[0].outcome.status.ok());
+  EXPECT_EQ(done[0].outcome.subnet_id, 2);
+}
+
+TEST(DispatcherTest, EveryBatchMeetsTheFloorsOfTheRequestsInIt) {
+  FakeClock clock;
+  ScriptedProcessor processor(&clock);
+  TaskLog completions;
+  Dispatcher dispatcher(SlackFitOptions(), &processor, &clock);
+  const absl::Time t0 = clock.Now();
+  processor.Hold();
+  auto first = MakeTestTask(0, t0, absl::Seconds(1), &completions);
+  ASSERT_TRUE(dispatcher.Enqueue(&first).ok());
+  processor.WaitEntered(1);
+  // 24 requests with 14 ms: the queue is long and the slack short, so SlackFit serves those
+  // without a floor on fast sub-nets; a third need 0.85 and a third 0.90.
+  const double floors[] = {0, 0.85, 0.9};
+  for (int id = 1; id <= 24; ++id) {
+    auto r = MakeTestTask(id, t0, absl::Milliseconds(14), &completions, floors[id % 3]);
+    ASSERT_TRUE(dispatcher.Enqueue(&r).ok()) << id;
+  }
+  processor.Release();
+  completions.WaitFor(25);
+  int served = 0;
+  for (const auto& [id, c, result] : completions.Take()) {
+    SCOPED_TRACE(id);
+    if (!c.status.ok()) {
+      EXPECT_EQ(c.status.code(), absl::StatusCode::kDeadlineExceeded) << c.status;
+      continue;
+    }
+    ++served;
+    EXPECT_GE(AccuracyOf(c.subnet_id), floors[id % 3]) << "sub-net " << c.subnet_id;
+    EXPECT_EQ(result, id);
+  }
+  EXPECT_GT(served, 12);
+  // Floors mattered: some batch ran on a sub-net below 0.90.
+  const std::vector<int> subnets = processor.subnets();
+  EXPECT_TRUE(std::any_of(subnets.begin(), subnets.end(), [](int s) { return s != 2; }));
+}
+
+TEST(DispatcherTest, AQueuedRequestHopelessForItsFloorAloneIsAnsweredForItsFloor) {
+  FakeClock clock;
+  ScriptedProcessor processor(&clock);
+  TaskLog completions;
+  Dispatcher dispatcher(SlackFitOptions(), &processor, &clock);
+  const absl::Time t0 = clock.Now();
+  processor.Hold();
+  auto first = MakeTestTask(0, t0, absl::Seconds(1), &completions);
+  ASSERT_TRUE(dispatcher.Enqueue(&first).ok());
+  processor.WaitEntered(1);
+  // Both need 0.90 (4 ms) and are admitted. When the worker is free, 5 ms later (3 ms waited,
+  // then the 2 ms batch), id 1 has 1.5 ms left: enough for sub-net 0, not for its floor. Id 2 has
+  // 0.5 ms: hopeless for every sub-net, an ordinary drop.
+  auto for_floor = MakeTestTask(1, t0, absl::Microseconds(6500), &completions, 0.9);
+  auto for_all = MakeTestTask(2, t0, absl::Microseconds(5500), &completions, 0.9);
+  ASSERT_TRUE(dispatcher.Enqueue(&for_floor).ok());
+  ASSERT_TRUE(dispatcher.Enqueue(&for_all).ok());
+  clock.Advance(absl::Milliseconds(3));
+  processor.Release();
+  completions.WaitFor(3);
+  for (const auto& [id, c, result] : completions.Take()) {
+    SCOPED_TRACE(id);
+    if (id == 0) continue;
+    EXPECT_EQ(c.status.code(), absl::StatusCode::kDeadlineExceeded);
+    EXPECT_EQ(c.subnet_id, -1);
+    EXPECT_EQ(c.refused_for_floor, id == 1);
+    if (id == 1) EXPECT_THAT(c.status.message(), HasSubstr("min_accuracy"));
+  }
+}
+
+TEST(DispatcherTest, SwapModelAnswersQueuedFloorsTheNewModelCannotMeet) {
+  FakeClock clock;
+  auto old_processor = std::make_shared<ScriptedProcessor>(&clock);
+  auto new_processor = std::make_shared<ScriptedProcessor>(&clock);
+  TaskLog completions;
+  Dispatcher dispatcher(SlackFitOptions(), old_processor, &clock);
+  const absl::Time t0 = clock.Now();
+  old_processor->Hold();
+  auto first = MakeTestTask(0, t0, absl::Seconds(1), &completions);
+  ASSERT_TRUE(dispatcher.Enqueue(&first).ok());
+  old_processor->WaitEntered(1);
+  auto needs_090 = MakeTestTask(1, t0, absl::Seconds(1), &completions, 0.9);
+  auto needs_080 = MakeTestTask(2, t0, absl::Seconds(1), &completions, 0.8);
+  ASSERT_TRUE(dispatcher.Enqueue(&needs_090).ok());
+  ASSERT_TRUE(dispatcher.Enqueue(&needs_080).ok());
+  // The new model's best sub-net is 0.85 accurate.
+  const LatencyProfile smaller =
+      MakeProfile({{0, 0.80, {1000, 1200, 1600, 2400}}, {1, 0.85, {2000, 2400, 3200, 4800}}});
+  ASSERT_TRUE(
+      dispatcher.SwapModel(std::make_shared<SlackFitPolicy>(smaller, 4, 0), new_processor).ok());
+  completions.WaitFor(1);  // answered by SwapModel itself, before any batch
+  {
+    const std::vector<FinishedTask> done = completions.Take();
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].id, 1);
+    EXPECT_EQ(done[0].outcome.status.code(), absl::StatusCode::kOutOfRange);
+    EXPECT_TRUE(done[0].outcome.refused_for_floor);
+  }
+  old_processor->Release();
+  completions.WaitFor(3);
+  for (const auto& [id, c, result] : completions.Take()) {
+    if (id != 2) continue;
+    EXPECT_TRUE(c.status.ok()) << c.status;
+    EXPECT_GE(c.subnet_id, 0);  // on the new model, at or above 0.80
+  }
 }
 
 TEST(DispatcherTest, SwapModelWakesAWorkerWaitingOnTheOldPolicy) {

@@ -137,6 +137,52 @@ TEST(SimulatorTest, SlackFitMovesToFastSubnetsAndBigBatchesUnderHeavyLoad) {
   EXPECT_LT(fixed.slo_attainment, 0.5);
 }
 
+TEST(SimulatorTest, AFloorMixIsDeterministicAndEveryFloorIsHonoured) {
+  // The ladder's sub-nets 10..15 have accuracies 0.85..0.90. The mix's capacity on 2 workers
+  // (each floor on the fastest sub-net meeting it at its best batch within 25 ms) is about 10 k
+  // req/s; at 0.3x of it SlackFit runs requests without a floor on faster sub-nets too, so a floor
+  // of 0.88 (sub-nets 13..15) matters. (At 0.5x, 81% of the floored requests make their SLO on
+  // this profile: see the README's floor figures.)
+  SimulatorOptions options = Options("slackfit", 2, 25);
+  options.floor_mix = {{0.88, 0.3}, {0, 0.7}};
+  options.record_decisions = true;
+  const std::string trace = "poisson:rate=3000,duration=5";
+  const SimulationResult a = Simulated(trace, options);
+  const SimulationResult b = Simulated(trace, options);
+  EXPECT_EQ(SimulationResultToJson(a, options), SimulationResultToJson(b, options));
+  EXPECT_TRUE(a.decisions == b.decisions);
+  SimulatorOptions other_seed = options;
+  other_seed.seed = 2;
+  EXPECT_NE(SimulationResultToJson(Simulated(trace, other_seed), options),
+            SimulationResultToJson(a, options));
+
+  ASSERT_EQ(a.floors.size(), 2u);
+  const SimulationResult::FloorResult& floored = a.floors.at(0.88);
+  const SimulationResult::FloorResult& free = a.floors.at(0.0);
+  EXPECT_EQ(floored.requests + free.requests, a.requests);
+  EXPECT_NEAR(static_cast<double>(floored.requests) / static_cast<double>(a.requests), 0.3, 0.02);
+  EXPECT_EQ(a.floor_violations, 0);
+  EXPECT_GE(floored.min_served_accuracy, 0.88);
+  EXPECT_LT(free.min_served_accuracy, 0.88);  // the floor changed what its requests got
+  EXPECT_GT(static_cast<double>(floored.met) / static_cast<double>(floored.requests), 0.99);
+  EXPECT_GT(a.slo_attainment, 0.99);
+}
+
+TEST(SimulatorTest, AFloorAboveEverySubnetIsRefusedAtArrivalAsAMiss) {
+  SimulatorOptions options = Options("slackfit", 1, 25);
+  options.floor_mix = {{0.95, 1}, {0, 1}};
+  const SimulationResult r = Simulated("poisson:rate=500,duration=4", options);
+  const SimulationResult::FloorResult& above = r.floors.at(0.95);
+  EXPECT_GT(above.requests, 0);
+  EXPECT_EQ(above.refused_above, above.requests);
+  EXPECT_EQ(above.served, 0);
+  EXPECT_EQ(r.refused_floor, above.requests);
+  EXPECT_EQ(r.met, r.requests - above.requests);  // all the others made it at this light load
+  nlohmann::json json = nlohmann::json::parse(SimulationResultToJson(r, options));
+  EXPECT_EQ(json["floors"]["0.95"]["refused_above"], above.requests);
+  EXPECT_EQ(json["refused_floor_at_arrival"], above.requests);
+}
+
 TEST(SimulatorTest, LateServeServesWhatDropWouldDrop) {
   SimulatorOptions drop = Options("fixed:15", 1, 5);
   SimulatorOptions serve = drop;

@@ -53,8 +53,8 @@ class TaskLog {
 
 class TestTask final : public Task {
  public:
-  TestTask(int id, absl::Time arrival, absl::Time deadline, TaskLog* log)
-      : Task(arrival, deadline), id_(id), log_(log) {}
+  TestTask(int id, absl::Time arrival, absl::Time deadline, TaskLog* log, double min_accuracy = 0)
+      : Task(arrival, deadline, min_accuracy), id_(id), log_(log) {}
 
   int id() const { return id_; }
   void set_result(int result) { result_ = result; }
@@ -74,8 +74,8 @@ class TestTask final : public Task {
 
 // A task for `log` arriving at `arrival` with deadline arrival + slo, as the dispatcher takes it.
 inline std::unique_ptr<Task> MakeTestTask(int id, absl::Time arrival, absl::Duration slo,
-                                          TaskLog* log) {
-  return std::make_unique<TestTask>(id, arrival, arrival + slo, log);
+                                          TaskLog* log, double min_accuracy = 0) {
+  return std::make_unique<TestTask>(id, arrival, arrival + slo, log, min_accuracy);
 }
 
 }  // namespace ternserve
