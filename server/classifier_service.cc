@@ -105,7 +105,7 @@ void ClassifierService::Submit(const v1::ClassifyRequest& request, absl::Time gr
   const absl::Span<const float> pixels[] = {validated->pixels};
   // The completion owns a decoded image; moving the vector keeps the buffer `pixels` points into.
   submitter_->Submit(
-      arrival, validated->deadline, pixels,
+      arrival, validated->deadline, validated->min_accuracy, pixels,
       [this, top_k = validated->top_k, decoded = std::move(validated->decoded),
        on_done = std::move(on_done)](const std::vector<ImageResult>& results,
                                      RequestSubmitter::Record record) mutable {

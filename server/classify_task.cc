@@ -18,8 +18,11 @@ void ClassifyCall::Finish(int image, ImageResult result) {
 }
 
 ClassifyTask::ClassifyTask(absl::Time arrival, absl::Time deadline, absl::Span<const float> pixels,
-                           std::shared_ptr<ClassifyCall> call, int image)
-    : Task(arrival, deadline), pixels_(pixels), call_(std::move(call)), image_(image) {}
+                           std::shared_ptr<ClassifyCall> call, int image, double min_accuracy)
+    : Task(arrival, deadline, min_accuracy),
+      pixels_(pixels),
+      call_(std::move(call)),
+      image_(image) {}
 
 void ClassifyTask::Finish(const TaskOutcome& outcome) {
   ImageResult result;

@@ -71,8 +71,9 @@ class ClassifyCall {
 class ClassifyTask final : public Task {
  public:
   // Image `image` of `call`; `pixels` must stay valid until the call's callback has run.
+  // `min_accuracy`: the request's accuracy floor (Task::min_accuracy).
   ClassifyTask(absl::Time arrival, absl::Time deadline, absl::Span<const float> pixels,
-               std::shared_ptr<ClassifyCall> call, int image);
+               std::shared_ptr<ClassifyCall> call, int image, double min_accuracy = 0);
 
   absl::Span<const float> pixels() const { return pixels_; }
   // The batch processor's one copy of this image's logits, and the bundle that computed them.

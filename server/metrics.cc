@@ -39,6 +39,11 @@ std::vector<double> AccuracyBuckets() {
           0.87, 0.88, 0.89, 0.9,  0.91, 0.92, 0.93, 0.94, 0.95, 0.97, 1.0};
 }
 
+// Served accuracy minus the floor: fine steps near 0, where a floor just met lands.
+std::vector<double> HeadroomBuckets() {
+  return {0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0};
+}
+
 const char* OutcomeName(SloOutcome outcome) {
   switch (outcome) {
     case SloOutcome::kMet:
@@ -122,6 +127,30 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry, const BundleMetadat
                               "that answered) of each OK answer.")
                           .Register(registry)
                           .Add({}, AccuracyBuckets());
+  auto& floor_refusals =
+      prometheus::BuildCounter()
+          .Name("ternserve_floor_refusals_total")
+          .Help(
+              "Requests refused for their accuracy floor (min_accuracy), by reason: above_model "
+              "(OUT_OF_RANGE: no sub-net is that accurate), deadline (DEADLINE_EXCEEDED: the "
+              "sub-nets that are cannot finish it before its deadline).")
+          .Register(registry);
+  floor_refused_above_ = &floor_refusals.Add({{"reason", "above_model"}});
+  floor_refused_deadline_ = &floor_refusals.Add({{"reason", "deadline"}});
+  floor_headroom_ = &prometheus::BuildHistogram()
+                         .Name("ternserve_floor_headroom")
+                         .Help(
+                             "Expected accuracy of the sub-net that answered minus the request's "
+                             "accuracy floor, for each OK answer to a request with a floor.")
+                         .Register(registry)
+                         .Add({}, HeadroomBuckets());
+  floor_violations_ = &prometheus::BuildCounter()
+                           .Name("ternserve_floor_violations_total")
+                           .Help(
+                               "OK answers from a sub-net below the request's accuracy floor "
+                               "(the scheduler never does this: any count is a bug).")
+                           .Register(registry)
+                           .Add({});
   queue_depth_ = &prometheus::BuildGauge()
                       .Name("ternserve_queue_depth")
                       .Help("Requests waiting in the dispatcher's queue.")
@@ -216,9 +245,15 @@ void ServerMetrics::OnReceived() { received_->Increment(); }
 
 void ServerMetrics::OnInvalid(absl::StatusCode code) { CountCode(code); }
 
-void ServerMetrics::OnNotQueued(absl::StatusCode code) {
+void ServerMetrics::OnNotQueued(absl::StatusCode code, bool refused_for_floor) {
   CountCode(code);
   CountSlo(ClassifySlo(code, /*ran=*/false, /*deadline_met=*/false));
+  if (refused_for_floor) CountFloorRefusal(code);
+}
+
+void ServerMetrics::CountFloorRefusal(absl::StatusCode code) {
+  (code == absl::StatusCode::kOutOfRange ? floor_refused_above_ : floor_refused_deadline_)
+      ->Increment();
 }
 
 void ServerMetrics::OnCompleted(const CompletedRequest& request) {
@@ -226,14 +261,19 @@ void ServerMetrics::OnCompleted(const CompletedRequest& request) {
   CountSlo(ClassifySlo(request.code, request.ran, request.deadline_met));
   request_seconds_->Observe(absl::ToDoubleSeconds(request.request_time));
   queue_seconds_->Observe(absl::ToDoubleSeconds(request.queue_time));
+  if (request.refused_for_floor) CountFloorRefusal(request.code);
   if (request.code != absl::StatusCode::kOk) return;
-  if (request.served_accuracy >= 0) {
-    served_accuracy_->Observe(request.served_accuracy);
-    return;
+  double accuracy = request.served_accuracy;
+  if (accuracy < 0) {
+    absl::ReaderMutexLock lock(&subnets_mu_);
+    const auto it = subnets_.find(request.subnet_id);
+    if (it == subnets_.end()) return;
+    accuracy = it->second.test_accuracy;
   }
-  absl::ReaderMutexLock lock(&subnets_mu_);
-  if (const auto it = subnets_.find(request.subnet_id); it != subnets_.end()) {
-    served_accuracy_->Observe(it->second.test_accuracy);
+  served_accuracy_->Observe(accuracy);
+  if (request.min_accuracy > 0) {
+    floor_headroom_->Observe(accuracy - request.min_accuracy);
+    if (accuracy < request.min_accuracy) floor_violations_->Increment();
   }
 }
 

@@ -28,6 +28,15 @@
 //                                            latency_model.h): measured / profiled compute time
 //                                            as the policy plans with it; 1 = as profiled
 //   ternserve_served_accuracy                expected (bundle test) accuracy of each OK answer
+//   ternserve_floor_refusals_total{reason}   requests refused for their accuracy floor
+//                                            (min_accuracy): above_model (OUT_OF_RANGE: no
+//                                            sub-net is that accurate) or deadline
+//                                            (DEADLINE_EXCEEDED: the sub-nets that are cannot
+//                                            finish it in time), at arrival or from the queue
+//   ternserve_floor_headroom                 served accuracy minus the floor, per OK answer to a
+//                                            request with a floor (>= 0 when floors are honoured)
+//   ternserve_floor_violations_total         OK answers served below their floor (never, unless
+//                                            a bug: an alert's target)
 //   ternserve_build_info{version,policy,engine,isa}  always 1
 //   ternserve_model_generation               1 for the bundle served at start-up, +1 per reload
 //   ternserve_model_reloads_total{result}    reloads (SIGHUP): ok, or refused (the old bundle
@@ -89,8 +98,10 @@ struct CompletedRequest {
   // That sub-net's expected (bundle test) accuracy, from the bundle that ran it; < 0: unknown,
   // looked up in the sub-nets loaded so far.
   double served_accuracy = -1;
-  absl::Duration queue_time;    // arrival -> batch start (or drop)
-  absl::Duration request_time;  // arrival -> answer
+  double min_accuracy = 0;         // the request's accuracy floor; 0: none
+  bool refused_for_floor = false;  // never ran because of its floor (TaskOutcome)
+  absl::Duration queue_time;       // arrival -> batch start (or drop)
+  absl::Duration request_time;     // arrival -> answer
 };
 
 // The latency buckets (seconds) of every duration histogram: log-spaced, 0.1 ms .. ~1.1 s.
@@ -116,9 +127,10 @@ class ServerMetrics final : public DispatcherObserver {
   // Answered without reaching the dispatcher because validation failed: counted in requests_total
   // only (not an SLO outcome).
   void OnInvalid(absl::StatusCode code);
-  // Passed validation, but the dispatcher refused it at Enqueue (queue full, shutting down; or
-  // already cancelled): requests_total and slo dropped (cancelled).
-  void OnNotQueued(absl::StatusCode code);
+  // Passed validation, but the dispatcher refused it at Enqueue (queue full, shutting down,
+  // already cancelled, or `refused_for_floor`: its accuracy floor cannot be met): requests_total,
+  // slo dropped (cancelled), and floor_refusals.
+  void OnNotQueued(absl::StatusCode code, bool refused_for_floor = false);
   // Accepted by the dispatcher and now answered.
   void OnCompleted(const CompletedRequest& request);
 
@@ -137,6 +149,8 @@ class ServerMetrics final : public DispatcherObserver {
   static constexpr int kCodes = 17;  // google.rpc.Code 0 (OK) .. 16 (UNAUTHENTICATED)
 
   void CountCode(absl::StatusCode code);
+  // A floor refusal answered `code`: OUT_OF_RANGE is above_model, anything else deadline.
+  void CountFloorRefusal(absl::StatusCode code);
   void CountSlo(SloOutcome outcome);
   void AddSubnets(const BundleMetadata& metadata) ABSL_EXCLUSIVE_LOCKS_REQUIRED(subnets_mu_);
 
@@ -149,6 +163,10 @@ class ServerMetrics final : public DispatcherObserver {
   prometheus::Histogram* queue_seconds_ = nullptr;
   prometheus::Histogram* batch_size_ = nullptr;
   prometheus::Histogram* served_accuracy_ = nullptr;
+  prometheus::Counter* floor_refused_above_ = nullptr;
+  prometheus::Counter* floor_refused_deadline_ = nullptr;
+  prometheus::Histogram* floor_headroom_ = nullptr;
+  prometheus::Counter* floor_violations_ = nullptr;
   prometheus::Gauge* queue_depth_ = nullptr;
   prometheus::Gauge* latency_scale_ = nullptr;
   prometheus::Gauge* model_generation_ = nullptr;

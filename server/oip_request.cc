@@ -283,6 +283,16 @@ absl::StatusOr<OipInferRequest> ParseModelInferRequest(const ModelInferRequest& 
       absl::StatusOr<absl::Duration> slo = TimeoutSlo(value, limits);
       if (!slo.ok()) return slo.status();
       parsed.slo = *slo;
+    } else if (name == "min_accuracy") {
+      if (value.parameter_choice_case() != InferParameter::kDoubleParam) {
+        return absl::InvalidArgumentError(
+            "parameter 'min_accuracy' must be a double_param (an expected accuracy in [0, 1])");
+      }
+      if (absl::Status s = ValidateMinAccuracy(value.double_param(), "parameter 'min_accuracy'");
+          !s.ok()) {
+        return s;
+      }
+      parsed.min_accuracy = value.double_param();
     } else if (name == "priority") {
       // Accepted and not used: the scheduler orders by deadline (docs/oip.md).
       if (absl::StatusOr<int64_t> p = IntParameter(name, value); !p.ok()) return p.status();
@@ -295,9 +305,9 @@ absl::StatusOr<OipInferRequest> ParseModelInferRequest(const ModelInferRequest& 
         return absl::InvalidArgumentError(absl::StrCat("parameter ", s.status().message()));
       scale = *s;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown request parameter '",
-                                                     ClientText(name),
-                                                     "' (known: timeout, priority, input_scale)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown request parameter '", ClientText(name),
+                       "' (known: timeout, min_accuracy, priority, input_scale)"));
     }
   }
 

@@ -54,7 +54,8 @@ struct OipInferRequest {
   // classification extension, top k (BYTES [N,k]). A request naming no output gets {0}.
   std::vector<int> outputs;
   absl::Duration slo;
-  absl::Time deadline;  // RequestDeadline(arrival, slo, grpc deadline)
+  absl::Time deadline;      // RequestDeadline(arrival, slo, grpc deadline)
+  double min_accuracy = 0;  // the "min_accuracy" parameter: the accuracy floor; 0: none
 };
 
 // `arrival` is when the server received the request; `grpc_deadline` the client's deadline

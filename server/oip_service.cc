@@ -126,7 +126,7 @@ void OipService::Infer(const ModelInferRequest& request, absl::Time grpc_deadlin
                          .subspan(static_cast<size_t>(i) * kImagePixels, kImagePixels));
   }
   submitter_->Submit(
-      arrival, owned->deadline, images,
+      arrival, owned->deadline, owned->min_accuracy, images,
       [this, &request, owned, on_done = std::move(on_done)](
           const std::vector<ImageResult>& results, RequestSubmitter::Record record) mutable {
         absl::Status failed = FirstFailure(results);

@@ -14,14 +14,16 @@ namespace {
 // What the metrics record of a request of several images: it ran if any image ran, it met its
 // deadline if every image did; the sub-net and the queue time are the last image's to start.
 CompletedRequest Summarize(const std::vector<ImageResult>& results, const absl::Status& answer,
-                           absl::Duration request_time) {
+                           absl::Duration request_time, double min_accuracy) {
   CompletedRequest record;
   record.code = answer.code();
+  record.min_accuracy = min_accuracy;
   record.deadline_met = !results.empty();
   record.request_time = request_time;
   for (const ImageResult& image : results) {
     const TaskOutcome& outcome = image.outcome;
     record.deadline_met = record.deadline_met && outcome.deadline_met;
+    record.refused_for_floor = record.refused_for_floor || outcome.refused_for_floor;
     if (outcome.batch_size == 0) continue;
     record.ran = true;
     if (outcome.queue_time >= record.queue_time) {
@@ -80,7 +82,7 @@ void RequestSubmitter::OnInvalid(const absl::Status& status) const {
   if (metrics_ != nullptr) metrics_->OnInvalid(status.code());
 }
 
-void RequestSubmitter::Submit(absl::Time arrival, absl::Time deadline,
+void RequestSubmitter::Submit(absl::Time arrival, absl::Time deadline, double min_accuracy,
                               absl::Span<const absl::Span<const float>> images,
                               DoneCallback on_done, CancelFlag cancelled) const {
   const int n = static_cast<int>(images.size());
@@ -89,15 +91,20 @@ void RequestSubmitter::Submit(absl::Time arrival, absl::Time deadline,
   auto accepted = std::make_shared<std::atomic<int>>(0);
   auto call = std::make_shared<ClassifyCall>(
       n,
-      [this, arrival, accepted,
+      [this, arrival, min_accuracy, accepted,
        on_done = std::move(on_done)](std::vector<ImageResult> results) mutable {
-        auto record = [this, arrival, accepted, &results](const absl::Status& answer) {
+        auto record = [this, arrival, min_accuracy, accepted,
+                       &results](const absl::Status& answer) {
           const absl::Time now = clock_->Now();
           if (metrics_ != nullptr) {
             if (accepted->load(std::memory_order_relaxed) == 0) {
-              metrics_->OnNotQueued(answer.code());
+              // Enqueue answers OUT_OF_RANGE and DEADLINE_EXCEEDED for accuracy floors only.
+              const bool for_floor =
+                  min_accuracy > 0 && (answer.code() == absl::StatusCode::kOutOfRange ||
+                                       answer.code() == absl::StatusCode::kDeadlineExceeded);
+              metrics_->OnNotQueued(answer.code(), for_floor);
             } else {
-              metrics_->OnCompleted(Summarize(results, answer, now - arrival));
+              metrics_->OnCompleted(Summarize(results, answer, now - arrival, min_accuracy));
             }
           }
           if (statistics_ != nullptr) {
@@ -110,7 +117,7 @@ void RequestSubmitter::Submit(absl::Time arrival, absl::Time deadline,
   for (int i = 0; i < n; ++i) {
     accepted->fetch_add(1, std::memory_order_relaxed);
     std::unique_ptr<Task> task =
-        std::make_unique<ClassifyTask>(arrival, deadline, images[i], call, i);
+        std::make_unique<ClassifyTask>(arrival, deadline, images[i], call, i, min_accuracy);
     const absl::Status enqueued = dispatcher_->Enqueue(&task);
     if (enqueued.ok()) continue;
     accepted->fetch_sub(1, std::memory_order_relaxed);

@@ -98,7 +98,8 @@ class RequestSubmitter {
   // exactly once: on a worker thread, on this one if the dispatcher refuses every image, or on
   // the one that calls RemoveCancelled. `cancelled` (may be null) is the flag the call's reactor
   // sets when the client gives up.
-  void Submit(absl::Time arrival, absl::Time deadline,
+  // `min_accuracy` is the request's accuracy floor (0: none), shared by its images.
+  void Submit(absl::Time arrival, absl::Time deadline, double min_accuracy,
               absl::Span<const absl::Span<const float>> images, DoneCallback on_done,
               CancelFlag cancelled = nullptr) const;
 

@@ -84,6 +84,10 @@ absl::StatusOr<ValidatedRequest> ValidateClassifyRequest(const v1::ClassifyReque
   }
   absl::StatusOr<absl::Duration> slo = ValidateSlo(request.latency_slo_ms(), limits);
   if (!slo.ok()) return slo.status();
+  if (absl::Status floor = ValidateMinAccuracy(request.min_accuracy(), "min_accuracy");
+      !floor.ok()) {
+    return floor;
+  }
 
   ValidatedRequest validated;
   switch (request.image_case()) {
@@ -111,7 +115,17 @@ absl::StatusOr<ValidatedRequest> ValidateClassifyRequest(const v1::ClassifyReque
   validated.slo = *slo;
   validated.deadline = RequestDeadline(arrival, *slo, grpc_deadline, limits);
   validated.top_k = request.top_k() == 0 ? 1 : request.top_k();
+  validated.min_accuracy = request.min_accuracy();
   return validated;
+}
+
+absl::Status ValidateMinAccuracy(double min_accuracy, absl::string_view field) {
+  if (std::isfinite(min_accuracy) && min_accuracy >= 0 && min_accuracy <= 1) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " is ", min_accuracy,
+                   ", must be an expected accuracy in [0, 1] (0 = any sub-net; 0.9 = 90%)"));
 }
 
 absl::Status CheckArrivedInTime(absl::Time arrival, absl::Time grpc_deadline) {

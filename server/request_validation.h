@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "ternserve/v1/classifier.pb.h"
@@ -45,7 +46,12 @@ struct ValidatedRequest {
   absl::Duration slo;          // the request's SLO, default applied
   absl::Time deadline;         // min(arrival + slo, gRPC deadline) - limits.slo_reserve_ms
   int top_k = 1;               // 1..num_classes
+  double min_accuracy = 0;     // the accuracy floor, in [0, 1]; 0: none
 };
+
+// The accuracy floor of a request (`field` names it in the message): INVALID_ARGUMENT unless a
+// finite number in [0, 1]. Whether a sub-net meets it is the dispatcher's to say.
+absl::Status ValidateMinAccuracy(double min_accuracy, absl::string_view field);
 
 // `arrival` is when the server received the request; `grpc_deadline` the client's deadline
 // (absl::InfiniteFuture() when it set none). INVALID_ARGUMENT for a malformed request,

@@ -85,13 +85,19 @@ TEST(ServerMetricsTest, RegistersEveryFamilyWithItsTypeAndLabels) {
            "# TYPE ternserve_queue_depth gauge",
            "# TYPE ternserve_latency_model_ratio gauge",
            "# TYPE ternserve_served_accuracy histogram",
+           "# TYPE ternserve_floor_refusals_total counter",
+           "# TYPE ternserve_floor_headroom histogram",
+           "# TYPE ternserve_floor_violations_total counter",
            "# TYPE ternserve_build_info gauge",
            "# TYPE ternserve_model_generation gauge",
            "# TYPE ternserve_model_reloads_total counter",
        }) {
     EXPECT_THAT(scrape, HasSubstr(type_line));
   }
-  EXPECT_EQ(CountLinesStartingWith(scrape, "# TYPE"), 14);
+  EXPECT_EQ(CountLinesStartingWith(scrape, "# TYPE"), 17);
+  EXPECT_EQ(Sample(scrape, R"(ternserve_floor_refusals_total{reason="above_model"})"), 0);
+  EXPECT_EQ(Sample(scrape, R"(ternserve_floor_refusals_total{reason="deadline"})"), 0);
+  EXPECT_EQ(Sample(scrape, "ternserve_floor_violations_total"), 0);
   EXPECT_EQ(Sample(scrape, "ternserve_latency_model_ratio"), 1);
   EXPECT_EQ(Sample(scrape, "ternserve_model_generation"), 1);
   EXPECT_EQ(Sample(scrape, R"(ternserve_model_reloads_total{result="ok"})"), 0);
@@ -173,6 +179,44 @@ TEST(ServerMetricsTest, RequestsTakenOutOfTheQueueOnCancellationAreTheirOwnSloOu
   EXPECT_EQ(ClassifySlo(absl::StatusCode::kCancelled, /*ran=*/false, false),
             SloOutcome::kCancelled);
   EXPECT_EQ(ClassifySlo(absl::StatusCode::kCancelled, /*ran=*/true, false), SloOutcome::kMissed);
+}
+
+TEST(ServerMetricsTest, FloorRefusalsByReasonHeadroomAndViolations) {
+  prometheus::Registry registry;
+  ServerMetrics metrics(registry, TwoSubnets(), kBuildInfo);  // sub-nets 0 (0.8) and 3 (0.9)
+  for (int i = 0; i < 6; ++i) metrics.OnReceived();
+  // Refused at Enqueue: above every sub-net, and too slow for the deadline.
+  metrics.OnNotQueued(absl::StatusCode::kOutOfRange, /*refused_for_floor=*/true);
+  metrics.OnNotQueued(absl::StatusCode::kDeadlineExceeded, /*refused_for_floor=*/true);
+  // Dropped from the queue for its floor.
+  CompletedRequest dropped;
+  dropped.code = absl::StatusCode::kDeadlineExceeded;
+  dropped.min_accuracy = 0.85;
+  dropped.refused_for_floor = true;
+  metrics.OnCompleted(dropped);
+  // Served: sub-net 3 (0.9) for a floor of 0.85 (headroom 0.05); sub-net 0 (0.8) for a floor of
+  // 0.85 (a violation, which the scheduler never makes: the metric must still show one); sub-net
+  // 0 with no floor (no headroom observed).
+  CompletedRequest served;
+  served.ran = true;
+  served.deadline_met = true;
+  served.subnet_id = 3;
+  served.min_accuracy = 0.85;
+  metrics.OnCompleted(served);
+  served.subnet_id = 0;
+  metrics.OnCompleted(served);
+  served.min_accuracy = 0;
+  metrics.OnCompleted(served);
+  const std::string s = Scrape(registry);
+  EXPECT_EQ(Sample(s, R"(ternserve_floor_refusals_total{reason="above_model"})"), 1);
+  EXPECT_EQ(Sample(s, R"(ternserve_floor_refusals_total{reason="deadline"})"), 2);
+  EXPECT_EQ(Sample(s, "ternserve_floor_headroom_count"), 2);
+  EXPECT_NEAR(Sample(s, "ternserve_floor_headroom_sum"), 0.05 - 0.05, 1e-9);
+  EXPECT_EQ(Sample(s, R"(ternserve_floor_headroom_bucket{le="0"})"), 1);  // the violation
+  EXPECT_EQ(Sample(s, R"(ternserve_floor_headroom_bucket{le="0.1"})"), 2);
+  EXPECT_EQ(Sample(s, "ternserve_floor_violations_total"), 1);
+  EXPECT_EQ(Sample(s, R"(ternserve_requests_total{code="OUT_OF_RANGE"})"), 1);
+  EXPECT_EQ(Sample(s, R"(ternserve_slo_total{outcome="dropped"})"), 3);
 }
 
 TEST(ServerMetricsTest, CountsKnownEventsExactly) {

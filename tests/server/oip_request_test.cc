@@ -110,6 +110,24 @@ TEST(OipRequestTest, BadParametersAreInvalidAndNamed) {
   EXPECT_TRUE(Parse(request).ok());
 }
 
+TEST(OipRequestTest, MinAccuracyIsADoubleParameterInZeroToOne) {
+  inference::ModelInferRequest request = Request(1);
+  absl::StatusOr<OipInferRequest> parsed = Parse(request);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->min_accuracy, 0);  // none
+  (*request.mutable_parameters())["min_accuracy"].set_double_param(0.915);
+  parsed = Parse(request);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_DOUBLE_EQ(parsed->min_accuracy, 0.915);
+  (*request.mutable_parameters())["min_accuracy"].set_double_param(1.01);
+  ExpectInvalid(request,
+                "parameter 'min_accuracy' is 1.01, must be an expected accuracy in [0, 1]");
+  (*request.mutable_parameters())["min_accuracy"].set_double_param(std::nan(""));
+  ExpectInvalid(request, "must be an expected accuracy");
+  (*request.mutable_parameters())["min_accuracy"].set_string_param("0.9");
+  ExpectInvalid(request, "'min_accuracy' must be a double_param");
+}
+
 TEST(OipRequestTest, InputScalesMapOntoUnitPixels) {
   struct Case {
     const char* scale;

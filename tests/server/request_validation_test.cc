@@ -89,6 +89,12 @@ INSTANTIATE_TEST_SUITE_P(
                 "latency_slo_ms is inf, not a finite number"},
         BadCase{"HugeSlo", [](auto* r) { r->set_latency_slo_ms(1e9); }, kInvalid,
                 "latency_slo_ms is 1e+09, more than the server's maximum of 60000 ms"},
+        BadCase{"FloorAboveOne", [](auto* r) { r->set_min_accuracy(1.5); }, kInvalid,
+                "min_accuracy is 1.5, must be an expected accuracy in [0, 1]"},
+        BadCase{"NegativeFloor", [](auto* r) { r->set_min_accuracy(-0.1); }, kInvalid,
+                "min_accuracy is -0.1, must be"},
+        BadCase{"NanFloor", [](auto* r) { r->set_min_accuracy(std::nan("")); }, kInvalid,
+                "min_accuracy is nan, must be"},
         BadCase{"TopKTooLarge", [](auto* r) { r->set_top_k(11); }, kInvalid,
                 "top_k is 11, must be in [0, 10]"},
         BadCase{"NegativeTopK", [](auto* r) { r->set_top_k(-1); }, kInvalid,
@@ -122,6 +128,12 @@ TEST(RequestValidationTest, BoundaryValuesAreAccepted) {
   ASSERT_TRUE(validated.ok()) << validated.status();
   EXPECT_EQ(validated->top_k, 10);
   EXPECT_EQ(validated->slo, absl::Seconds(60));
+  for (double floor : {0.0, 0.9149, 1.0}) {
+    request.set_min_accuracy(floor);
+    validated = Validate(request);
+    ASSERT_TRUE(validated.ok()) << validated.status();
+    EXPECT_EQ(validated->min_accuracy, floor);
+  }
 }
 
 TEST(RequestValidationTest, EncodedPngAndPgmDecode) {
