@@ -40,6 +40,9 @@ ABSL_FLAG(std::string, idx, "",
           "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz; use with --index.");
 ABSL_FLAG(int, index, -1, "Which image of the --idx file to classify (0-based).");
 ABSL_FLAG(double, slo_ms, 0, "Latency SLO in ms (queue + compute). 0 = the server's default.");
+ABSL_FLAG(double, min_accuracy, 0,
+          "Accuracy floor in [0, 1]: only a sub-net whose expected accuracy is at least this may "
+          "answer (OUT_OF_RANGE when none is that accurate). 0 = any sub-net.");
 ABSL_FLAG(int, top_k, 1, "How many classes to show, 1..10.");
 ABSL_FLAG(std::string, request_id, "", "Request id echoed back by the server.");
 ABSL_FLAG(int, timeout_ms, 10000, "gRPC deadline for the call, in ms.");
@@ -72,11 +75,12 @@ int RunHealth();
 const std::vector<Subcommand>& Subcommands() {
   static const auto* subcommands = new std::vector<Subcommand>{
       {"classify",
-       "classify --server ADDR (--image FILE | --idx FILE --index N) [--slo_ms N] [--top_k K] "
+       "classify --server ADDR (--image FILE | --idx FILE --index N) [--slo_ms N] [--min_accuracy "
+       "A] [--top_k K] "
        "[--json]",
        "Classify one image and print the top classes, the sub-net used and the timings.",
-       WithChannelFlags({"server", "image", "idx", "index", "slo_ms", "top_k", "request_id",
-                         "timeout_ms", "json"}),
+       WithChannelFlags({"server", "image", "idx", "index", "slo_ms", "min_accuracy", "top_k",
+                         "request_id", "timeout_ms", "json"}),
        &RunClassify},
       {"info", "info [--server ADDR] [--json]",
        "Print the served model: labels, sub-nets and accuracies, policy, engine.",
@@ -242,6 +246,7 @@ int RunClassify() {
   v1::ClassifyRequest request;
   if (std::string error = LoadImage(&request); !error.empty()) return UsageError(sub, error);
   request.set_latency_slo_ms(absl::GetFlag(FLAGS_slo_ms));
+  request.set_min_accuracy(absl::GetFlag(FLAGS_min_accuracy));
   request.set_top_k(absl::GetFlag(FLAGS_top_k));
   request.set_request_id(absl::GetFlag(FLAGS_request_id));
   std::unique_ptr<ClassifierClient> client = Connect(sub);

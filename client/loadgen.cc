@@ -80,6 +80,7 @@ absl::StatusOr<std::unique_ptr<Loadgen>> Loadgen::Create(const LoadgenOptions& o
                                                            : 1;
   PlanOptions plan;
   plan.slo_mix = options.slo_mix;
+  plan.floor_mix = options.floor_mix;
   plan.image_count = images->count;
   plan.seed = options.seed;
   absl::StatusOr<std::vector<RequestRecord>> records = PlanRequests(trace->get(), plan);
@@ -96,6 +97,7 @@ absl::StatusOr<std::unique_ptr<Loadgen>> Loadgen::Create(const LoadgenOptions& o
   rpc.model_name = options.model_name;
   rpc.timeout = options.timeout;
   rpc.security = options.security;
+  for (const FloorMixEntry& e : options.floor_mix) rpc.floors.push_back(e.min_accuracy);
   loadgen->rpc_ = LoadgenRpc::Create(rpc, *images, loadgen.get());
   return loadgen;
 }
@@ -237,6 +239,7 @@ LoadgenReport Loadgen::Run(const std::atomic<bool>* stop) {
   info.server = options_.server;
   info.max_attempts = max_attempts_;
   info.trace = options_.trace;
+  for (const FloorMixEntry& e : options_.floor_mix) info.floors.push_back(e.min_accuracy);
   info.connections = options_.connections;
   info.mode = options_.stream ? "stream" : "unary";
   info.api = std::string(LoadgenApiName(options_.api));

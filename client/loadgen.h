@@ -67,6 +67,9 @@ struct LoadgenOptions {
   std::string trace;
   // SLOs of arrivals without their own (a file trace's SLO wins): one entry for --slo_ms.
   std::vector<SloMixEntry> slo_mix = {{50, 1}};
+  // Accuracy floors (--floor_mix): each request asks for a sub-net at least this accurate with the
+  // entry's probability (min_accuracy, or OIP's "min_accuracy" parameter). Empty: none.
+  std::vector<FloorMixEntry> floor_mix;
   // Separate HTTP/2 connections (each channel gets distinct arguments and a local subchannel
   // pool), used round-robin. More spread the per-connection work over more of gRPC's threads.
   int connections = 4;

@@ -55,6 +55,12 @@ ABSL_FLAG(std::optional<double>, slo_ms, std::nullopt,
 ABSL_FLAG(std::string, slo_mix, "",
           "SLO mix S1:p1,S2:p2,...: each request gets SLO Si ms with probability pi / sum(p). "
           "Excludes --slo_ms.");
+ABSL_FLAG(std::string, floor_mix, "",
+          "Accuracy floors F1:w1,F2:w2,...: each request asks for a sub-net of expected accuracy "
+          "Fi or more (min_accuracy; with --api=oip the double parameter 'min_accuracy') with "
+          "probability wi / sum(w); 0 = any sub-net. E.g. 0.9149:0.3,0:0.7. The report counts, "
+          "per floor, the answers, the refusals (OUT_OF_RANGE, DEADLINE_EXCEEDED) and any answer "
+          "below its floor. Empty: no floors.");
 ABSL_FLAG(int, connections, 4, "HTTP/2 connections (channels); requests round-robin over them.");
 ABSL_FLAG(bool, stream, false,
           "Send the requests as messages on one stream per connection (ClassifyStream, or "
@@ -112,7 +118,8 @@ int Main(int argc, char** argv) {
            "ModelStreamInfer messages), with Fashion-MNIST test images, and reports latency, SLO "
            "attainment, measured and claimed accuracy and the sub-net mix.\n\nUsage: "
            "ternserve-loadgen --server ADDR --trace SPEC [--api ternserve|oip] [--slo_ms S | "
-           "--slo_mix S1:p1,S2:p2] [--connections N] [--stream] [--max_attempts N] [--tls_ca FILE] "
+           "--slo_mix S1:p1,S2:p2] [--floor_mix F1:w1,F2:w2] [--connections N] [--stream] "
+           "[--max_attempts N] [--tls_ca FILE] "
            "[--auth_token_file FILE] [--json]\n\nExit codes: 0 run completed, 1 server "
            "unreachable or refusing, or input unusable, 2 usage error.");
   if (PrintHelpIfAsked(argc, argv, kOwnFlagFiles)) return 0;
@@ -178,6 +185,11 @@ int Main(int argc, char** argv) {
     absl::StatusOr<std::vector<SloMixEntry>> mix = ParseSloMix(slo_mix);
     if (!mix.ok()) return UsageError(absl::StrCat("--slo_mix: ", mix.status().message()));
     options.slo_mix = *std::move(mix);
+  }
+  if (const std::string floor_mix = absl::GetFlag(FLAGS_floor_mix); !floor_mix.empty()) {
+    absl::StatusOr<std::vector<FloorMixEntry>> mix = ParseFloorMix(floor_mix);
+    if (!mix.ok()) return UsageError(absl::StrCat("--floor_mix: ", mix.status().message()));
+    options.floor_mix = *std::move(mix);
   }
 
   absl::StatusOr<std::unique_ptr<Loadgen>> loadgen = Loadgen::Create(options);

@@ -100,13 +100,14 @@ absl::string_view LoadgenApiName(LoadgenApi api) {
   return api == LoadgenApi::kOip ? "oip" : "ternserve";
 }
 
-void FillClassifyRequest(const v1::Pixels* image, float slo_ms, absl::string_view request_id,
-                         v1::ClassifyRequest* request) {
+void FillClassifyRequest(const v1::Pixels* image, float slo_ms, double min_accuracy,
+                         absl::string_view request_id, v1::ClassifyRequest* request) {
   // Many requests read one Pixels at once; protobuf const access, serialization included, is
   // thread-safe.
   request->unsafe_arena_set_allocated_pixels(const_cast<v1::Pixels*>(image));
   request->set_latency_slo_ms(slo_ms);
   request->set_top_k(1);
+  request->set_min_accuracy(min_accuracy);
   request->set_request_id(std::string(request_id));
 }
 
@@ -138,12 +139,15 @@ std::string OipImageBytes(absl::Span<const float> pixels) {
 
 int64_t OipTimeoutUs(double slo_ms) { return std::max<int64_t>(1, std::llround(slo_ms * 1000)); }
 
-void FillModelInferRequest(const std::string* image_bytes, float slo_ms,
+void FillModelInferRequest(const std::string* image_bytes, float slo_ms, double min_accuracy,
                            const std::string& model_name, absl::string_view id,
                            ModelInferRequest* request) {
   request->set_model_name(model_name);
   request->set_id(std::string(id));
   (*request->mutable_parameters())["timeout"].set_int64_param(OipTimeoutUs(slo_ms));
+  if (min_accuracy > 0) {
+    (*request->mutable_parameters())["min_accuracy"].set_double_param(min_accuracy);
+  }
   ModelInferRequest::InferInputTensor* input = request->add_inputs();
   input->set_name(kInputName);
   input->set_datatype("FP32");

@@ -55,9 +55,9 @@ struct LoadgenAnswer {
   std::string peer;
 };
 
-// ternserve.v1: top_k 1 and the SLO; `image` borrowed.
-void FillClassifyRequest(const v1::Pixels* image, float slo_ms, absl::string_view request_id,
-                         v1::ClassifyRequest* request);
+// ternserve.v1: top_k 1, the SLO and the accuracy floor (0: none); `image` borrowed.
+void FillClassifyRequest(const v1::Pixels* image, float slo_ms, double min_accuracy,
+                         absl::string_view request_id, v1::ClassifyRequest* request);
 void ReleaseClassifyImage(v1::ClassifyRequest* request);
 // Sets the SLO of a filled request to `slo_ms` (> 0): what is left of it when it is written.
 void SetClassifySlo(double slo_ms, v1::ClassifyRequest* request);
@@ -66,8 +66,9 @@ LoadgenAnswer ReadClassifyResponse(const v1::ClassifyResponse& response);
 
 // One image's 784 pixels as raw FP32 (little-endian) input bytes.
 std::string OipImageBytes(absl::Span<const float> pixels);
-// The OIP request for one image (`image_bytes`, borrowed) with `slo_ms` as its `timeout`.
-void FillModelInferRequest(const std::string* image_bytes, float slo_ms,
+// The OIP request for one image (`image_bytes`, borrowed) with `slo_ms` as its `timeout` and,
+// when above 0, `min_accuracy` as its double parameter of that name.
+void FillModelInferRequest(const std::string* image_bytes, float slo_ms, double min_accuracy,
                            const std::string& model_name, absl::string_view id,
                            inference::ModelInferRequest* request);
 void ReleaseModelInferImage(inference::ModelInferRequest* request);

@@ -53,6 +53,10 @@ absl::StatusOr<std::vector<RequestRecord>> PlanRequests(ArrivalSource* trace,
   std::discrete_distribution<int> pick_slo(weights.begin(), weights.end());
   std::uniform_int_distribution<int64_t> pick_image(0, options.image_count - 1);
 
+  if (static_cast<int>(options.floor_mix.size()) > kMaxFloorMixEntries) {
+    return absl::InvalidArgumentError("too many floors in the mix");
+  }
+  FloorMixSampler floors(options.floor_mix, options.seed);
   std::vector<RequestRecord> records;
   Arrival arrival;
   while (trace->Next(&arrival)) {
@@ -67,6 +71,7 @@ absl::StatusOr<std::vector<RequestRecord>> PlanRequests(ArrivalSource* trace,
                                       ? absl::ToDoubleMilliseconds(arrival.slo)
                                       : mixed_slo_ms);
     r.image = static_cast<int32_t>(pick_image(image_rng));
+    r.floor = static_cast<uint8_t>(floors.Next() + 1);
     records.push_back(r);
   }
   return records;

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "scheduler/floor_mix.h"
 #include "scheduler/trace.h"
 
 namespace ternserve {
@@ -42,6 +43,9 @@ struct alignas(64) RequestRecord {
   bool correct = false;  // predicted top-1 == label
   bool deadline_met = false;
   bool expired_in_client = false;  // DEADLINE_EXCEEDED from the client (LoadgenAnswer)
+  // Plan: the request's accuracy floor, as 1 + its index in the run's floor mix
+  // (PlanOptions::floor_mix, RunInfo::floors); 0: none.
+  uint8_t floor = 0;
 };
 static_assert(sizeof(RequestRecord) == 64, "one cache line per request");
 
@@ -59,6 +63,8 @@ struct PlanOptions {
   // SLOs of arrivals that carry none (a file trace's own SLO wins). Must not be empty; one entry
   // for a fixed --slo_ms.
   std::vector<SloMixEntry> slo_mix;
+  // Accuracy floors (--floor_mix), drawn on a stream of their own; empty: none.
+  std::vector<FloorMixEntry> floor_mix;
   int64_t image_count = 1;  // images are drawn uniformly from [0, image_count)
   uint64_t seed = 1;
   // Refuse traces with more arrivals than this (each costs one RequestRecord, 64 bytes).

@@ -43,9 +43,9 @@ struct TernserveApi {
   static std::unique_ptr<Stub> NewStub(const std::shared_ptr<grpc::Channel>& channel) {
     return v1::Classifier::NewStub(channel);
   }
-  static void Fill(const Image* image, float slo_ms, const std::string& /*model_name*/,
-                   absl::string_view id, Request* request) {
-    FillClassifyRequest(image, slo_ms, id, request);
+  static void Fill(const Image* image, float slo_ms, double min_accuracy,
+                   const std::string& /*model_name*/, absl::string_view id, Request* request) {
+    FillClassifyRequest(image, slo_ms, min_accuracy, id, request);
   }
   static void Release(Request* request) { ReleaseClassifyImage(request); }
   static void SetSlo(double slo_ms, Request* request) { SetClassifySlo(slo_ms, request); }
@@ -89,9 +89,9 @@ struct OipApi {
   static std::unique_ptr<Stub> NewStub(const std::shared_ptr<grpc::Channel>& channel) {
     return inference::GRPCInferenceService::NewStub(channel);
   }
-  static void Fill(const Image* image, float slo_ms, const std::string& model_name,
-                   absl::string_view id, Request* request) {
-    FillModelInferRequest(image, slo_ms, model_name, id, request);
+  static void Fill(const Image* image, float slo_ms, double min_accuracy,
+                   const std::string& model_name, absl::string_view id, Request* request) {
+    FillModelInferRequest(image, slo_ms, min_accuracy, model_name, id, request);
   }
   static void Release(Request* request) { ReleaseModelInferImage(request); }
   static void SetSlo(double slo_ms, Request* request) { SetModelInferSlo(slo_ms, request); }
@@ -173,7 +173,7 @@ class Stream final
 
   // Queues one request (its id the record's index, its image borrowed) and writes it if the
   // stream is idle.
-  void Send(const typename Api::Image* image, float slo_ms, int64_t index) {
+  void Send(const typename Api::Image* image, float slo_ms, double min_accuracy, int64_t index) {
     const typename Api::Request* start = nullptr;
     std::vector<int64_t> expired;
     {
@@ -183,7 +183,8 @@ class Stream final
       out.queued = std::chrono::steady_clock::now();
       out.slo_ms = slo_ms;
       out.index = index;
-      Api::Fill(image, slo_ms, rpc_->model_name(), std::to_string(index), &out.request);
+      Api::Fill(image, slo_ms, min_accuracy, rpc_->model_name(), std::to_string(index),
+                &out.request);
       if (!writing_) {
         start = NextToWrite(&expired);
         writing_ = start != nullptr;
@@ -316,13 +317,14 @@ class Connection final : public LoadgenConnection {
 
   void Send(RequestRecord* record, int64_t index) override {
     const typename Api::Image* image = &rpc_->image(record->image);
+    const double min_accuracy = rpc_->FloorOf(*record);
     if (stream_ != nullptr) {
-      stream_->Send(image, record->slo_ms, index);
+      stream_->Send(image, record->slo_ms, min_accuracy, index);
       return;
     }
     auto* call = new Call<Api>;
     call->record = record;
-    Api::Fill(image, record->slo_ms, rpc_->model_name(), "", &call->request);
+    Api::Fill(image, record->slo_ms, min_accuracy, rpc_->model_name(), "", &call->request);
     call->context.set_deadline(std::chrono::system_clock::now() +
                                absl::ToChronoNanoseconds(rpc_->options().timeout));
     rpc_->options().security.PrepareContext(&call->context);
@@ -389,6 +391,11 @@ class RpcImpl final : public LoadgenRpc {
 
   const LoadgenRpcOptions& options() const { return options_; }
   const std::string& model_name() const { return model_name_; }
+  // The accuracy floor `record` asks for (RequestRecord::floor); 0: none.
+  double FloorOf(const RequestRecord& record) const {
+    const size_t f = record.floor;
+    return f >= 1 && f <= options_.floors.size() ? options_.floors[f - 1] : 0.0;
+  }
   LoadgenSink* sink() const { return sink_; }
   const typename Api::Image& image(int32_t index) const {
     return images_[static_cast<size_t>(index)];

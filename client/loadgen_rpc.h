@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -56,6 +57,9 @@ struct LoadgenRpcOptions {
   std::string model_name;
   // Deadline of each unary call.
   absl::Duration timeout = absl::Seconds(10);
+  // The floors of the run's floor mix: a record's floor f > 0 sends floors[f - 1] (RequestRecord::
+  // floor) as its min_accuracy.
+  std::vector<double> floors;
   ClientSecurity security;
 };
 

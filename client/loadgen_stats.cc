@@ -51,6 +51,7 @@ LoadgenReport Summarize(absl::Span<const RequestRecord> records, const RunInfo& 
   report.info = info;
   report.sent = static_cast<int64_t>(records.size());
   for (const std::string& address : info.backends) report.backends.push_back({address, 0, 0});
+  for (double floor : info.floors) report.floors.push_back({floor});
   std::vector<double> latency_ms, queue_ms, compute_ms, outside_ms;
   std::map<int, int64_t> subnet_counts;
   int64_t met_slo = 0, correct = 0, deadline_met = 0;
@@ -64,6 +65,26 @@ LoadgenReport Summarize(absl::Span<const RequestRecord> records, const RunInfo& 
       continue;
     }
     last_done_ns = std::max(last_done_ns, r.done_ns);
+    FloorShare* floor =
+        r.floor >= 1 && r.floor <= report.floors.size() ? &report.floors[r.floor - 1] : nullptr;
+    if (floor != nullptr) {
+      ++floor->sent;
+      if (r.code == static_cast<int32_t>(absl::StatusCode::kOutOfRange)) ++floor->out_of_range;
+      if (r.code == static_cast<int32_t>(absl::StatusCode::kDeadlineExceeded)) {
+        ++floor->deadline_exceeded;
+      }
+      if (r.code == 0) {
+        // The answer's accuracy came as a float: compare with the floor rounded the same way, so
+        // that a floor equal to a sub-net's accuracy is met.
+        floor->min_served_accuracy =
+            floor->ok == 0
+                ? r.expected_accuracy
+                : std::min(floor->min_served_accuracy, static_cast<double>(r.expected_accuracy));
+        ++floor->ok;
+        if (static_cast<double>(r.done_ns - r.sent_ns) / 1e6 <= r.slo_ms) ++floor->met_slo;
+        if (r.expected_accuracy < static_cast<float>(floor->min_accuracy)) ++floor->violations;
+      }
+    }
     if (r.backend >= 1 && r.backend <= report.backends.size()) {
       BackendShare& share = report.backends[r.backend - 1];
       ++share.answered;
@@ -112,6 +133,7 @@ LoadgenReport Summarize(absl::Span<const RequestRecord> records, const RunInfo& 
   if (info.trace_duration_s > 0) {
     report.offered_rps = static_cast<double>(info.planned) / info.trace_duration_s;
   }
+  for (const FloorShare& f : report.floors) report.floor_violations += f.violations;
   return report;
 }
 
@@ -123,6 +145,19 @@ nlohmann::ordered_json ReportToJson(const LoadgenReport& r) {
   nlohmann::ordered_json backends = nlohmann::ordered_json::array();
   for (const BackendShare& b : r.backends) {
     backends.push_back({{"address", b.address}, {"answered", b.answered}, {"ok", b.ok}});
+  }
+  nlohmann::ordered_json floors = nlohmann::ordered_json::array();
+  for (const FloorShare& f : r.floors) {
+    floors.push_back(
+        {{"min_accuracy", f.min_accuracy},
+         {"sent", f.sent},
+         {"ok", f.ok},
+         {"slo_attainment",
+          f.sent > 0 ? static_cast<double>(f.met_slo) / static_cast<double>(f.sent) : 0.0},
+         {"out_of_range", f.out_of_range},
+         {"deadline_exceeded", f.deadline_exceeded},
+         {"violations", f.violations},
+         {"min_served_accuracy", f.min_served_accuracy}});
   }
   return {{"server", r.info.server},
           {"max_attempts", r.info.max_attempts},
@@ -151,7 +186,9 @@ nlohmann::ordered_json ReportToJson(const LoadgenReport& r) {
           {"server_deadline_met", r.server_deadline_met},
           {"outside_p50_ms", r.outside_p50_ms},
           {"outside_p99_ms", r.outside_p99_ms},
-          {"backends", backends}};
+          {"backends", backends},
+          {"floors", floors},
+          {"floor_violations", r.floor_violations}};
 }
 
 std::string ReportToText(const LoadgenReport& r) {
@@ -175,7 +212,7 @@ std::string ReportToText(const LoadgenReport& r) {
                      : 0.0,
         b.answered, b.ok);
   }
-  return absl::StrFormat(
+  std::string text = absl::StrFormat(
       "%s, %s\n"
       "trace %s over %d connections (%s), %s API\n"
       "sent %d  ok %d  errors %d%s%s\n"
@@ -201,6 +238,16 @@ std::string ReportToText(const LoadgenReport& r) {
       r.p50_ms, r.p90_ms, r.p99_ms, 100 * r.measured_accuracy, 100 * r.expected_accuracy,
       100 * r.server_deadline_met, r.server_queue_p50_ms, r.server_compute_p50_ms, r.outside_p50_ms,
       r.outside_p99_ms, mix.empty() ? "none" : mix, replicas.empty() ? "none" : replicas);
+  for (const FloorShare& f : r.floors) {
+    absl::StrAppendFormat(
+        &text,
+        "floor %.4f: sent %d  ok %d  SLO attainment %.2f%%  refused OUT_OF_RANGE "
+        "%d, DEADLINE_EXCEEDED %d  served at >= %.4f  violations %d\n",
+        f.min_accuracy, f.sent, f.ok,
+        f.sent > 0 ? 100.0 * static_cast<double>(f.met_slo) / static_cast<double>(f.sent) : 0.0,
+        f.out_of_range, f.deadline_exceeded, f.min_served_accuracy, f.violations);
+  }
+  return text;
 }
 
 int LatencyHistogram::BucketOf(uint64_t us) {

@@ -32,6 +32,23 @@ struct RunInfo {
   int64_t planned = 0;            // arrivals in the trace (sent may be fewer after SIGINT)
   double trace_duration_s = 0;    // the spec's duration, or a file trace's last arrival
   double max_send_lag_ms = 0;     // worst lateness of a send behind its trace arrival
+  // The floors of --floor_mix; RequestRecord::floor - 1 indexes it. Empty: no floors.
+  std::vector<double> floors;
+};
+
+// The requests of one accuracy floor (--floor_mix).
+struct FloorShare {
+  double min_accuracy = 0;
+  int64_t sent = 0;
+  int64_t ok = 0;
+  int64_t met_slo = 0;  // ok within its SLO
+  // Refused for the floor: OUT_OF_RANGE (no sub-net that accurate) and DEADLINE_EXCEEDED (none
+  // that accurate in time, or any other miss of the deadline).
+  int64_t out_of_range = 0;
+  int64_t deadline_exceeded = 0;
+  // OK answers whose sub-net's expected accuracy is below the floor: must be 0.
+  int64_t violations = 0;
+  double min_served_accuracy = 0;  // the lowest expected accuracy of its ok answers; 0: none
 };
 
 // The requests of one replica: those whose answer (or failure) came from it.
@@ -68,6 +85,9 @@ struct LoadgenReport {
   double outside_p50_ms = 0, outside_p99_ms = 0;
   // Per replica, in RunInfo::backends order; requests that reached none are in no share.
   std::vector<BackendShare> backends;
+  // Per floor of RunInfo::floors, in its order; empty without --floor_mix.
+  std::vector<FloorShare> floors;
+  int64_t floor_violations = 0;  // summed over `floors`
 };
 
 // Nearest-rank percentile (q in [0, 1]) of `values`, which it sorts. 0 when empty.

@@ -65,7 +65,7 @@ TEST(OipRequestTest, OneFp32ImageWithItsSloAndTheClassificationOutput) {
   ASSERT_EQ(image.size(), 784 * sizeof(float));
 
   ModelInferRequest request;
-  FillModelInferRequest(&image, 12.5f, "fashion", "17", &request);
+  FillModelInferRequest(&image, 12.5f, 0, "fashion", "17", &request);
   EXPECT_EQ(request.model_name(), "fashion");
   EXPECT_EQ(request.model_version(), "");
   EXPECT_EQ(request.id(), "17");
@@ -259,7 +259,7 @@ TEST(TernserveMessagesTest, RequestBorrowsThePixelsAndAnswerIsRead) {
   v1::Pixels pixels;
   pixels.add_values(0.25f);
   v1::ClassifyRequest request;
-  FillClassifyRequest(&pixels, 20, "5", &request);
+  FillClassifyRequest(&pixels, 20, 0, "5", &request);
   EXPECT_EQ(&request.pixels(), &pixels);
   EXPECT_FLOAT_EQ(request.latency_slo_ms(), 20);
   EXPECT_EQ(request.top_k(), 1);

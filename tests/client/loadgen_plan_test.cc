@@ -132,5 +132,30 @@ TEST(PlanRequestsTest, RejectsBadOptionsAndHugeTraces) {
   EXPECT_TRUE(PlanRequests(just_fits.get(), options).ok());
 }
 
+TEST(PlanRequestsTest, FloorsAreDrawnFromTheMixWithoutChangingTheOtherDraws) {
+  PlanOptions options;
+  options.slo_mix = {{25, 3}, {100, 1}};
+  options.image_count = 1000;
+  auto plan = [&options] {
+    std::unique_ptr<ArrivalSource> trace = ListTrace(std::vector<Arrival>(4000));
+    absl::StatusOr<std::vector<RequestRecord>> records = PlanRequests(trace.get(), options);
+    EXPECT_TRUE(records.ok()) << records.status();
+    return *records;
+  };
+  const std::vector<RequestRecord> plain = plan();
+  options.floor_mix = {{0.9, 1}, {0, 3}};
+  const std::vector<RequestRecord> floored = plan();
+  int with_floor = 0;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_EQ(plain[i].floor, 0);
+    ASSERT_GE(floored[i].floor, 1);
+    ASSERT_LE(floored[i].floor, 2);
+    with_floor += floored[i].floor == 1 ? 1 : 0;
+    EXPECT_EQ(floored[i].slo_ms, plain[i].slo_ms);
+    EXPECT_EQ(floored[i].image, plain[i].image);
+  }
+  EXPECT_NEAR(with_floor, 1000, 120);  // a quarter of 4000
+}
+
 }  // namespace
 }  // namespace ternserve

@@ -32,7 +32,9 @@ inline constexpr const char* kLoadgenReportFields[] = {"sent",
                                                        "server",
                                                        "max_attempts",
                                                        "start_unix_ms",
-                                                       "backends"};
+                                                       "backends",
+                                                       "floors",
+                                                       "floor_violations"};
 
 }  // namespace ternserve
 

@@ -185,6 +185,44 @@ TEST(WriteRecordsCsvTest, OneLinePerSentRequestWithItsCode) {
               ::testing::HasSubstr("/nonexistent-dir/records.csv"));
 }
 
+TEST(SummarizeTest, CountsEachFloorsAnswersRefusalsAndViolations) {
+  // Floor 1 (0.85): an answer at 0.9, one at 0.8 (a violation), one refused OUT_OF_RANGE, one
+  // DEADLINE_EXCEEDED. Floor 2 (0.9): an answer at exactly 0.9, which meets it. One with none.
+  std::vector<RequestRecord> records = {Ok(0, 1000, 5, 2, true), Ok(1, 1000, 5, 1, true),
+                                        Ok(2, 1000, 5, 2, true), Ok(3, 9000, 5, 2, true)};
+  records[0].floor = 1;
+  records[1].floor = 1;
+  records[2].floor = 2;
+  RequestRecord out_of_range = Ok(4, 100, 5, 2, true);
+  out_of_range.code = 11;
+  out_of_range.floor = 1;
+  RequestRecord too_slow = Ok(5, 100, 5, 2, true);
+  too_slow.code = 4;
+  too_slow.floor = 1;
+  records.push_back(out_of_range);
+  records.push_back(too_slow);
+  RunInfo info;
+  info.floors = {0.85, 0.9};
+  const LoadgenReport report = Summarize(records, info);
+  ASSERT_EQ(report.floors.size(), 2u);
+  const FloorShare& f1 = report.floors[0];
+  EXPECT_EQ(f1.sent, 4);
+  EXPECT_EQ(f1.ok, 2);
+  EXPECT_EQ(f1.met_slo, 2);
+  EXPECT_EQ(f1.out_of_range, 1);
+  EXPECT_EQ(f1.deadline_exceeded, 1);
+  EXPECT_EQ(f1.violations, 1);
+  EXPECT_NEAR(f1.min_served_accuracy, 0.8, 1e-6);
+  const FloorShare& f2 = report.floors[1];
+  EXPECT_EQ(f2.sent, 1);
+  EXPECT_EQ(f2.violations, 0);  // 0.9f against the floor 0.9 rounded the same way
+  EXPECT_EQ(report.floor_violations, 1);
+  const nlohmann::ordered_json json = ReportToJson(report);
+  EXPECT_EQ(json["floors"][0]["out_of_range"], 1);
+  EXPECT_EQ(json["floor_violations"], 1);
+  EXPECT_THAT(ReportToText(report), HasSubstr("floor 0.8500: sent 4  ok 2"));
+}
+
 TEST(ReportToJsonTest, HasEveryField) {
   std::vector<RequestRecord> records = {Ok(0, 1500, 5, 3, true)};
   RunInfo info;
