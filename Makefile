@@ -14,7 +14,8 @@ SERVE_FLAGS ?=
 # Build tools, libraries, the data set, the runtime BLAS and matplotlib (the trainer's plots); prometheus-cpp for
 # the server's metrics and prometheus for promtool, which the metrics test and tools/check_deploy run;
 # docker-compose (no engine needed) to check deploy/compose.yaml against the Compose schema; libcurl for the
-# metrics tests' scrapes; numpy, PIL and openssl for the Python OIP client and its tests (TLS certificates).
+# metrics tests' scrapes; civetweb, the HTTP server of /metrics and the status page; numpy, PIL and openssl
+# for the Python OIP client and its tests (TLS certificates).
 # libopenblas0-openmp matters: without it Debian's LibTorch falls back to the reference BLAS (~30x slower),
 # which would make every LibTorch baseline unfair.
 APT_PACKAGES := g++ cmake ninja-build pkg-config \
@@ -22,7 +23,8 @@ APT_PACKAGES := g++ cmake ninja-build pkg-config \
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev \
   nlohmann-json3-dev libspdlog-dev libspng-dev zlib1g-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  prometheus-cpp-dev prometheus docker-compose python3-yaml python3-grpcio libcurl4-openssl-dev \
+  prometheus-cpp-dev libcivetweb-dev prometheus docker-compose python3-yaml python3-grpcio \
+  libcurl4-openssl-dev \
   dataset-fashion-mnist python3-matplotlib python3-numpy python3-protobuf python3-pil openssl
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -81,7 +83,11 @@ deps-clang: deps
 deps-fuzz: deps
 	$(call install-missing,$(FUZZ_PACKAGES))
 
+# npm at build time fetches the status page's chart library (web/status/, from its lock file); a
+# build without npm still succeeds and its page shows text only. Node.js and npm from Debian unless
+# some are already installed (as for check-k8s).
 configure: deps
+	@if ! command -v npm >/dev/null; then $(MAKE) --no-print-directory install-node; fi
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 
 build: configure
