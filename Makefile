@@ -31,13 +31,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian's clang, for the thread-safety build (make build-clang).
 CLANG_PACKAGES := clang
+# Debian's chromium, for the status page's browser test (make test-status-page); not in
+# APT_PACKAGES: a browser is ~300 MB that serving and make test do not need.
+BROWSER_PACKAGES := chromium
 # clang 16 and its runtime (libFuzzer, ASan, UBSan), for the fuzz targets (make fuzz).
 FUZZ_PACKAGES := clang-16 libclang-rt-16-dev
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-clang deps-fuzz configure build serve test build-clang test-tsan test-asan \
-  build-fuzz fuzz build-cuda test-cuda ci check-layers image test-image check-k8s install-node clean \
-  help
+.PHONY: all deps deps-clang deps-fuzz deps-browser configure build serve test build-clang test-tsan \
+  test-asan test-status-page build-fuzz fuzz build-cuda test-cuda ci check-layers image test-image \
+  check-k8s install-node clean help
 
 all: build
 
@@ -57,6 +60,8 @@ help:
 	@echo "make image        build the container image localhost/ternserve:latest with podman"
 	@echo "make test-image   build the image, start it as its non-root user, classify, scrape, SIGTERM"
 	@echo "make check-k8s    validate deploy/k8s/ against the Kubernetes API schemas (npm)"
+	@echo "make test-status-page  serve, drive a burst, check the status page in headless chromium;"
+	@echo "                  screenshots in bench/results/status_page/"
 	@echo "make ci           everything CI runs (.ci/run): make test and the checks beside it"
 
 # Idempotent: installs only what is missing, running apt-get update first (a fresh machine has empty lists).
@@ -82,6 +87,12 @@ deps-clang: deps
 
 deps-fuzz: deps
 	$(call install-missing,$(FUZZ_PACKAGES))
+
+# Node.js and npm (for playwright-core) from Debian unless some are already installed.
+deps-browser: deps
+	$(call install-missing,$(BROWSER_PACKAGES))
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  $(MAKE) --no-print-directory install-node; fi
 
 # npm at build time fetches the status page's chart library (web/status/, from its lock file); a
 # build without npm still succeeds and its page shows text only. Node.js and npm from Debian unless
@@ -116,6 +127,11 @@ check-k8s:
 install-node:
 	$(call install-missing,nodejs npm)
 
+# The status page in a real browser (tools/test_status_page, tests/browser/): the server and the
+# load generator of this build, Debian's chromium driven by npm's playwright-core (lock file).
+test-status-page: deps-browser build
+	tools/test_status_page --build=$(BUILD_DIR)
+
 test-image: build
 	/usr/bin/python3 tools/test_image
 
@@ -140,7 +156,7 @@ build-clang: deps-clang
 # absl::Status payloads made by grpc_core); what the service does concurrently beyond gRPC (tasks
 # completed on workers, the batch processor, the metrics) is in the tests below.
 TSAN_TESTS := dispatcher_test thread_pool_test classify_task_test engine_batch_processor_test \
-  metrics_test cpu_affinity_test
+  metrics_test cpu_affinity_test status_sampler_test
 TSAN_ABSL := build-tsan/absl-tsan
 test-tsan: deps
 	$(call install-missing,dpkg-dev)
