@@ -14,7 +14,8 @@ SERVE_FLAGS ?=
 # Build tools, libraries, the data set, the runtime BLAS and matplotlib (the trainer's plots); prometheus-cpp for
 # the server's metrics and prometheus for promtool, which the metrics test and tools/check_deploy run;
 # docker-compose (no engine needed) to check deploy/compose.yaml against the Compose schema; libcurl for the
-# metrics tests' scrapes; numpy, PIL and openssl for the Python OIP client and its tests (TLS certificates).
+# metrics tests' scrapes; civetweb, the HTTP server of /metrics and the status page; numpy, PIL and openssl
+# for the Python OIP client and its tests (TLS certificates).
 # libopenblas0-openmp matters: without it Debian's LibTorch falls back to the reference BLAS (~30x slower),
 # which would make every LibTorch baseline unfair.
 APT_PACKAGES := g++ cmake ninja-build pkg-config \
@@ -22,20 +23,24 @@ APT_PACKAGES := g++ cmake ninja-build pkg-config \
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libabsl-dev \
   nlohmann-json3-dev libspdlog-dev libspng-dev zlib1g-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  prometheus-cpp-dev prometheus docker-compose python3-yaml python3-grpcio libcurl4-openssl-dev \
+  prometheus-cpp-dev libcivetweb-dev prometheus docker-compose python3-yaml python3-grpcio \
+  libcurl4-openssl-dev \
   dataset-fashion-mnist python3-matplotlib python3-numpy python3-protobuf python3-pil openssl
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian's clang, for the thread-safety build (make build-clang).
 CLANG_PACKAGES := clang
+# Debian's chromium, for the status page's browser test (make test-status-page); not in
+# APT_PACKAGES: a browser is ~300 MB that serving and make test do not need.
+BROWSER_PACKAGES := chromium
 # clang 16 and its runtime (libFuzzer, ASan, UBSan), for the fuzz targets (make fuzz).
 FUZZ_PACKAGES := clang-16 libclang-rt-16-dev
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-clang deps-fuzz configure build serve test build-clang test-tsan test-asan \
-  build-fuzz fuzz build-cuda test-cuda ci check-layers image test-image check-k8s install-node clean \
-  help
+.PHONY: all deps deps-clang deps-fuzz deps-browser configure build serve test build-clang test-tsan \
+  test-asan test-status-page build-fuzz fuzz build-cuda test-cuda ci check-layers image test-image \
+  check-k8s install-node clean help
 
 all: build
 
@@ -55,6 +60,8 @@ help:
 	@echo "make image        build the container image localhost/ternserve:latest with podman"
 	@echo "make test-image   build the image, start it as its non-root user, classify, scrape, SIGTERM"
 	@echo "make check-k8s    validate deploy/k8s/ against the Kubernetes API schemas (npm)"
+	@echo "make test-status-page  serve, drive a burst, check the status page in headless chromium;"
+	@echo "                  screenshots in bench/results/status_page/"
 	@echo "make ci           everything CI runs (.ci/run): make test and the checks beside it"
 
 # Idempotent: installs only what is missing, running apt-get update first (a fresh machine has empty lists).
@@ -81,7 +88,17 @@ deps-clang: deps
 deps-fuzz: deps
 	$(call install-missing,$(FUZZ_PACKAGES))
 
+# Node.js and npm (for playwright-core) from Debian unless some are already installed.
+deps-browser: deps
+	$(call install-missing,$(BROWSER_PACKAGES))
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  $(MAKE) --no-print-directory install-node; fi
+
+# npm at build time fetches the status page's chart library (web/status/, from its lock file); a
+# build without npm still succeeds and its page shows text only. Node.js and npm from Debian unless
+# some are already installed (as for check-k8s).
 configure: deps
+	@if ! command -v npm >/dev/null; then $(MAKE) --no-print-directory install-node; fi
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 
 build: configure
@@ -110,6 +127,11 @@ check-k8s:
 install-node:
 	$(call install-missing,nodejs npm)
 
+# The status page in a real browser (tools/test_status_page, tests/browser/): the server and the
+# load generator of this build, Debian's chromium driven by npm's playwright-core (lock file).
+test-status-page: deps-browser build
+	tools/test_status_page --build=$(BUILD_DIR)
+
 test-image: build
 	/usr/bin/python3 tools/test_image
 
@@ -134,7 +156,7 @@ build-clang: deps-clang
 # absl::Status payloads made by grpc_core); what the service does concurrently beyond gRPC (tasks
 # completed on workers, the batch processor, the metrics) is in the tests below.
 TSAN_TESTS := dispatcher_test thread_pool_test classify_task_test engine_batch_processor_test \
-  metrics_test cpu_affinity_test
+  metrics_test cpu_affinity_test status_sampler_test
 TSAN_ABSL := build-tsan/absl-tsan
 test-tsan: deps
 	$(call install-missing,dpkg-dev)

@@ -58,6 +58,18 @@ const char* OutcomeName(SloOutcome outcome) {
   return "missed";
 }
 
+HistogramValues ValuesOf(const prometheus::Histogram& histogram) {
+  const prometheus::ClientMetric metric = histogram.Collect();
+  HistogramValues values;
+  values.sum = metric.histogram.sample_sum;
+  values.count = static_cast<double>(metric.histogram.sample_count);
+  for (const prometheus::ClientMetric::Bucket& bucket : metric.histogram.bucket) {
+    values.upper_bounds.push_back(bucket.upper_bound);
+    values.cumulative_counts.push_back(static_cast<double>(bucket.cumulative_count));
+  }
+  return values;
+}
+
 }  // namespace
 
 const std::vector<double>& LatencyBucketsSeconds() {
@@ -275,6 +287,23 @@ void ServerMetrics::OnCompleted(const CompletedRequest& request) {
     floor_headroom_->Observe(accuracy - request.min_accuracy);
     if (accuracy < request.min_accuracy) floor_violations_->Increment();
   }
+}
+
+MetricsSnapshot ServerMetrics::Snapshot() const {
+  MetricsSnapshot snapshot;
+  for (size_t code = 0; code < requests_by_code_.size(); ++code) {
+    snapshot.requests_by_code[code] = requests_by_code_[code]->Value();
+  }
+  for (size_t outcome = 0; outcome < slo_by_outcome_.size(); ++outcome) {
+    snapshot.slo_by_outcome[outcome] = slo_by_outcome_[outcome]->Value();
+  }
+  snapshot.request_seconds = ValuesOf(*request_seconds_);
+  snapshot.batch_size = ValuesOf(*batch_size_);
+  snapshot.served_accuracy = ValuesOf(*served_accuracy_);
+  snapshot.queue_depth = queue_depth_->Value();
+  absl::ReaderMutexLock lock(&subnets_mu_);
+  for (const auto& [id, subnet] : subnets_) snapshot.subnet_requests[id] = subnet.requests->Value();
+  return snapshot;
 }
 
 void ServerMetrics::CountCode(absl::StatusCode code) {

@@ -48,12 +48,13 @@
 // (the sub-net table under a reader lock, which a reload alone writes) plus prometheus-cpp's own
 // update (an atomic for counters and gauges, a short mutex for histograms). Thread-safe.
 //
-// Only this file's .cc and server.cc (which owns the registry and its Exposer, GET /metrics)
-// include prometheus headers.
+// Only this file's .cc, server.cc (which owns the registry) and server/metrics_endpoint.cc (which
+// serves it, GET /metrics) include prometheus headers.
 #ifndef TERNSERVE_SERVER_METRICS_H_
 #define TERNSERVE_SERVER_METRICS_H_
 
 #include <array>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -107,6 +108,28 @@ struct CompletedRequest {
 // The latency buckets (seconds) of every duration histogram: log-spaced, 0.1 ms .. ~1.1 s.
 const std::vector<double>& LatencyBucketsSeconds();
 
+// One histogram's values as /metrics shows them: cumulative counts per upper bound, the last
+// bound +Inf.
+struct HistogramValues {
+  std::vector<double> upper_bounds;
+  std::vector<double> cumulative_counts;
+  double sum = 0;
+  double count = 0;
+};
+
+// The values the status page charts (server/status_sampler.h), read from the very metric objects
+// /metrics serializes, so that the page and a scrape cannot disagree.
+struct MetricsSnapshot {
+  static constexpr int kCodes = 17;               // google.rpc.Code 0 (OK) .. 16
+  std::array<double, kCodes> requests_by_code{};  // index: absl::StatusCode
+  std::array<double, 4> slo_by_outcome{};         // index: SloOutcome
+  std::map<int, double> subnet_requests;          // sub-net id -> requests run
+  HistogramValues request_seconds;
+  HistogramValues batch_size;
+  HistogramValues served_accuracy;
+  double queue_depth = 0;
+};
+
 class ServerMetrics final : public DispatcherObserver {
  public:
   // Registers every family in `registry`, with one child per sub-net of `metadata`.
@@ -139,6 +162,10 @@ class ServerMetrics final : public DispatcherObserver {
   void OnModelLoaded(const BundleMetadata& metadata, int generation);
   // A reload was refused; the old bundle stays.
   void OnReloadRefused();
+
+  // The current values of the metrics the status page charts. Thread-safe; each value is read
+  // atomically, the set of them is not one instant (as in a scrape).
+  MetricsSnapshot Snapshot() const;
 
  private:
   struct SubnetMetrics {

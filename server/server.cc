@@ -5,7 +5,6 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
-#include <prometheus/exposer.h>
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
@@ -24,6 +23,8 @@
 #include "models/arch.h"
 #include "scheduler/policy.h"
 #include "server/profiler.h"
+#include "server/status_json.h"
+#include "server/web_assets.h"
 #include "util/text_file.h"
 #include "util/version.h"
 
@@ -129,13 +130,15 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
   drain_timeout_ = options.drain_timeout;
   const int threads = EngineThreads(options);
   // Before engines and profiling: a port in use or an unreadable token file fails start-up first.
-  if (absl::Status s = StartMetricsEndpoint(options); !s.ok()) return s;
+  // The tokens first: the status page on the metrics port asks for them.
   if (absl::Status s = LoadCredentials(options); !s.ok()) return s;
+  if (absl::Status s = StartMetricsEndpoint(options); !s.ok()) return s;
   absl::MutexLock lock(&reload_mu_);
   absl::StatusOr<LoadedModel> loaded = LoadModel(std::move(bundle));
   if (!loaded.ok()) return loaded.status();
   loaded_ = *std::move(loaded);
   if (absl::Status s = StartDispatcher(options); !s.ok()) return s;
+  StartStatusPage(options);
   if (absl::Status s = StartGrpc(options); !s.ok()) return s;
 
   spdlog::info(
@@ -153,7 +156,9 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
               ? ""
               : absl::StrCat(", idle workers spin ", options.worker_spin_us, " us")));
   if (metrics_port_ >= 0) {
-    spdlog::info("metrics on http://{}/metrics", HostPort(options.host, metrics_port_));
+    spdlog::info("metrics on http://{0}/metrics, status page on http://{0}/{1}",
+                 HostPort(options.host, metrics_port_),
+                 auth_ == nullptr ? "" : " (bearer token required)");
   } else {
     spdlog::info("metrics off (--metrics_port=-1)");
   }
@@ -170,19 +175,39 @@ absl::Status Server::Start(const ServerOptions& options, std::unique_ptr<Bundle>
 absl::Status Server::StartMetricsEndpoint(const ServerOptions& options) {
   if (options.metrics_port < 0) return absl::OkStatus();
   registry_ = std::make_shared<prometheus::Registry>();
-  const std::string address = HostPort(options.host, options.metrics_port);
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve metrics on ", address, ": ", e.what(),
+  MetricsEndpointOptions endpoint;
+  endpoint.address = HostPort(options.host, options.metrics_port);
+  endpoint.registry = registry_;
+  endpoint.auth = auth_.get();
+  endpoint.assets = StatusPageAssets();
+  absl::StatusOr<std::unique_ptr<MetricsEndpoint>> started = MetricsEndpoint::Start(endpoint);
+  if (!started.ok()) {
+    return absl::Status(
+        started.status().code(),
+        absl::StrCat(started.status().message(),
                      " (--metrics_port=0 picks a free port, -1 turns metrics off)"));
   }
-  exposer_->RegisterCollectable(registry_);
-  const std::vector<int> ports = exposer_->GetListeningPorts();
-  if (ports.empty()) return absl::UnavailableError("the metrics exposer listens on no port");
-  metrics_port_ = ports.front();
+  metrics_endpoint_ = *std::move(started);
+  metrics_port_ = metrics_endpoint_->port();
   return absl::OkStatus();
+}
+
+void Server::StartStatusPage(const ServerOptions& options) {
+  if (metrics_endpoint_ == nullptr) return;
+  status_sampler_ = std::make_unique<StatusSampler>([this] { return metrics_->Snapshot(); });
+  status_sampler_->Start(RealClock::Get());
+  StatusServerInfo info;
+  info.version = kTernserveVersion;
+  info.engine = loaded_.processor->engine_name();
+  info.isa = loaded_.isa.empty() ? "none" : loaded_.isa;
+  info.workers = options.workers;
+  info.max_batch = options.max_batch;
+  info.default_slo_ms = options.default_slo_ms;
+  metrics_endpoint_->SetStatusSource([this, info] {
+    absl::Time latest_time;
+    const std::optional<MetricsSnapshot> latest = status_sampler_->Latest(&latest_time);
+    return StatusJson(info, *current_->Get(), status_sampler_->Points(), latest, latest_time);
+  });
 }
 
 absl::Status Server::LoadCredentials(const ServerOptions& options) {
@@ -500,6 +525,10 @@ void Server::Shutdown() {
   }
 }
 
-Server::~Server() { Shutdown(); }
+Server::~Server() {
+  Shutdown();
+  // The status page reads the sampler and the current model: no request may be in it when they go.
+  metrics_endpoint_.reset();
+}
 
 }  // namespace ternserve

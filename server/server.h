@@ -4,8 +4,9 @@
 // required) together, over TLS and with token authentication when asked.
 //
 // Ownership: the Server owns everything it creates, the bundle included, and the Prometheus
-// registry its metrics live in (server/metrics.h), served over HTTP at /metrics by
-// prometheus-cpp's Exposer. Lifecycle: Create() starts serving and marks health SERVING;
+// registry its metrics live in (server/metrics.h), served over HTTP at /metrics, beside the status
+// page and its once-a-second samples of the same metrics, by a MetricsEndpoint
+// (server/metrics_endpoint.h). Lifecycle: Create() starts serving and marks health SERVING;
 // ReloadModel() (SIGHUP) swaps in the bundle now at --bundle, with its own engines, profile and
 // policy, between batches; Shutdown() (or the destructor) turns NOT_SERVING, stops taking RPCs,
 // answers everything accepted and stops the workers. Thread-safe: Shutdown may be called from any
@@ -32,14 +33,15 @@
 #include "server/engine_factory.h"
 #include "server/inference_statistics.h"
 #include "server/metrics.h"
+#include "server/metrics_endpoint.h"
 #include "server/oip_service.h"
 #include "server/request_submitter.h"
 #include "server/served_model.h"
 #include "server/server_options.h"
+#include "server/status_sampler.h"
 #include "server/token_auth.h"
 
 namespace prometheus {
-class Exposer;
 class Registry;
 }  // namespace prometheus
 
@@ -66,7 +68,7 @@ class Server {
 
   // The port actually listened on.
   int port() const { return port_; }
-  // The port /metrics is served on; -1 if metrics are off.
+  // The port /metrics (and the status page) is served on; -1 if metrics are off.
   int metrics_port() const { return metrics_port_; }
   // The model served now: its bundle's metadata, its latency profile, its generation.
   std::shared_ptr<const ServedModel> model() const { return current_->Get(); }
@@ -114,10 +116,12 @@ class Server {
   // The steps of start-up, in order. Each fails start-up with a message naming what failed.
   absl::Status Start(const ServerOptions& options, std::unique_ptr<Bundle> bundle,
                      const EngineFactory& engines);
-  // Binds the metrics port first: a port in use fails start-up before minutes of profiling.
-  absl::Status StartMetricsEndpoint(const ServerOptions& options);
-  // Reads the token file and the TLS files, also before profiling.
+  // Reads the token file and the TLS files first: an unreadable one fails start-up before
+  // minutes of profiling.
   absl::Status LoadCredentials(const ServerOptions& options);
+  // Binds the metrics port (after the tokens, which its status page asks for), also before
+  // profiling: a port in use fails start-up at once.
+  absl::Status StartMetricsEndpoint(const ServerOptions& options);
   // Everything `bundle` needs to serve: its engines, its profile, its policy.
   absl::StatusOr<LoadedModel> LoadModel(std::shared_ptr<const Bundle> bundle) const;
   // One engine per worker for `bundle`, each warmed up on one batch of `subnet_id`; the first
@@ -132,20 +136,25 @@ class Server {
   // The metrics and the dispatcher over the loaded model.
   absl::Status StartDispatcher(const ServerOptions& options)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  // The status page's sampler over the metrics, and its document on the metrics endpoint.
+  void StartStatusPage(const ServerOptions& options) ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   // The gRPC services, listening.
   absl::Status StartGrpc(const ServerOptions& options) ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
 
   // Constant after Start, but for what ReloadModel replaces (loaded_, current_'s model).
   // Destroyed in reverse order: gRPC server, services, submitter, dispatcher, the current model,
-  // observers, statistics, metrics, exposer, registry, credentials.
+  // observers, statistics, the status sampler, metrics, the metrics endpoint, registry,
+  // credentials; but the destructor stops the endpoint first, since its status page reads the
+  // sampler and the current model.
   ServerOptions options_;
   const EngineFactory* engine_factory_ = nullptr;
   std::unique_ptr<TokenAuthenticator> auth_;  // null without --auth_token_file
   std::shared_ptr<grpc::ServerCredentials> credentials_;
-  // Null when metrics are off. The exposer shares the registry; the metrics live in it.
+  // Null when metrics are off. The endpoint shares the registry; the metrics live in it.
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<StatusSampler> status_sampler_;  // samples metrics_ once a second
   std::unique_ptr<InferenceStatistics> statistics_;
   std::unique_ptr<DispatcherObserverList> observers_;
   int port_ = 0;

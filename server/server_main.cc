@@ -42,8 +42,8 @@ ABSL_FLAG(std::string, port_file, "",
           "If set, the port actually listened on is written to this file (atomically) once "
           "serving; the metrics port, unless --metrics_port=-1, is its second line.");
 ABSL_FLAG(int, metrics_port, 8002,
-          "Prometheus metrics port (HTTP, path /metrics, on --host). 0 picks a free port; -1 "
-          "serves no metrics.");
+          "Prometheus metrics port (HTTP, path /metrics, on --host), and the status page (/, "
+          "/status.json). 0 picks a free port; -1 serves neither.");
 ABSL_FLAG(std::string, policy, "slackfit",
           "Scheduling policy: slackfit (per batch, the most accurate sub-net and largest batch "
           "that fit the most urgent request's slack), infaas (most accurate sub-net that fits at "
@@ -139,14 +139,15 @@ ABSL_FLAG(std::string, tls_client_ca, "",
           "signed (mutual TLS).");
 ABSL_FLAG(std::string, auth_token_file, "",
           "File of bearer tokens, one per line ('#' comments): every RPC but health must carry "
-          "'authorization: Bearer <token>' for one of them, or gets UNAUTHENTICATED. Re-read on "
-          "SIGHUP. Server reflection is off with tokens. Empty = no authentication.");
+          "'authorization: Bearer <token>' for one of them, or gets UNAUTHENTICATED; so must "
+          "every request for the status page (/metrics stays open). Re-read on SIGHUP. Server "
+          "reflection is off with tokens. Empty = no authentication.");
 
 namespace ternserve {
 namespace {
 
 constexpr int kExitStartup = 1;
-// Measured: prometheus-cpp's Exposer runs civetweb, whose threads get a fixed 100 KB stack, out of
+// Measured: the metrics endpoint runs civetweb, whose threads get a fixed 100 KB stack, out of
 // which glibc carves every library's static TLS; LibTorch's dependencies bring 106 KB of it
 // (OpenBLAS 60 KB, glog 30 KB, libtorch_cpu 10 KB), so pthread_create fails. ternserve has 576 B.
 constexpr char kNoMetricsWhy[] =

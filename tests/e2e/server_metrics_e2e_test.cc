@@ -1,6 +1,7 @@
 // End-to-end metrics tests: the real ternserve serves /metrics; after known traffic the scrape
-// holds exactly the expected counts, `promtool check metrics` accepts it, and every expression of
-// the Grafana dashboard (deploy/grafana/ternserve.json) names only metrics the server exports.
+// holds exactly the expected counts, `promtool check metrics` accepts it, every expression of
+// the Grafana dashboard (deploy/grafana/ternserve.json) names only metrics the server exports, and
+// the status page's JSON on the same port agrees with the scrape.
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -197,10 +199,48 @@ TEST_F(ServerMetricsE2eTest, ScrapeAfterKnownTrafficHasExactCountsAndPassesPromt
   EXPECT_EQ(promtool, 0) << "promtool check metrics rejected the scrape:\n" << *scrape;
 }
 
-TEST_F(ServerMetricsE2eTest, OnlyMetricsPathIsServed) {
+// The metrics port serves /metrics, the status page and its JSON, and nothing else; the JSON's
+// totals are the scrape's counts (both read the same metric objects).
+TEST_F(ServerMetricsE2eTest, ServesMetricsAndTheStatusPageOnly) {
   ASSERT_GT(metrics_port_, 0);
-  absl::StatusOr<std::string> other = HttpGet("127.0.0.1", metrics_port_, "/");
+  absl::StatusOr<std::string> other = HttpGet("127.0.0.1", metrics_port_, "/nope");
   EXPECT_THAT(other.status().message(), HasSubstr("HTTP 404"));
+  absl::StatusOr<std::string> page = HttpGet("127.0.0.1", metrics_port_, "/");
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(*page, HasSubstr("<title>Ternserve status</title>"));
+
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(client_->Classify(ImageRequest(i), absl::Seconds(30)).ok());
+  }
+  const Reference& ref = GetReference();
+  const std::string subnet = std::to_string(ref.subnet_id);
+  // The page samples once a second: poll until a sample holds the 7 answers.
+  nlohmann::json status;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    absl::StatusOr<std::string> body = HttpGet("127.0.0.1", metrics_port_, "/status.json");
+    ASSERT_TRUE(body.ok()) << body.status();
+    status = nlohmann::json::parse(*body);
+    if (status["totals"].is_object() &&
+        status["totals"]["requests_by_code"].value("OK", 0.0) >= 7) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(status["totals"].is_object()) << status.dump();
+  absl::StatusOr<std::string> scrape = HttpGet("127.0.0.1", metrics_port_, "/metrics");
+  ASSERT_TRUE(scrape.ok()) << scrape.status();
+  const std::map<std::string, double> s = ParseScrape(*scrape);
+  EXPECT_EQ(status["totals"]["requests_by_code"].value("OK", -1.0),
+            Value(s, "ternserve_requests_total{code=\"OK\"}"));
+  EXPECT_EQ(status["totals"]["slo"].value("met", -1.0),
+            Value(s, "ternserve_slo_total{outcome=\"met\"}"));
+  EXPECT_EQ(status["totals"]["subnet_requests"].value(subnet, -1.0),
+            Value(s, absl::StrCat("ternserve_subnet_requests_total{subnet=\"", subnet, "\"}")));
+  EXPECT_EQ(status["totals"]["request_duration_count"].get<double>(),
+            Value(s, "ternserve_request_duration_seconds_count"));
+  EXPECT_TRUE(absl::StartsWith(status["model"].value("policy", ""), "fixed")) << status["model"];
+  EXPECT_FALSE(status["model"]["subnets"].empty());
 }
 
 // A metrics port already in use fails start-up with exit 1 and says which port.
