@@ -5,34 +5,18 @@
 #include <random>
 #include <string>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
+#include "util/weighted_mix.h"
 
 namespace ternserve {
 
 absl::StatusOr<std::vector<SloMixEntry>> ParseSloMix(absl::string_view spec) {
-  auto bad = [&](const std::string& why) {
-    return absl::InvalidArgumentError(absl::StrCat("slo mix '", spec, "': ", why,
-                                                   " (expected S1:p1,S2:p2,... with SLO ms > 0 "
-                                                   "and weight > 0)"));
-  };
-  if (spec.empty()) return bad("empty");
+  const auto valid_slo = [](double slo_ms) { return slo_ms > 0 && slo_ms <= 3.6e6; };
+  absl::StatusOr<std::vector<WeightedValue>> parsed = ParseWeightedMix(
+      spec, {"slo mix", "SLO", "S1:p1,S2:p2,... with SLO ms > 0 and weight > 0", valid_slo});
+  if (!parsed.ok()) return parsed.status();
   std::vector<SloMixEntry> mix;
-  for (absl::string_view entry : absl::StrSplit(spec, ',')) {
-    std::vector<absl::string_view> parts = absl::StrSplit(entry, ':');
-    if (parts.size() != 2) return bad(absl::StrCat("entry '", entry, "' is not SLO:weight"));
-    SloMixEntry e;
-    if (!absl::SimpleAtod(parts[0], &e.slo_ms) || !std::isfinite(e.slo_ms) || !(e.slo_ms > 0) ||
-        e.slo_ms > 3.6e6) {
-      return bad(absl::StrCat("bad SLO '", parts[0], "' in '", entry, "'"));
-    }
-    if (!absl::SimpleAtod(parts[1], &e.weight) || !std::isfinite(e.weight) || !(e.weight > 0)) {
-      return bad(absl::StrCat("bad weight '", parts[1], "' in '", entry, "'"));
-    }
-    mix.push_back(e);
-  }
+  for (const WeightedValue& e : *parsed) mix.push_back({e.value, e.weight});
   return mix;
 }
 

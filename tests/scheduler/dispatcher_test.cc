@@ -302,27 +302,36 @@ TEST(DispatcherTest, EnqueueRefusesAFloorNoSubnetMeetsOrMeetsInTime) {
   EXPECT_EQ(done[0].outcome.subnet_id, 2);
 }
 
-TEST(DispatcherTest, EveryBatchMeetsTheFloorsOfTheRequestsInIt) {
-  FakeClock clock;
-  ScriptedProcessor processor(&clock);
-  TaskLog completions;
-  Dispatcher dispatcher(SlackFitOptions(), &processor, &clock);
-  const absl::Time t0 = clock.Now();
-  processor.Hold();
-  auto first = MakeTestTask(0, t0, absl::Seconds(1), &completions);
-  ASSERT_TRUE(dispatcher.Enqueue(&first).ok());
-  processor.WaitEntered(1);
+// A SlackFit dispatcher on ThreeSubnetProfile whose one worker is held in a first batch (task 0,
+// due in 1 s), so that what a test enqueues next waits in the queue until it calls Release.
+class HeldFloorDispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    processor_.Hold();
+    auto first = MakeTestTask(0, t0_, absl::Seconds(1), &completions_);
+    ASSERT_TRUE(dispatcher_.Enqueue(&first).ok());
+    processor_.WaitEntered(1);
+  }
+
+  FakeClock clock_;
+  ScriptedProcessor processor_{&clock_};
+  TaskLog completions_;
+  Dispatcher dispatcher_{SlackFitOptions(), &processor_, &clock_};
+  const absl::Time t0_ = clock_.Now();
+};
+
+TEST_F(HeldFloorDispatcherTest, EveryBatchMeetsTheFloorsOfTheRequestsInIt) {
   // 24 requests with 14 ms: the queue is long and the slack short, so SlackFit serves those
   // without a floor on fast sub-nets; a third need 0.85 and a third 0.90.
   const double floors[] = {0, 0.85, 0.9};
   for (int id = 1; id <= 24; ++id) {
-    auto r = MakeTestTask(id, t0, absl::Milliseconds(14), &completions, floors[id % 3]);
-    ASSERT_TRUE(dispatcher.Enqueue(&r).ok()) << id;
+    auto r = MakeTestTask(id, t0_, absl::Milliseconds(14), &completions_, floors[id % 3]);
+    ASSERT_TRUE(dispatcher_.Enqueue(&r).ok()) << id;
   }
-  processor.Release();
-  completions.WaitFor(25);
+  processor_.Release();
+  completions_.WaitFor(25);
   int served = 0;
-  for (const auto& [id, c, result] : completions.Take()) {
+  for (const auto& [id, c, result] : completions_.Take()) {
     SCOPED_TRACE(id);
     if (!c.status.ok()) {
       EXPECT_EQ(c.status.code(), absl::StatusCode::kDeadlineExceeded) << c.status;
@@ -334,31 +343,22 @@ TEST(DispatcherTest, EveryBatchMeetsTheFloorsOfTheRequestsInIt) {
   }
   EXPECT_GT(served, 12);
   // Floors mattered: some batch ran on a sub-net below 0.90.
-  const std::vector<int> subnets = processor.subnets();
+  const std::vector<int> subnets = processor_.subnets();
   EXPECT_TRUE(std::any_of(subnets.begin(), subnets.end(), [](int s) { return s != 2; }));
 }
 
-TEST(DispatcherTest, AQueuedRequestHopelessForItsFloorAloneIsAnsweredForItsFloor) {
-  FakeClock clock;
-  ScriptedProcessor processor(&clock);
-  TaskLog completions;
-  Dispatcher dispatcher(SlackFitOptions(), &processor, &clock);
-  const absl::Time t0 = clock.Now();
-  processor.Hold();
-  auto first = MakeTestTask(0, t0, absl::Seconds(1), &completions);
-  ASSERT_TRUE(dispatcher.Enqueue(&first).ok());
-  processor.WaitEntered(1);
+TEST_F(HeldFloorDispatcherTest, AQueuedRequestHopelessForItsFloorAloneIsAnsweredForItsFloor) {
   // Both need 0.90 (4 ms) and are admitted. When the worker is free, 5 ms later (3 ms waited,
   // then the 2 ms batch), id 1 has 1.5 ms left: enough for sub-net 0, not for its floor. Id 2 has
   // 0.5 ms: hopeless for every sub-net, an ordinary drop.
-  auto for_floor = MakeTestTask(1, t0, absl::Microseconds(6500), &completions, 0.9);
-  auto for_all = MakeTestTask(2, t0, absl::Microseconds(5500), &completions, 0.9);
-  ASSERT_TRUE(dispatcher.Enqueue(&for_floor).ok());
-  ASSERT_TRUE(dispatcher.Enqueue(&for_all).ok());
-  clock.Advance(absl::Milliseconds(3));
-  processor.Release();
-  completions.WaitFor(3);
-  for (const auto& [id, c, result] : completions.Take()) {
+  auto for_floor = MakeTestTask(1, t0_, absl::Microseconds(6500), &completions_, 0.9);
+  auto for_all = MakeTestTask(2, t0_, absl::Microseconds(5500), &completions_, 0.9);
+  ASSERT_TRUE(dispatcher_.Enqueue(&for_floor).ok());
+  ASSERT_TRUE(dispatcher_.Enqueue(&for_all).ok());
+  clock_.Advance(absl::Milliseconds(3));
+  processor_.Release();
+  completions_.WaitFor(3);
+  for (const auto& [id, c, result] : completions_.Take()) {
     SCOPED_TRACE(id);
     if (id == 0) continue;
     EXPECT_EQ(c.status.code(), absl::StatusCode::kDeadlineExceeded);

@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -16,37 +17,6 @@
 #include "absl/time/time.h"
 
 namespace ternserve::testing {
-
-// The body of `GET path` from host:port. UNAVAILABLE if the request fails or times out;
-// INTERNAL "HTTP <code>" for a status other than 200.
-inline absl::StatusOr<std::string> HttpGet(const std::string& host, int port,
-                                           const std::string& path,
-                                           absl::Duration timeout = absl::Seconds(10)) {
-  static const bool initialized = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-  if (!initialized) return absl::InternalError("curl_global_init failed");
-  const std::string url = absl::StrCat("http://", host, ":", port, path);
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
-  std::string body;
-  auto append = +[](char* data, size_t size, size_t count, void* out) {
-    static_cast<std::string*>(out)->append(data, size * count);
-    return size * count;
-  };
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout)));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  const CURLcode code = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(curl);
-  if (code != CURLE_OK) {
-    return absl::UnavailableError(absl::StrCat("GET ", url, ": ", curl_easy_strerror(code)));
-  }
-  if (status != 200) return absl::InternalError(absl::StrCat("GET ", url, ": HTTP ", status));
-  return body;
-}
 
 struct HttpResult {
   long status = 0;
@@ -94,6 +64,20 @@ inline absl::StatusOr<HttpResult> HttpFetch(const std::string& method, const std
     return absl::UnavailableError(absl::StrCat(method, " ", url, ": ", curl_easy_strerror(code)));
   }
   return result;
+}
+
+// The body of `GET path` from host:port. UNAVAILABLE if the request fails or times out;
+// INTERNAL "HTTP <code>" for a status other than 200.
+inline absl::StatusOr<std::string> HttpGet(const std::string& host, int port,
+                                           const std::string& path,
+                                           absl::Duration timeout = absl::Seconds(10)) {
+  absl::StatusOr<HttpResult> result = HttpFetch("GET", host, port, path, {}, timeout);
+  if (!result.ok()) return result.status();
+  if (result->status != 200) {
+    return absl::InternalError(
+        absl::StrCat("GET http://", host, ":", port, path, ": HTTP ", result->status));
+  }
+  return std::move(result->body);
 }
 
 }  // namespace ternserve::testing
