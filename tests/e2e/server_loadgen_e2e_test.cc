@@ -86,5 +86,35 @@ TEST_F(ServerLoadgenE2eTest, EveryModeAndApiAnswersEveryRequestWithTheRecordedAc
   }
 }
 
+TEST_F(ServerLoadgenE2eTest, AFloorMixIsSentOnBothApisAndItsAnswersCounted) {
+  // fixed:0 runs sub-net 0 alone (the shipped bundle's 88.48%): a floor of 0.88 is served by it,
+  // one of 0.99 is refused OUT_OF_RANGE at once, and no floor is served below.
+  for (const std::string api : {"ternserve", "oip"}) {
+    for (const bool stream : {false, true}) {
+      SCOPED_TRACE(absl::StrCat(api, stream ? " stream" : " unary"));
+      std::vector<std::string> flags = {"--api=" + api, "--floor_mix=0.99:1,0.88:1,0:1"};
+      if (stream) flags.push_back("--stream");
+      const nlohmann::json report = Loadgen(flags);
+      ASSERT_TRUE(report.contains("floors")) << report.dump();
+      ASSERT_EQ(report["floors"].size(), 3u);
+      const nlohmann::json& above = report["floors"][0];
+      const nlohmann::json& met = report["floors"][1];
+      const nlohmann::json& none = report["floors"][2];
+      EXPECT_DOUBLE_EQ(above["min_accuracy"].get<double>(), 0.99);
+      EXPECT_GT(above["sent"].get<int64_t>(), 0);
+      EXPECT_EQ(above["out_of_range"], above["sent"]);
+      EXPECT_EQ(above["ok"], 0);
+      EXPECT_GT(met["sent"].get<int64_t>(), 0);
+      EXPECT_EQ(met["ok"], met["sent"]);
+      EXPECT_GE(met["min_served_accuracy"].get<double>(), 0.88);
+      EXPECT_EQ(none["ok"], none["sent"]);
+      EXPECT_EQ(report["floor_violations"], 0);
+      EXPECT_EQ(
+          report["sent"].get<int64_t>(),
+          above["sent"].get<int64_t>() + met["sent"].get<int64_t>() + none["sent"].get<int64_t>());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ternserve
