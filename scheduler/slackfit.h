@@ -40,13 +40,13 @@
 //      the choice may serve; the batch passes over the others (TakeNextBatch), which wait, in EDF
 //      order, for a batch accurate enough for them. So a burst still moves the requests without a
 //      floor to fast sub-nets, while each floored request is served, whenever it reaches the head,
-//      by the slowest choice its floor admits that fits its slack. Measured (bench/floor_eval, 30%
-//      of the requests at a floor 1 point below the best sub-net): at 0.5x the mix's capacity
-//      100% (Poisson) and 99.987% (gamma cv2 = 4) of SLOs met; at 0.7x 99.1% and 98.6%. Also
-//      making every choice that passes a floor over leave that floor's most urgent request time
-//      to be served after it (with the rest of its floor, on the fastest sub-net meeting it)
-//      fell to 99.74% and 64-71%: the batches it forced on accurate sub-nets were filled, in EDF
-//      order, with requests that had no floor.
+//      by the slowest choice its floor admits that fits its slack; a batch on an accurate sub-net
+//      takes the floored requests first (EdfQueue::PopServable). Measured (bench/floor_eval, 30%
+//      of the requests at a floor 1 point below the best sub-net): SLO attainment >= 99.97% up to
+//      0.8x the mix's capacity, 99.89% at 0.9x (gamma cv2 = 4). Also making every choice that
+//      passes a floor over leave that floor's most urgent request time to be served after it was
+//      tried (before floor-first batches): 95.9% -> 70.9% of the floored requests at 0.7x, since
+//      the accurate batches it forced filled with requests that had no floor.
 // A batch is never taken to be slower than a larger one of its sub-net: a profile that says so
 // has measured a noisy tail, and the slower batch would land in a slower bucket and win there.
 // At light load the queue holds one request, so the slowest batch-1 choice that fits wins: the most

@@ -84,7 +84,7 @@ TEST(FloorMixTest, SamplerIsDeterministicForASeedAndFollowsTheWeights) {
 
 // ---- The queue.
 
-TEST(EdfQueueFloorTest, CountsFloorsForServableAndPassesOverInEdfOrder) {
+TEST(EdfQueueFloorTest, CountsFloorsForServableAndFillsFlooredFirst) {
   IntQueue queue(16);
   const double floors[] = {0, 0.9, 0, 0.85, 0.9, 0};
   for (int id = 0; id < 6; ++id) {
@@ -98,20 +98,67 @@ TEST(EdfQueueFloorTest, CountsFloorsForServableAndPassesOverInEdfOrder) {
   EXPECT_EQ(view.Servable(0.90), 6);
 
   std::vector<IntQueue::Entry> out, dropped;
-  queue.PopServable(
-      2, 0.85, [](const IntQueue::Entry&) { return false; }, &out, &dropped);
+  const auto never = [](const IntQueue::Entry&) { return false; };
+  queue.PopServable(2, 0.85, never, &out, &dropped);
+  // The head, then the floored request a 0.85 sub-net may serve (id 3) before id 2, which has no
+  // floor; id 1 (0.9) is passed over.
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].payload, 0);
-  EXPECT_EQ(out[1].payload, 2);  // id 1 (floor 0.9) passed over
+  EXPECT_EQ(out[1].payload, 3);
   EXPECT_TRUE(dropped.empty());
-  // What was passed over keeps its place: EDF order is 1, 3, 4, 5.
+  // What was passed over or set aside keeps its place: EDF order is 1, 2, 4, 5.
   view = queue.View(TestNow(), false);
   EXPECT_DOUBLE_EQ(view.head_floor, 0.9);
-  EXPECT_EQ(view.Servable(0.80), 1);
+  EXPECT_EQ(view.Servable(0.80), 2);
   std::vector<int> order;
   while (!queue.empty()) order.push_back(queue.Pop().payload);
-  EXPECT_THAT(order, ElementsAre(1, 3, 4, 5));
+  EXPECT_THAT(order, ElementsAre(1, 2, 4, 5));
   EXPECT_FALSE(queue.has_floors());
+}
+
+TEST(EdfQueueFloorTest, FloorFirstThenTheMostUrgentWithoutAFloor) {
+  IntQueue queue(256);
+  // Ids 0..99 without a floor, then ids 100..103 needing 0.9, all due in that order.
+  for (int id = 0; id < 104; ++id) {
+    ASSERT_TRUE(queue.Push(TestNow(), TestNow() + absl::Microseconds(10 + id), int{id},
+                           id >= 100 ? 0.9 : 0.0));
+  }
+  std::vector<IntQueue::Entry> out, dropped;
+  const auto never = [](const IntQueue::Entry&) { return false; };
+  // A batch of 8 on a 0.9 sub-net: the head, the 4 floored ones (100 to 103 entries deep, within
+  // 8 x 8 + 64), then the most urgent without a floor.
+  queue.PopServable(8, 0.9, never, &out, &dropped);
+  std::vector<int> ids;
+  for (const IntQueue::Entry& e : out) ids.push_back(e.payload);
+  EXPECT_THAT(ids, ElementsAre(0, 100, 101, 102, 103, 1, 2, 3));
+  EXPECT_FALSE(queue.has_floors());
+  EXPECT_EQ(queue.size(), 96);
+  EXPECT_EQ(queue.top().payload, 4);
+  // On a sub-net below the floor nothing is searched for: plain EDF.
+  ASSERT_TRUE(queue.Push(TestNow(), TestNow() + absl::Seconds(1), 200, 0.9));
+  out.clear();
+  queue.PopServable(2, 0.85, never, &out, &dropped);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].payload, 4);
+  EXPECT_EQ(out[1].payload, 5);
+}
+
+TEST(EdfQueueFloorTest, TheSearchForFlooredEntriesIsBounded) {
+  IntQueue queue(512);
+  // The one floored entry is 300 deep; a batch of 2 looks 8 x 2 + 64 = 80 deep at most.
+  for (int id = 0; id < 301; ++id) {
+    ASSERT_TRUE(queue.Push(TestNow(), TestNow() + absl::Microseconds(10 + id), int{id},
+                           id == 300 ? 0.9 : 0.0));
+  }
+  std::vector<IntQueue::Entry> out, dropped;
+  const auto never = [](const IntQueue::Entry&) { return false; };
+  queue.PopServable(2, 0.9, never, &out, &dropped);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].payload, 0);
+  EXPECT_EQ(out[1].payload, 1);
+  EXPECT_TRUE(queue.has_floors());
+  EXPECT_EQ(queue.size(), 299);
+  EXPECT_EQ(queue.top().payload, 2);
 }
 
 TEST(EdfQueueFloorTest, PopServableDropsWhatItPassesOverWhenHopeless) {
