@@ -69,8 +69,10 @@ class ServerFloorE2eTest : public ServerE2eTest {
 };
 
 TEST_F(ServerFloorE2eTest, EveryAnswerOnBothApisMeetsItsFloor) {
-  // 64 Classify and 64 ModelInfer calls in flight at once, with a short SLO so that the requests
-  // without a floor may go to fast sub-nets; every other one needs floor_.
+  // 64 Classify and 64 ModelInfer calls in flight at once; every other one needs floor_. The SLO
+  // is generous (5 s): the test is about the floors reaching the scheduler and being honoured,
+  // on a machine that may be slow (ASan; the scheduler tests cover floors under load), and a
+  // floored request must not be refused for its deadline.
   constexpr int kCalls = 64;
   struct ClassifyCall {
     v1::ClassifyRequest request;
@@ -91,7 +93,7 @@ TEST_F(ServerFloorE2eTest, EveryAnswerOnBothApisMeetsItsFloor) {
   for (int i = 0; i < kCalls; ++i) {
     classify[i] = std::make_unique<ClassifyCall>();
     classify[i]->request = ImageRequest(i % kE2eImages, 1);
-    classify[i]->request.set_latency_slo_ms(200);
+    classify[i]->request.set_latency_slo_ms(5000);
     classify[i]->request.set_min_accuracy(floor_of(i));
     classify[i]->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
     ClassifyCall* c = classify[i].get();
@@ -102,7 +104,7 @@ TEST_F(ServerFloorE2eTest, EveryAnswerOnBothApisMeetsItsFloor) {
                                    });
     oip[i] = std::make_unique<OipCall>();
     oip[i]->request = OipRequest(i % kE2eImages, floor_of(i));
-    (*oip[i]->request.mutable_parameters())["timeout"].set_int64_param(200000);
+    (*oip[i]->request.mutable_parameters())["timeout"].set_int64_param(5'000'000);
     oip[i]->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
     OipCall* o = oip[i].get();
     oip_->async()->ModelInfer(&o->context, &o->request, &o->response, [o, &done](grpc::Status s) {
@@ -143,7 +145,7 @@ TEST_F(ServerFloorE2eTest, EveryAnswerOnBothApisMeetsItsFloor) {
           << o.status.error_message();
     }
   }
-  EXPECT_GT(floored_ok, kCalls / 2);  // most floored requests were served, on the best sub-net
+  EXPECT_EQ(floored_ok, kCalls);  // every floored request (32 per API) was served
   EXPECT_EQ(Metric("ternserve_floor_violations_total"), 0);
   EXPECT_GT(Metric("ternserve_floor_headroom_count"), 0);
 }
