@@ -150,10 +150,12 @@ torch::Tensor ScaRegularizer(const torch::Tensor& theta, double a) {
   return ((a - t2) * t2).sum();
 }
 
-TernaryWeight ScaTernarize(const torch::Tensor& theta) {
+TernaryWeight ScaTernarize(const torch::Tensor& theta, double a) {
   torch::NoGradGuard no_grad;
   const torch::Tensor w = torch::tanh(theta);
-  const torch::Tensor codes = torch::round(w).to(torch::kInt8);
+  // The regularizer's barrier (Deng & Zhang, Eq. 6): tanh^2 theta = a / 2.
+  const double cut = std::sqrt(a / 2);
+  const torch::Tensor codes = (w.sign() * (w.abs() > cut).to(w.scalar_type())).to(torch::kInt8);
   const torch::Tensor t = codes.to(w.scalar_type()).reshape({w.size(0), -1});
   const torch::Tensor rows = w.reshape({w.size(0), -1});
   const torch::Tensor scale = (rows * t).sum(1) / t.abs().sum(1).clamp_min(1.0);
@@ -161,12 +163,12 @@ TernaryWeight ScaTernarize(const torch::Tensor& theta) {
 }
 
 TernaryWeight Ternarize(QuantizerKind kind, const torch::Tensor& weight, const torch::Tensor& delta,
-                        TgaScope scope) {
+                        TgaScope scope, double sca_a) {
   switch (kind) {
     case QuantizerKind::kTga:
       return TgaTernarize(weight, delta, scope);
     case QuantizerKind::kSca:
-      return ScaTernarize(weight);
+      return ScaTernarize(weight, sca_a);
     case QuantizerKind::kTwn:
     case QuantizerKind::kNone:
       break;
@@ -175,7 +177,8 @@ TernaryWeight Ternarize(QuantizerKind kind, const torch::Tensor& weight, const t
 }
 
 torch::Tensor FakeQuantize(QuantizerKind kind, const torch::Tensor& weight,
-                           const torch::Tensor& delta, bool training, TgaScope scope) {
+                           const torch::Tensor& delta, bool training, TgaScope scope,
+                           double sca_a) {
   switch (kind) {
     case QuantizerKind::kNone:
       return weight;
@@ -187,7 +190,7 @@ torch::Tensor FakeQuantize(QuantizerKind kind, const torch::Tensor& weight,
     case QuantizerKind::kTwn:
       break;
   }
-  const TernaryWeight q = Ternarize(kind, weight, delta);
+  const TernaryWeight q = Ternarize(kind, weight, delta, scope, sca_a);
   const torch::Tensor quantized =
       q.codes.to(weight.scalar_type()) * PerChannel(q.scale, weight.dim());
   // Straight-through estimator: forward exactly the ternary weight (w - w.detach() is exactly 0),

@@ -85,23 +85,27 @@ torch::Tensor TgaInitialDelta(const torch::Tensor& weight, TgaScope scope = TgaS
 // Training runs on W = tanh(Theta) itself (no estimator); the regularizer (paper Eq. 6)
 //   R(Theta) = sum (a - tanh^2 theta) * tanh^2 theta
 // is minimal at tanh^2 = 0 and tanh^2 = 1 and its barrier sits at a / 2, so a larger `a` sends more
-// weights to zero: `a` controls sparsity. The final codes are round(tanh theta), with the
-// per-channel least-squares scale alpha_c = <tanh theta_c, t_c> / <t_c, t_c>.
+// weights to zero: `a` controls sparsity, 0 < a < 2. The final codes cut at that barrier:
+// t = sign(tanh theta) where tanh^2 theta > a / 2, else 0, so a weight is exported on the side of
+// the barrier the regularizer was pulling it to (a cut at |tanh theta| = 0.5, plain rounding, is
+// the barrier of a = 0.5 only). The per-channel scale is the least-squares
+// alpha_c = <tanh theta_c, t_c> / <t_c, t_c>.
+inline constexpr double kDefaultScaA = 0.8;  // ternserve-train --sca_a's default
 torch::Tensor ScaRegularizer(const torch::Tensor& theta, double a);
-TernaryWeight ScaTernarize(const torch::Tensor& theta);
+TernaryWeight ScaTernarize(const torch::Tensor& theta, double a);
 
 // --- Common
 // ------------------------------------------------------------------------------------------------
-// The ternary codes and scales a layer exports; `delta` is used by TGA only.
+// The ternary codes and scales a layer exports; `delta` is used by TGA only, `sca_a` by SCA only.
 TernaryWeight Ternarize(QuantizerKind kind, const torch::Tensor& weight, const torch::Tensor& delta,
-                        TgaScope scope = TgaScope::kChannel);
+                        TgaScope scope = TgaScope::kChannel, double sca_a = kDefaultScaA);
 
 // The weight the forward pass uses. kNone: the weight. kTwn, kTga: alpha * t with a
 // straight-through gradient. kSca: tanh(theta) while training, alpha * round(tanh theta) in
 // evaluation.
 torch::Tensor FakeQuantize(QuantizerKind kind, const torch::Tensor& weight,
                            const torch::Tensor& delta, bool training,
-                           TgaScope scope = TgaScope::kChannel);
+                           TgaScope scope = TgaScope::kChannel, double sca_a = kDefaultScaA);
 
 }  // namespace ternserve
 

@@ -28,8 +28,13 @@ BnStats BnAccumulator::Finish() const {
   return stats;
 }
 
-SupernetImpl::SupernetImpl(const ArchConfig& arch, QuantizerKind quantizer, TgaScope tga_scope)
-    : arch_(arch), quantizer_(quantizer), tga_scope_(tga_scope), layers_(SupernetLayers(arch)) {
+SupernetImpl::SupernetImpl(const ArchConfig& arch, QuantizerKind quantizer, TgaScope tga_scope,
+                           double sca_a)
+    : arch_(arch),
+      quantizer_(quantizer),
+      tga_scope_(tga_scope),
+      sca_a_(sca_a),
+      layers_(SupernetLayers(arch)) {
   for (const LayerSpec& layer : layers_) {
     if (layer.stage >= 0 && layer.kernel == 1) projected_blocks_.insert({layer.stage, layer.block});
     std::vector<int64_t> shape = {layer.out_channels, layer.in_channels};
@@ -59,13 +64,19 @@ torch::Tensor SupernetImpl::QuantizedWeight(const std::string& layer) {
   auto delta = deltas_.find(layer);
   return FakeQuantize(quantizer_, weights_.at(layer),
                       delta == deltas_.end() ? torch::Tensor() : delta->second, is_training(),
-                      tga_scope_);
+                      tga_scope_, sca_a_);
 }
 
 TernaryWeight SupernetImpl::Ternarize(const std::string& layer) {
   auto delta = deltas_.find(layer);
   return ternserve::Ternarize(quantizer_, weights_.at(layer),
-                              delta == deltas_.end() ? torch::Tensor() : delta->second, tga_scope_);
+                              delta == deltas_.end() ? torch::Tensor() : delta->second, tga_scope_,
+                              sca_a_);
+}
+
+void SupernetImpl::ResetThresholds() {
+  torch::NoGradGuard no_grad;
+  for (auto& [name, delta] : deltas_) delta.copy_(TgaInitialDelta(weights_.at(name), tga_scope_));
 }
 
 std::vector<torch::Tensor> SupernetImpl::thresholds() const {

@@ -50,8 +50,9 @@ struct BnAccumulator {
 
 class SupernetImpl : public torch::nn::Module {
  public:
+  // `sca_a`: SCA's sparsity controller, which sets where its codes are cut (ScaTernarize).
   SupernetImpl(const ArchConfig& arch, QuantizerKind quantizer,
-               TgaScope tga_scope = TgaScope::kChannel);
+               TgaScope tga_scope = TgaScope::kChannel, double sca_a = kDefaultScaA);
 
   // x: [N, 1, 28, 28] pixels in [0, 1]. Returns [N, num_classes] logits. `stats` is read in kStats
   // mode; `accumulator` is written in kCalibrate mode.
@@ -62,6 +63,7 @@ class SupernetImpl : public torch::nn::Module {
   const ArchConfig& arch() const { return arch_; }
   QuantizerKind quantizer() const { return quantizer_; }
   TgaScope tga_scope() const { return tga_scope_; }
+  double sca_a() const { return sca_a_; }
   const std::vector<LayerSpec>& layers() const { return layers_; }
 
   // Latent weight of a layer at maximum shape ([out, in, k, k]; fc: [classes, in]). For SCA this is
@@ -73,6 +75,9 @@ class SupernetImpl : public torch::nn::Module {
   TernaryWeight Ternarize(const std::string& layer);
   // TGA's trainable per-layer thresholds (empty for other quantizers).
   std::vector<torch::Tensor> thresholds() const;
+  // Sets every TGA threshold to its initial value for the layer's current weight
+  // (TgaInitialDelta), in place: after the weights were loaded from another run.
+  void ResetThresholds();
   // SCA's discretization regularizer over every layer (0 for other quantizers).
   torch::Tensor Regularizer(double a);
   torch::Tensor& bn_gamma(const std::string& bn) { return bn_gamma_.at(bn); }
@@ -87,6 +92,7 @@ class SupernetImpl : public torch::nn::Module {
   const ArchConfig arch_;
   const QuantizerKind quantizer_;
   const TgaScope tga_scope_;
+  const double sca_a_;
   const std::vector<LayerSpec> layers_;
   std::set<std::pair<int, int>> projected_blocks_;  // (stage, block) with a 1x1 projection shortcut
   std::map<std::string, torch::Tensor> weights_;

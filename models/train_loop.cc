@@ -1,8 +1,12 @@
 #include "models/train_loop.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -135,27 +139,43 @@ void TrainLoop::SortChannels() {
 }
 
 absl::Status TrainLoop::Save(const std::string& prefix, int epochs_done) const {
+  // Every file is written beside its place (<file>.saving) and then renamed over it, the progress
+  // record last: a run stopped while saving leaves the previous checkpoint whole (rename replaces a
+  // file atomically), or at worst the new model and optimizer state under the previous record,
+  // which a resume reads as the earlier epoch and trains again. Never a torn file.
+  constexpr char kSaving[] = ".saving";
+  std::vector<std::string> files = {prefix, prefix + ".opt"};
+  if (thresholds_optimizer_) files.push_back(prefix + ".thr");
+  files.push_back(prefix + ".json");
   try {
-    torch::save(net_, prefix);
+    torch::save(net_, prefix + kSaving);
     torch::serialize::OutputArchive archive;
     weights_optimizer_->save(archive);
-    archive.save_to(prefix + ".opt");
+    archive.save_to(prefix + ".opt" + kSaving);
     if (thresholds_optimizer_) {
       torch::serialize::OutputArchive thresholds;
       thresholds_optimizer_->save(thresholds);
-      thresholds.save_to(prefix + ".thr");
+      thresholds.save_to(prefix + ".thr" + kSaving);
     }
   } catch (const c10::Error& e) {
     return absl::InternalError(
         absl::StrCat("saving checkpoint ", prefix, ": ", e.what_without_backtrace()));
   }
-  std::ofstream progress(prefix + ".json");
+  std::ofstream progress(prefix + ".json" + kSaving);
   progress << nlohmann::json{{"epochs_done", epochs_done},
                              {"step", step_},
                              {"quantizer", QuantizerName(net_->quantizer())},
-                             {"tga_scope", TgaScopeName(net_->tga_scope())}}
+                             {"tga_scope", TgaScopeName(net_->tga_scope())},
+                             {"sca_a", net_->sca_a()}}
                   .dump();
-  if (!progress) return absl::InternalError(absl::StrCat("writing ", prefix, ".json"));
+  progress.close();
+  if (!progress) return absl::InternalError(absl::StrCat("writing ", prefix, ".json", kSaving));
+  for (const std::string& file : files) {
+    if (std::rename((file + kSaving).c_str(), file.c_str()) != 0) {
+      return absl::InternalError(absl::StrCat("saving checkpoint: cannot rename ", file, kSaving,
+                                              " to ", file, ": ", std::strerror(errno)));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -177,7 +197,58 @@ absl::StatusOr<CheckpointProgress> ReadCheckpointProgress(const std::string& pre
         absl::StrCat(prefix, ".json: a --tga_scope=", progress.value("tga_scope", "channel"),
                      " checkpoint, not ", TgaScopeName(net->tga_scope())));
   }
+  // SCA's a sets where its codes are cut: a checkpoint of another a would export other codes.
+  // Checkpoints older than the cut at a's barrier record none.
+  if (net->quantizer() == QuantizerKind::kSca && progress.contains("sca_a") &&
+      (!progress["sca_a"].is_number() || progress["sca_a"].get<double>() != net->sca_a())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        prefix, ".json: an --sca_a=", progress["sca_a"].dump(), " checkpoint, not ", net->sca_a()));
+  }
   return CheckpointProgress{progress["epochs_done"].get<int>(), progress["step"].get<int64_t>()};
+}
+
+absl::Status InitializeFrom(const std::string& prefix, Supernet& net) {
+  if (net->quantizer() == QuantizerKind::kSca) {
+    return absl::InvalidArgumentError(
+        "--init_from: an SCA SuperNet cannot start from another run's weights yet (its latent "
+        "Theta = atanh(W) has no mapping from them)");
+  }
+  std::ifstream record_file(prefix + ".json");
+  if (!record_file) {
+    return absl::NotFoundError(
+        absl::StrCat("--init_from: no checkpoint: ", prefix, ".json is missing"));
+  }
+  const nlohmann::json record = nlohmann::json::parse(record_file, nullptr, false);
+  if (record.is_discarded() || !record.contains("quantizer")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--init_from: ", prefix, ".json is not a checkpoint record"));
+  }
+  absl::StatusOr<QuantizerKind> kind = ParseQuantizer(record.value("quantizer", ""));
+  absl::StatusOr<TgaScope> scope = ParseTgaScope(record.value("tga_scope", "channel"));
+  if (!kind.ok() || !scope.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--init_from: ", prefix, ".json names an unknown quantizer or TGA scope"));
+  }
+  Supernet source(net->arch(), *kind, *scope, record.value("sca_a", kDefaultScaA));
+  try {
+    torch::load(source, prefix);
+  } catch (const c10::Error& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--init_from: ", prefix, ": not a SuperNet checkpoint (", e.what_without_backtrace(), ")"));
+  }
+  torch::NoGradGuard no_grad;
+  for (const LayerSpec& layer : net->layers()) {
+    // An SCA source holds Theta; its weight is tanh(Theta).
+    const torch::Tensor& w = source->weight(layer.name);
+    net->weight(layer.name).copy_(*kind == QuantizerKind::kSca ? torch::tanh(w) : w);
+    if (!layer.bn_name.empty()) {
+      net->bn_gamma(layer.bn_name).copy_(source->bn_gamma(layer.bn_name));
+      net->bn_beta(layer.bn_name).copy_(source->bn_beta(layer.bn_name));
+    }
+  }
+  net->fc_bias().copy_(source->fc_bias());
+  net->ResetThresholds();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int> TrainLoop::Load(const std::string& prefix) {

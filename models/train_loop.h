@@ -31,6 +31,15 @@ struct CheckpointProgress {
 absl::StatusOr<CheckpointProgress> ReadCheckpointProgress(const std::string& prefix,
                                                           const Supernet& net);
 
+// Initializes `net`'s latent weights, BatchNorm affine parameters and classifier bias from the
+// checkpoint `prefix` of another run, of any quantizer (its record <prefix>.json names which; none:
+// full precision), so that a ternary SuperNet is fine-tuned from a trained one, as He & Fan and
+// Deng & Zhang start from a trained full-precision network. TGA's thresholds start again from the
+// copied weights (ResetThresholds). NotFound without the checkpoint; InvalidArgument for a file
+// that is not a SuperNet checkpoint, or for an SCA `net`, whose latent Theta = atanh(W) has no
+// mapping from full-precision weights yet.
+absl::Status InitializeFrom(const std::string& prefix, Supernet& net);
+
 class TrainLoop {
  public:
   TrainLoop(const TrainOptions& options, Supernet net, int64_t train_images);

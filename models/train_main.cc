@@ -35,7 +35,9 @@ ABSL_FLAG(std::string, tga_scope, "channel_sigma",
           "output channel, the layer's threshold in units of each channel's standard deviation; "
           "the shipped model), channel (each channel, one absolute threshold per layer) or layer "
           "(the whole layer, as in He & Fan's paper).");
-ABSL_FLAG(double, sca_a, 0.8, "SCA's sparsity controller a in (0, 2]: larger a, sparser weights.");
+ABSL_FLAG(double, sca_a, 0.8,
+          "SCA's sparsity controller a in (0, 2): larger a, sparser weights (codes are cut at "
+          "the regularizer's barrier, tanh^2 theta = a / 2).");
 ABSL_FLAG(double, sca_lambda, 1e-5, "Weight of SCA's discretization regularizer.");
 ABSL_FLAG(bool, sort_channels, true, "Sort channels by importance at the end of the warm-up.");
 ABSL_FLAG(uint64_t, seed, 1,
@@ -51,6 +53,11 @@ ABSL_FLAG(int, search_samples, 150,
           "the 12 uniform ones.");
 ABSL_FLAG(int, max_subnets, 24, "At most this many Pareto sub-nets go into the bundle.");
 ABSL_FLAG(bool, resume, false, "Continue a killed run from its last checkpoint (<out>.ckpt).");
+ABSL_FLAG(std::string, init_from, "",
+          "Start from the weights of an earlier run's checkpoint (its <out>.ckpt), of any "
+          "quantizer, instead of a random initialization: e.g. a TGA fine-tune of a trained fp32 "
+          "SuperNet (--quantizer=none). Its channels are already sorted: pair it with "
+          "--warmup_epochs=0. Ignored with --resume (the run's own checkpoint wins).");
 ABSL_FLAG(bool, plots, true, "Write PNG plots (needs /usr/bin/python3 with matplotlib).");
 ABSL_FLAG(std::string, export_from, "",
           "Skip training: load this checkpoint (the <out>.ckpt an earlier run wrote), search and "
@@ -105,6 +112,7 @@ int main(int argc, char** argv) {
   options.search_samples = absl::GetFlag(FLAGS_search_samples);
   options.max_subnets = absl::GetFlag(FLAGS_max_subnets);
   options.resume = absl::GetFlag(FLAGS_resume);
+  options.init_from = absl::GetFlag(FLAGS_init_from);
   options.plots = absl::GetFlag(FLAGS_plots);
   options.tiny = absl::GetFlag(FLAGS_tiny);
   options.export_from = absl::GetFlag(FLAGS_export_from);

@@ -33,9 +33,10 @@ absl::Status Validate(const TrainOptions& o) {
         "need --batch_size >= 2, --lr > 0, --threads >= 1, --calib_images >= 2 and --ramp_epochs > "
         "0");
   }
-  if (o.sca_a <= 0 || o.sca_a > 2 || o.sca_lambda < 0 || o.threshold_lr <= 0) {
+  // a = 2 would put SCA's barrier at tanh^2 = 1, where no weight can pass it: all codes zero.
+  if (!(o.sca_a > 0 && o.sca_a < 2) || o.sca_lambda < 0 || o.threshold_lr <= 0) {
     return absl::InvalidArgumentError(
-        "need 0 < --sca_a <= 2, --sca_lambda >= 0 and --threshold_lr > 0");
+        "need 0 < --sca_a < 2, --sca_lambda >= 0 and --threshold_lr > 0");
   }
   if (o.max_subnets < 1 || o.search_samples < 0) {
     return absl::InvalidArgumentError("need --max_subnets >= 1 and --search_samples >= 0");
@@ -91,11 +92,15 @@ absl::Status RunTraining(TrainOptions options) {
     return absl::OkStatus();
   }
   const ArchConfig arch;
-  Supernet net(arch, *quantizer, *tga_scope);
+  Supernet net(arch, *quantizer, *tga_scope, options.sca_a);
   TrainLoop loop(options, net, data->train.size());
   const std::string checkpoint = options.out + ".ckpt";
   const std::string curve_path = options.out + ".curve.csv";
   int first_epoch = 0;
+  if (!options.init_from.empty() && !options.resume && options.export_from.empty()) {
+    if (absl::Status s = InitializeFrom(options.init_from, net); !s.ok()) return s;
+    spdlog::info("initialized from {}", options.init_from);
+  }
   if (options.resume) {
     absl::StatusOr<int> done = loop.Load(checkpoint);
     if (!done.ok()) return done.status();
@@ -204,6 +209,7 @@ absl::Status RunTraining(TrainOptions options) {
                      {"sca_a", options.sca_a},
                      {"sca_lambda", options.sca_lambda},
                      {"sort_channels", options.sort_channels},
+                     {"init_from", options.init_from},
                      {"steps", loop.step()},
                      {"train_images", data->train.size()},
                      {"val_images", data->val.size()},

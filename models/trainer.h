@@ -41,8 +41,12 @@ struct TrainOptions {
   int search_samples = 150;  // random sub-nets evaluated beyond the extremes and 12 uniform ones
   int max_subnets = 24;      // at most this many Pareto sub-nets in the bundle
   bool resume = false;       // continue from <out>.ckpt
-  bool plots = true;         // PNG plots through /usr/bin/python3 + matplotlib
-  bool tiny = false;         // a few steps, 2 sub-nets, small evaluation: a valid bundle in seconds
+  // A checkpoint (<out>.ckpt) of an earlier run, of any quantizer: start from its weights
+  // (InitializeFrom) instead of a random initialization, e.g. a ternary fine-tune of a trained fp32
+  // SuperNet. Its channels are already sorted, so such a run usually wants --warmup_epochs=0.
+  std::string init_from;
+  bool plots = true;  // PNG plots through /usr/bin/python3 + matplotlib
+  bool tiny = false;  // a few steps, 2 sub-nets, small evaluation: a valid bundle in seconds
   std::string
       export_from;  // a checkpoint (<out>.ckpt of an earlier run): skip training, only export
   // A bundle: skip training, write it to `out` with its activation scales (re)calibrated.

@@ -175,17 +175,24 @@ TEST(QuantizerTest, ScaSparsityGrowsWithA) {
       ScaRegularizer(theta, a).backward();
       sgd.step();
     }
-    const TernaryWeight q = ScaTernarize(theta);
+    const TernaryWeight q = ScaTernarize(theta, a);
     const double sparsity = q.codes.eq(0).to(torch::kFloat64).mean().item<double>();
     EXPECT_GT(sparsity, previous) << "a = " << a;
     previous = sparsity;
   }
 }
 
-TEST(QuantizerTest, ScaCodesAreRoundedTanhWithFittedScale) {
+TEST(QuantizerTest, ScaCodesAreCutAtTheRegularizersBarrier) {
+  // tanh: 0.964, -0.964, 0.0997, 0.762. At a = 0.5 the barrier is |tanh| = 0.5 (plain rounding);
+  // at a = 1.2 it is sqrt(0.6) = 0.775, above tanh(1): that weight is cut to 0.
   const torch::Tensor theta = torch::tensor({{2.0f, -2.0f, 0.1f, 1.0f}});
-  const TernaryWeight q = ScaTernarize(theta);
-  EXPECT_TRUE(torch::equal(q.codes, torch::tensor({{1, -1, 0, 1}}, torch::kInt8)));
+  EXPECT_TRUE(
+      torch::equal(ScaTernarize(theta, 0.5).codes, torch::tensor({{1, -1, 0, 1}}, torch::kInt8)));
+  EXPECT_TRUE(
+      torch::equal(ScaTernarize(theta, 1.2).codes, torch::tensor({{1, -1, 0, 0}}, torch::kInt8)));
+  EXPECT_TRUE(torch::equal(ScaTernarize(theta, 0.01).codes,
+                           torch::tensor({{1, -1, 1, 1}}, torch::kInt8)));  // barrier 0.0707
+  const TernaryWeight q = ScaTernarize(theta, 0.5);
   const double expected =
       (std::tanh(2.0) * 2 + std::tanh(1.0)) / 3;  // least squares over the non-zero codes
   EXPECT_NEAR(q.scale[0].item<float>(), expected, 1e-6);
@@ -193,6 +200,10 @@ TEST(QuantizerTest, ScaCodesAreRoundedTanhWithFittedScale) {
   EXPECT_TRUE(
       torch::allclose(FakeQuantize(QuantizerKind::kSca, theta, {}, true), torch::tanh(theta)));
   ExpectTernaryPerChannel(FakeQuantize(QuantizerKind::kSca, theta, {}, false));
+  // Evaluation uses the same cut as the export.
+  const torch::Tensor eval =
+      FakeQuantize(QuantizerKind::kSca, theta, {}, false, TgaScope::kChannel, /*sca_a=*/1.2);
+  EXPECT_EQ(eval[0][3].item<float>(), 0.0f);
 }
 
 TEST(QuantizerTest, EveryQuantizerIsTernaryPerChannelInEvaluation) {

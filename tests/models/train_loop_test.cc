@@ -4,6 +4,9 @@
 
 #include <torch/torch.h>
 
+#include <fstream>
+#include <string>
+
 #include "gtest/gtest.h"
 #include "models/channel_sort.h"
 
@@ -91,6 +94,77 @@ TEST(TrainLoopTest, CheckpointRestoresTheRun) {
   ASSERT_TRUE(progress.ok()) << progress.status();
   EXPECT_EQ(progress->epochs_done, 1);
   EXPECT_EQ(progress->step, loop.steps_per_epoch());  // saved after the first epoch
+}
+
+TEST(TrainLoopTest, SavingLeavesNoPartialFilesAndReplacesTheLastCheckpoint) {
+  const Split train = RandomSplit(16, 2);
+  const std::string prefix = ::testing::TempDir() + "/atomic.ckpt";
+  TrainOptions options = TinyOptions("tga");
+  Supernet net(ArchConfig{}, QuantizerKind::kTga);
+  TrainLoop loop(options, net, train.size());
+  ASSERT_TRUE(loop.Save(prefix, 0).ok());
+  loop.RunEpoch(0, train);
+  ASSERT_TRUE(loop.Save(prefix, 1).ok());
+  for (const char* suffix : {"", ".opt", ".thr", ".json"}) {
+    EXPECT_TRUE(std::ifstream(prefix + suffix).good()) << suffix;
+    EXPECT_FALSE(std::ifstream(prefix + suffix + ".saving").good()) << suffix;
+  }
+  absl::StatusOr<CheckpointProgress> progress = ReadCheckpointProgress(prefix, net);
+  ASSERT_TRUE(progress.ok()) << progress.status();
+  EXPECT_EQ(progress->epochs_done, 1);
+}
+
+TEST(TrainLoopTest, AnScaCheckpointOfAnotherAIsRefused) {
+  const Split train = RandomSplit(16, 3);
+  const std::string prefix = ::testing::TempDir() + "/sca.ckpt";
+  TrainOptions options = TinyOptions("sca");
+  Supernet net(ArchConfig{}, QuantizerKind::kSca, TgaScope::kChannel, 0.4);
+  TrainLoop loop(options, net, train.size());
+  ASSERT_TRUE(loop.Save(prefix, 1).ok());
+  Supernet same(ArchConfig{}, QuantizerKind::kSca, TgaScope::kChannel, 0.4);
+  EXPECT_TRUE(ReadCheckpointProgress(prefix, same).ok());
+  Supernet other(ArchConfig{}, QuantizerKind::kSca, TgaScope::kChannel, 1.2);
+  const absl::Status refused = ReadCheckpointProgress(prefix, other).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("--sca_a=0.4"), std::string::npos) << refused;
+}
+
+TEST(TrainLoopTest, InitializeFromCopiesAnotherRunsWeightsIntoATernaryNet) {
+  const Split train = RandomSplit(16, 5);
+  const std::string prefix = ::testing::TempDir() + "/fp32.ckpt";
+  TrainOptions options = TinyOptions("none");
+  Supernet fp32(ArchConfig{}, QuantizerKind::kNone);
+  TrainLoop loop(options, fp32, train.size());
+  loop.RunEpoch(0, train);
+  ASSERT_TRUE(loop.Save(prefix, 1).ok());
+
+  torch::manual_seed(99);  // another random initialization, which must be overwritten
+  Supernet tga(ArchConfig{}, QuantizerKind::kTga, TgaScope::kChannelSigma);
+  ASSERT_TRUE(InitializeFrom(prefix, tga).ok());
+  for (const LayerSpec& layer : tga->layers()) {
+    EXPECT_TRUE(torch::equal(tga->weight(layer.name), fp32->weight(layer.name))) << layer.name;
+    if (!layer.bn_name.empty()) {
+      EXPECT_TRUE(torch::equal(tga->bn_gamma(layer.bn_name), fp32->bn_gamma(layer.bn_name)));
+    }
+  }
+  EXPECT_TRUE(torch::equal(tga->fc_bias(), fp32->fc_bias()));
+  // The thresholds follow the copied weights.
+  const torch::Tensor expected = TgaInitialDelta(fp32->weight("stem"), TgaScope::kChannelSigma);
+  bool found = false;
+  for (const auto& item : tga->named_parameters()) {
+    if (item.key() == "stem_delta") {
+      found = true;
+      EXPECT_TRUE(torch::allclose(item.value(), expected));
+    }
+  }
+  EXPECT_TRUE(found);
+  // A ternary loop trains on from there.
+  TrainLoop fine_tune(TinyOptions("tga"), tga, train.size());
+  fine_tune.RunEpoch(0, train);
+
+  Supernet sca(ArchConfig{}, QuantizerKind::kSca);
+  EXPECT_EQ(InitializeFrom(prefix, sca).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(InitializeFrom(prefix + ".missing", tga).code(), absl::StatusCode::kNotFound);
 }
 
 // Uniform images whose brightness is the label: learnable whatever the augmentation does.
