@@ -170,9 +170,10 @@ absl::Status Dispatcher::SwapModel(std::shared_ptr<Policy> policy,
     // Queued requests whose floor the new model's sub-nets cannot meet are answered now.
     max_accuracy = policy_->max_accuracy();
     if (queue_.has_floors()) {
+      const Policy& policy = *policy_;  // read under mu_, here; the lambda runs before it is let go
       queue_.RemoveIf(
-          [this](const std::unique_ptr<Task>& task) {
-            return task->min_accuracy() > 0 && policy_->TierFor(task->min_accuracy()) == nullptr;
+          [&policy](const std::unique_ptr<Task>& task) {
+            return task->min_accuracy() > 0 && policy.TierFor(task->min_accuracy()) == nullptr;
           },
           &unservable);
       if (!unservable.empty()) OnQueueShrunk();
@@ -220,9 +221,10 @@ void Dispatcher::WorkerLoop(int worker) {
         const absl::Time now = clock_->Now();
         decision = TakeNextBatch(now, draining_, *policy_, late_, &queue_, &batch, &dropped);
         // Those dropped for their floor alone get their own answer, and are counted as such.
-        const HopelessRule rule = policy_->ScaledHopelessRule();
+        const Policy& deciding = *policy_;
+        const HopelessRule rule = deciding.ScaledHopelessRule();
         const auto for_floor = [&](const Queue::Entry& e) {
-          return HopelessForFloorAlone(*policy_, rule, e.min_accuracy, e.deadline, now);
+          return HopelessForFloorAlone(deciding, rule, e.min_accuracy, e.deadline, now);
         };
         const auto kept = std::stable_partition(
             dropped.begin(), dropped.end(), [&](const Queue::Entry& e) { return !for_floor(e); });
