@@ -221,15 +221,16 @@ void Dispatcher::WorkerLoop(int worker) {
         const absl::Time now = clock_->Now();
         decision = TakeNextBatch(now, draining_, *policy_, late_, &queue_, &batch, &dropped);
         // Those dropped for their floor alone get their own answer, and are counted as such.
-        const Policy& deciding = *policy_;
-        const HopelessRule rule = deciding.ScaledHopelessRule();
-        const auto for_floor = [&](const Queue::Entry& e) {
-          return HopelessForFloorAlone(deciding, rule, e.min_accuracy, e.deadline, now);
-        };
-        const auto kept = std::stable_partition(
-            dropped.begin(), dropped.end(), [&](const Queue::Entry& e) { return !for_floor(e); });
-        std::move(kept, dropped.end(), std::back_inserter(floor_dropped));
-        dropped.erase(kept, dropped.end());
+        if (!dropped.empty()) {
+          const Policy& deciding = *policy_;
+          const HopelessRule rule = deciding.ScaledHopelessRule();
+          const auto kept =
+              std::stable_partition(dropped.begin(), dropped.end(), [&](const Queue::Entry& e) {
+                return !HopelessForFloorAlone(deciding, rule, e.min_accuracy, e.deadline, now);
+              });
+          std::move(kept, dropped.end(), std::back_inserter(floor_dropped));
+          dropped.erase(kept, dropped.end());
+        }
         queued_.store(queue_.size(), std::memory_order_relaxed);
         if (recorder_ != nullptr) {
           recorder_->OnDropped(now, static_cast<int>(dropped.size() + floor_dropped.size()));

@@ -117,7 +117,11 @@ async function main() {
 
     const phases = [await phase("light", grpcPort, light, 10), await phase("burst", grpcPort, burst, 8),
                     await phase("after", grpcPort, light, 8)];
-    await sleep(1500);  // the last samples (one a second)
+    // The page's data must cover the whole load: wait for a sample taken after the last phase ended.
+    await waitFor("a sample after the load", 30, async () => {
+      const times = (await (await fetch(`${base}/status.json`)).json()).series.time_unix_ms;
+      return times.length > 0 && times[times.length - 1] > phases[2].end;
+    });
 
     browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox"] });
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });

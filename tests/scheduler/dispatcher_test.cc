@@ -372,6 +372,7 @@ TEST(DispatcherTest, SwapModelAnswersQueuedFloorsTheNewModelCannotMeet) {
   FakeClock clock;
   auto old_processor = std::make_shared<ScriptedProcessor>(&clock);
   auto new_processor = std::make_shared<ScriptedProcessor>(&clock);
+  new_processor->result_base_ = 1000;
   TaskLog completions;
   Dispatcher dispatcher(SlackFitOptions(), old_processor, &clock);
   const absl::Time t0 = clock.Now();
@@ -401,7 +402,9 @@ TEST(DispatcherTest, SwapModelAnswersQueuedFloorsTheNewModelCannotMeet) {
   for (const auto& [id, c, result] : completions.Take()) {
     if (id != 2) continue;
     EXPECT_TRUE(c.status.ok()) << c.status;
-    EXPECT_GE(c.subnet_id, 0);  // on the new model, at or above 0.80
+    EXPECT_EQ(result, 1002);  // run by the new processor
+    EXPECT_THAT(new_processor->subnets(), ::testing::Contains(c.subnet_id));
+    EXPECT_TRUE(c.subnet_id == 0 || c.subnet_id == 1) << c.subnet_id;  // the new model's, >= 0.80
   }
 }
 
