@@ -33,10 +33,13 @@ class ServerLoadgenE2eTest : public ServerE2eTest {
   // Runs ternserve-loadgen --json against the server; returns its report.
   nlohmann::json Loadgen(const std::vector<std::string>& extra) {
     std::vector<std::string> argv = {TERNSERVE_LOADGEN_BIN, "--server=" + address_,
-                                     "--trace=poisson:rate=1500,duration=2",
-                                     // Generous: the test is about matching answers, not meeting
-                                     // SLOs, and a loaded CI machine (ASan, 2 cores) stalls.
-                                     "--slo_ms=3000", "--seed=7", "--progress=false", "--json"};
+                                     // ~3,000 requests at 750/s: an ASan build with this
+                                     // suite's other test beside it on 2 cores (both workers
+                                     // pinned to one CPU) fell 3 s behind 1,500/s over OIP unary
+                                     // calls and dropped 322 of them at a 3 s SLO.
+                                     "--trace=poisson:rate=750,duration=4",
+                                     // The test is about matching answers, not meeting SLOs.
+                                     "--slo_ms=20000", "--seed=7", "--progress=false", "--json"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto result = testing::RunToCompletion(argv, dir_ + "/loadgen.out", absl::Seconds(60));
     EXPECT_TRUE(result.ok()) << result.status();
