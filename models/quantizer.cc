@@ -102,6 +102,13 @@ torch::Tensor TgaScale(const torch::Tensor& mu, const torch::Tensor& sigma,
   return mu + sigma * pdf / survival;
 }
 
+torch::Tensor TgaSharedScale(const torch::Tensor& mu, const torch::Tensor& sigma,
+                             const torch::Tensor& delta, const torch::Tensor& imbalance) {
+  // The upper tail's mean is mu + sigma lambda (Eq. 9), the lower tail's magnitude sigma lambda -
+  // mu; their count-weighted mean is sigma lambda + mu (n+ - n-) / (n+ + n-).
+  return TgaScale(torch::zeros_like(mu), sigma, delta) + mu * imbalance;
+}
+
 namespace {
 
 // t = +1 if w > mu_c + Delta_c, -1 if w < mu_c - Delta_c, else 0 (int8, no gradient), with
@@ -115,22 +122,42 @@ torch::Tensor TgaCodes(const torch::Tensor& weight, const TgaStats& s) {
       .to(torch::kInt8);
 }
 
+// TgaSharedScale for `codes`: each channel's imbalance, or with TgaScope::kLayer (one scale that
+// every channel exports) the whole layer's.
+torch::Tensor TgaCodesScale(const TgaStats& s, const torch::Tensor& codes, TgaScope scope) {
+  // The codes carry no gradient, so neither does the imbalance; alpha's is delta's, through
+  // sigma lambda(beta).
+  const torch::Tensor rows =
+      codes.reshape({scope == TgaScope::kLayer ? 1 : codes.size(0), -1}).to(s.mu.scalar_type());
+  const torch::Tensor imbalance =
+      (rows.sum(1) / rows.abs().sum(1).clamp_min(1.0)).expand({codes.size(0)});
+  return TgaSharedScale(s.mu, s.sigma, s.delta, imbalance);
+}
+
 }  // namespace
 
 TernaryWeight TgaTernarize(const torch::Tensor& weight, const torch::Tensor& delta,
                            TgaScope scope) {
   torch::NoGradGuard no_grad;
   const TgaStats s = ComputeTgaStats(weight, delta, scope);
-  return {TgaCodes(weight, s), TgaScale(s.mu, s.sigma, s.delta)};
+  const torch::Tensor codes = TgaCodes(weight, s);
+  return {codes, TgaCodesScale(s, codes, scope)};
 }
 
 torch::Tensor TgaFakeQuantize(const torch::Tensor& weight, const torch::Tensor& delta,
-                              TgaScope scope) {
+                              TgaScope scope, bool per_sign) {
   // One set of statistics for both the codes and the (differentiable) scale.
   const TgaStats s = ComputeTgaStats(weight, delta, scope);
-  const torch::Tensor codes = TgaCodes(weight, s).to(weight.scalar_type());
-  const torch::Tensor quantized =
-      PerChannel(TgaScale(s.mu, s.sigma, s.delta), weight.dim()) * codes;
+  const torch::Tensor codes = TgaCodes(weight, s);
+  const torch::Tensor t = codes.to(weight.scalar_type());
+  torch::Tensor quantized;
+  if (per_sign) {
+    const torch::Tensor tail = TgaScale(torch::zeros_like(s.mu), s.sigma, s.delta);
+    quantized = PerChannel(tail + s.mu, t.dim()) * t.clamp_min(0) +
+                PerChannel(tail - s.mu, t.dim()) * t.clamp_max(0);
+  } else {
+    quantized = PerChannel(TgaCodesScale(s, codes, scope), t.dim()) * t;
+  }
   return quantized +
          (weight -
           weight.detach());  // straight-through to the weight; alpha carries delta's gradient
@@ -177,13 +204,13 @@ TernaryWeight Ternarize(QuantizerKind kind, const torch::Tensor& weight, const t
 }
 
 torch::Tensor FakeQuantize(QuantizerKind kind, const torch::Tensor& weight,
-                           const torch::Tensor& delta, bool training, TgaScope scope,
-                           double sca_a) {
+                           const torch::Tensor& delta, bool training, TgaScope scope, double sca_a,
+                           bool tga_per_sign) {
   switch (kind) {
     case QuantizerKind::kNone:
       return weight;
     case QuantizerKind::kTga:
-      return TgaFakeQuantize(weight, delta, scope);
+      return TgaFakeQuantize(weight, delta, scope, tga_per_sign);
     case QuantizerKind::kSca:
       if (training) return torch::tanh(weight);
       break;

@@ -63,19 +63,32 @@ TernaryWeight TwnTernarize(const torch::Tensor& weight);
 // Per output channel c, with mu_c and sigma_c the channel's weight mean and standard deviation
 // (with TgaScope::kLayer, the layer's, the same for every c) and delta the layer's trainable
 // threshold:
-//   Delta_c = clamp(|delta|, 0, 3 sigma_c)
+//   Delta_c = clamp(|delta|, 0, 3 sigma_c),  beta_c = Delta_c / sigma_c
 //   t = +1 if w > mu_c + Delta_c, -1 if w < mu_c - Delta_c, else 0
-//   alpha_c = mu_c + sigma_c * phi(beta_c) / (1 - Phi(beta_c)),  beta_c = Delta_c / sigma_c (paper
-//   Eq. 9)
-// i.e. alpha_c is the mean of a Gaussian truncated below at mu_c + Delta_c. alpha is differentiable
-// in delta, which is how the loss gradient reaches the threshold.
+// Under the Gaussian model the +1 codes' weights average mu_c + sigma_c lambda(beta_c), lambda =
+// phi / (1 - Phi), the mean of a Gaussian truncated below at mu_c + Delta_c (He & Fan, Eq. 9), and
+// the -1 codes' weights average -(sigma_c lambda(beta_c) - mu_c). The paper's one scale assumes
+// mu = 0, where the two agree. Ours keeps one scale per channel (the bundle stores one, and the
+// kernels apply it with one multiply per output; a scale per sign would need a second sum of the
+// inputs under the -1 codes, twice the MACs) and takes the count-weighted mean of the two:
+//   alpha_c = sigma_c lambda(beta_c) + mu_c (n+_c - n-_c) / (n+_c + n-_c)
+// the least-squares scale of those codes under the model. Measured against training with a scale
+// per sign (TgaFakeQuantize's per_sign) in models/README.md. alpha is differentiable in delta,
+// which is how the loss gradient reaches the threshold.
+//
+// TgaScale: Eq. 9, mu + sigma lambda(beta) with the clamp above.
 torch::Tensor TgaScale(const torch::Tensor& mu, const torch::Tensor& sigma,
                        const torch::Tensor& delta);
+// sigma lambda(beta) + mu * imbalance, imbalance = (n+ - n-) / (n+ + n-) per channel.
+torch::Tensor TgaSharedScale(const torch::Tensor& mu, const torch::Tensor& sigma,
+                             const torch::Tensor& delta, const torch::Tensor& imbalance);
 TernaryWeight TgaTernarize(const torch::Tensor& weight, const torch::Tensor& delta,
                            TgaScope scope = TgaScope::kChannel);
 // alpha(delta) * t with a straight-through gradient to the latent weight; differentiable in delta.
+// `per_sign` (measurement only: the bundle stores one scale) gives the +1 codes the Gaussian
+// model's mu + sigma lambda and the -1 codes -(sigma lambda - mu) instead.
 torch::Tensor TgaFakeQuantize(const torch::Tensor& weight, const torch::Tensor& delta,
-                              TgaScope scope = TgaScope::kChannel);
+                              TgaScope scope = TgaScope::kChannel, bool per_sign = false);
 // The initial threshold: TWN's 0.7 * mean|W| over the layer (kChannelSigma: divided by the
 // layer's standard deviation).
 torch::Tensor TgaInitialDelta(const torch::Tensor& weight, TgaScope scope = TgaScope::kChannel);
@@ -105,7 +118,8 @@ TernaryWeight Ternarize(QuantizerKind kind, const torch::Tensor& weight, const t
 // evaluation.
 torch::Tensor FakeQuantize(QuantizerKind kind, const torch::Tensor& weight,
                            const torch::Tensor& delta, bool training,
-                           TgaScope scope = TgaScope::kChannel, double sca_a = kDefaultScaA);
+                           TgaScope scope = TgaScope::kChannel, double sca_a = kDefaultScaA,
+                           bool tga_per_sign = false);
 
 }  // namespace ternserve
 

@@ -64,7 +64,7 @@ torch::Tensor SupernetImpl::QuantizedWeight(const std::string& layer) {
   auto delta = deltas_.find(layer);
   return FakeQuantize(quantizer_, weights_.at(layer),
                       delta == deltas_.end() ? torch::Tensor() : delta->second, is_training(),
-                      tga_scope_, sca_a_);
+                      tga_scope_, sca_a_, tga_per_sign_);
 }
 
 TernaryWeight SupernetImpl::Ternarize(const std::string& layer) {

@@ -75,6 +75,9 @@ class SupernetImpl : public torch::nn::Module {
   TernaryWeight Ternarize(const std::string& layer);
   // TGA's trainable per-layer thresholds (empty for other quantizers).
   std::vector<torch::Tensor> thresholds() const;
+  // TGA with a scale per sign in the forward pass (TgaFakeQuantize's per_sign): measurement
+  // only, since a bundle stores one scale per channel.
+  void set_tga_scales_per_sign(bool per_sign) { tga_per_sign_ = per_sign; }
   // Sets every TGA threshold to its initial value for the layer's current weight
   // (TgaInitialDelta), in place: after the weights were loaded from another run.
   void ResetThresholds();
@@ -100,6 +103,7 @@ class SupernetImpl : public torch::nn::Module {
   std::map<std::string, torch::Tensor> bn_gamma_;
   std::map<std::string, torch::Tensor> bn_beta_;
   torch::Tensor fc_bias_;
+  bool tga_per_sign_ = false;
 };
 TORCH_MODULE(Supernet);
 

@@ -1,5 +1,8 @@
 #include "models/train_data.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "models/arch.h"
 #include "models/fashion_mnist.h"
 
@@ -60,6 +63,30 @@ torch::Tensor Augment(const torch::Tensor& x, std::mt19937_64& rng) {
   const torch::Tensor flip =
       torch::from_blob(flips.data(), {n, 1, 1, 1}, torch::kUInt8).to(torch::kBool);
   return torch::where(flip, out.flip({3}), out);
+}
+
+torch::Tensor RandomErase(const torch::Tensor& x, double p, std::mt19937_64& rng) {
+  if (p <= 0) return x;
+  const int64_t n = x.size(0), side = x.size(3), rows = x.size(2);
+  std::bernoulli_distribution erase(p);
+  std::uniform_real_distribution<double> area(0.02, 0.33), log_aspect(std::log(0.3), std::log(3.3));
+  torch::Tensor out = x.clone();
+  for (int64_t i = 0; i < n; ++i) {
+    if (!erase(rng)) continue;
+    // Draw until the rectangle fits (as the paper does); a few tries suffice at these areas.
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      const double target = area(rng) * static_cast<double>(rows * side);
+      const double aspect = std::exp(log_aspect(rng));
+      const int64_t h = std::lround(std::sqrt(target * aspect));
+      const int64_t w = std::lround(std::sqrt(target / aspect));
+      if (h < 1 || w < 1 || h > rows || w > side) continue;
+      const int64_t top = std::uniform_int_distribution<int64_t>(0, rows - h)(rng);
+      const int64_t left = std::uniform_int_distribution<int64_t>(0, side - w)(rng);
+      out[i].narrow(1, top, h).narrow(2, left, w).zero_();
+      break;
+    }
+  }
+  return out;
 }
 
 }  // namespace ternserve

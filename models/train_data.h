@@ -38,6 +38,12 @@ absl::StatusOr<TrainingData> LoadTrainingData(const std::string& dir, int64_t tr
 // Random translation by up to 2 pixels (zero padding) and a random horizontal flip, per image.
 torch::Tensor Augment(const torch::Tensor& x, std::mt19937_64& rng);
 
+// Random erasing (Zhong et al., AAAI 2020): with probability `p` per image, a rectangle of 2% to
+// 33% of the image, aspect ratio 0.3 to 3.3, set to 0 (the background of Fashion-MNIST's [0, 1]
+// pixels). p = 0 returns `x` and draws nothing from `rng`, so a run without it sees the batches
+// it saw before.
+torch::Tensor RandomErase(const torch::Tensor& x, double p, std::mt19937_64& rng);
+
 }  // namespace ternserve
 
 #endif  // TERNSERVE_MODELS_TRAIN_DATA_H_

@@ -35,7 +35,42 @@ TrainLoop::TrainLoop(const TrainOptions& options, Supernet net, int64_t train_im
       ramp_steps_(
           std::max<int64_t>(1, static_cast<int64_t>(steps_per_epoch_ * options.ramp_epochs))),
       space_(AllSubnets(net_->arch())) {
+  alternate_ = net_->quantizer() == QuantizerKind::kTga && options.tga_update == "alternate";
   BuildOptimizers();
+}
+
+void TrainLoop::SetTeacher(Supernet teacher) {
+  teacher_ = std::move(teacher);
+  teacher_->eval();
+  for (torch::Tensor& p : teacher_->parameters()) p.set_requires_grad(false);
+}
+
+torch::Tensor TrainLoop::LargestLoss(const torch::Tensor& logits, const torch::Tensor& labels,
+                                     const torch::Tensor& teacher_soft) const {
+  const torch::Tensor ce =
+      torch::cross_entropy_loss(logits, labels, {}, at::Reduction::Mean, -100, 0.1);
+  if (!teacher_soft.defined()) return ce;
+  const double t = options_.kd_temperature;
+  const torch::Tensor kd =
+      torch::kl_div(torch::log_softmax(logits / t, 1), teacher_soft, at::Reduction::None)
+          .sum(1)
+          .mean() *
+      (t * t);
+  return (1 - options_.kd_weight) * ce + options_.kd_weight * kd;
+}
+
+void TrainLoop::StepThresholds(const torch::Tensor& x, const torch::Tensor& y,
+                               const torch::Tensor& teacher_soft) {
+  const int64_t n = std::min<int64_t>(options_.threshold_batch, x.size(0));
+  const torch::Tensor logits = net_->forward(x.narrow(0, 0, n), LargestSubnet(net_->arch()));
+  const torch::Tensor loss =
+      LargestLoss(logits, y.narrow(0, 0, n),
+                  teacher_soft.defined() ? teacher_soft.narrow(0, 0, n) : teacher_soft);
+  std::vector<torch::Tensor> thresholds = net_->thresholds();
+  // Only the thresholds' gradient: the weights' of this pass are not used.
+  const std::vector<torch::Tensor> grads = torch::autograd::grad({loss}, thresholds);
+  for (size_t i = 0; i < thresholds.size(); ++i) thresholds[i].mutable_grad() = grads[i];
+  thresholds_optimizer_->step();
 }
 
 void TrainLoop::BuildOptimizers() {
@@ -89,33 +124,51 @@ double TrainLoop::RunEpoch(int epoch, const Split& train) {
     for (auto& group : weights_optimizer_->param_groups()) {
       static_cast<torch::optim::SGDOptions&>(group.options()).lr(last_lr_);
     }
+    if (thresholds_optimizer_) {
+      // The thresholds follow the weights' one-cycle schedule, scaled to their own peak.
+      for (auto& group : thresholds_optimizer_->param_groups()) {
+        static_cast<torch::optim::AdamOptions&>(group.options())
+            .lr(options_.threshold_lr * last_lr_ / options_.lr);
+      }
+    }
     const torch::Tensor index = order.narrow(0, b * options_.batch_size, options_.batch_size);
-    const torch::Tensor x = Augment(train.images.index_select(0, index), rng);
+    const torch::Tensor x = RandomErase(Augment(train.images.index_select(0, index), rng),
+                                        options_.random_erasing, rng);
     const torch::Tensor y = train.labels.index_select(0, index);
+    const double t = options_.kd_temperature;
+    torch::Tensor teacher_soft;  // the teacher's probabilities at temperature t
+    if (teacher_) {
+      torch::NoGradGuard no_grad;
+      teacher_soft = torch::softmax(teacher_->forward(x, largest) / t, 1);
+    }
+    if (alternate_) {
+      thresholds_optimizer_->zero_grad();
+      StepThresholds(x, y, teacher_soft);
+    }
     weights_optimizer_->zero_grad();
     if (thresholds_optimizer_) thresholds_optimizer_->zero_grad();
 
     const torch::Tensor logits = net_->forward(x, largest);
-    const torch::Tensor ce =
-        torch::cross_entropy_loss(logits, y, {}, at::Reduction::Mean, -100, 0.1);
-    torch::Tensor loss = ce;
+    torch::Tensor loss = LargestLoss(logits, y, teacher_soft);
+    loss_sum += loss.item<double>();
     if (net_->quantizer() == QuantizerKind::kSca)
       loss = loss + options_.sca_lambda * net_->Regularizer(options_.sca_a);
     loss.backward();
-    loss_sum += ce.item<double>();
     if (step_ >= warmup_steps_) {
-      // Sandwich rule: the smallest and 2 random sub-nets learn the largest's soft targets
-      // (in-place distillation); their weight ramps up from 0 after the warm-up (DεS).
+      // Sandwich rule: the smallest and 2 random sub-nets learn the teacher's soft targets, or
+      // without one the largest's (in-place distillation); their weight ramps up from 0 after the
+      // warm-up (DεS).
       const double weight =
           std::min(1.0, static_cast<double>(step_ - warmup_steps_ + 1) / ramp_steps_);
-      const torch::Tensor soft = torch::softmax(logits.detach(), 1);
+      const torch::Tensor soft = teacher_ ? teacher_soft : torch::softmax(logits.detach() / t, 1);
       for (const SubnetConfig& s : {smallest, space_[pick(rng)], space_[pick(rng)]}) {
-        const torch::Tensor log_p = torch::log_softmax(net_->forward(x, s), 1);
-        (torch::kl_div(log_p, soft, at::Reduction::None).sum(1).mean() * weight).backward();
+        const torch::Tensor log_p = torch::log_softmax(net_->forward(x, s) / t, 1);
+        (torch::kl_div(log_p, soft, at::Reduction::None).sum(1).mean() * (t * t * weight))
+            .backward();
       }
     }
-    // He & Fan update the thresholds first, then the weights.
-    if (thresholds_optimizer_) thresholds_optimizer_->step();
+    // Joint update: the thresholds step from the same pass as the weights, before them.
+    if (thresholds_optimizer_ && !alternate_) thresholds_optimizer_->step();
     weights_optimizer_->step();
     if ((b + 1) % 25 == 0 || step_ + 1 == total_steps_) {
       const double seconds =
@@ -207,46 +260,66 @@ absl::StatusOr<CheckpointProgress> ReadCheckpointProgress(const std::string& pre
   return CheckpointProgress{progress["epochs_done"].get<int>(), progress["step"].get<int64_t>()};
 }
 
-absl::Status InitializeFrom(const std::string& prefix, Supernet& net) {
-  if (net->quantizer() == QuantizerKind::kSca) {
-    return absl::InvalidArgumentError(
-        "--init_from: an SCA SuperNet cannot start from another run's weights yet (its latent "
-        "Theta = atanh(W) has no mapping from them)");
-  }
+absl::StatusOr<Supernet> LoadCheckpointedSupernet(const std::string& prefix, const ArchConfig& arch,
+                                                  const std::string& flag) {
   std::ifstream record_file(prefix + ".json");
   if (!record_file) {
-    return absl::NotFoundError(
-        absl::StrCat("--init_from: no checkpoint: ", prefix, ".json is missing"));
+    return absl::NotFoundError(absl::StrCat(flag, ": no checkpoint: ", prefix, ".json is missing"));
   }
   const nlohmann::json record = nlohmann::json::parse(record_file, nullptr, false);
-  if (record.is_discarded() || !record.contains("quantizer")) {
+  if (record.is_discarded() || !record.is_object() || !record.contains("quantizer")) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--init_from: ", prefix, ".json is not a checkpoint record"));
+        absl::StrCat(flag, ": ", prefix, ".json is not a checkpoint record"));
   }
   absl::StatusOr<QuantizerKind> kind = ParseQuantizer(record.value("quantizer", ""));
   absl::StatusOr<TgaScope> scope = ParseTgaScope(record.value("tga_scope", "channel"));
   if (!kind.ok() || !scope.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--init_from: ", prefix, ".json names an unknown quantizer or TGA scope"));
+        absl::StrCat(flag, ": ", prefix, ".json names an unknown quantizer or TGA scope"));
   }
-  Supernet source(net->arch(), *kind, *scope, record.value("sca_a", kDefaultScaA));
+  Supernet net(arch, *kind, *scope, record.value("sca_a", kDefaultScaA));
   try {
-    torch::load(source, prefix);
+    torch::load(net, prefix);
   } catch (const c10::Error& e) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--init_from: ", prefix, ": not a SuperNet checkpoint (", e.what_without_backtrace(), ")"));
+        flag, ": ", prefix, ": not a SuperNet checkpoint (", e.what_without_backtrace(), ")"));
   }
+  return net;
+}
+
+torch::Tensor ScaThetaFrom(const torch::Tensor& w, bool per_channel) {
+  const torch::Tensor rows = w.reshape({w.size(0), -1});
+  const torch::Tensor sigma = per_channel ? rows.std(1, /*unbiased=*/false, /*keepdim=*/true)
+                                          : rows.std(/*unbiased=*/false).reshape({1, 1});
+  const torch::Tensor u = (rows / (kScaInitSigmas * sigma.clamp_min(1e-8))).clamp(-0.995, 0.995);
+  return torch::atanh(u).reshape(w.sizes());
+}
+
+absl::Status InitializeFrom(const std::string& prefix, Supernet& net) {
+  absl::StatusOr<Supernet> loaded = LoadCheckpointedSupernet(prefix, net->arch(), "--init_from");
+  if (!loaded.ok()) return loaded.status();
+  Supernet& source = *loaded;
   torch::NoGradGuard no_grad;
+  const bool to_sca = net->quantizer() == QuantizerKind::kSca;
+  double fc_scale = 1;  // what an SCA target divides the classifier by
   for (const LayerSpec& layer : net->layers()) {
     // An SCA source holds Theta; its weight is tanh(Theta).
-    const torch::Tensor& w = source->weight(layer.name);
-    net->weight(layer.name).copy_(*kind == QuantizerKind::kSca ? torch::tanh(w) : w);
+    const torch::Tensor& theta_or_w = source->weight(layer.name);
+    const torch::Tensor w =
+        source->quantizer() == QuantizerKind::kSca ? torch::tanh(theta_or_w) : theta_or_w;
+    // BatchNorm follows every conv, so a scale per output channel changes nothing; the
+    // classifier has none, so it takes one scale (the logits' order stays) and its bias follows.
+    const bool per_channel = !layer.bn_name.empty();
+    if (to_sca && !per_channel) {
+      fc_scale = kScaInitSigmas * std::max(1e-8, w.std(/*unbiased=*/false).item<double>());
+    }
+    net->weight(layer.name).copy_(to_sca ? ScaThetaFrom(w, per_channel) : w);
     if (!layer.bn_name.empty()) {
       net->bn_gamma(layer.bn_name).copy_(source->bn_gamma(layer.bn_name));
       net->bn_beta(layer.bn_name).copy_(source->bn_beta(layer.bn_name));
     }
   }
-  net->fc_bias().copy_(source->fc_bias());
+  net->fc_bias().copy_(source->fc_bias() / fc_scale);
   net->ResetThresholds();
   return absl::OkStatus();
 }

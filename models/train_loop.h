@@ -1,8 +1,8 @@
 // The SuperNet training loop: one-cycle SGD over the weights, the sandwich rule with in-place
-// distillation after a full-model warm-up (sub-net loss weight ramping up from 0: delayed
-// shrinking, DεS, arXiv 2407.06167), TGA's thresholds on their own optimizer (stepped before the
-// weights, as He & Fan order it), SCA's regularizer, and checkpoints that a killed run resumes
-// from.
+// distillation (or distillation from a trained teacher) after a full-model warm-up (sub-net loss
+// weight ramping up from 0: delayed shrinking, DεS, arXiv 2407.06167), TGA's thresholds on their
+// own optimizer (by default stepped on a pass of their own before the weights', as He & Fan
+// order it), SCA's regularizer, and checkpoints that a killed run resumes from.
 //
 // Not thread-safe; owns its optimizers, shares the Supernet with the caller.
 #ifndef TERNSERVE_MODELS_TRAIN_LOOP_H_
@@ -35,10 +35,23 @@ absl::StatusOr<CheckpointProgress> ReadCheckpointProgress(const std::string& pre
 // checkpoint `prefix` of another run, of any quantizer (its record <prefix>.json names which; none:
 // full precision), so that a ternary SuperNet is fine-tuned from a trained one, as He & Fan and
 // Deng & Zhang start from a trained full-precision network. TGA's thresholds start again from the
-// copied weights (ResetThresholds). NotFound without the checkpoint; InvalidArgument for a file
-// that is not a SuperNet checkpoint, or for an SCA `net`, whose latent Theta = atanh(W) has no
-// mapping from full-precision weights yet.
+// copied weights (ResetThresholds). An SCA `net` gets Theta = ScaThetaFrom(W). NotFound without
+// the checkpoint; InvalidArgument for a file that is not a SuperNet checkpoint.
 absl::Status InitializeFrom(const std::string& prefix, Supernet& net);
+
+// SCA's latent Theta for a trained weight W: tanh(Theta) = W / (kScaInitSigmas * sigma), sigma
+// each output channel's standard deviation (`per_channel`; else the layer's), clamped to |tanh| <=
+// 0.995. So the regularizer's barrier tanh^2 = a / 2 first falls at |W| = 2 sqrt(a / 2) sigma: a
+// = 0.1, 0.2, 0.4, 0.8 start a Gaussian layer at 34%, 47%, 63% and 79% zeros, and `a` keeps
+// controlling the sparsity it starts from.
+inline constexpr double kScaInitSigmas = 2.0;
+torch::Tensor ScaThetaFrom(const torch::Tensor& w, bool per_channel);
+
+// The SuperNet of checkpoint `prefix`, built with the quantizer, TGA scope and SCA a its record
+// <prefix>.json names, for an `arch` SuperNet: NotFound without the record, InvalidArgument for a
+// record or file that is not a SuperNet checkpoint. `flag` names the flag in the messages.
+absl::StatusOr<Supernet> LoadCheckpointedSupernet(const std::string& prefix, const ArchConfig& arch,
+                                                  const std::string& flag);
 
 class TrainLoop {
  public:
@@ -53,6 +66,10 @@ class TrainLoop {
   // sub-net. `epoch` seeds the data order and augmentation, so a resumed run sees the same batches.
   double RunEpoch(int epoch, const Split& train);
 
+  // Knowledge distillation from `teacher`'s largest sub-net (TrainOptions::teacher), which must
+  // have the same architecture; it is only run forward.
+  void SetTeacher(Supernet teacher);
+
   // Channel importance sorting (models/channel_sort.h); resets optimizer momentum, which it
   // invalidates.
   void SortChannels();
@@ -65,6 +82,14 @@ class TrainLoop {
  private:
   double LearningRate() const;
   void BuildOptimizers();
+  // The largest sub-net's loss: label-smoothed cross-entropy, mixed with the teacher's soft
+  // targets `teacher_soft` (at kd_temperature) when they are defined.
+  torch::Tensor LargestLoss(const torch::Tensor& logits, const torch::Tensor& labels,
+                            const torch::Tensor& teacher_soft) const;
+  // TGA's first half-step (He & Fan, Fig. 1, steps 2 and 3): the loss gradient in the thresholds
+  // alone, on a forward and backward pass of its own, and the thresholds' step.
+  void StepThresholds(const torch::Tensor& x, const torch::Tensor& y,
+                      const torch::Tensor& teacher_soft);
 
   const TrainOptions options_;
   Supernet net_;
@@ -75,6 +100,8 @@ class TrainLoop {
   const std::vector<SubnetConfig> space_;
   std::unique_ptr<torch::optim::SGD> weights_optimizer_;
   std::unique_ptr<torch::optim::Adam> thresholds_optimizer_;  // TGA only
+  bool alternate_ = false;  // TGA's alternating update (TrainOptions::tga_update)
+  Supernet teacher_{nullptr};
   int64_t step_ = 0;
   double last_lr_ = 0;
 };

@@ -29,7 +29,29 @@ ABSL_FLAG(int, batch_size, 128, "Training batch size.");
 ABSL_FLAG(double, lr, 0.1,
           "Peak learning rate (SGD, Nesterov momentum 0.9, one-cycle cosine schedule).");
 ABSL_FLAG(double, weight_decay, 5e-4, "L2 weight decay on conv/linear weights (not for sca).");
-ABSL_FLAG(double, threshold_lr, 1e-4, "Learning rate of TGA's thresholds (Adam).");
+ABSL_FLAG(double, threshold_lr, 1e-4,
+          "Peak learning rate of TGA's thresholds (Adam, on the weights' one-cycle schedule).");
+ABSL_FLAG(std::string, tga_update, "alternate",
+          "TGA's update order: alternate (He & Fan: the thresholds step on a forward and "
+          "backward pass of their own over the batch's first --threshold_batch images, then the "
+          "weights on a pass with the new thresholds) or joint (both from one pass).");
+ABSL_FLAG(std::string, tga_scales, "one",
+          "TGA's scales: one per output channel (what a bundle stores) or per_sign (the "
+          "Gaussian model's scale for the +1 and for the -1 codes; measurement only: trains and "
+          "validates, writes the curve and checkpoint, no bundle).");
+ABSL_FLAG(int, threshold_batch, 32,
+          "Images of each batch in the thresholds' own pass (--tga_update=alternate).");
+ABSL_FLAG(std::string, teacher, "",
+          "Checkpoint of a trained SuperNet (its <out>.ckpt, e.g. the fp32 run --init_from "
+          "names) whose largest sub-net teaches every sub-net (knowledge distillation). Empty: "
+          "the sub-nets learn the largest's own soft targets.");
+ABSL_FLAG(double, kd_weight, 0.5,
+          "With --teacher: the largest sub-net's loss is (1 - w) * cross-entropy + w * "
+          "distillation.");
+ABSL_FLAG(double, kd_temperature, 1.0, "With --teacher: the distillation temperature.");
+ABSL_FLAG(double, random_erasing, 0,
+          "Probability per training image of random erasing (a rectangle of 2-33% of the "
+          "image set to 0).");
 ABSL_FLAG(std::string, tga_scope, "channel_sigma",
           "What TGA's mean, standard deviation and scale are taken over: channel_sigma (each "
           "output channel, the layer's threshold in units of each channel's standard deviation; "
@@ -100,6 +122,13 @@ int main(int argc, char** argv) {
   options.weight_decay = absl::GetFlag(FLAGS_weight_decay);
   options.threshold_lr = absl::GetFlag(FLAGS_threshold_lr);
   options.tga_scope = absl::GetFlag(FLAGS_tga_scope);
+  options.tga_update = absl::GetFlag(FLAGS_tga_update);
+  options.tga_scales = absl::GetFlag(FLAGS_tga_scales);
+  options.threshold_batch = absl::GetFlag(FLAGS_threshold_batch);
+  options.teacher = absl::GetFlag(FLAGS_teacher);
+  options.kd_weight = absl::GetFlag(FLAGS_kd_weight);
+  options.kd_temperature = absl::GetFlag(FLAGS_kd_temperature);
+  options.random_erasing = absl::GetFlag(FLAGS_random_erasing);
   options.sca_a = absl::GetFlag(FLAGS_sca_a);
   options.sca_lambda = absl::GetFlag(FLAGS_sca_lambda);
   options.sort_channels = absl::GetFlag(FLAGS_sort_channels);

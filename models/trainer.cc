@@ -38,6 +38,20 @@ absl::Status Validate(const TrainOptions& o) {
     return absl::InvalidArgumentError(
         "need 0 < --sca_a < 2, --sca_lambda >= 0 and --threshold_lr > 0");
   }
+  if (o.tga_scales != "one" && o.tga_scales != "per_sign") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown --tga_scales \"", o.tga_scales, "\" (valid: one, per_sign)"));
+  }
+  if (o.tga_update != "alternate" && o.tga_update != "joint") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown --tga_update \"", o.tga_update, "\" (valid: alternate, joint)"));
+  }
+  if (o.threshold_batch < 2 || !(o.kd_weight >= 0 && o.kd_weight <= 1) || !(o.kd_temperature > 0) ||
+      !(o.random_erasing >= 0 && o.random_erasing <= 1)) {
+    return absl::InvalidArgumentError(
+        "need --threshold_batch >= 2, 0 <= --kd_weight <= 1, --kd_temperature > 0 and 0 <= "
+        "--random_erasing <= 1");
+  }
   if (o.max_subnets < 1 || o.search_samples < 0) {
     return absl::InvalidArgumentError("need --max_subnets >= 1 and --search_samples >= 0");
   }
@@ -93,6 +107,11 @@ absl::Status RunTraining(TrainOptions options) {
   }
   const ArchConfig arch;
   Supernet net(arch, *quantizer, *tga_scope, options.sca_a);
+  const bool per_sign = options.tga_scales == "per_sign";
+  if (per_sign && (*quantizer != QuantizerKind::kTga || !options.export_from.empty())) {
+    return absl::InvalidArgumentError("--tga_scales=per_sign trains TGA only, and exports nothing");
+  }
+  net->set_tga_scales_per_sign(per_sign);
   TrainLoop loop(options, net, data->train.size());
   const std::string checkpoint = options.out + ".ckpt";
   const std::string curve_path = options.out + ".curve.csv";
@@ -100,6 +119,14 @@ absl::Status RunTraining(TrainOptions options) {
   if (!options.init_from.empty() && !options.resume && options.export_from.empty()) {
     if (absl::Status s = InitializeFrom(options.init_from, net); !s.ok()) return s;
     spdlog::info("initialized from {}", options.init_from);
+  }
+  if (!options.teacher.empty() && options.export_from.empty()) {
+    absl::StatusOr<Supernet> teacher = LoadCheckpointedSupernet(options.teacher, arch, "--teacher");
+    if (!teacher.ok()) return teacher.status();
+    loop.SetTeacher(*teacher);
+    spdlog::info("distilling from {} ({} SuperNet's largest sub-net), weight {}, temperature {}",
+                 options.teacher, QuantizerName((*teacher)->quantizer()), options.kd_weight,
+                 options.kd_temperature);
   }
   if (options.resume) {
     absl::StatusOr<int> done = loop.Load(checkpoint);
@@ -166,6 +193,13 @@ absl::Status RunTraining(TrainOptions options) {
   }
   curve.close();
   if (options.plots) Plot("curve", curve_path, options.out + ".curve.png");
+  if (per_sign) {
+    spdlog::warn(
+        "--tga_scales=per_sign: trained and validated ({}); no bundle, which stores one scale per "
+        "channel",
+        curve_path);
+    return absl::OkStatus();
+  }
 
   SearchOptions search;
   search.samples = options.search_samples;
@@ -205,6 +239,12 @@ absl::Status RunTraining(TrainOptions options) {
                      {"lr", options.lr},
                      {"weight_decay", options.weight_decay},
                      {"threshold_lr", options.threshold_lr},
+                     {"tga_update", options.tga_update},
+                     {"threshold_batch", options.threshold_batch},
+                     {"teacher", options.teacher},
+                     {"kd_weight", options.kd_weight},
+                     {"kd_temperature", options.kd_temperature},
+                     {"random_erasing", options.random_erasing},
                      {"tga_scope", options.tga_scope},
                      {"sca_a", options.sca_a},
                      {"sca_lambda", options.sca_lambda},
@@ -217,7 +257,11 @@ absl::Status RunTraining(TrainOptions options) {
                      {"calib_images", calib.size()},
                      {"searched_subnets", result.evaluated.size()},
                      {"pareto_front", result.front.size()},
-                     {"sandwich", "largest + smallest + 2 random, in-place distillation, DεS ramp"},
+                     {"sandwich", options.teacher.empty()
+                                      ? "largest + smallest + 2 random, in-place distillation, "
+                                        "DεS ramp"
+                                      : "largest + smallest + 2 random, distilled from the "
+                                        "teacher, DεS ramp"},
                      {"wall_seconds_this_run", elapsed()}};
   if (absl::Status s = WriteBundle(net, exported, metadata, calib.images, options.out); !s.ok())
     return s;

@@ -27,7 +27,16 @@ struct TrainOptions {
   int batch_size = 128;
   double lr = 0.1;  // peak SGD learning rate (one-cycle: warm-up, then cosine to 0)
   double weight_decay = 5e-4;
-  double threshold_lr = 1e-4;               // TGA thresholds (Adam)
+  double threshold_lr = 1e-4;  // TGA thresholds (Adam), on the weights' schedule
+  // TGA's update order: "alternate" (He & Fan, Fig. 1: the thresholds step on their own forward
+  // and backward pass over the batch's first threshold_batch images, then the weights on a pass
+  // with the new thresholds) or "joint" (both step from one pass).
+  std::string tga_update = "alternate";
+  // "one" scale per channel (quantizer.h; what a bundle stores) or "per_sign" (the Gaussian
+  // model's scale for each sign; measurement only: such a run trains and validates, and writes
+  // its curve and checkpoint but no bundle).
+  std::string tga_scales = "one";
+  int threshold_batch = 32;
   std::string tga_scope = "channel_sigma";  // channel_sigma | channel | layer (quantizer.h)
   double sca_a = 0.8;                       // SCA sparsity controller a
   double sca_lambda = 1e-5;                 // SCA regularizer weight
@@ -45,7 +54,16 @@ struct TrainOptions {
   // (InitializeFrom) instead of a random initialization, e.g. a ternary fine-tune of a trained fp32
   // SuperNet. Its channels are already sorted, so such a run usually wants --warmup_epochs=0.
   std::string init_from;
-  bool plots = true;  // PNG plots through /usr/bin/python3 + matplotlib
+  // A checkpoint of a trained SuperNet (usually the fp32 run --init_from names) whose largest
+  // sub-net teaches every sub-net (knowledge distillation, Hinton et al. 2015; as Once-for-All
+  // teaches its sub-nets): the largest learns (1 - kd_weight) * cross-entropy + kd_weight * T^2 *
+  // KL(teacher_T || student_T), the sandwich's other sub-nets T^2 * KL alone. Empty: no teacher;
+  // the sub-nets learn the largest's own soft targets (in-place distillation).
+  std::string teacher;
+  double kd_weight = 0.5;
+  double kd_temperature = 1.0;
+  double random_erasing = 0;  // probability per training image (train_data.h RandomErase)
+  bool plots = true;          // PNG plots through /usr/bin/python3 + matplotlib
   bool tiny = false;  // a few steps, 2 sub-nets, small evaluation: a valid bundle in seconds
   std::string
       export_from;  // a checkpoint (<out>.ckpt of an earlier run): skip training, only export

@@ -76,6 +76,51 @@ TEST(QuantizerTest, TgaScaleIsTheTruncatedGaussianMean) {
   EXPECT_NEAR(clamped.item<float>(), TruncatedGaussianMean(0, 1, 3), 1e-4);
 }
 
+TEST(QuantizerTest, TgaScalesFollowEachTailsMeanAndShareOneByLeastSquares) {
+  // Channels of Gaussian weights with means far from 0 (|mu| = 0.5 sigma), where Eq. 9's
+  // upper-tail scale overstates the -1 codes' weights by 2 mu.
+  torch::manual_seed(6);
+  const torch::Tensor mu = torch::tensor({0.05f, -0.05f, 0.0f}).reshape({3, 1});
+  const torch::Tensor w = (torch::randn({3, 200000}) * 0.1 + mu).requires_grad_(true);
+  const torch::Tensor delta = torch::tensor({0.7f}).requires_grad_(true);  // in sigmas
+  const TernaryWeight shared = TgaTernarize(w, delta, TgaScope::kChannelSigma);
+  const torch::Tensor per_sign =
+      TgaFakeQuantize(w, delta, TgaScope::kChannelSigma, /*per_sign=*/true);
+  const torch::Tensor t = shared.codes.to(torch::kFloat32);
+  const torch::Tensor x = w.detach();
+  for (int64_t c = 0; c < 3; ++c) {
+    SCOPED_TRACE(c);
+    const torch::Tensor row = x[c], tc = t[c], q = per_sign.detach()[c];
+    // The same codes; each sign's scale is the mean of its weights (the model fits: 200,000
+    // samples), mu + sigma lambda above and mu - sigma lambda below.
+    EXPECT_TRUE(torch::equal(q.sign(), tc));
+    EXPECT_NEAR(q.masked_select(tc > 0).mean().item<float>(),
+                row.masked_select(tc > 0).mean().item<float>(), 2e-3);
+    EXPECT_NEAR(q.masked_select(tc < 0).mean().item<float>(),
+                row.masked_select(tc < 0).mean().item<float>(), 2e-3);
+    // The one scale is the least-squares scale of the codes, <w, t> / <t, t>.
+    const float least_squares = ((row * tc).sum() / tc.abs().sum()).item<float>();
+    EXPECT_NEAR(shared.scale[c].item<float>(), least_squares, 2e-3);
+  }
+  // Where mu is 0 the three agree with Eq. 9 (the paper's symmetric case); where it is not, the
+  // one scale sits between the two tails, 2 |mu| = 0.1 apart.
+  const torch::Tensor pos = per_sign.detach().clamp_min(0).amax(1);
+  const torch::Tensor neg = (-per_sign.detach()).clamp_min(0).amax(1);
+  EXPECT_NEAR(pos[2].item<float>(), neg[2].item<float>(), 1e-3);
+  EXPECT_NEAR(shared.scale[2].item<float>(), pos[2].item<float>(), 2e-3);
+  for (int64_t c = 0; c < 2; ++c) {
+    const float hi = std::max(pos[c].item<float>(), neg[c].item<float>());
+    const float lo = std::min(pos[c].item<float>(), neg[c].item<float>());
+    EXPECT_NEAR(hi - lo, 0.1f, 3e-3);
+    EXPECT_GT(shared.scale[c].item<float>(), lo + 0.02f);
+    EXPECT_LT(shared.scale[c].item<float>(), hi - 0.02f);
+  }
+  // Both scales carry the threshold's gradient.
+  (per_sign * torch::randn_like(per_sign)).sum().backward();
+  ASSERT_TRUE(delta.grad().defined());
+  EXPECT_GT(delta.grad().abs().item<float>(), 1e-6);
+}
+
 TEST(QuantizerTest, TgaThresholdGetsAGradient) {
   torch::manual_seed(2);
   const torch::Tensor w = (torch::randn({8, 4, 3, 3}) * 0.1).requires_grad_(true);
@@ -114,8 +159,11 @@ TEST(QuantizerTest, TgaLayerScopeTakesTheLayersMoments) {
   const torch::Tensor expected =
       (w.detach() > mu + thr).to(torch::kInt8) - (w.detach() < mu - thr).to(torch::kInt8);
   EXPECT_TRUE(torch::equal(t.codes, expected));
+  const torch::Tensor all_codes = t.codes.to(torch::kFloat32);
+  const torch::Tensor imbalance = all_codes.sum() / all_codes.abs().sum();
   const float alpha =
-      TgaScale(mu.reshape({1}), sigma.reshape({1}), delta.detach())[0].item<float>();
+      TgaSharedScale(mu.reshape({1}), sigma.reshape({1}), delta.detach(), imbalance.reshape({1}))[0]
+          .item<float>();
   EXPECT_TRUE(torch::allclose(t.scale, torch::full({8}, alpha)));
   const TernaryWeight per_channel = TgaTernarize(w, delta, TgaScope::kChannel);
   EXPECT_FALSE(torch::equal(per_channel.codes, t.codes));
@@ -143,8 +191,10 @@ TEST(QuantizerTest, TgaChannelSigmaScopeCutsEveryChannelAtTheSameBeta) {
   const torch::Tensor centered = w.detach() - mu;
   EXPECT_TRUE(torch::equal(t.codes,
                            (centered > thr).to(torch::kInt8) - (centered < -thr).to(torch::kInt8)));
+  const torch::Tensor codes = t.codes.to(torch::kFloat32);
   EXPECT_TRUE(torch::allclose(
-      t.scale, TgaScale(mu.flatten(), sigma.flatten(), delta.detach().abs() * sigma.flatten())));
+      t.scale, TgaSharedScale(mu.flatten(), sigma.flatten(), delta.detach().abs() * sigma.flatten(),
+                              codes.sum(1) / codes.abs().sum(1))));
   // The same beta in every channel, so sparsities are alike although the spreads differ 8x; a
   // shared absolute threshold (kChannel) zeroes the narrow channels far more than the wide ones.
   const torch::Tensor sparsity = t.codes.eq(0).to(torch::kFloat32).mean(1);

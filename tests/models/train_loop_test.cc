@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <map>
+#include <random>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -162,9 +164,123 @@ TEST(TrainLoopTest, InitializeFromCopiesAnotherRunsWeightsIntoATernaryNet) {
   TrainLoop fine_tune(TinyOptions("tga"), tga, train.size());
   fine_tune.RunEpoch(0, train);
 
-  Supernet sca(ArchConfig{}, QuantizerKind::kSca);
-  EXPECT_EQ(InitializeFrom(prefix, sca).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(InitializeFrom(prefix + ".missing", tga).code(), absl::StatusCode::kNotFound);
+
+  // An SCA target: tanh(Theta) is W over 2 sigma of its channel (the classifier: of the layer,
+  // and its bias divided alike), where that is below 0.995 in magnitude.
+  Supernet sca(ArchConfig{}, QuantizerKind::kSca, TgaScope::kChannel, 0.4);
+  ASSERT_TRUE(InitializeFrom(prefix, sca).ok());
+  for (const char* name : {"s1.b0.conv1", "fc"}) {
+    SCOPED_TRACE(name);
+    const torch::Tensor w = fp32->weight(name).reshape({fp32->weight(name).size(0), -1});
+    const torch::Tensor sigma = std::string(name) == "fc"
+                                    ? w.std(/*unbiased=*/false).expand({w.size(0), 1})
+                                    : w.std(1, /*unbiased=*/false, /*keepdim=*/true);
+    const torch::Tensor u = w / (2 * sigma);
+    const torch::Tensor tanh = torch::tanh(sca->weight(name)).reshape(u.sizes());
+    const torch::Tensor inside = u.abs() < 0.995;
+    EXPECT_GT(inside.to(torch::kFloat32).mean().item<float>(), 0.9);
+    EXPECT_TRUE(torch::allclose(tanh.masked_select(inside), u.masked_select(inside), 1e-4, 1e-5));
+    EXPECT_TRUE(torch::allclose(tanh.masked_select(~inside).abs(),
+                                torch::full({(~inside).sum().item<int64_t>()}, 0.995f), 1e-4));
+    if (std::string(name) == "fc") {
+      EXPECT_TRUE(torch::allclose(sca->fc_bias(), fp32->fc_bias() / (2 * sigma[0][0]), 1e-4));
+    }
+  }
+}
+
+TEST(TrainLoopTest, AlternatingTgaUpdateStepsTheThresholdsOnAPassOfTheirOwn) {
+  // One step each from the same start: "joint" steps the thresholds and the weights from one
+  // pass; "alternate" steps the thresholds first, so the weights' pass sees the new thresholds
+  // and the weights end elsewhere. Either way both move.
+  const Split train = RandomSplit(8, 6);
+  std::map<std::string, std::map<std::string, torch::Tensor>> after;
+  torch::manual_seed(7);
+  Supernet start(ArchConfig{}, QuantizerKind::kTga, TgaScope::kChannelSigma);
+  for (const std::string mode : {"joint", "alternate"}) {
+    Supernet net(ArchConfig{}, QuantizerKind::kTga, TgaScope::kChannelSigma);
+    {
+      torch::NoGradGuard no_grad;
+      for (const auto& item : start->named_parameters())
+        net->named_parameters()[item.key()].copy_(item.value());
+    }
+    TrainOptions options = TinyOptions("tga");
+    options.tga_update = mode;
+    options.threshold_batch = 4;
+    options.threshold_lr = 1e-2;
+    options.max_steps = 1;
+    TrainLoop loop(options, net, train.size());
+    loop.RunEpoch(0, train);
+    for (const auto& item : net->named_parameters())
+      after[mode][item.key()] = item.value().detach().clone();
+  }
+  for (const std::string mode : {"joint", "alternate"}) {
+    EXPECT_FALSE(torch::equal(after[mode]["stem_delta"], start->named_parameters()["stem_delta"]))
+        << mode;
+    EXPECT_FALSE(torch::equal(after[mode]["s1_b0_conv1_weight"],
+                              start->named_parameters()["s1_b0_conv1_weight"]))
+        << mode;
+  }
+  EXPECT_FALSE(
+      torch::equal(after["joint"]["s1_b0_conv1_weight"], after["alternate"]["s1_b0_conv1_weight"]));
+}
+
+TEST(TrainLoopTest, ATeacherIdenticalToTheStudentTeachesNothingNew) {
+  // kd_weight = 1: the largest sub-net's loss is the KL divergence from the teacher alone, 0 for a
+  // teacher that is the student itself (same weights, same batch statistics); kd_weight = 0: the
+  // cross-entropy, as without a teacher.
+  const Split train = RandomSplit(8, 8);
+  const std::string prefix = ::testing::TempDir() + "/teacher.ckpt";
+  torch::manual_seed(9);
+  Supernet teacher(ArchConfig{}, QuantizerKind::kNone);
+  TrainOptions options = TinyOptions("none");
+  options.max_steps = 1;
+  TrainLoop saver(options, teacher, train.size());
+  ASSERT_TRUE(saver.Save(prefix, 0).ok());
+  absl::StatusOr<Supernet> loaded = LoadCheckpointedSupernet(prefix, ArchConfig{}, "--teacher");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(
+      LoadCheckpointedSupernet(prefix + ".missing", ArchConfig{}, "--teacher").status().code(),
+      absl::StatusCode::kNotFound);
+
+  double losses[2];
+  for (int i = 0; i < 2; ++i) {
+    Supernet student(ArchConfig{}, QuantizerKind::kNone);
+    ASSERT_TRUE(InitializeFrom(prefix, student).ok());
+    TrainOptions o = options;
+    o.kd_weight = i == 0 ? 1.0 : 0.0;
+    o.random_erasing = 0.5;  // the teacher sees the same erased images
+    TrainLoop loop(o, student, train.size());
+    loop.SetTeacher(*loaded);
+    losses[i] = loop.RunEpoch(0, train);
+  }
+  EXPECT_NEAR(losses[0], 0.0, 1e-5);
+  EXPECT_GT(losses[1], 1.0);  // ten classes, an untrained net: cross-entropy near ln 10
+}
+
+TEST(TrainDataTest, RandomErasingZeroesOneRectanglePerChosenImage) {
+  const torch::Tensor x = torch::ones({64, 1, 28, 28});
+  std::mt19937_64 rng(1), untouched(1);
+  EXPECT_TRUE(torch::equal(RandomErase(x, 0.0, rng), x));
+  EXPECT_EQ(rng(), untouched());  // p = 0 draws nothing
+  const torch::Tensor erased = RandomErase(x, 1.0, rng);
+  EXPECT_TRUE(torch::equal(x, torch::ones_like(x)));  // the input is not modified
+  for (int64_t i = 0; i < 64; ++i) {
+    const torch::Tensor zero = erased[i][0].eq(0);
+    const int64_t area = zero.sum().item<int64_t>();
+    // 2% to 33% of 784 pixels, rounded sides; one rectangle: its bounding box is all of it.
+    EXPECT_GE(area, 10) << i;
+    EXPECT_LE(area, 300) << i;
+    const torch::Tensor rows = zero.any(1).nonzero(), cols = zero.any(0).nonzero();
+    const int64_t h = rows.max().item<int64_t>() - rows.min().item<int64_t>() + 1;
+    const int64_t w = cols.max().item<int64_t>() - cols.min().item<int64_t>() + 1;
+    EXPECT_EQ(h * w, area) << i;
+  }
+  std::mt19937_64 half(2);
+  const torch::Tensor some = RandomErase(torch::ones({400, 1, 28, 28}), 0.5, half);
+  const int64_t touched = some.eq(0).flatten(1).any(1).sum().item<int64_t>();
+  EXPECT_GT(touched, 150);
+  EXPECT_LT(touched, 250);
 }
 
 // Uniform images whose brightness is the label: learnable whatever the augmentation does.
