@@ -1,6 +1,7 @@
 #include "models/quantizer.h"
 
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -12,8 +13,9 @@ constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 // TGA's statistics of one layer as [out] vectors: mu and sigma (each channel's over all but the
 // first dimension, or the layer's repeated in every channel), and the absolute threshold delta the
 // formulas take (differentiable in the trainable delta; [1] when shared by every channel).
+// `center` is where the codes are cut around: mu, or 0 (TgaScope::kChannelSigmaZero).
 struct TgaStats {
-  torch::Tensor mu, sigma, delta;
+  torch::Tensor mu, sigma, delta, center;
 };
 
 TgaStats ComputeTgaStats(const torch::Tensor& w, const torch::Tensor& delta, TgaScope scope) {
@@ -26,7 +28,9 @@ TgaStats ComputeTgaStats(const torch::Tensor& w, const torch::Tensor& delta, Tga
     s.mu = rows.mean(1);
     s.sigma = rows.std(1, /*unbiased=*/false).clamp_min(1e-8);
   }
-  s.delta = scope == TgaScope::kChannelSigma ? delta.abs() * s.sigma : delta;
+  const bool in_sigmas = scope == TgaScope::kChannelSigma || scope == TgaScope::kChannelSigmaZero;
+  s.delta = in_sigmas ? delta.abs() * s.sigma : delta;
+  s.center = scope == TgaScope::kChannelSigmaZero ? torch::zeros_like(s.mu) : s.mu;
   return s;
 }
 
@@ -59,8 +63,10 @@ absl::StatusOr<TgaScope> ParseTgaScope(const std::string& name) {
   if (name == "channel") return TgaScope::kChannel;
   if (name == "layer") return TgaScope::kLayer;
   if (name == "channel_sigma") return TgaScope::kChannelSigma;
+  if (name == "channel_sigma_zero") return TgaScope::kChannelSigmaZero;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown TGA scope \"", name, "\" (valid: channel, layer, channel_sigma)"));
+      absl::StrCat("unknown TGA scope \"", name,
+                   "\" (valid: channel, layer, channel_sigma, channel_sigma_zero)"));
 }
 
 const char* TgaScopeName(TgaScope scope) {
@@ -69,6 +75,8 @@ const char* TgaScopeName(TgaScope scope) {
       return "layer";
     case TgaScope::kChannelSigma:
       return "channel_sigma";
+    case TgaScope::kChannelSigmaZero:
+      return "channel_sigma_zero";
     case TgaScope::kChannel:
       break;
   }
@@ -102,11 +110,30 @@ torch::Tensor TgaScale(const torch::Tensor& mu, const torch::Tensor& sigma,
   return mu + sigma * pdf / survival;
 }
 
+std::pair<torch::Tensor, torch::Tensor> TgaTailScales(const torch::Tensor& mu,
+                                                      const torch::Tensor& sigma,
+                                                      const torch::Tensor& delta,
+                                                      const torch::Tensor& center) {
+  const torch::Tensor threshold = torch::minimum(delta.abs(), 3.0 * sigma);
+  // The cuts sit at center +- threshold, i.e. at mu + (threshold - m) and mu - (threshold + m).
+  const torch::Tensor m = center.defined() ? mu - center : torch::zeros_like(mu);
+  const torch::Tensor zero = torch::zeros_like(mu);
+  // TgaScale(0, sigma, x) = sigma lambda(x / sigma), the tail's mean beyond a cut x from mu;
+  // below the clamp of 3 sigma, which the cut x +- m may leave, it takes x as it is.
+  auto tail = [&](const torch::Tensor& x) {
+    const torch::Tensor beta = x / sigma;
+    const torch::Tensor pdf = kInvSqrt2Pi * torch::exp(-0.5 * beta * beta);
+    return sigma * pdf / (0.5 * torch::erfc(beta / std::sqrt(2.0)));
+  };
+  return {mu + tail(threshold - m), tail(threshold + m) - mu};
+}
+
 torch::Tensor TgaSharedScale(const torch::Tensor& mu, const torch::Tensor& sigma,
-                             const torch::Tensor& delta, const torch::Tensor& imbalance) {
-  // The upper tail's mean is mu + sigma lambda (Eq. 9), the lower tail's magnitude sigma lambda -
-  // mu; their count-weighted mean is sigma lambda + mu (n+ - n-) / (n+ + n-).
-  return TgaScale(torch::zeros_like(mu), sigma, delta) + mu * imbalance;
+                             const torch::Tensor& delta, const torch::Tensor& imbalance,
+                             const torch::Tensor& center) {
+  // The count-weighted mean of the two tails' scales: n+ / n = (1 + imbalance) / 2.
+  const auto [up, down] = TgaTailScales(mu, sigma, delta, center);
+  return 0.5 * (1 + imbalance) * up + 0.5 * (1 - imbalance) * down;
 }
 
 namespace {
@@ -117,7 +144,7 @@ torch::Tensor TgaCodes(const torch::Tensor& weight, const TgaStats& s) {
   torch::NoGradGuard no_grad;
   const torch::Tensor threshold =
       PerChannel(torch::minimum(s.delta.abs(), 3.0 * s.sigma), weight.dim());
-  const torch::Tensor centered = weight - PerChannel(s.mu, weight.dim());
+  const torch::Tensor centered = weight - PerChannel(s.center, weight.dim());
   return ((centered > threshold).to(torch::kInt8) - (centered < -threshold).to(torch::kInt8))
       .to(torch::kInt8);
 }
@@ -131,7 +158,7 @@ torch::Tensor TgaCodesScale(const TgaStats& s, const torch::Tensor& codes, TgaSc
       codes.reshape({scope == TgaScope::kLayer ? 1 : codes.size(0), -1}).to(s.mu.scalar_type());
   const torch::Tensor imbalance =
       (rows.sum(1) / rows.abs().sum(1).clamp_min(1.0)).expand({codes.size(0)});
-  return TgaSharedScale(s.mu, s.sigma, s.delta, imbalance);
+  return TgaSharedScale(s.mu, s.sigma, s.delta, imbalance, s.center);
 }
 
 }  // namespace
@@ -152,9 +179,9 @@ torch::Tensor TgaFakeQuantize(const torch::Tensor& weight, const torch::Tensor& 
   const torch::Tensor t = codes.to(weight.scalar_type());
   torch::Tensor quantized;
   if (per_sign) {
-    const torch::Tensor tail = TgaScale(torch::zeros_like(s.mu), s.sigma, s.delta);
-    quantized = PerChannel(tail + s.mu, t.dim()) * t.clamp_min(0) +
-                PerChannel(tail - s.mu, t.dim()) * t.clamp_max(0);
+    const auto [up, down] = TgaTailScales(s.mu, s.sigma, s.delta, s.center);
+    quantized =
+        PerChannel(up, t.dim()) * t.clamp_min(0) + PerChannel(down, t.dim()) * t.clamp_max(0);
   } else {
     quantized = PerChannel(TgaCodesScale(s, codes, scope), t.dim()) * t;
   }
@@ -167,7 +194,7 @@ torch::Tensor TgaInitialDelta(const torch::Tensor& weight, TgaScope scope) {
   torch::NoGradGuard no_grad;
   torch::Tensor delta = 0.7 * weight.abs().mean();
   // In units of sigma: TWN's threshold over the layer's standard deviation.
-  if (scope == TgaScope::kChannelSigma)
+  if (scope == TgaScope::kChannelSigma || scope == TgaScope::kChannelSigmaZero)
     delta = delta / weight.std(/*unbiased=*/false).clamp_min(1e-8);
   return delta.reshape({1}).clone();
 }

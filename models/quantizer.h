@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 
@@ -40,7 +41,10 @@ const char* QuantizerName(QuantizerKind kind);
 //                  gets about the same sparsity (as TWN's per-channel threshold does).
 //                  ternserve-train's default and the shipped model: 0.67 points above kChannel on
 //                  the largest sub-net and 1.62 on the smallest in full runs (README).
-enum class TgaScope { kChannel, kLayer, kChannelSigma };
+//   kChannelSigmaZero  like kChannelSigma, but the codes are cut around 0, not around mu_c: t =
+//                  +1 if w > Delta_c, -1 if w < -Delta_c. A channel's mean is then kept as more
+//                  codes of one sign than of the other, where cutting around mu_c drops it.
+enum class TgaScope { kChannel, kLayer, kChannelSigma, kChannelSigmaZero };
 absl::StatusOr<TgaScope> ParseTgaScope(const std::string& name);
 const char* TgaScopeName(TgaScope scope);
 
@@ -79,9 +83,19 @@ TernaryWeight TwnTernarize(const torch::Tensor& weight);
 // TgaScale: Eq. 9, mu + sigma lambda(beta) with the clamp above.
 torch::Tensor TgaScale(const torch::Tensor& mu, const torch::Tensor& sigma,
                        const torch::Tensor& delta);
-// sigma lambda(beta) + mu * imbalance, imbalance = (n+ - n-) / (n+ + n-) per channel.
+// The Gaussian model's scale of each sign, for codes cut at center_c +- Delta_c (center: mu when
+// undefined): the +1 codes' mean weight and the -1 codes' mean magnitude, (mu_c + sigma_c
+// lambda((Delta_c - m_c) / sigma_c), sigma_c lambda((Delta_c + m_c) / sigma_c) - mu_c) with m_c =
+// mu_c - center_c. Around mu: (mu + sigma lambda(beta), sigma lambda(beta) - mu).
+std::pair<torch::Tensor, torch::Tensor> TgaTailScales(const torch::Tensor& mu,
+                                                      const torch::Tensor& sigma,
+                                                      const torch::Tensor& delta,
+                                                      const torch::Tensor& center = {});
+// Their count-weighted mean, imbalance = (n+ - n-) / (n+ + n-) per channel; around mu, sigma
+// lambda(beta) + mu * imbalance.
 torch::Tensor TgaSharedScale(const torch::Tensor& mu, const torch::Tensor& sigma,
-                             const torch::Tensor& delta, const torch::Tensor& imbalance);
+                             const torch::Tensor& delta, const torch::Tensor& imbalance,
+                             const torch::Tensor& center = {});
 TernaryWeight TgaTernarize(const torch::Tensor& weight, const torch::Tensor& delta,
                            TgaScope scope = TgaScope::kChannel);
 // alpha(delta) * t with a straight-through gradient to the latent weight; differentiable in delta.

@@ -52,11 +52,13 @@ ABSL_FLAG(double, kd_temperature, 1.0, "With --teacher: the distillation tempera
 ABSL_FLAG(double, random_erasing, 0,
           "Probability per training image of random erasing (a rectangle of 2-33% of the "
           "image set to 0).");
-ABSL_FLAG(std::string, tga_scope, "channel_sigma",
-          "What TGA's mean, standard deviation and scale are taken over: channel_sigma (each "
-          "output channel, the layer's threshold in units of each channel's standard deviation; "
-          "the shipped model), channel (each channel, one absolute threshold per layer) or layer "
-          "(the whole layer, as in He & Fan's paper).");
+ABSL_FLAG(
+    std::string, tga_scope, "channel_sigma",
+    "What TGA's mean, standard deviation and scale are taken over: channel_sigma (each "
+    "output channel, the layer's threshold in units of each channel's standard deviation; "
+    "the shipped model), channel (each channel, one absolute threshold per layer) or layer "
+    "(the whole layer, as in He & Fan's paper); channel_sigma_zero: as channel_sigma, the codes "
+    "cut around 0 instead of the channel's mean.");
 ABSL_FLAG(double, sca_a, 0.8,
           "SCA's sparsity controller a in (0, 2): larger a, sparser weights (codes are cut at "
           "the regularizer's barrier, tanh^2 theta = a / 2).");

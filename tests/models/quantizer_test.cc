@@ -23,7 +23,7 @@ TEST(QuantizerTest, ParsesNames) {
     EXPECT_STREQ(QuantizerName(*kind), name);
   }
   EXPECT_EQ(ParseQuantizer("ttq").status().code(), absl::StatusCode::kInvalidArgument);
-  for (const char* name : {"channel", "layer", "channel_sigma"}) {
+  for (const char* name : {"channel", "layer", "channel_sigma", "channel_sigma_zero"}) {
     absl::StatusOr<TgaScope> scope = ParseTgaScope(name);
     ASSERT_TRUE(scope.ok()) << name;
     EXPECT_STREQ(TgaScopeName(*scope), name);
@@ -78,47 +78,61 @@ TEST(QuantizerTest, TgaScaleIsTheTruncatedGaussianMean) {
 
 TEST(QuantizerTest, TgaScalesFollowEachTailsMeanAndShareOneByLeastSquares) {
   // Channels of Gaussian weights with means far from 0 (|mu| = 0.5 sigma), where Eq. 9's
-  // upper-tail scale overstates the -1 codes' weights by 2 mu.
+  // upper-tail scale overstates the -1 codes' weights by 2 mu; codes cut around each channel's
+  // mean (channel_sigma) and around 0 (channel_sigma_zero).
   torch::manual_seed(6);
   const torch::Tensor mu = torch::tensor({0.05f, -0.05f, 0.0f}).reshape({3, 1});
   const torch::Tensor w = (torch::randn({3, 200000}) * 0.1 + mu).requires_grad_(true);
-  const torch::Tensor delta = torch::tensor({0.7f}).requires_grad_(true);  // in sigmas
-  const TernaryWeight shared = TgaTernarize(w, delta, TgaScope::kChannelSigma);
-  const torch::Tensor per_sign =
-      TgaFakeQuantize(w, delta, TgaScope::kChannelSigma, /*per_sign=*/true);
-  const torch::Tensor t = shared.codes.to(torch::kFloat32);
   const torch::Tensor x = w.detach();
-  for (int64_t c = 0; c < 3; ++c) {
-    SCOPED_TRACE(c);
-    const torch::Tensor row = x[c], tc = t[c], q = per_sign.detach()[c];
-    // The same codes; each sign's scale is the mean of its weights (the model fits: 200,000
-    // samples), mu + sigma lambda above and mu - sigma lambda below.
-    EXPECT_TRUE(torch::equal(q.sign(), tc));
-    EXPECT_NEAR(q.masked_select(tc > 0).mean().item<float>(),
-                row.masked_select(tc > 0).mean().item<float>(), 2e-3);
-    EXPECT_NEAR(q.masked_select(tc < 0).mean().item<float>(),
-                row.masked_select(tc < 0).mean().item<float>(), 2e-3);
-    // The one scale is the least-squares scale of the codes, <w, t> / <t, t>.
-    const float least_squares = ((row * tc).sum() / tc.abs().sum()).item<float>();
-    EXPECT_NEAR(shared.scale[c].item<float>(), least_squares, 2e-3);
+  for (const TgaScope scope : {TgaScope::kChannelSigma, TgaScope::kChannelSigmaZero}) {
+    SCOPED_TRACE(TgaScopeName(scope));
+    const torch::Tensor delta = torch::tensor({0.7f}).requires_grad_(true);  // in sigmas
+    const TernaryWeight shared = TgaTernarize(w, delta, scope);
+    const torch::Tensor per_sign = TgaFakeQuantize(w, delta, scope, /*per_sign=*/true);
+    const torch::Tensor t = shared.codes.to(torch::kFloat32);
+    const torch::Tensor center =
+        scope == TgaScope::kChannelSigma ? x.mean(1, true) : torch::zeros({3, 1});
+    const torch::Tensor cut = 0.7 * x.std(1, /*unbiased=*/false, /*keepdim=*/true);
+    EXPECT_TRUE(torch::equal(
+        shared.codes, (x - center > cut).to(torch::kInt8) - (x - center < -cut).to(torch::kInt8)));
+    for (int64_t c = 0; c < 3; ++c) {
+      SCOPED_TRACE(c);
+      const torch::Tensor row = x[c], tc = t[c], q = per_sign.detach()[c];
+      // The same codes; each sign's scale is the mean of its weights (the model fits: 200,000
+      // samples).
+      EXPECT_TRUE(torch::equal(q.sign(), tc));
+      EXPECT_NEAR(q.masked_select(tc > 0).mean().item<float>(),
+                  row.masked_select(tc > 0).mean().item<float>(), 2e-3);
+      EXPECT_NEAR(q.masked_select(tc < 0).mean().item<float>(),
+                  row.masked_select(tc < 0).mean().item<float>(), 2e-3);
+      // The one scale is the least-squares scale of the codes, <w, t> / <t, t>.
+      const float least_squares = ((row * tc).sum() / tc.abs().sum()).item<float>();
+      EXPECT_NEAR(shared.scale[c].item<float>(), least_squares, 2e-3);
+    }
+    // Both scales carry the threshold's gradient.
+    (per_sign * torch::randn_like(per_sign)).sum().backward();
+    ASSERT_TRUE(delta.grad().defined());
+    EXPECT_GT(delta.grad().abs().item<float>(), 1e-6);
+    if (scope == TgaScope::kChannelSigmaZero) {
+      // Cut around 0, a channel's mean shows as more codes of its sign.
+      EXPECT_GT(t[0].sum().item<float>(), 0.2 * t[0].abs().sum().item<float>());
+      EXPECT_LT(t[1].sum().item<float>(), -0.2 * t[1].abs().sum().item<float>());
+      continue;
+    }
+    // Around mu, where mu is 0 the three agree with Eq. 9 (the paper's symmetric case); where it
+    // is not, the one scale sits between the two tails, 2 |mu| = 0.1 apart.
+    const torch::Tensor pos = per_sign.detach().clamp_min(0).amax(1);
+    const torch::Tensor neg = (-per_sign.detach()).clamp_min(0).amax(1);
+    EXPECT_NEAR(pos[2].item<float>(), neg[2].item<float>(), 1e-3);
+    EXPECT_NEAR(shared.scale[2].item<float>(), pos[2].item<float>(), 2e-3);
+    for (int64_t c = 0; c < 2; ++c) {
+      const float hi = std::max(pos[c].item<float>(), neg[c].item<float>());
+      const float lo = std::min(pos[c].item<float>(), neg[c].item<float>());
+      EXPECT_NEAR(hi - lo, 0.1f, 3e-3);
+      EXPECT_GT(shared.scale[c].item<float>(), lo + 0.02f);
+      EXPECT_LT(shared.scale[c].item<float>(), hi - 0.02f);
+    }
   }
-  // Where mu is 0 the three agree with Eq. 9 (the paper's symmetric case); where it is not, the
-  // one scale sits between the two tails, 2 |mu| = 0.1 apart.
-  const torch::Tensor pos = per_sign.detach().clamp_min(0).amax(1);
-  const torch::Tensor neg = (-per_sign.detach()).clamp_min(0).amax(1);
-  EXPECT_NEAR(pos[2].item<float>(), neg[2].item<float>(), 1e-3);
-  EXPECT_NEAR(shared.scale[2].item<float>(), pos[2].item<float>(), 2e-3);
-  for (int64_t c = 0; c < 2; ++c) {
-    const float hi = std::max(pos[c].item<float>(), neg[c].item<float>());
-    const float lo = std::min(pos[c].item<float>(), neg[c].item<float>());
-    EXPECT_NEAR(hi - lo, 0.1f, 3e-3);
-    EXPECT_GT(shared.scale[c].item<float>(), lo + 0.02f);
-    EXPECT_LT(shared.scale[c].item<float>(), hi - 0.02f);
-  }
-  // Both scales carry the threshold's gradient.
-  (per_sign * torch::randn_like(per_sign)).sum().backward();
-  ASSERT_TRUE(delta.grad().defined());
-  EXPECT_GT(delta.grad().abs().item<float>(), 1e-6);
 }
 
 TEST(QuantizerTest, TgaThresholdGetsAGradient) {
