@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "models/bundle.h"
 #include "models/export.h"
 #include "models/fashion_mnist.h"
@@ -64,6 +65,18 @@ void Plot(const std::string& kind, const std::string& csv, const std::string& pn
                                            " '", csv, "' '", png, "' 2>&1");
   if (std::system(command.c_str()) != 0)
     spdlog::warn("could not plot {} (needs python3-matplotlib)", png);
+}
+
+// The share of zero codes in the largest sub-net (every weight of the SuperNet) as exported.
+double LargestSparsity(Supernet& net) {
+  torch::NoGradGuard no_grad;
+  double zeros = 0, total = 0;
+  for (const LayerSpec& layer : net->layers()) {
+    const torch::Tensor codes = net->Ternarize(layer.name).codes;
+    zeros += codes.eq(0).sum().item<double>();
+    total += static_cast<double>(codes.numel());
+  }
+  return total == 0 ? 0.0 : zeros / total;
 }
 
 }  // namespace
@@ -183,9 +196,12 @@ absl::Status RunTraining(TrainOptions options) {
         static_cast<double>(epoch + 1 - first_epoch) / (options.epochs - first_epoch);
     spdlog::info(
         "epoch {}/{}: loss {:.4f}, val acc largest {:.2f}%, smallest {:.2f}%, elapsed {:.0f}s, ETA "
-        "{:.0f}s",
+        "{:.0f}s{}",
         epoch + 1, options.epochs, loss, 100 * val_largest, 100 * val_smallest, elapsed(),
-        elapsed() / done * (1 - done));
+        elapsed() / done * (1 - done),
+        *quantizer == QuantizerKind::kNone
+            ? ""
+            : absl::StrFormat(", zeros %.1f%%", 100 * LargestSparsity(net)));
     curve << epoch + 1 << "," << loop.step() << "," << loop.last_lr() << "," << loss << ","
           << val_largest << "," << val_smallest << "," << elapsed() << "\n";
     curve.flush();
