@@ -117,9 +117,8 @@ std::pair<torch::Tensor, torch::Tensor> TgaTailScales(const torch::Tensor& mu,
   const torch::Tensor threshold = torch::minimum(delta.abs(), 3.0 * sigma);
   // The cuts sit at center +- threshold, i.e. at mu + (threshold - m) and mu - (threshold + m).
   const torch::Tensor m = center.defined() ? mu - center : torch::zeros_like(mu);
-  const torch::Tensor zero = torch::zeros_like(mu);
-  // TgaScale(0, sigma, x) = sigma lambda(x / sigma), the tail's mean beyond a cut x from mu;
-  // below the clamp of 3 sigma, which the cut x +- m may leave, it takes x as it is.
+  // sigma lambda(x / sigma): how far beyond a cut at mu + x the tail's mean lies (TgaScale without
+  // its clamp, which the threshold has had; x itself may be negative when |m| > threshold).
   auto tail = [&](const torch::Tensor& x) {
     const torch::Tensor beta = x / sigma;
     const torch::Tensor pdf = kInvSqrt2Pi * torch::exp(-0.5 * beta * beta);
@@ -138,8 +137,8 @@ torch::Tensor TgaSharedScale(const torch::Tensor& mu, const torch::Tensor& sigma
 
 namespace {
 
-// t = +1 if w > mu_c + Delta_c, -1 if w < mu_c - Delta_c, else 0 (int8, no gradient), with
-// Delta_c = clamp(|delta|, 0, 3 sigma_c).
+// t = +1 if w > center_c + Delta_c, -1 if w < center_c - Delta_c, else 0 (int8, no gradient),
+// with Delta_c = clamp(|delta|, 0, 3 sigma_c) and center_c = mu_c, or 0 for kChannelSigmaZero.
 torch::Tensor TgaCodes(const torch::Tensor& weight, const TgaStats& s) {
   torch::NoGradGuard no_grad;
   const torch::Tensor threshold =

@@ -69,6 +69,7 @@ TernaryWeight TwnTernarize(const torch::Tensor& weight);
 // threshold:
 //   Delta_c = clamp(|delta|, 0, 3 sigma_c),  beta_c = Delta_c / sigma_c
 //   t = +1 if w > mu_c + Delta_c, -1 if w < mu_c - Delta_c, else 0
+// (kChannelSigmaZero: cut around 0 instead of mu_c; TgaTailScales gives both cases' scales.)
 // Under the Gaussian model the +1 codes' weights average mu_c + sigma_c lambda(beta_c), lambda =
 // phi / (1 - Phi), the mean of a Gaussian truncated below at mu_c + Delta_c (He & Fan, Eq. 9), and
 // the -1 codes' weights average -(sigma_c lambda(beta_c) - mu_c). The paper's one scale assumes

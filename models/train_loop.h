@@ -63,7 +63,8 @@ class TrainLoop {
   double last_lr() const { return last_lr_; }
 
   // One epoch (or what is left of max_steps); returns the mean training loss of the largest
-  // sub-net. `epoch` seeds the data order and augmentation, so a resumed run sees the same batches.
+  // sub-net (with a teacher, its mix of cross-entropy and distillation; never SCA's regularizer).
+  // `epoch` seeds the data order and augmentation, so a resumed run sees the same batches.
   double RunEpoch(int epoch, const Split& train);
 
   // Knowledge distillation from `teacher`'s largest sub-net (TrainOptions::teacher), which must
